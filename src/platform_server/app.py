@@ -1,0 +1,80 @@
+"""The application factory: settings in, a configured FastAPI app out."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from redis.asyncio import Redis
+
+from platform_server.auth.router import router as api_keys_router
+from platform_server.auth.service import PrincipalCache
+from platform_server.config import Settings, get_settings
+from platform_server.db import create_engine, create_sessionmaker
+from platform_server.exception_handlers import register_exception_handlers
+from platform_server.features.router import router as features_router
+from platform_server.health.router import router as health_router
+from platform_server.log import configure_logging
+from platform_server.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from platform_server.security import Encryptor
+from platform_server.teams.router import router as me_router
+from platform_server.work_items.router import router as work_items_router
+from platform_server.workspaces.router import router as workspaces_router
+
+API_DESCRIPTION = """
+The Platform API: workspaces, features and work items, with integrations to GitHub, Jira, Linear, Notion,
+Slack and Figma.
+
+Authenticate with an API key: `Authorization: Bearer plat_…`. Errors always have the shape
+`{"error": {"code", "message", "details"}}`, and every response carries `X-Request-ID`.
+"""
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.LOG_LEVEL, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.engine = create_engine(settings)
+        app.state.sessionmaker = create_sessionmaker(app.state.engine)
+        app.state.redis = Redis.from_url(settings.REDIS_URL) if settings.REDIS_URL else None
+        try:
+            yield
+        finally:
+            if app.state.redis is not None:
+                await app.state.redis.aclose()
+            await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Platform API",
+        version=version("platform-server"),
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.settings = settings
+    app.state.principal_cache = PrincipalCache(
+        settings.API_KEY_CACHE_TTL_SECONDS, settings.API_KEY_LAST_USED_INTERVAL_SECONDS
+    )
+    app.state.encryptor = Encryptor(settings.secret_keys())
+
+    register_exception_handlers(app)
+    for router in (
+        health_router,
+        me_router,
+        api_keys_router,
+        workspaces_router,
+        features_router,
+        work_items_router,
+    ):
+        app.include_router(router)
+
+    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.MAX_BODY_BYTES)
+    app.add_middleware(RequestContextMiddleware)
+    return app

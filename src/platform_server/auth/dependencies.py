@@ -1,0 +1,46 @@
+from typing import Annotated
+
+import structlog
+from fastapi import Depends, Request
+from fastapi.security import HTTPBearer
+
+from platform_server.auth.principal import Principal
+from platform_server.auth.service import PrincipalCache, auth_service
+from platform_server.db import SessionDep
+from platform_server.errors import Forbidden
+
+# Declares the scheme in OpenAPI; the header itself is parsed by the auth service so that every failure
+# renders in the error format.
+_bearer_scheme = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer plat_…`")
+
+
+def get_principal_cache(request: Request) -> PrincipalCache:
+    cache: PrincipalCache = request.app.state.principal_cache
+    return cache
+
+
+PrincipalCacheDep = Annotated[PrincipalCache, Depends(get_principal_cache)]
+
+
+async def current_principal(
+    request: Request,
+    session: SessionDep,
+    cache: PrincipalCacheDep,
+    _scheme: Annotated[object, Depends(_bearer_scheme)] = None,
+) -> Principal:
+    principal = await auth_service.authenticate(session, cache, request.headers.get("authorization"))
+    request.state.principal = principal
+    structlog.contextvars.bind_contextvars(user_id=principal.user_id, team_id=principal.team_id)
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+async def admin_principal(principal: CurrentPrincipal) -> Principal:
+    if not principal.can_manage:
+        raise Forbidden("This action needs the admin or owner role", details={"role": principal.role.value})
+    return principal
+
+
+AdminPrincipal = Annotated[Principal, Depends(admin_principal)]

@@ -1,0 +1,127 @@
+import time
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from platform_server.auth.models import ApiKey
+from platform_server.auth.principal import Principal
+from platform_server.auth.repository import ApiKeyLookup, ApiKeyRepository
+from platform_server.db import utcnow
+from platform_server.errors import ResourceNotFound, Unauthorized
+from platform_server.pagination import PageParams
+from platform_server.security import display_prefix, generate_api_key, hash_token
+from platform_server.teams.models import Role
+
+BEARER_PREFIX = "bearer "
+
+
+class PrincipalCache:
+    """API key hash → principal, per process, with a short TTL; revocations evict at once on this process."""
+
+    def __init__(self, ttl_seconds: float, last_used_interval_seconds: float, max_entries: int = 10_000) -> None:
+        self.ttl_seconds = ttl_seconds
+        self.last_used_interval_seconds = last_used_interval_seconds
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[Principal, float]] = {}
+        self._last_used_written: dict[str, float] = {}
+
+    def get(self, key_hash: str) -> Principal | None:
+        entry = self._entries.get(key_hash)
+        if entry is None:
+            return None
+        principal, expires_at = entry
+        if expires_at < time.monotonic():
+            del self._entries[key_hash]
+            return None
+        return principal
+
+    def put(self, key_hash: str, principal: Principal) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._evict_expired_or_oldest()
+        self._entries[key_hash] = (principal, time.monotonic() + self.ttl_seconds)
+
+    def evict(self, *, api_key_id: str | None = None, team_id: str | None = None) -> None:
+        for key_hash, (principal, _) in list(self._entries.items()):
+            if principal.api_key_id == api_key_id or principal.team_id == team_id:
+                del self._entries[key_hash]
+
+    def last_used_due(self, api_key_id: str) -> bool:
+        """True at most once per interval per key, so `last_used_at` costs no write on most requests."""
+        now = time.monotonic()
+        written = self._last_used_written.get(api_key_id)
+        if written is not None and now - written < self.last_used_interval_seconds:
+            return False
+        if len(self._last_used_written) >= self.max_entries:
+            self._last_used_written.clear()
+        self._last_used_written[api_key_id] = now
+        return True
+
+    def _evict_expired_or_oldest(self) -> None:
+        now = time.monotonic()
+        expired = [key for key, (_, expires_at) in self._entries.items() if expires_at < now]
+        for key in expired:
+            del self._entries[key]
+        if len(self._entries) >= self.max_entries:
+            del self._entries[next(iter(self._entries))]
+
+
+class AuthService:
+    async def authenticate(
+        self, session: AsyncSession, cache: PrincipalCache, authorization: str | None
+    ) -> Principal:
+        if not authorization:
+            raise Unauthorized("Missing API key: send 'Authorization: Bearer <api key>'")
+        if not authorization[: len(BEARER_PREFIX)].lower() == BEARER_PREFIX:
+            raise Unauthorized("Malformed Authorization header: expected 'Bearer <api key>'")
+        key_hash = hash_token(authorization[len(BEARER_PREFIX) :].strip())
+        principal = cache.get(key_hash)
+        lookup = ApiKeyLookup(session)
+        if principal is None:
+            row = await lookup.principal_row(key_hash)
+            if row is None:
+                raise Unauthorized("Invalid or revoked API key")
+            api_key_id, user_id, team_id, role = row
+            principal = Principal(user_id=user_id, team_id=team_id, role=Role(role), api_key_id=api_key_id)
+            cache.put(key_hash, principal)
+        if cache.last_used_due(principal.api_key_id):
+            await lookup.touch(principal.api_key_id, utcnow())
+        return principal
+
+
+class ApiKeyService:
+    async def list(self, session: AsyncSession, principal: Principal, params: PageParams) -> tuple[Sequence[ApiKey], int]:
+        # Owners and admins see every key of the team, members only their own.
+        user_filter = None if principal.can_manage else principal.user_id
+        return await ApiKeyRepository(session, principal.team_id).list_page(user_filter, params)
+
+    async def create(self, session: AsyncSession, principal: Principal, name: str) -> tuple[ApiKey, str]:
+        return await self.create_for_user(session, team_id=principal.team_id, user_id=principal.user_id, name=name)
+
+    async def create_for_user(self, session: AsyncSession, *, team_id: str, user_id: str, name: str) -> tuple[ApiKey, str]:
+        secret = generate_api_key()
+        api_key = ApiKey(
+            team_id=team_id,
+            user_id=user_id,
+            name=name,
+            prefix=display_prefix(secret),
+            key_hash=hash_token(secret),
+        )
+        ApiKeyRepository(session, team_id).add(api_key)
+        await session.flush()
+        return api_key, secret
+
+    async def revoke(
+        self, session: AsyncSession, principal: Principal, cache: PrincipalCache, api_key_id: str
+    ) -> ApiKey:
+        api_key = await ApiKeyRepository(session, principal.team_id).get(api_key_id)
+        if api_key is None or (not principal.can_manage and api_key.user_id != principal.user_id):
+            raise ResourceNotFound("API key", api_key_id)
+        if api_key.revoked_at is None:
+            api_key.revoked_at = utcnow()
+            await session.flush()
+        cache.evict(api_key_id=api_key.id)
+        return api_key
+
+
+auth_service = AuthService()
+api_key_service = ApiKeyService()

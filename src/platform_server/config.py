@@ -1,0 +1,155 @@
+"""Settings, read from the environment (ARCHITECTURE §3)."""
+
+import secrets
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+PROVIDER_NAMES = ("github", "jira", "linear", "notion", "slack", "figma")
+
+
+class MissingSecretKey(RuntimeError):
+    pass
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+CommaSeparated = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    PLATFORM_ENV: Environment = Environment.development
+    DATABASE_URL: str = "sqlite+aiosqlite:///./platform.db"
+    # Pool sizing matters on 2 cores: more connections than cores only adds contention.
+    DATABASE_POOL_SIZE: int = 10
+    REDIS_URL: str | None = None
+    # Comma-separated; the first key encrypts, every key decrypts, so keys can be rotated.
+    SECRET_KEY: SecretStr | None = None
+    SECRET_KEY_FILE: Path = Path(".platform-secret")
+    PUBLIC_BASE_URL: str = "http://127.0.0.1:8000"
+    PLATFORM_SANDBOX: bool = False
+    LOG_LEVEL: str = "INFO"
+    LOG_JSON: bool | None = None
+
+    MAX_BODY_BYTES: int = 1_048_576
+    # Long enough to absorb bursts, short enough that a revoke on another process lands quickly.
+    API_KEY_CACHE_TTL_SECONDS: float = 30.0
+    API_KEY_LAST_USED_INTERVAL_SECONDS: float = 60.0
+
+    GITHUB_CLIENT_ID: str | None = None
+    GITHUB_CLIENT_SECRET: SecretStr | None = None
+    JIRA_CLIENT_ID: str | None = None
+    JIRA_CLIENT_SECRET: SecretStr | None = None
+    LINEAR_CLIENT_ID: str | None = None
+    LINEAR_CLIENT_SECRET: SecretStr | None = None
+    NOTION_CLIENT_ID: str | None = None
+    NOTION_CLIENT_SECRET: SecretStr | None = None
+    SLACK_CLIENT_ID: str | None = None
+    SLACK_CLIENT_SECRET: SecretStr | None = None
+    FIGMA_CLIENT_ID: str | None = None
+    FIGMA_CLIENT_SECRET: SecretStr | None = None
+
+    STRIPE_WEBHOOK_SECRET: CommaSeparated = Field(default_factory=list)
+    STRIPE_API_KEY: SecretStr | None = None
+    STRIPE_PRO_PRICE_IDS: CommaSeparated = Field(default_factory=list)
+    RESEND_WEBHOOK_SECRET: SecretStr | None = None
+    RESEND_API_KEY: SecretStr | None = None
+    RESEND_API_BASE_URL: str = "https://api.resend.com"
+    EMAIL_FROM: str = "Platform <noreply@platform.local>"
+
+    RATE_LIMIT_ENABLED: bool = True
+    RATE_LIMIT_FREE_PER_MINUTE: int = 100
+    RATE_LIMIT_PRO_PER_MINUTE: int = 500
+    RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: int = 20
+    RATE_LIMIT_PUBLIC_PER_MINUTE: int = 600
+    AI_MESSAGES_FREE_PER_TEAM: int = 50
+    AI_MESSAGES_PRO_PER_USER: int = 1000
+
+    AI_BASE_URL: str | None = None
+    AI_API_KEY: SecretStr | None = None
+    AI_MODEL: str | None = None
+    AI_MAX_STEPS: int = 5
+    AI_TIMEOUT_SECONDS: float = 60.0
+
+    PROVIDER_TIMEOUT_SECONDS: float = 20.0
+
+    @field_validator("STRIPE_WEBHOOK_SECRET", "STRIPE_PRO_PRICE_IDS", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("PUBLIC_BASE_URL")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _require_secret_in_production(self) -> "Settings":
+        if self.PLATFORM_ENV is Environment.production:
+            if self.SECRET_KEY is None or not self.SECRET_KEY.get_secret_value().strip():
+                raise MissingSecretKey(
+                    "SECRET_KEY must be set when PLATFORM_ENV=production "
+                    "(generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+                )
+            if self.PLATFORM_SANDBOX:
+                raise ValueError("PLATFORM_SANDBOX cannot be enabled when PLATFORM_ENV=production")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.PLATFORM_ENV is Environment.production
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.DATABASE_URL.startswith("sqlite")
+
+    @property
+    def log_json(self) -> bool:
+        return self.is_production if self.LOG_JSON is None else self.LOG_JSON
+
+    def secret_keys(self) -> list[str]:
+        """The configured keys, newest first; in development one is generated once and kept on disk."""
+        if self.SECRET_KEY is not None and self.SECRET_KEY.get_secret_value().strip():
+            raw = self.SECRET_KEY.get_secret_value()
+        else:
+            raw = _development_secret(self.SECRET_KEY_FILE)
+        return [key.strip() for key in raw.split(",") if key.strip()]
+
+    def provider_client_id(self, provider: str) -> str | None:
+        value: str | None = getattr(self, f"{provider.upper()}_CLIENT_ID")
+        return value
+
+    def provider_client_secret(self, provider: str) -> str | None:
+        value: SecretStr | None = getattr(self, f"{provider.upper()}_CLIENT_SECRET")
+        return value.get_secret_value() if value is not None else None
+
+
+def _development_secret(path: Path) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    secret = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(secret + "\n")
+    return secret
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

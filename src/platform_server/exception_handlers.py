@@ -1,0 +1,89 @@
+"""Every failure, ours or the framework's, rendered in the one error format."""
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from platform_server.errors import PlatformError
+_HTTP_STATUS_CODES = {
+    400: ("BAD_REQUEST", "The request could not be understood"),
+    401: ("UNAUTHORIZED", "You must be authenticated to access this resource"),
+    403: ("FORBIDDEN", "You are not allowed to perform this action"),
+    404: ("NOT_FOUND", "No route matches this path"),
+    405: ("METHOD_NOT_ALLOWED", "This method is not allowed on this route"),
+    413: ("PAYLOAD_TOO_LARGE", "Request body is too large"),
+    415: ("UNSUPPORTED_MEDIA_TYPE", "Unsupported content type"),
+}
+
+
+def error_json(
+    status_code: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message, "details": details or {}}},
+        status_code=status_code,
+        headers=headers,
+    )
+
+
+async def handle_platform_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, PlatformError)
+    return error_json(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
+
+
+async def handle_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(error.get("type") == "json_invalid" for error in errors):
+        return error_json(
+            400,
+            "BAD_REQUEST",
+            "Request body is not valid JSON",
+            {"hint": "Send a JSON object with Content-Type: application/json"},
+        )
+    fields = [
+        {
+            "field": ".".join(str(part) for part in error.get("loc", ())),
+            "message": error.get("msg", "Invalid value"),
+            "type": error.get("type", "value_error"),
+        }
+        for error in errors
+    ]
+    return error_json(422, "VALIDATION_ERROR", "Request validation failed", {"fields": fields})
+
+
+async def handle_http_exception(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    code, default_message = _HTTP_STATUS_CODES.get(exc.status_code, ("HTTP_ERROR", "Request failed"))
+    message = exc.detail if isinstance(exc.detail, str) and exc.detail not in ("", _phrase(exc)) else default_message
+    return error_json(exc.status_code, code, message, headers=dict(exc.headers or {}))
+
+
+def internal_error_body(request_id: str) -> bytes:
+    return JSONResponse(
+        {
+            "error": {
+                "code": "INTERNAL_ERROR",
+                "message": "An unexpected error occurred; quote the request id when reporting it",
+                "details": {"requestId": request_id},
+            }
+        }
+    ).body
+
+
+def _phrase(exc: HTTPException) -> str:
+    return HTTPStatus(exc.status_code).phrase
+
+
+def register_exception_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(PlatformError, handle_platform_error)
+    app.add_exception_handler(RequestValidationError, handle_validation_error)
+    app.add_exception_handler(HTTPException, handle_http_exception)

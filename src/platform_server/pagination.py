@@ -1,0 +1,47 @@
+"""`page`/`limit` query parameters and the `{"data", "pagination"}` envelope."""
+
+import math
+from dataclasses import dataclass
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Depends, Query
+from pydantic import BaseModel, Field
+
+
+@dataclass(frozen=True, slots=True)
+class PageParams:
+    page: int
+    limit: int
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.limit
+
+
+def _page_params(
+    page: Annotated[int, Query(ge=1, description="Page number, from 1")] = 1,
+    limit: Annotated[int, Query(ge=1, le=100, description="Items per page, 1 to 100")] = 20,
+) -> PageParams:
+    return PageParams(page=page, limit=limit)
+
+
+PageDep = Annotated[PageParams, Depends(_page_params)]
+
+
+class Pagination(BaseModel):
+    page: int = Field(examples=[1])
+    limit: int = Field(examples=[20])
+    total: int = Field(examples=[150])
+    total_pages: int = Field(examples=[8])
+
+    @classmethod
+    def of(cls, params: PageParams, total: int) -> "Pagination":
+        return cls(page=params.page, limit=params.limit, total=total, total_pages=math.ceil(total / params.limit))
+
+
+ItemT = TypeVar("ItemT", bound=BaseModel)
+
+
+class Paginated(BaseModel, Generic[ItemT]):
+    data: list[ItemT]
+    pagination: Pagination

@@ -1,0 +1,63 @@
+"""Schema base classes: camelCase on the wire, ISO 8601 UTC times with Z, string IDs."""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic.alias_generators import to_camel
+
+
+def _format_utc(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+UtcDatetime = Annotated[
+    datetime,
+    PlainSerializer(_format_utc, return_type=str, when_used="json"),
+    Field(examples=["2025-12-03T10:00:00Z"]),
+]
+
+
+def _require_digits(value: str) -> str:
+    if not (value.isascii() and value.isdigit()):
+        raise ValueError("must be an ID made of decimal digits")
+    return value
+
+
+ObjectId = Annotated[
+    str,
+    Field(min_length=1, max_length=20, examples=["7390123456789012345"]),
+    AfterValidator(_require_digits),
+]
+
+
+class Schema(BaseModel):
+    """Response models: read from ORM objects, written in camelCase."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
+
+
+class InputSchema(BaseModel):
+    """Request bodies: camelCase, and unknown fields are refused rather than silently dropped."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class PatchSchema(InputSchema):
+    """Partial updates: omitted fields stay as they are; `null` is refused for fields that cannot be empty."""
+
+    not_nullable: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="after")
+    def _refuse_null(self) -> "PatchSchema":
+        for name in self.not_nullable:
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{to_camel(name)} cannot be null; omit it to leave it unchanged")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)
+
+
+class Message(BaseModel):
+    message: str = Field(examples=["Deleted"])
