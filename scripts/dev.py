@@ -41,9 +41,9 @@ def install(lock: Path) -> None:
         say("Creating .venv")
         venv.create(VENV, with_pip=True)
     say(f"Installing pinned dependencies from {lock.relative_to(ROOT)}")
-    run(BIN / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--require-hashes", "-r", lock)
-    run(BIN / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
-        "--no-build-isolation", "-e", ".")
+    pip = (BIN / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check")
+    run(*pip, "--require-hashes", "-r", lock)
+    run(*pip, "--no-deps", "--no-build-isolation", "-e", ".")
     marker.write_text(fingerprint)
 
 

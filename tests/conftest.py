@@ -8,7 +8,7 @@ missing service fails the run instead.
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from platform_server import migrate
 from platform_server.app import create_app
 from platform_server.config import Settings
-from platform_server.db import Base, create_sessionmaker
+from platform_server.db import Base
 from platform_server.models import Team, User
 from platform_server.teams.models import Role
 
@@ -200,8 +200,8 @@ async def row_count(app: Any, table: type[Any]) -> int:
 
 
 @pytest.fixture
-def redis_url() -> Iterator[str]:
-    yield require_service("TEST_REDIS_URL", "Redis")
+def redis_url() -> str:
+    return require_service("TEST_REDIS_URL", "Redis")
 
 
 __all__ = ["Member", "Team", "make_settings", "row_count"]

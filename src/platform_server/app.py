@@ -10,11 +10,18 @@ from redis.asyncio import Redis
 
 from platform_server.auth.router import router as api_keys_router
 from platform_server.auth.service import PrincipalCache
+from platform_server.billing.router import router as billing_router
 from platform_server.config import Settings, get_settings
 from platform_server.db import create_engine, create_sessionmaker
+from platform_server.email.router import router as email_webhooks_router
+from platform_server.email.sender import build_email_sender
 from platform_server.exception_handlers import register_exception_handlers
 from platform_server.features.router import router as features_router
+from platform_server.gateway.router import router as gateway_router
+from platform_server.gateway.server import McpGateway
 from platform_server.health.router import router as health_router
+from platform_server.integrations.router import router as integrations_router
+from platform_server.integrations.workspace_router import router as workspace_integrations_router
 from platform_server.log import configure_logging
 from platform_server.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from platform_server.security import Encryptor
@@ -44,9 +51,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = create_engine(settings)
         app.state.sessionmaker = create_sessionmaker(app.state.engine)
         app.state.redis = Redis.from_url(settings.REDIS_URL) if settings.REDIS_URL else None
+        app.state.email_sender = build_email_sender(settings)
+        app.state.mcp_gateway = McpGateway(settings)
         try:
-            yield
+            async with app.state.mcp_gateway.run():
+                yield
         finally:
+            await app.state.email_sender.aclose()
             if app.state.redis is not None:
                 await app.state.redis.aclose()
             await app.state.engine.dispose()
@@ -72,6 +83,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         workspaces_router,
         features_router,
         work_items_router,
+        gateway_router,
+        integrations_router,
+        workspace_integrations_router,
+        billing_router,
+        email_webhooks_router,
     ):
         app.include_router(router)
 

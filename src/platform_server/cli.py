@@ -72,10 +72,18 @@ def bootstrap(
     workspace: Annotated[str, typer.Option(help="Name of the first workspace")] = "Default",
 ) -> None:
     """Create a team, its owner, a workspace and an API key; print them as one JSON object."""
+    from platform_server.teams.schemas import normalise_email
+
     settings = _settings()
-    if "@" not in email:
+    try:
+        email = normalise_email(email)
+    except ValueError:
         typer.secho(f"Not an email address: {email!r}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=2)
+        raise typer.Exit(code=2) from None
+    for label, value in (("--team", team), ("--workspace", workspace)):
+        if not value.strip() or len(value) > 200:
+            typer.secho(f"{label} must be 1 to 200 characters", fg=typer.colors.RED, err=True)
+            raise typer.Exit(code=2)
     migrations.upgrade(settings.DATABASE_URL)
     result = asyncio.run(_bootstrap(settings, team, email, workspace))
     typer.echo(json.dumps(result))

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     # Pool sizing matters on 2 cores: more connections than cores only adds contention.
     DATABASE_POOL_SIZE: int = 10
     REDIS_URL: str | None = None
+    # Namespaces every key we write, so several deployments (or parallel test runs) can share one Redis.
+    REDIS_KEY_PREFIX: str = "platform"
     # Comma-separated; the first key encrypts, every key decrypts, so keys can be rotated.
     SECRET_KEY: SecretStr | None = None
     SECRET_KEY_FILE: Path = Path(".platform-secret")
@@ -52,6 +54,8 @@ class Settings(BaseSettings):
     # Long enough to absorb bursts, short enough that a revoke on another process lands quickly.
     API_KEY_CACHE_TTL_SECONDS: float = 30.0
     API_KEY_LAST_USED_INTERVAL_SECONDS: float = 60.0
+    # Settings-page sign-in: an absolute lifetime, so a forgotten browser does not stay signed in for long.
+    WEB_SESSION_TTL_SECONDS: int = 8 * 3600
 
     GITHUB_CLIENT_ID: str | None = None
     GITHUB_CLIENT_SECRET: SecretStr | None = None

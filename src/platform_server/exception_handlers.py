@@ -1,5 +1,6 @@
 """Every failure, ours or the framework's, rendered in the one error format."""
 
+import json
 from http import HTTPStatus
 from typing import Any
 
@@ -9,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from platform_server.errors import PlatformError
+
 _HTTP_STATUS_CODES = {
     400: ("BAD_REQUEST", "The request could not be understood"),
     401: ("UNAUTHORIZED", "You must be authenticated to access this resource"),
@@ -68,15 +70,12 @@ async def handle_http_exception(_request: Request, exc: Exception) -> JSONRespon
 
 
 def internal_error_body(request_id: str) -> bytes:
-    return JSONResponse(
-        {
-            "error": {
-                "code": "INTERNAL_ERROR",
-                "message": "An unexpected error occurred; quote the request id when reporting it",
-                "details": {"requestId": request_id},
-            }
-        }
-    ).body
+    error = {
+        "code": "INTERNAL_ERROR",
+        "message": "An unexpected error occurred; quote the request id when reporting it",
+        "details": {"requestId": request_id},
+    }
+    return json.dumps({"error": error}).encode()
 
 
 def _phrase(exc: HTTPException) -> str:

@@ -40,7 +40,9 @@ def configure_logging(level: str, json_output: bool) -> None:
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        cache_logger_on_first_use=True,
+        # Not cached: module-level loggers must follow a later configure (each create_app, tests, the CLI);
+        # the per-call cost is a few microseconds.
+        cache_logger_on_first_use=False,
     )
     # Route the standard library's loggers (uvicorn, sqlalchemy, alembic) through the same renderer.
     handler = logging.StreamHandler(sys.stderr)

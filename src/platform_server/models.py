@@ -1,9 +1,34 @@
 """Every ORM model, imported in one place so metadata (and Alembic) sees the whole schema."""
 
 from platform_server.auth.models import ApiKey
+from platform_server.billing.models import StripeSubscription
+from platform_server.email.models import Email, EmailSuppression
 from platform_server.features.models import Feature
+from platform_server.gateway.models import ToolCall
+from platform_server.integrations.models import Integration, OAuthState, SyncLog, WorkspaceIntegration
+from platform_server.limits.models import AiUsage
 from platform_server.teams.models import Team, User
+from platform_server.web.models import WebSession
+from platform_server.webhook_events.models import WebhookEvent
 from platform_server.work_items.models import WorkItem
 from platform_server.workspaces.models import Workspace
 
-__all__ = ["ApiKey", "Feature", "Team", "User", "WorkItem", "Workspace"]
+__all__ = [
+    "AiUsage",
+    "ApiKey",
+    "Email",
+    "EmailSuppression",
+    "Feature",
+    "StripeSubscription",
+    "WebhookEvent",
+    "WebSession",
+    "Integration",
+    "OAuthState",
+    "SyncLog",
+    "WorkspaceIntegration",
+    "Team",
+    "ToolCall",
+    "User",
+    "WorkItem",
+    "Workspace",
+]

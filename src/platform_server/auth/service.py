@@ -89,7 +89,9 @@ class AuthService:
 
 
 class ApiKeyService:
-    async def list(self, session: AsyncSession, principal: Principal, params: PageParams) -> tuple[Sequence[ApiKey], int]:
+    async def list(
+        self, session: AsyncSession, principal: Principal, params: PageParams
+    ) -> tuple[Sequence[ApiKey], int]:
         # Owners and admins see every key of the team, members only their own.
         user_filter = None if principal.can_manage else principal.user_id
         return await ApiKeyRepository(session, principal.team_id).list_page(user_filter, params)
@@ -97,7 +99,9 @@ class ApiKeyService:
     async def create(self, session: AsyncSession, principal: Principal, name: str) -> tuple[ApiKey, str]:
         return await self.create_for_user(session, team_id=principal.team_id, user_id=principal.user_id, name=name)
 
-    async def create_for_user(self, session: AsyncSession, *, team_id: str, user_id: str, name: str) -> tuple[ApiKey, str]:
+    async def create_for_user(
+        self, session: AsyncSession, *, team_id: str, user_id: str, name: str
+    ) -> tuple[ApiKey, str]:
         secret = generate_api_key()
         api_key = ApiKey(
             team_id=team_id,

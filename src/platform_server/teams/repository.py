@@ -1,6 +1,9 @@
-from sqlalchemy import select
+from collections.abc import Sequence
 
-from platform_server.repository import Repository
+from sqlalchemy import func, select
+
+from platform_server.pagination import PageParams
+from platform_server.repository import Repository, TeamScopedRepository
 from platform_server.teams.models import Team, User
 
 
@@ -18,3 +21,18 @@ class TeamRepository(Repository[Team]):
 
 class UserRepository(Repository[User]):
     model = User
+
+
+class TeamMemberRepository(TeamScopedRepository[User]):
+    """The users of one team."""
+
+    model = User
+
+    async def list_page(self, params: PageParams) -> tuple[Sequence[User], int]:
+        return await self.paginate(self.scoped().order_by(User.id), params)
+
+    async def email_taken(self, email: str) -> bool:
+        found = await self.session.scalar(
+            select(User.id).where(User.team_id == self.team_id, func.lower(User.email) == email.lower())
+        )
+        return found is not None

@@ -1,8 +1,9 @@
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
-from platform_server.schemas import Schema, UtcDatetime
+from platform_server.auth.schemas import ApiKeyRead
+from platform_server.schemas import InputSchema, Schema, UtcDatetime
 
 
 class UserRead(Schema):
@@ -34,3 +35,33 @@ class MeRead(Schema):
     user: UserRead
     team: TeamRead
     plan: PlanRead
+
+
+def normalise_email(value: str) -> str:
+    value = value.strip()
+    local, at, domain = value.partition("@")
+    if not at or not local or not domain or "@" in domain or any(char.isspace() for char in value):
+        raise ValueError("must be an email address like ada@acme.dev")
+    return value.lower()
+
+
+Email = Annotated[
+    str, Field(min_length=3, max_length=320, examples=["grace@acme.dev"]), AfterValidator(normalise_email)
+]
+
+
+class UserCreate(InputSchema):
+    email: Email
+    name: str = Field(min_length=1, max_length=200, examples=["Grace Hopper"])
+    role: Literal["owner", "admin", "member"] = Field(
+        default="member", description="Only an owner can add another owner", examples=["member"]
+    )
+
+
+class UserCreated(Schema):
+    user: UserRead
+    api_key: ApiKeyRead
+    key: str = Field(
+        description="The new user's first API key. It is shown this once and cannot be retrieved again.",
+        examples=["plat_3q2-XkT0aY2cY7J8s0xQmKQ2yqg2b7kq9cB1y7wq3nE"],
+    )

@@ -1,11 +1,16 @@
+from collections.abc import Sequence
+
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_server.auth.models import ApiKey
 from platform_server.auth.principal import Principal
 from platform_server.auth.service import api_key_service
-from platform_server.errors import Unauthorized
+from platform_server.errors import Conflict, Forbidden, Unauthorized
+from platform_server.pagination import PageParams
 from platform_server.teams.models import Role, Team, User
-from platform_server.teams.repository import TeamRepository, UserRepository
+from platform_server.teams.repository import TeamMemberRepository, TeamRepository, UserRepository
+from platform_server.teams.schemas import UserCreate
 from platform_server.workspaces.models import Workspace
 from platform_server.workspaces.repository import WorkspaceRepository
 
@@ -16,6 +21,31 @@ class TeamService:
         if found is None:
             raise Unauthorized("The user behind this API key no longer exists")
         return found
+
+    async def list_members(
+        self, session: AsyncSession, principal: Principal, params: PageParams
+    ) -> tuple[Sequence[User], int]:
+        return await TeamMemberRepository(session, principal.team_id).list_page(params)
+
+    async def add_member(
+        self, session: AsyncSession, principal: Principal, data: UserCreate
+    ) -> tuple[User, ApiKey, str]:
+        """Adds a user to the caller's team with a first API key; only an owner may create another owner."""
+        if data.role == Role.owner and principal.role != Role.owner:
+            raise Forbidden("Only an owner can add another owner", details={"role": principal.role.value})
+        members = TeamMemberRepository(session, principal.team_id)
+        if await members.email_taken(data.email):
+            raise Conflict("A user with this email is already in the team", details={"email": data.email})
+        user = members.add(User(team_id=principal.team_id, email=data.email, name=data.name, role=data.role))
+        try:
+            await session.flush()
+        except IntegrityError as exc:
+            # A concurrent request added the same email between the check and the insert.
+            raise Conflict("A user with this email is already in the team", details={"email": data.email}) from exc
+        api_key, secret = await api_key_service.create_for_user(
+            session, team_id=principal.team_id, user_id=user.id, name="first key"
+        )
+        return user, api_key, secret
 
     async def bootstrap(
         self, session: AsyncSession, *, team_name: str, email: str, workspace_name: str

@@ -27,6 +27,8 @@ class WorkItemStatus(StrEnum):
 class SourcedItemMixin(IdMixin, TimestampMixin):
     """Columns shared by items that a sync may import: who owns them and where they came from."""
 
+    __tablename__: str
+
     team_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("teams.id", ondelete="CASCADE"))
     workspace_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("workspaces.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(String(500))

@@ -1,0 +1,54 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+
+from platform_server.auth.dependencies import CurrentPrincipal
+from platform_server.billing.schemas import BillingRead
+from platform_server.billing.service import billing_service
+from platform_server.billing.webhook import verify_stripe_event
+from platform_server.db import SessionDep
+from platform_server.errors import error_responses
+from platform_server.webhook_events.schemas import WebhookReceived, raw_event_openapi
+
+router = APIRouter(prefix="/api", tags=["billing"])
+
+
+@router.get(
+    "/billing",
+    operation_id="getBilling",
+    summary="The team's plan and subscription state",
+    responses=error_responses(401),
+)
+async def get_billing(principal: CurrentPrincipal, session: SessionDep) -> BillingRead:
+    team = await billing_service.get_billing(session, principal)
+    return BillingRead(
+        plan=team.plan,
+        status=team.billing_status,
+        current_period_end=team.plan_period_end,
+        cancel_at_period_end=team.cancel_at_period_end,
+    )
+
+
+@router.post(
+    "/webhooks/stripe",
+    operation_id="receiveStripeWebhook",
+    summary="Stripe events (verified with the Stripe-Signature header)",
+    tags=["webhooks"],
+    responses=error_responses(400, 404),
+    openapi_extra=raw_event_openapi(("Stripe-Signature",)),
+)
+async def receive_stripe_webhook(
+    request: Request,
+    stripe_signature: Annotated[str | None, Header(alias="Stripe-Signature", include_in_schema=False)] = None,
+) -> WebhookReceived:
+    """Verified on the raw body against every secret in `STRIPE_WEBHOOK_SECRET` (rotation), 300 s tolerance.
+    Each event id is applied once; a redelivery answers `{"received": true}` and changes nothing. Subscription
+    events set the team's plan; `invoice.payment_failed` marks it past due and emails its owners. Other events
+    are stored and acknowledged. Answers 404 while no secret is configured."""
+    state = request.app.state
+    event = verify_stripe_event(state.settings.STRIPE_WEBHOOK_SECRET, await request.body(), stripe_signature)
+    # This route owns its transaction, unlike SessionDep routes: the plan change may only be announced after
+    # the commit, or a request in between could cache the old plan again.
+    async with state.sessionmaker() as session, session.begin():
+        await billing_service.handle_stripe_event(session, state.settings, state.email_sender, event)
+    return WebhookReceived()

@@ -1,0 +1,28 @@
+from fastapi import APIRouter, Request
+
+from platform_server.db import SessionDep
+from platform_server.email.service import email_service
+from platform_server.email.webhook import SVIX_HEADERS, verify_resend_event
+from platform_server.errors import error_responses
+from platform_server.webhook_events.schemas import WebhookReceived, raw_event_openapi
+
+router = APIRouter(prefix="/api/webhooks", tags=["webhooks"], responses=error_responses(400, 404))
+
+
+@router.post(
+    "/resend",
+    operation_id="receiveResendWebhook",
+    summary="Resend delivery events (verified with the Svix signature)",
+    openapi_extra=raw_event_openapi(SVIX_HEADERS),
+)
+async def receive_resend_webhook(request: Request, session: SessionDep) -> WebhookReceived:
+    """Signed by Resend (`svix-id`, `svix-timestamp`, `svix-signature`, ±5 minutes). Each `svix-id` is
+    applied once; `email.*` events move the email's status forward; a hard bounce or a complaint suppresses
+    the address. Answers 404 while `RESEND_WEBHOOK_SECRET` is unset."""
+    secret = request.app.state.settings.RESEND_WEBHOOK_SECRET
+    headers = {name: request.headers.get(name, "") for name in SVIX_HEADERS}
+    svix_id, event = verify_resend_event(
+        secret.get_secret_value() if secret is not None else None, await request.body(), headers
+    )
+    await email_service.handle_resend_event(session, svix_id, event)
+    return WebhookReceived()

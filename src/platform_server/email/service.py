@@ -1,0 +1,182 @@
+"""Sending email (a row per recipient, suppressed addresses skipped) and applying Resend's delivery events."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from platform_server.config import Settings
+from platform_server.db import utcnow
+from platform_server.email.models import Email, EmailStatus
+from platform_server.email.repository import EmailRepository, EmailSuppressionRepository
+from platform_server.email.sender import EmailSender, EmailSendFailed, OutboundEmail
+from platform_server.errors import ServiceUnavailable
+from platform_server.log import get_logger
+from platform_server.webhook_events.models import WebhookSource
+from platform_server.webhook_events.repository import WebhookEventRepository
+
+logger = get_logger("platform_server.email")
+
+# Delivery states only move forward. A late `delivered` never undoes `opened`, and nothing undoes `bounced`.
+_STATUS_RANK: dict[str, int] = {
+    EmailStatus.queued: 0,
+    EmailStatus.scheduled: 1,
+    EmailStatus.sent: 2,
+    EmailStatus.delivery_delayed: 3,
+    EmailStatus.delivered: 4,
+    EmailStatus.opened: 5,
+    EmailStatus.clicked: 6,
+    EmailStatus.complained: 7,
+    EmailStatus.failed: 8,
+    EmailStatus.suppressed: 8,
+    EmailStatus.bounced: 9,
+}
+
+
+class EmailUnavailable(ServiceUnavailable):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ResendOutcome:
+    duplicate: bool
+    email_id: str | None = None
+
+
+def normalize_address(address: str) -> str:
+    return address.strip().lower()
+
+
+class EmailService:
+    async def send(
+        self,
+        session: AsyncSession,
+        sender: EmailSender,
+        settings: Settings,
+        *,
+        to: str,
+        subject: str,
+        text: str,
+        kind: str,
+        idempotency_key: str,
+        team_id: str | None = None,
+        html: str | None = None,
+    ) -> Email:
+        """Records the email and sends it once: the same idempotency key returns the recorded email.
+
+        A transient provider failure raises EmailUnavailable, so the caller's transaction rolls back and a
+        retry sends again under the same key (Resend deduplicates it); a refusal is recorded as `failed`.
+        """
+        repository = EmailRepository(session)
+        existing = await repository.get_by_idempotency_key(idempotency_key)
+        if existing is not None:
+            return existing
+        address = normalize_address(to)
+        email = repository.add(
+            Email(
+                team_id=team_id,
+                kind=kind,
+                to_address=address,
+                subject=subject,
+                idempotency_key=idempotency_key,
+                status=EmailStatus.queued,
+                events=[],
+            )
+        )
+        if await EmailSuppressionRepository(session).is_suppressed(address):
+            email.status = EmailStatus.suppressed
+            email.events = [_event_record(EmailStatus.suppressed, utcnow())]
+            await session.flush()
+            logger.info("email_suppressed", email_id=email.id, kind=kind)
+            return email
+        await session.flush()
+        message = OutboundEmail(settings.EMAIL_FROM, address, subject, text, idempotency_key, html)
+        try:
+            provider_id = await sender.send(message)
+        except EmailSendFailed as exc:
+            if exc.transient:
+                raise EmailUnavailable(
+                    "The email provider is unavailable; retry later", details={"kind": kind}
+                ) from exc
+            email.status = EmailStatus.failed
+            email.error = str(exc)
+            email.events = [_event_record(EmailStatus.failed, utcnow())]
+            await session.flush()
+            logger.warning("email_refused", email_id=email.id, kind=kind, error=str(exc))
+            return email
+        now = utcnow()
+        email.resend_id = provider_id
+        email.status = EmailStatus.sent
+        email.sent_at = now
+        email.events = [_event_record(EmailStatus.sent, now)]
+        await session.flush()
+        return email
+
+    async def handle_resend_event(
+        self, session: AsyncSession, svix_id: str, payload: dict[str, Any]
+    ) -> ResendOutcome:
+        """Stores the event once (by svix-id) and applies it to the email it is about, if we sent it."""
+        event_type = str(payload.get("type", ""))
+        events = WebhookEventRepository(session)
+        row_id = await events.insert_once(WebhookSource.resend, svix_id, event_type, payload)
+        if row_id is None:
+            return ResendOutcome(duplicate=True)
+        data = payload.get("data")
+        data = data if isinstance(data, dict) else {}
+        if await self._suppress_if_needed(session, event_type, data):
+            await events.mark_processed(row_id)
+        status = event_type.removeprefix("email.")
+        resend_id = data.get("email_id")
+        if not (event_type.startswith("email.") and status in _STATUS_RANK) or not isinstance(resend_id, str):
+            return ResendOutcome(duplicate=False)
+        email = await EmailRepository(session).get_by_resend_id_for_update(resend_id)
+        if email is None:
+            # Stored and acknowledged: Resend would otherwise retry an event we can never apply.
+            logger.info("resend_event_for_unknown_email", type=event_type)
+            return ResendOutcome(duplicate=False)
+        occurred_at = _parse_time(payload.get("created_at")) or utcnow()
+        email.events = sorted(
+            [*email.events, _event_record(status, occurred_at)], key=lambda event: event["at"]
+        )
+        if _STATUS_RANK[status] > _STATUS_RANK.get(email.status, 0):
+            email.status = status
+        await events.mark_processed(row_id)
+        await session.flush()
+        return ResendOutcome(duplicate=False, email_id=email.id)
+
+    async def _suppress_if_needed(self, session: AsyncSession, event_type: str, data: dict[str, Any]) -> bool:
+        """A hard bounce or a spam complaint stops all further email to the recipients."""
+        bounce = data.get("bounce")
+        if event_type == "email.bounced" and isinstance(bounce, dict) and bounce.get("type") == "Permanent":
+            reason, detail = "hard_bounce", bounce.get("message")
+        elif event_type == "email.complained":
+            reason, detail = "complaint", None
+        else:
+            return False
+        recipients = data.get("to")
+        if isinstance(recipients, str):
+            recipients = [recipients]
+        addresses = {normalize_address(r) for r in recipients or [] if isinstance(r, str) and r.strip()}
+        await EmailSuppressionRepository(session).suppress(
+            sorted(addresses), reason, detail if isinstance(detail, str) else None
+        )
+        logger.info("email_addresses_suppressed", reason=reason, count=len(addresses))
+        return True
+
+
+def _event_record(status: str, at: datetime) -> dict[str, Any]:
+    return {"type": status, "at": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+email_service = EmailService()

@@ -1,0 +1,340 @@
+"""The one tool executor: MCP `tools/call`, the REST form and the AI assistant all run tools through it.
+
+A call is checked (the tool exists, is enabled for the workspace, its integration is connected), its arguments
+are completed (`defaultProject`) and validated against the tool's JSON Schema, the tool runs against the
+provider with the team's stored credentials (refreshed by the token manager as needed), and the outcome is
+audited. Every failure a model can do something about comes back as a `ToolReport` with an actionable message,
+never as an exception.
+"""
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cached_property
+from typing import Any, Protocol
+
+import mcp_types as mcp
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import State
+
+from platform_server.auth.principal import Principal
+from platform_server.errors import ResourceNotFound
+from platform_server.gateway.audit import AuditEntry, argument_names, audit_service
+from platform_server.gateway.models import ToolCallChannel, ToolCallOutcome
+from platform_server.gateway.repository import Enablement, WorkspaceTools, WorkspaceToolsRepository
+from platform_server.integrations.models import IntegrationStatus
+from platform_server.integrations.providers import PROVIDER_CLASSES
+from platform_server.integrations.providers.client import (
+    PROVIDER_TITLES,
+    IntegrationExpired,
+    ProviderError,
+    ProviderRateLimited,
+)
+from platform_server.log import get_logger
+
+logger = get_logger(__name__)
+
+_MAX_REPORTED_ERRORS = 10
+
+
+class ToolErrorCode(StrEnum):
+    unknown_tool = "UNKNOWN_TOOL"
+    tool_not_enabled = "TOOL_NOT_ENABLED"
+    integration_not_connected = "INTEGRATION_NOT_CONNECTED"
+    integration_expired = "INTEGRATION_EXPIRED"
+    invalid_arguments = "INVALID_ARGUMENTS"
+    provider_not_found = "PROVIDER_NOT_FOUND"
+    provider_forbidden = "PROVIDER_FORBIDDEN"
+    provider_rate_limited = "PROVIDER_RATE_LIMITED"
+    provider_bad_request = "PROVIDER_BAD_REQUEST"
+    provider_unavailable = "PROVIDER_UNAVAILABLE"
+    internal_error = "INTERNAL_ERROR"
+
+
+_PROVIDER_ERROR_CODES = {
+    "not_found": ToolErrorCode.provider_not_found,
+    "forbidden": ToolErrorCode.provider_forbidden,
+    "rate_limited": ToolErrorCode.provider_rate_limited,
+    "bad_request": ToolErrorCode.provider_bad_request,
+    "unavailable": ToolErrorCode.provider_unavailable,
+    "integration_expired": ToolErrorCode.integration_expired,
+}
+
+
+class ToolSpec(Protocol):
+    """What the gateway needs of a provider tool (integrations/providers/toolspec.py defines them)."""
+
+    name: str
+    title: str
+    description: str
+    input_schema: Mapping[str, Any]
+    output_schema: Mapping[str, Any]
+    read_only: bool
+    destructive: bool
+    idempotent: bool
+    default_project_argument: str | None
+
+    async def execute(self, client: Any, arguments: dict[str, Any]) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class GatewayTool:
+    """A provider's ToolSpec, with what serving it needs computed once: its MCP form and its validator."""
+
+    spec: ToolSpec
+    provider: str
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @cached_property
+    def validator(self) -> Any:
+        return Draft202012Validator(dict(self.spec.input_schema))
+
+    @cached_property
+    def mcp_tool(self) -> mcp.Tool:
+        return self._to_mcp(dict(self.spec.input_schema))
+
+    def for_workspace(self, default_project: str | None) -> mcp.Tool:
+        """The tool as a workspace sees it: an argument its `defaultProject` fills is no longer required."""
+        argument = self.spec.default_project_argument
+        if default_project is None or argument is None:
+            return self.mcp_tool
+        schema = json.loads(json.dumps(self.spec.input_schema))
+        schema["required"] = [name for name in schema.get("required", []) if name != argument]
+        prop = schema.get("properties", {}).get(argument)
+        if isinstance(prop, dict):
+            prop["description"] = (
+                f"{prop.get('description', '')} Defaults to this workspace's project {default_project!r}."
+            ).strip()
+        return self._to_mcp(schema)
+
+    def _to_mcp(self, input_schema: dict[str, Any]) -> mcp.Tool:
+        spec = self.spec
+        return mcp.Tool(
+            name=spec.name,
+            title=spec.title,
+            description=spec.description,
+            input_schema=input_schema,
+            output_schema=dict(spec.output_schema),
+            annotations=mcp.ToolAnnotations(
+                title=spec.title,
+                read_only_hint=spec.read_only,
+                destructive_hint=spec.destructive,
+                idempotent_hint=spec.idempotent,
+                open_world_hint=True,
+            ),
+        )
+
+
+def _build_catalog() -> dict[str, GatewayTool]:
+    tools = (GatewayTool(spec, provider) for provider, cls in PROVIDER_CLASSES.items() for spec in cls.tools)
+    return {tool.name: tool for tool in sorted(tools, key=lambda tool: tool.name)}
+
+
+CATALOG: dict[str, GatewayTool] = _build_catalog()
+
+
+def input_schema(tool_name: str) -> Mapping[str, Any] | None:
+    tool = CATALOG.get(tool_name)
+    return tool.spec.input_schema if tool is not None else None
+
+
+@dataclass(frozen=True)
+class ToolReport:
+    """What a call came to; `message` is written for the model (or person) that made the call."""
+
+    tool: str
+    tool_call_id: str
+    outcome: ToolCallOutcome
+    result: dict[str, Any] | None = None
+    error_code: ToolErrorCode | None = None
+    message: str = ""
+    retry_after_seconds: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is ToolCallOutcome.success
+
+    def error_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.error_code, "message": self.message, **self.details}
+        if self.retry_after_seconds is not None:
+            body["retryAfterSeconds"] = self.retry_after_seconds
+        return body
+
+    def to_mcp(self) -> mcp.CallToolResult:
+        if self.ok:
+            result = self.result or {}
+            text = json.dumps(result, separators=(",", ":"), ensure_ascii=False, default=str)
+            return mcp.CallToolResult(content=[mcp.TextContent(type="text", text=text)], structured_content=result)
+        return mcp.CallToolResult(
+            content=[mcp.TextContent(type="text", text=self.message)],
+            structured_content=self.error_body(),
+            is_error=True,
+        )
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    outcome: ToolCallOutcome
+    code: ToolErrorCode
+    message: str
+    retry_after_seconds: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class ToolExecutor:
+    async def load_workspace(self, session: AsyncSession, principal: Principal, workspace_id: str) -> WorkspaceTools:
+        workspace = await WorkspaceToolsRepository(session, principal.team_id).get(workspace_id)
+        if workspace is None:
+            raise ResourceNotFound("Workspace", workspace_id)
+        return workspace
+
+    def enabled_tools(self, workspace: WorkspaceTools) -> list[mcp.Tool]:
+        """The workspace's enabled tools of connected integrations, in name order."""
+        tools = []
+        for tool in CATALOG.values():
+            enablement = workspace.by_provider.get(tool.provider)
+            if (
+                enablement is not None
+                and enablement.allows(tool.name)
+                and enablement.integration.status == IntegrationStatus.connected
+            ):
+                tools.append(tool.for_workspace(enablement.access.default_project))
+        return tools
+
+    async def call(
+        self,
+        state: State,
+        principal: Principal,
+        workspace: WorkspaceTools,
+        tool_name: str,
+        arguments: Mapping[str, Any] | None,
+        channel: ToolCallChannel,
+    ) -> ToolReport:
+        started = time.perf_counter()
+        arguments = dict(arguments or {})
+        tool = CATALOG.get(tool_name)
+        enablement = workspace.by_provider.get(tool.provider) if tool is not None else None
+        result: dict[str, Any] | None = None
+        refusal = self._check(tool_name, tool, enablement)
+        if refusal is None and tool is not None and enablement is not None:
+            refusal = self._complete_and_validate(tool, enablement, arguments)
+            if refusal is None:
+                result, refusal = await self._execute(state, tool, enablement, arguments)
+        duration_ms = round((time.perf_counter() - started) * 1000)
+        outcome = ToolCallOutcome.success if refusal is None else refusal.outcome
+        tool_call_id = await audit_service.record(
+            state.sessionmaker,
+            AuditEntry(
+                principal=principal,
+                workspace_id=workspace.workspace_id,
+                tool=tool_name,
+                provider=tool.provider if tool is not None else None,
+                integration_id=enablement.integration.id if enablement is not None else None,
+                channel=channel,
+                outcome=outcome,
+                error_code=refusal.code if refusal is not None else None,
+                argument_names=argument_names(arguments),
+                duration_ms=duration_ms,
+            ),
+        )
+        if refusal is None:
+            return ToolReport(tool_name, tool_call_id, outcome, result=result)
+        return ToolReport(
+            tool_name,
+            tool_call_id,
+            outcome,
+            error_code=refusal.code,
+            message=refusal.message,
+            retry_after_seconds=refusal.retry_after_seconds,
+            details=refusal.details,
+        )
+
+    def _check(self, tool_name: str, tool: GatewayTool | None, enablement: Enablement | None) -> _Refusal | None:
+        rejected = ToolCallOutcome.rejected
+        if tool is None:
+            return _Refusal(rejected, ToolErrorCode.unknown_tool, f"Unknown tool: {tool_name}")
+        title = PROVIDER_TITLES.get(tool.provider, tool.provider)
+        if enablement is None or not enablement.allows(tool.name):
+            return _Refusal(
+                rejected,
+                ToolErrorCode.tool_not_enabled,
+                f"The tool {tool.name} is not enabled for this workspace. Use one of the tools listed for it, or "
+                f"ask a team admin to enable {tool.name} on the workspace's {title} integration.",
+            )
+        status = enablement.integration.status
+        if status == IntegrationStatus.expired:
+            return _Refusal(
+                rejected,
+                ToolErrorCode.integration_expired,
+                f"The {title} connection has expired or was revoked. A team admin must reconnect {title} in "
+                f"Settings → Integrations before {tool.name} can run.",
+            )
+        if status != IntegrationStatus.connected:
+            reason = enablement.integration.status_reason
+            return _Refusal(
+                rejected,
+                ToolErrorCode.integration_not_connected,
+                f"The {title} integration is {status}{f' ({reason})' if reason else ''}, so {tool.name} cannot "
+                f"run now. Try again later, or ask a team admin to reconnect {title}.",
+            )
+        return None
+
+    def _complete_and_validate(
+        self, tool: GatewayTool, enablement: Enablement, arguments: dict[str, Any]
+    ) -> _Refusal | None:
+        argument = tool.spec.default_project_argument
+        default_project = enablement.access.default_project
+        if argument is not None and default_project and arguments.get(argument) in (None, ""):
+            arguments[argument] = default_project
+        errors = sorted(tool.validator.iter_errors(arguments), key=lambda error: list(error.absolute_path))
+        if not errors:
+            return None
+        problems = [
+            {"field": "/".join(str(part) for part in error.absolute_path) or "(arguments)", "message": error.message}
+            for error in errors[:_MAX_REPORTED_ERRORS]
+        ]
+        listing = "; ".join(f"{problem['field']}: {problem['message']}" for problem in problems)
+        return _Refusal(
+            ToolCallOutcome.rejected,
+            ToolErrorCode.invalid_arguments,
+            f"Invalid arguments for {tool.name}: {listing}. Correct them to match the tool's input schema and "
+            f"call it again.",
+            details={"fields": problems},
+        )
+
+    async def _execute(
+        self, state: State, tool: GatewayTool, enablement: Enablement, arguments: dict[str, Any]
+    ) -> tuple[dict[str, Any] | None, _Refusal | None]:
+        # The client's own credential never leaves this process: the provider sees only the team's stored token.
+        client = state.token_manager.client_for(enablement.integration)
+        try:
+            return await tool.spec.execute(client, arguments), None
+        except ProviderRateLimited as exc:
+            return None, _Refusal(
+                ToolCallOutcome.error,
+                ToolErrorCode.provider_rate_limited,
+                f"{exc.message}. Wait {exc.retry_after_seconds} seconds before calling {tool.name} again.",
+                retry_after_seconds=exc.retry_after_seconds,
+            )
+        except IntegrationExpired as exc:
+            return None, _Refusal(ToolCallOutcome.error, ToolErrorCode.integration_expired, exc.message)
+        except ProviderError as exc:
+            code = _PROVIDER_ERROR_CODES.get(exc.code, ToolErrorCode.provider_bad_request)
+            return None, _Refusal(ToolCallOutcome.error, code, exc.message)
+        except Exception:
+            logger.exception("tool_execution_failed", tool=tool.name, integration_id=enablement.integration.id)
+            return None, _Refusal(
+                ToolCallOutcome.error,
+                ToolErrorCode.internal_error,
+                f"{tool.name} failed unexpectedly on our side; the error was logged. Try again later.",
+            )
+
+
+tool_executor = ToolExecutor()

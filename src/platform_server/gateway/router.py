@@ -1,0 +1,198 @@
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
+
+from platform_server.auth.dependencies import CurrentPrincipal, PrincipalCacheDep, current_principal
+from platform_server.auth.principal import Principal
+from platform_server.db import SessionDep
+from platform_server.errors import Forbidden, PlatformError, ResourceNotFound, Unauthorized, error_responses
+from platform_server.exception_handlers import error_json
+from platform_server.gateway.audit import audit_service
+from platform_server.gateway.executor import ToolErrorCode, ToolReport, tool_executor
+from platform_server.gateway.models import ToolCallChannel, ToolCallOutcome
+from platform_server.gateway.schemas import ProtectedResourceMetadata, ToolCallRead, ToolCallResult
+from platform_server.gateway.server import GatewayRequest, McpGateway
+from platform_server.ids import is_valid_id
+from platform_server.pagination import PageDep, Paginated, Pagination
+
+router = APIRouter(tags=["mcp-gateway"])
+
+MCP_PATH = "/api/workspaces/{workspace_id}/mcp"
+METADATA_PREFIX = "/.well-known/oauth-protected-resource"
+
+# REST form: the HTTP status each tool failure answers with (the MCP form answers them all as isError results).
+_REST_STATUS = {
+    ToolErrorCode.unknown_tool: 404,
+    ToolErrorCode.tool_not_enabled: 403,
+    ToolErrorCode.integration_not_connected: 409,
+    ToolErrorCode.integration_expired: 409,
+    ToolErrorCode.invalid_arguments: 422,
+    ToolErrorCode.provider_not_found: 404,
+    ToolErrorCode.provider_forbidden: 403,
+    ToolErrorCode.provider_rate_limited: 429,
+    ToolErrorCode.provider_bad_request: 400,
+    ToolErrorCode.provider_unavailable: 502,
+    ToolErrorCode.internal_error: 500,
+}
+
+
+class MisdirectedRequest(PlatformError):
+    status_code = 421
+    code = "MISDIRECTED_REQUEST"
+
+
+def _mcp_url(request: Request, workspace_id: str) -> str:
+    return f"{request.app.state.settings.PUBLIC_BASE_URL}{MCP_PATH.format(workspace_id=workspace_id)}"
+
+
+def _metadata_url(request: Request, workspace_id: str) -> str:
+    base = request.app.state.settings.PUBLIC_BASE_URL
+    return f"{base}{METADATA_PREFIX}{MCP_PATH.format(workspace_id=workspace_id)}"
+
+
+def _check_host_and_origin(request: Request) -> None:
+    """DNS-rebinding protection before anything else, with the same settings the SDK enforces."""
+    security = request.app.state.mcp_gateway.security
+    if request.headers.get("host") not in security.allowed_hosts:
+        raise MisdirectedRequest(
+            "The Host header does not match this server's public address (PUBLIC_BASE_URL)",
+            details={"allowedHosts": security.allowed_hosts},
+        )
+    origin = request.headers.get("origin")
+    if origin is not None and origin not in security.allowed_origins:
+        raise Forbidden("Requests from this Origin are not allowed", details={"origin": origin})
+
+
+async def mcp_principal(
+    request: Request, session: SessionDep, cache: PrincipalCacheDep, workspace_id: str
+) -> Principal:
+    _check_host_and_origin(request)
+    try:
+        return await current_principal(request, session, cache)
+    except Unauthorized as exc:
+        # RFC 9728: the challenge points the client at the metadata that says how to authenticate here.
+        challenge = f'Bearer resource_metadata="{_metadata_url(request, workspace_id)}"'
+        raise Unauthorized(exc.message, details=exc.details, headers={"WWW-Authenticate": challenge}) from None
+
+
+class _McpExchange(Response):
+    """Hands the raw exchange to the SDK once FastAPI has authenticated it and closed its DB session."""
+
+    def __init__(self, gateway: McpGateway) -> None:
+        super().__init__()
+        self.gateway = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.gateway.handle(scope, receive, send)
+
+
+_JSONRPC_RESPONSE = {
+    "description": "A JSON-RPC response (`Content-Type: application/json`), or 202 for a notification",
+    "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}},
+}
+
+
+@router.post(
+    MCP_PATH,
+    operation_id="mcpGateway",
+    summary="MCP endpoint of a workspace (Streamable HTTP)",
+    response_class=Response,
+    responses={200: _JSONRPC_RESPONSE, **error_responses(401, 404, 413)},
+)
+async def mcp_gateway(
+    request: Request,
+    principal: Annotated[Principal, Depends(mcp_principal)],
+    session: SessionDep,
+    workspace_id: str,
+) -> Response:
+    """One JSON-RPC message per POST: `server/discover` (2026-07-28) or `initialize` (2025 clients),
+    `tools/list` and `tools/call`. Authenticate with an API key of a member of the workspace's team. The list
+    holds the tools enabled for this workspace on connected integrations; calls run with the team's stored
+    provider credentials, never with the caller's key, and are audited (`GET .../tool-calls`)."""
+    workspace = await tool_executor.load_workspace(session, principal, workspace_id)
+    request.state.gateway = GatewayRequest(principal=principal, workspace=workspace)
+    return _McpExchange(request.app.state.mcp_gateway)
+
+
+@router.get(
+    f"{METADATA_PREFIX}{MCP_PATH}",
+    operation_id="getMcpProtectedResourceMetadata",
+    summary="RFC 9728 protected-resource metadata of a workspace's MCP endpoint",
+    responses=error_responses(404),
+)
+async def protected_resource_metadata(request: Request, workspace_id: str) -> ProtectedResourceMetadata:
+    """Public: tells an MCP client that this endpoint takes an API key as a bearer token in the header."""
+    if not is_valid_id(workspace_id):
+        raise ResourceNotFound("Workspace", workspace_id)
+    base = request.app.state.settings.PUBLIC_BASE_URL
+    return ProtectedResourceMetadata(
+        resource=_mcp_url(request, workspace_id),
+        authorization_servers=[base],
+        bearer_methods_supported=["header"],
+        scopes_supported=[],
+        resource_name="Platform MCP gateway",
+        resource_documentation=f"{base}/docs",
+    )
+
+
+@router.post(
+    "/api/workspaces/{workspace_id}/tools/{tool_name}",
+    operation_id="callTool",
+    summary="Call a tool (REST form of the MCP gateway)",
+    responses=error_responses(400, 401, 403, 404, 409, 422, 429),
+)
+async def call_tool(
+    request: Request,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    workspace_id: str,
+    tool_name: str,
+    arguments: Annotated[
+        dict[str, Any],
+        Body(description="The tool's arguments, per its input schema", examples=[{"repo": "acme/product"}]),
+    ],
+) -> ToolCallResult:
+    """Runs the tool exactly as MCP `tools/call` does, audited the same way. A failure answers in the error
+    format with a code such as `TOOL_NOT_ENABLED`, `INVALID_ARGUMENTS`, `PROVIDER_NOT_FOUND`,
+    `PROVIDER_RATE_LIMITED` (with `Retry-After`) or `INTEGRATION_EXPIRED`."""
+    workspace = await tool_executor.load_workspace(session, principal, workspace_id)
+    report = await tool_executor.call(
+        request.app.state, principal, workspace, tool_name, arguments, ToolCallChannel.rest
+    )
+    if not report.ok:
+        return _rest_error(report)  # type: ignore[return-value]
+    return ToolCallResult(tool=report.tool, tool_call_id=report.tool_call_id, result=report.result or {})
+
+
+def _rest_error(report: ToolReport) -> JSONResponse:
+    assert report.error_code is not None
+    details: dict[str, Any] = {"tool": report.tool, "toolCallId": report.tool_call_id, **report.details}
+    headers = None
+    if report.retry_after_seconds is not None:
+        details["retryAfterSeconds"] = report.retry_after_seconds
+        headers = {"Retry-After": str(report.retry_after_seconds)}
+    return error_json(_REST_STATUS[report.error_code], report.error_code, report.message, details, headers)
+
+
+@router.get(
+    "/api/workspaces/{workspace_id}/tool-calls",
+    operation_id="listToolCalls",
+    summary="List a workspace's audited tool calls",
+    responses=error_responses(401, 404, 422),
+)
+async def list_tool_calls(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    page: PageDep,
+    workspace_id: str,
+    tool: Annotated[str | None, Query(description="Only calls of this tool, e.g. `github_list_issues`")] = None,
+    outcome: Annotated[ToolCallOutcome | None, Query(description="Only calls with this outcome")] = None,
+) -> Paginated[ToolCallRead]:
+    """Newest first, from MCP and the REST form alike. Argument names are listed; their values are never
+    stored."""
+    calls, total = await audit_service.list(session, principal, workspace_id, tool, outcome, page)
+    return Paginated[ToolCallRead](
+        data=[ToolCallRead.model_validate(call) for call in calls], pagination=Pagination.of(page, total)
+    )

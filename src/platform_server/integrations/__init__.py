@@ -1,0 +1,1 @@
+"""Integrations: OAuth connections to the providers, their tokens, and per-workspace enablement."""

@@ -1,0 +1,41 @@
+"""The provider catalog: what can be connected, whether it is configured, and the tools it brings."""
+
+from typing import Any
+
+from platform_server.config import Settings
+from platform_server.integrations.providers import PROVIDER_CLASSES
+from platform_server.integrations.providers.base import missing_credential_settings
+from platform_server.integrations.schemas import ProviderInfo, ToolInfo
+
+
+def tool_names(provider: str) -> list[str]:
+    return [tool.name for tool in PROVIDER_CLASSES[provider].tools]
+
+
+def _tool_info(tool: Any) -> ToolInfo:
+    return ToolInfo(
+        name=tool.name,
+        title=tool.title,
+        description=tool.description,
+        input_schema=tool.input_schema,
+        output_schema=tool.output_schema,
+        annotations=tool.annotations,
+    )
+
+
+def provider_catalog(settings: Settings) -> list[ProviderInfo]:
+    entries = []
+    for name, provider in PROVIDER_CLASSES.items():
+        missing = missing_credential_settings(settings, name)
+        entries.append(
+            ProviderInfo(
+                provider=name,
+                name=provider.display_name,
+                category=provider.category.value,
+                default_scopes=list(provider.oauth.default_scopes),
+                configured=not missing,
+                missing_settings=missing,
+                tools=[_tool_info(tool) for tool in provider.tools],
+            )
+        )
+    return entries

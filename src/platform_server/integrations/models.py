@@ -1,0 +1,106 @@
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from platform_server.db import Base, IdColumn, IdMixin, TimestampMixin, utcnow
+
+
+class IntegrationStatus(StrEnum):
+    pending = "pending"
+    connected = "connected"
+    expired = "expired"
+    error = "error"
+
+
+class Integration(IdMixin, TimestampMixin, Base):
+    """A team's OAuth connection to one provider account. Tokens are only ever stored encrypted."""
+
+    __tablename__ = "integrations"
+    __table_args__ = (
+        UniqueConstraint("team_id", "name"),
+        # Pending rows have no account id yet; NULLs never collide, so this only binds connected accounts.
+        UniqueConstraint("team_id", "provider", "provider_account_id", name="uq_integrations_account"),
+    )
+
+    team_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default=IntegrationStatus.pending)
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    provider_account_id: Mapped[str | None] = mapped_column(String(255))
+    provider_account_name: Mapped[str | None] = mapped_column(String(255))
+    # Non-secret facts from the connect step that API calls need, e.g. Jira's cloudId or Slack's team id.
+    account_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    access_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    refresh_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    # Slack's user token (search needs it); other providers have none.
+    user_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    token_key_id: Mapped[str | None] = mapped_column(String(40))
+    token_expires_at: Mapped[datetime | None]
+    token_refreshed_at: Mapped[datetime | None]
+    connected_at: Mapped[datetime | None]
+    last_sync_at: Mapped[datetime | None]
+    created_by: Mapped[str | None] = mapped_column(IdColumn)
+
+
+class OAuthState(IdMixin, Base):
+    """One pending authorization: the state travels only as a hash, the PKCE verifier only encrypted."""
+
+    __tablename__ = "oauth_states"
+
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    team_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    integration_id: Mapped[str] = mapped_column(
+        IdColumn, ForeignKey("integrations.id", ondelete="CASCADE"), index=True
+    )
+    code_verifier_encrypted: Mapped[str | None] = mapped_column(Text)
+    redirect_uri: Mapped[str] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class SyncLog(IdMixin, Base):
+    __tablename__ = "sync_logs"
+    __table_args__ = (Index("ix_sync_logs_integration_started", "integration_id", "started_at"),)
+
+    team_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    integration_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("integrations.id", ondelete="CASCADE"))
+    workspace_id: Mapped[str | None] = mapped_column(
+        IdColumn, ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    sync_type: Mapped[str] = mapped_column(String(20))
+    source_entity: Mapped[str | None] = mapped_column(String(40))
+    target_entity: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20))
+    items_synced: Mapped[int] = mapped_column(Integer, default=0)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    cursor: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+class WorkspaceIntegration(IdMixin, TimestampMixin, Base):
+    """An integration enabled for a workspace; its id is the spec's `accessId`."""
+
+    __tablename__ = "workspace_integrations"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "integration_id"),
+        # One integration per provider per workspace; the provider is copied here so the database enforces it.
+        UniqueConstraint("workspace_id", "provider", name="uq_workspace_integrations_provider"),
+    )
+
+    team_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    workspace_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    integration_id: Mapped[str] = mapped_column(
+        IdColumn, ForeignKey("integrations.id", ondelete="CASCADE"), index=True
+    )
+    provider: Mapped[str] = mapped_column(String(20))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    enabled_tools: Mapped[list[str]] = mapped_column(JSON, default=list)
+    default_project: Mapped[str | None] = mapped_column(String(500))

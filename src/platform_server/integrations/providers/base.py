@@ -1,0 +1,175 @@
+"""The Provider interface: one object per provider holds its OAuth rules, identity check, tools and importers.
+
+Sandbox mode changes only where requests go: `resolve_url` maps every real provider URL (authorize, token,
+API) to `{PUBLIC_BASE_URL}/sandbox/<provider>/<same path>`, dropping the host. So
+`https://auth.atlassian.com/oauth/token` becomes `/sandbox/jira/oauth/token` and
+`https://api.atlassian.com/ex/jira/{cloudId}/rest/api/3/myself` becomes
+`/sandbox/jira/ex/jira/{cloudId}/rest/api/3/myself`. Everything else runs the same code as production.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar, Literal, Protocol
+from urllib.parse import urlsplit
+
+import httpx
+
+from platform_server.config import Settings
+from platform_server.integrations.providers.client import provider_host
+
+
+class Category(StrEnum):
+    development = "Development"
+    project_management = "Project Management"
+    documentation = "Documentation"
+    communication = "Communication"
+    design = "Design"
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthConfig:
+    authorize_url: str
+    token_url: str
+    default_scopes: tuple[str, ...]
+    # Where refresh_token grants go when it is not the token URL (Figma).
+    refresh_url: str | None = None
+    scope_separator: str = " "
+    pkce: bool = False
+    # Authlib's names: HTTP Basic ("client_secret_basic") or credentials in the body ("client_secret_post").
+    client_auth: Literal["client_secret_basic", "client_secret_post"] = "client_secret_post"
+    body_format: Literal["form", "json"] = "form"
+    extra_authorize_params: Mapping[str, str] = field(default_factory=dict)
+    # Scopes requested for a user token rather than the app token (Slack's `user_scope`).
+    user_scope_param: str | None = None
+    user_scope_names: frozenset[str] = frozenset()
+    # Whether the provider issues refresh tokens that replace the old one on every refresh.
+    rotating_refresh: bool = False
+
+    @property
+    def refresh_endpoint(self) -> str:
+        return self.refresh_url or self.token_url
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCredentials:
+    client_id: str
+    client_secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """Who the token belongs to: a stable id (reconnects match on it), a human label, and call metadata."""
+
+    id: str
+    name: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class ProviderResponseError(Exception):
+    """The provider answered a whoami or revoke call with something other than success."""
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class Importer(Protocol):
+    """Fills work items from one source entity (e.g. GitHub `issues`); implemented by the sync engine."""
+
+    source_entity: str
+    target_entity: str
+
+
+def resolve_url(settings: Settings, provider: str, url: str) -> str:
+    """Where a real provider URL goes: itself, or the same path under the provider client's sandbox host."""
+    if not settings.PLATFORM_SANDBOX:
+        return url
+    parts = urlsplit(url)
+    target = provider_host(settings, provider) + parts.path
+    return f"{target}?{parts.query}" if parts.query else target
+
+
+def client_credentials(settings: Settings, provider: str) -> ClientCredentials | None:
+    """The OAuth app credentials; the sandbox accepts exactly `sandbox-<provider>` / `sandbox-secret-<provider>`."""
+    if settings.PLATFORM_SANDBOX:
+        return ClientCredentials(f"sandbox-{provider}", f"sandbox-secret-{provider}")
+    client_id = settings.provider_client_id(provider)
+    client_secret = settings.provider_client_secret(provider)
+    if not client_id or not client_secret:
+        return None
+    return ClientCredentials(client_id, client_secret)
+
+
+def missing_credential_settings(settings: Settings, provider: str) -> list[str]:
+    if settings.PLATFORM_SANDBOX:
+        return []
+    missing = []
+    if not settings.provider_client_id(provider):
+        missing.append(f"{provider.upper()}_CLIENT_ID")
+    if not settings.provider_client_secret(provider):
+        missing.append(f"{provider.upper()}_CLIENT_SECRET")
+    return missing
+
+
+def ensure_success(response: httpx.Response, what: str) -> Any:
+    if response.status_code >= 400:
+        raise ProviderResponseError(f"{what} answered HTTP {response.status_code}", status_code=response.status_code)
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ProviderResponseError(f"{what} answered a body that is not JSON") from exc
+
+
+class Provider:
+    """Subclasses fill in the class attributes and the identity check; nothing else varies per provider."""
+
+    name: ClassVar[str]
+    display_name: ClassVar[str]
+    category: ClassVar[Category]
+    oauth: ClassVar[OAuthConfig]
+    api_base_url: ClassVar[str]
+    # Headers every API call needs (e.g. Notion-Version), beside the bearer token.
+    api_headers: ClassVar[Mapping[str, str]] = {}
+    # Extra headers for token requests (GitHub answers form-encoded unless asked for JSON).
+    token_headers: ClassVar[Mapping[str, str]] = {}
+    tools: ClassVar[Sequence[Any]] = ()
+    # source entity → importer; the sync engine registers its importers here.
+    importers: ClassVar[dict[str, Importer]] = {}
+    revocable: ClassVar[bool] = False
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        # Each provider gets its own registry, never one shared through the base class.
+        cls.importers = {}
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.timeout = settings.PROVIDER_TIMEOUT_SECONDS
+
+    def url(self, real_url: str) -> str:
+        return resolve_url(self.settings, self.name, real_url)
+
+    def api_url(self, path: str) -> str:
+        return self.url(self.api_base_url + path)
+
+    def credentials(self) -> ClientCredentials | None:
+        return client_credentials(self.settings, self.name)
+
+    def bearer_headers(self, token: str) -> dict[str, str]:
+        return {**self.api_headers, "Authorization": f"Bearer {token}"}
+
+    def token_metadata(self, token_response: Mapping[str, Any]) -> dict[str, Any]:
+        """Non-secret facts from the token response worth keeping (e.g. Slack's team id)."""
+        return {}
+
+    def user_token(self, token_response: Mapping[str, Any]) -> str | None:
+        """A second, user-scoped token some providers return beside the app token (Slack)."""
+        return None
+
+    async def whoami(self, http: httpx.AsyncClient, token: str) -> Account:
+        raise NotImplementedError
+
+    async def revoke(self, http: httpx.AsyncClient, token: str, credentials: ClientCredentials) -> None:
+        """Revoke the grant at the provider; only called when `revocable` is true."""
+        raise NotImplementedError

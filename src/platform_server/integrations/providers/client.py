@@ -1,0 +1,756 @@
+"""The HTTP client every provider call goes through: tools (MCP gateway) and importers (sync) alike.
+
+One `httpx.AsyncClient` per provider, created in the app lifespan (`app.state.provider_http`), with explicit
+timeouts and pooling. A call is made through a `ProviderClient` bound to one integration's `TokenSource`:
+
+- 401 (or the provider's equivalent, e.g. Slack's `ok: false, error: invalid_auth`): one
+  `refresh_after_unauthorized()`, one retry, then `IntegrationExpired`.
+- Rate limits: `Retry-After` (seconds or HTTP-date), then the provider's reset header (GitHub epoch seconds,
+  Jira ISO-8601, Linear epoch milliseconds); the wait is capped (`RetryPolicy.max_rate_limit_wait`) and
+  jittered; a longer wait raises `ProviderRateLimited(retry_after_seconds)` at once. A rate-limited request
+  was not processed, so it is retried whatever its method.
+- 5xx and timeouts are retried with exponential backoff on idempotent requests only; writes are never
+  retried blindly (a timed-out POST may have created the issue).
+- Everything else becomes a typed `ProviderError` with a message a model or a user can act on.
+
+Sandbox mode changes nothing here but the base URLs (`provider_host`): every provider host maps to
+`{PUBLIC_BASE_URL}/sandbox/<provider>`. With `SANDBOX_IN_PROCESS` (the default) requests to
+`PUBLIC_BASE_URL` are served by the app itself through `httpx.ASGITransport`, so tests (which run the app
+without a server) and a single-process server need no network; everything else goes out over the network.
+"""
+
+import asyncio
+import contextvars
+import math
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, ClassVar, Protocol
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+from starlette.types import ASGIApp
+
+from platform_server.config import PROVIDER_NAMES, Settings
+
+PROVIDER_TITLES = {
+    "github": "GitHub",
+    "jira": "Jira",
+    "linear": "Linear",
+    "notion": "Notion",
+    "slack": "Slack",
+    "figma": "Figma",
+}
+
+# The real hosts. Several providers split OAuth and API over two hosts; in sandbox mode both map to the
+# same prefix, and the sandbox serves every path under it (see platform_server/sandbox/__init__.py).
+PROVIDER_HOSTS: dict[str, dict[str, str]] = {
+    "github": {"web": "https://github.com", "api": "https://api.github.com"},
+    "jira": {"web": "https://auth.atlassian.com", "api": "https://api.atlassian.com"},
+    "linear": {"web": "https://linear.app", "api": "https://api.linear.app"},
+    "notion": {"web": "https://api.notion.com", "api": "https://api.notion.com"},
+    "slack": {"web": "https://slack.com", "api": "https://slack.com"},
+    "figma": {"web": "https://www.figma.com", "api": "https://api.figma.com"},
+}
+
+NOTION_VERSION = "2022-06-28"
+
+_DEFAULT_HEADERS: dict[str, dict[str, str]] = {
+    "github": {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"},
+    "jira": {"Accept": "application/json"},
+    "linear": {"Accept": "application/json"},
+    "notion": {"Accept": "application/json", "Notion-Version": NOTION_VERSION},
+    "slack": {"Accept": "application/json"},
+    "figma": {"Accept": "application/json"},
+}
+
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+_SLACK_AUTH_ERRORS = frozenset(
+    {"not_authed", "invalid_auth", "token_expired", "token_revoked", "account_inactive", "no_permission_token"}
+)
+_SLACK_NOT_FOUND = frozenset({"channel_not_found", "user_not_found", "message_not_found", "file_not_found"})
+_SLACK_FORBIDDEN = frozenset(
+    {"not_in_channel", "missing_scope", "not_allowed_token_type", "restricted_action", "is_archived", "access_denied"}
+)
+
+
+def provider_host(settings: Settings, provider: str, host: str = "api") -> str:
+    """Base URL of one of a provider's hosts ("api" or "web", the OAuth/browser host)."""
+    if settings.PLATFORM_SANDBOX:
+        return f"{settings.PUBLIC_BASE_URL}/sandbox/{provider}"
+    return PROVIDER_HOSTS[provider][host]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Errors
+
+
+class ProviderError(Exception):
+    """A provider call failed; `message` says what to do about it."""
+
+    code: ClassVar[str] = "provider_error"
+
+    def __init__(self, provider: str, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.message = message
+        self.status_code = status_code
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": self.code, "provider": self.provider, "message": self.message}
+
+
+class ProviderBadRequest(ProviderError):
+    code = "bad_request"
+
+
+class ProviderNotFound(ProviderError):
+    code = "not_found"
+
+
+class ProviderForbidden(ProviderError):
+    code = "forbidden"
+
+
+class ProviderUnavailable(ProviderError):
+    code = "unavailable"
+
+
+class IntegrationExpired(ProviderError):
+    code = "integration_expired"
+
+    def __init__(self, provider: str, message: str | None = None, *, status_code: int | None = 401) -> None:
+        title = PROVIDER_TITLES.get(provider, provider)
+        super().__init__(
+            provider,
+            message
+            or f"The {title} connection has expired or was revoked; reconnect {title} in Settings → Integrations",
+            status_code=status_code,
+        )
+
+
+class ProviderRateLimited(ProviderError):
+    code = "rate_limited"
+
+    def __init__(self, provider: str, retry_after_seconds: float, *, status_code: int | None = 429) -> None:
+        self.retry_after_seconds = max(1, math.ceil(retry_after_seconds))
+        title = PROVIDER_TITLES.get(provider, provider)
+        super().__init__(
+            provider,
+            f"{title} rate limit reached; retry in {self.retry_after_seconds} seconds",
+            status_code=status_code,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "retryAfterSeconds": self.retry_after_seconds}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Tokens
+
+
+class TokenSource(Protocol):
+    """Where a `ProviderClient` gets an integration's credentials (implemented in integrations/tokens.py)."""
+
+    async def access_token(self) -> str:
+        """A valid access token, refreshed beforehand when it is close to expiry."""
+        ...
+
+    async def refresh_after_unauthorized(self) -> str:
+        """The provider refused the token: refresh now and return the new one, or raise IntegrationExpired."""
+        ...
+
+    async def user_access_token(self) -> str | None:
+        """The user token where a provider has one besides the main token (Slack's xoxp-); else None."""
+        ...
+
+
+class StaticTokenSource:
+    """A fixed token that cannot be refreshed (personal access tokens, tests against the sandbox)."""
+
+    def __init__(self, provider: str, token: str, user_token: str | None = None) -> None:
+        self._provider = provider
+        self._token = token
+        self._user_token = user_token
+
+    async def access_token(self) -> str:
+        return self._token
+
+    async def refresh_after_unauthorized(self) -> str:
+        raise IntegrationExpired(self._provider)
+
+    async def user_access_token(self) -> str | None:
+        return self._user_token
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Responses and retry policy
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 4
+    backoff_base_seconds: float = 0.25
+    backoff_max_seconds: float = 4.0
+    # Longer waits are not slept through: the caller (an agent, a sync job) gets the time to come back.
+    max_rate_limit_wait_seconds: float = 10.0
+    # Used when a 429 names no wait at all.
+    default_rate_limit_wait_seconds: float = 1.0
+
+
+@dataclass
+class ProviderResponse:
+    status_code: int
+    headers: httpx.Headers
+    data: Any
+    url: str
+    links: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def next_link(self) -> str | None:
+        return self.links.get("next", {}).get("url")
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta seconds or an HTTP-date."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+
+
+def parse_reset(provider: str, headers: httpx.Headers, now: float | None = None) -> float | None:
+    """Seconds until the provider's rate-limit window resets, from its own reset header."""
+    now = now if now is not None else time.time()
+    if provider == "github":
+        value = headers.get("x-ratelimit-reset")
+        return _seconds_until_epoch(value, now, scale=1.0)
+    if provider == "linear":
+        for name in ("x-ratelimit-requests-reset", "x-ratelimit-complexity-reset"):
+            seconds = _seconds_until_epoch(headers.get(name), now, scale=1000.0)
+            if seconds is not None:
+                return seconds
+        return None
+    if provider == "jira":
+        value = headers.get("x-ratelimit-reset")
+        if value is None:
+            return None
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            # Some write-ups describe an epoch value; accept both.
+            return _seconds_until_epoch(value, now, scale=1.0)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return max(0.0, moment.timestamp() - now)
+    return None
+
+
+def _seconds_until_epoch(value: str | None, now: float, *, scale: float) -> float | None:
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value) / scale - now)
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The bound client
+
+
+class ProviderClient:
+    """Calls one provider on behalf of one integration."""
+
+    def __init__(
+        self,
+        provider: str,
+        http: httpx.AsyncClient,
+        tokens: TokenSource,
+        *,
+        context: Mapping[str, Any] | None = None,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.provider = provider
+        self.title = PROVIDER_TITLES.get(provider, provider)
+        self.http = http
+        self.tokens = tokens
+        # Per-integration facts an API call needs, e.g. Jira's {"cloudId", "siteUrl"}.
+        self.context: Mapping[str, Any] = context or {}
+        self.policy = policy or RetryPolicy()
+        self._sleep = sleep
+
+    async def get(self, path: str, *, params: Mapping[str, Any] | None = None, **kwargs: Any) -> ProviderResponse:
+        return await self.request("GET", path, params=params, **kwargs)
+
+    async def post(self, path: str, *, json: Any = None, **kwargs: Any) -> ProviderResponse:
+        return await self.request("POST", path, json=json, **kwargs)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+        user_token: bool = False,
+    ) -> ProviderResponse:
+        """Send a request with the integration's token; see the module docstring for the retry rules.
+
+        `idempotent` defaults from the method (GET/PUT/DELETE/HEAD); pass True for read-only POSTs such as
+        search endpoints and GraphQL queries. `user_token` sends the provider's user token (Slack search).
+        """
+        method = method.upper()
+        safe_to_repeat = method in _IDEMPOTENT_METHODS if idempotent is None else idempotent
+        token = await self._token(user_token)
+        refreshed = False
+        attempt = 0
+        content = orjson.dumps(json) if json is not None else None
+        while True:
+            attempt += 1
+            request_headers = {"Authorization": f"Bearer {token}", **(headers or {})}
+            if content is not None:
+                request_headers.setdefault("Content-Type", "application/json")
+            try:
+                response = await self.http.request(
+                    method,
+                    path,
+                    params=_clean_params(params),
+                    content=content,
+                    data=data,
+                    headers=request_headers,
+                )
+            except httpx.TimeoutException as exc:
+                if safe_to_repeat and attempt < self.policy.max_attempts:
+                    await self._backoff(attempt)
+                    continue
+                raise ProviderUnavailable(
+                    self.provider,
+                    f"{self.title} did not answer in time ({method} {path}); try again later"
+                    + ("" if safe_to_repeat else "; check whether the change was made before repeating it"),
+                ) from exc
+            except httpx.TransportError as exc:
+                if safe_to_repeat and attempt < self.policy.max_attempts:
+                    await self._backoff(attempt)
+                    continue
+                raise ProviderUnavailable(
+                    self.provider, f"{self.title} could not be reached ({type(exc).__name__}); try again later"
+                ) from exc
+
+            result = _to_provider_response(response)
+            verdict = self._classify(result)
+            if verdict is None:
+                return result
+            if isinstance(verdict, _Unauthorized):
+                if refreshed:
+                    raise IntegrationExpired(self.provider)
+                await self.tokens.refresh_after_unauthorized()
+                token = await self._token(user_token)
+                refreshed = True
+                continue
+            if isinstance(verdict, _RateLimited):
+                wait = verdict.wait if verdict.wait is not None else self._default_rate_limit_wait(attempt)
+                if wait > self.policy.max_rate_limit_wait_seconds or attempt >= self.policy.max_attempts:
+                    raise ProviderRateLimited(self.provider, wait, status_code=result.status_code)
+                await self._sleep(wait + _jitter(wait))
+                continue
+            if isinstance(verdict, _Transient):
+                if safe_to_repeat and attempt < self.policy.max_attempts:
+                    await self._backoff(attempt)
+                    continue
+                raise ProviderUnavailable(
+                    self.provider,
+                    f"{self.title} failed with HTTP {result.status_code} ({method} {path}); try again later"
+                    + ("" if safe_to_repeat else "; check whether the change was made before repeating it"),
+                    status_code=result.status_code,
+                )
+            raise verdict.error
+
+    async def graphql(self, query: str, variables: Mapping[str, Any] | None = None, *, mutation: bool = False) -> Any:
+        """Run a GraphQL operation (Linear) and return its `data`; errors raise typed ProviderErrors."""
+        response = await self.request(
+            "POST",
+            "/graphql",
+            json={"query": query, "variables": dict(variables or {})},
+            idempotent=not mutation,
+        )
+        return response.data.get("data") if isinstance(response.data, dict) else None
+
+    async def _token(self, user_token: bool) -> str:
+        if not user_token:
+            return await self.tokens.access_token()
+        token = await self.tokens.user_access_token()
+        if token is None:
+            raise ProviderForbidden(
+                self.provider,
+                f"This {self.title} action needs a user token; reconnect {self.title} and grant the user scopes",
+            )
+        return token
+
+    async def _backoff(self, attempt: int) -> None:
+        delay = min(self.policy.backoff_max_seconds, self.policy.backoff_base_seconds * 2 ** (attempt - 1))
+        await self._sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not security
+
+    def _default_rate_limit_wait(self, attempt: int) -> float:
+        return min(
+            self.policy.max_rate_limit_wait_seconds,
+            self.policy.default_rate_limit_wait_seconds * 2 ** (attempt - 1),
+        )
+
+    def _classify(self, response: ProviderResponse) -> "_Verdict | None":
+        status = response.status_code
+        data = response.data
+        if self.provider == "slack" and isinstance(data, dict) and data.get("ok") is False and status < 400:
+            return self._classify_slack(response, str(data.get("error", "unknown_error")))
+        if self.provider == "linear" and isinstance(data, dict) and data.get("errors"):
+            return self._classify_graphql(response, data["errors"])
+        if status < 400:
+            return None
+        if status == 401:
+            return _Unauthorized()
+        if status == 429 or (self.provider == "notion" and status == 529):
+            return _RateLimited(self._rate_limit_wait(response))
+        if status == 403 and self.provider == "github" and _github_rate_limited(response.headers):
+            return _RateLimited(self._rate_limit_wait(response))
+        if status == 503 and "retry-after" in response.headers:
+            return _RateLimited(self._rate_limit_wait(response))
+        if status >= 500:
+            return _Transient()
+        message = _error_message(self.provider, data) or f"HTTP {status}"
+        path = urlsplit(response.url).path
+        if status == 404:
+            return _Failed(
+                ProviderNotFound(
+                    self.provider,
+                    f"{self.title} found nothing at {path}: {message}. Check the identifiers, and that the "
+                    f"connected {self.title} account can see the resource",
+                    status_code=status,
+                )
+            )
+        if status == 403:
+            return _Failed(
+                ProviderForbidden(
+                    self.provider,
+                    f"{self.title} refused access: {message}. The connected account may lack permission or a "
+                    f"scope; reconnect with the needed scopes",
+                    status_code=status,
+                )
+            )
+        return _Failed(
+            ProviderBadRequest(self.provider, f"{self.title} rejected the request: {message}", status_code=status)
+        )
+
+    def _rate_limit_wait(self, response: ProviderResponse) -> float | None:
+        after = parse_retry_after(response.headers.get("retry-after"))
+        if after is not None:
+            return after
+        return parse_reset(self.provider, response.headers)
+
+    def _classify_slack(self, response: ProviderResponse, error: str) -> "_Verdict":
+        if error in _SLACK_AUTH_ERRORS:
+            return _Unauthorized()
+        if error == "ratelimited":
+            return _RateLimited(self._rate_limit_wait(response))
+        if error in _SLACK_NOT_FOUND:
+            return _Failed(ProviderNotFound("slack", f"Slack could not find it ({error}); check the channel id"))
+        if error in _SLACK_FORBIDDEN:
+            needed = response.data.get("needed") if isinstance(response.data, dict) else None
+            hint = {
+                "not_in_channel": "invite the Slack app to the channel first",
+                "missing_scope": f"reconnect Slack granting the scope {needed}" if needed else "reconnect Slack",
+                "not_allowed_token_type": "this method needs a user token; reconnect Slack with user scopes",
+            }.get(error, "check the connected account's permissions")
+            return _Failed(ProviderForbidden("slack", f"Slack refused the request ({error}); {hint}"))
+        return _Failed(ProviderBadRequest("slack", f"Slack rejected the request ({error})"))
+
+    def _classify_graphql(self, response: ProviderResponse, errors: list[Any]) -> "_Verdict":
+        first = errors[0] if errors and isinstance(errors[0], dict) else {}
+        extensions = first.get("extensions") or {}
+        kind = str(extensions.get("type") or extensions.get("code") or "").lower()
+        message = str(extensions.get("userPresentableMessage") or first.get("message") or "GraphQL error")
+        if kind == "ratelimited" or response.status_code == 429:
+            return _RateLimited(self._rate_limit_wait(response))
+        if kind in ("authentication error", "authentication_error") or response.status_code == 401:
+            return _Unauthorized()
+        if kind in ("forbidden", "forbidden error"):
+            return _Failed(ProviderForbidden(self.provider, f"{self.title} refused access: {message}"))
+        if response.status_code >= 500 or kind == "internal error":
+            return _Transient()
+        if "not found" in message.lower() or kind == "entity not found":
+            return _Failed(ProviderNotFound(self.provider, f"{self.title}: {message}; check the identifiers"))
+        return _Failed(ProviderBadRequest(self.provider, f"{self.title} rejected the request: {message}"))
+
+
+@dataclass
+class _Unauthorized:
+    pass
+
+
+@dataclass
+class _RateLimited:
+    wait: float | None
+
+
+@dataclass
+class _Transient:
+    pass
+
+
+@dataclass
+class _Failed:
+    error: ProviderError
+
+
+_Verdict = _Unauthorized | _RateLimited | _Transient | _Failed
+
+
+def _jitter(wait: float) -> float:
+    return random.uniform(0, 0.1 * wait + 0.05)  # noqa: S311 - jitter, not security
+
+
+def _github_rate_limited(headers: httpx.Headers) -> bool:
+    return headers.get("x-ratelimit-remaining") == "0" or "retry-after" in headers
+
+
+def _clean_params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if params is None:
+        return None
+    cleaned: dict[str, Any] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        cleaned[key] = ("true" if value else "false") if isinstance(value, bool) else value
+    return cleaned
+
+
+def _to_provider_response(response: httpx.Response) -> ProviderResponse:
+    data: Any = None
+    body = response.content
+    if body and "json" in response.headers.get("content-type", ""):
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            data = None
+    links = response.links if "link" in response.headers else {}
+    return ProviderResponse(response.status_code, response.headers, data, str(response.url), links)
+
+
+def _error_message(provider: str, data: Any) -> str | None:
+    if not isinstance(data, dict):
+        return None
+    if provider == "jira":
+        parts = [str(message) for message in data.get("errorMessages") or []]
+        parts += [f"{name}: {message}" for name, message in (data.get("errors") or {}).items()]
+        return "; ".join(parts) or None
+    if provider == "figma":
+        return str(data.get("err") or data.get("message") or "") or None
+    if provider == "github":
+        message = str(data.get("message") or "")
+        details = [
+            str(error.get("message") or f"{error.get('field')} {error.get('code')}")
+            for error in data.get("errors") or []
+            if isinstance(error, dict)
+        ]
+        return "; ".join(filter(None, [message, *details])) or None
+    return str(data.get("message") or data.get("error") or "") or None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Pagination helpers: each yields one page (a list) at a time, so callers stream instead of loading all.
+
+
+async def github_pages(
+    client: ProviderClient, path: str, params: Mapping[str, Any] | None = None
+) -> AsyncIterator[list[Any]]:
+    """Follow GitHub's `Link: <…>; rel="next"` until there is none."""
+    response = await client.get(path, params=params)
+    while True:
+        yield list(response.data or [])
+        next_url = response.next_link()
+        if not next_url:
+            return
+        response = await client.get(next_url)
+
+
+async def jira_search_pages(
+    client: ProviderClient, path: str, body: Mapping[str, Any]
+) -> AsyncIterator[list[Any]]:
+    """Jira enhanced search (`POST …/search/jql`): `nextPageToken` until it is absent or `isLast`."""
+    request = dict(body)
+    while True:
+        response = await client.post(path, json=request, idempotent=True)
+        data = response.data or {}
+        yield list(data.get("issues") or [])
+        token = data.get("nextPageToken")
+        if not token or data.get("isLast"):
+            return
+        request["nextPageToken"] = token
+
+
+async def jira_offset_pages(
+    client: ProviderClient, path: str, params: Mapping[str, Any] | None = None, page_size: int = 50
+) -> AsyncIterator[list[Any]]:
+    """Jira offset pagination (`startAt`/`maxResults` → `values`, `isLast`)."""
+    start = 0
+    while True:
+        response = await client.get(path, params={**(params or {}), "startAt": start, "maxResults": page_size})
+        data = response.data or {}
+        values = list(data.get("values") or [])
+        yield values
+        start += len(values)
+        total = data.get("total")
+        if data.get("isLast", True) or not values or (total is not None and start >= total):
+            return
+
+
+async def linear_pages(
+    client: ProviderClient,
+    query: str,
+    variables: Mapping[str, Any],
+    connection: Callable[[Any], Mapping[str, Any]],
+) -> AsyncIterator[list[Any]]:
+    """Relay pagination: re-run `query` with `after: pageInfo.endCursor` while `hasNextPage`.
+
+    `connection` picks the connection object (`{nodes, pageInfo}`) out of the query's data.
+    """
+    current = dict(variables)
+    while True:
+        data = await client.graphql(query, current)
+        page = connection(data)
+        yield list(page.get("nodes") or [])
+        info = page.get("pageInfo") or {}
+        if not info.get("hasNextPage") or not info.get("endCursor"):
+            return
+        current["after"] = info["endCursor"]
+
+
+async def notion_pages(
+    client: ProviderClient, method: str, path: str, body: Mapping[str, Any] | None = None
+) -> AsyncIterator[list[Any]]:
+    """Notion cursors: `start_cursor` (body for POST, query for GET) from `next_cursor` while `has_more`."""
+    payload = dict(body or {})
+    while True:
+        if method.upper() == "GET":
+            response = await client.get(path, params=payload)
+        else:
+            response = await client.post(path, json=payload, idempotent=True)
+        data = response.data or {}
+        yield list(data.get("results") or [])
+        if not data.get("has_more") or not data.get("next_cursor"):
+            return
+        payload["start_cursor"] = data["next_cursor"]
+
+
+async def slack_pages(
+    client: ProviderClient, method: str, params: Mapping[str, Any], key: str
+) -> AsyncIterator[list[Any]]:
+    """Slack cursors: `cursor` from `response_metadata.next_cursor` until it is empty."""
+    current = dict(params)
+    while True:
+        response = await client.get(f"/api/{method}", params=current)
+        data = response.data or {}
+        yield list(data.get(key) or [])
+        cursor = (data.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            return
+        current["cursor"] = cursor
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The per-app registry
+
+
+class InProcessTransport(httpx.AsyncBaseTransport):
+    """Serves requests for one origin with the app itself (ASGI), and sends the rest over the network."""
+
+    def __init__(self, app: ASGIApp, origin: str, network: httpx.AsyncBaseTransport | None = None) -> None:
+        self._asgi = httpx.ASGITransport(app=app)
+        parts = urlsplit(origin)
+        self._scheme, self._netloc = parts.scheme, parts.netloc
+        self._network = network or httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.scheme == self._scheme and request.url.netloc.decode() == self._netloc:
+            # A task of its own gives the served request a copy of the context, so the middleware's
+            # per-request log bindings (request id) do not overwrite the caller's.
+            return await asyncio.create_task(
+                self._asgi.handle_async_request(request), context=contextvars.copy_context()
+            )
+        return await self._network.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._network.aclose()
+
+
+class ProviderHttp:
+    """One pooled `httpx.AsyncClient` per provider; lives on `app.state.provider_http`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        app: ASGIApp | None = None,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.settings = settings
+        self.policy = policy or RetryPolicy()
+        self._sleep = sleep
+        # Set only in sandbox mode with SANDBOX_IN_PROCESS: requests to PUBLIC_BASE_URL stay in the process.
+        self._app = app
+        self.timeout = httpx.Timeout(settings.PROVIDER_TIMEOUT_SECONDS)
+        self._clients = {
+            provider: httpx.AsyncClient(
+                base_url=provider_host(settings, provider, "api"),
+                headers=_DEFAULT_HEADERS[provider],
+                timeout=self.timeout,
+                limits=httpx.Limits(max_connections=50, max_keepalive_connections=20, keepalive_expiry=30),
+                transport=self.transport(),
+            )
+            for provider in PROVIDER_NAMES
+        }
+
+    def transport(self) -> httpx.AsyncBaseTransport | None:
+        """A transport for any other client that talks to providers (e.g. the OAuth token exchange).
+
+        None means httpx's default (the network). Close the client that uses it.
+        """
+        if self._app is None:
+            return None
+        return InProcessTransport(self._app, self.settings.PUBLIC_BASE_URL)
+
+    def http(self, provider: str) -> httpx.AsyncClient:
+        """The raw pooled client for a provider's API host (base URL already set; no auth, no retries)."""
+        return self._clients[provider]
+
+    def client(
+        self,
+        provider: str,
+        tokens: TokenSource,
+        *,
+        context: Mapping[str, Any] | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> ProviderClient:
+        return ProviderClient(
+            provider, self._clients[provider], tokens, context=context, policy=policy or self.policy, sleep=self._sleep
+        )
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(client.aclose() for client in self._clients.values()))

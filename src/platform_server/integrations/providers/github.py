@@ -1,0 +1,45 @@
+import httpx
+
+from platform_server.integrations.providers.base import (
+    Account,
+    Category,
+    ClientCredentials,
+    OAuthConfig,
+    Provider,
+    ProviderResponseError,
+    ensure_success,
+)
+
+
+class GitHub(Provider):
+    name = "github"
+    display_name = "GitHub"
+    category = Category.development
+    oauth = OAuthConfig(
+        authorize_url="https://github.com/login/oauth/authorize",
+        token_url="https://github.com/login/oauth/access_token",  # noqa: S106 - a URL, not a secret
+        default_scopes=("repo", "read:user"),
+        pkce=True,
+    )
+    api_base_url = "https://api.github.com"
+    api_headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+    token_headers = {"Accept": "application/json"}
+    revocable = True
+
+    async def whoami(self, http: httpx.AsyncClient, token: str) -> Account:
+        response = await http.get(self.api_url("/user"), headers=self.bearer_headers(token), timeout=self.timeout)
+        user = ensure_success(response, "GitHub GET /user")
+        return Account(id=str(user["id"]), name=str(user["login"]))
+
+    async def revoke(self, http: httpx.AsyncClient, token: str, credentials: ClientCredentials) -> None:
+        # Deleting the grant (not just the token) removes the app's authorization for the user.
+        response = await http.request(
+            "DELETE",
+            self.api_url(f"/applications/{credentials.client_id}/grant"),
+            json={"access_token": token},
+            auth=(credentials.client_id, credentials.client_secret),
+            headers=dict(self.api_headers),
+            timeout=self.timeout,
+        )
+        if response.status_code not in (204, 404, 422):
+            raise ProviderResponseError(f"GitHub grant revocation answered HTTP {response.status_code}")

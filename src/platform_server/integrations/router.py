@@ -1,0 +1,141 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse
+
+from platform_server.auth.dependencies import AdminPrincipal, CurrentPrincipal
+from platform_server.db import SessionDep
+from platform_server.errors import error_responses
+from platform_server.integrations.catalog import provider_catalog
+from platform_server.integrations.models import IntegrationStatus
+from platform_server.integrations.schemas import (
+    IntegrationCreate,
+    IntegrationCreated,
+    IntegrationDetail,
+    IntegrationList,
+    IntegrationRead,
+    PendingIntegration,
+    ProviderCatalog,
+    ProviderName,
+    SyncLogRead,
+)
+from platform_server.integrations.service import IntegrationDeps, integration_service
+from platform_server.pagination import PageDep, Pagination
+from platform_server.schemas import Message
+
+router = APIRouter(prefix="/api/integrations", tags=["integrations"], responses=error_responses(401, 422))
+
+
+def integration_deps(request: Request) -> IntegrationDeps:
+    state = request.app.state
+    return IntegrationDeps(settings=state.settings, encryptor=state.encryptor, provider_http=state.provider_http)
+
+
+DepsDep = Annotated[IntegrationDeps, Depends(integration_deps)]
+
+
+@router.get("", operation_id="listIntegrations", summary="List the team's integrations")
+async def list_integrations(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    page: PageDep,
+    status: Annotated[IntegrationStatus | None, Query(description="Only integrations with this status")] = None,
+    provider: Annotated[ProviderName | None, Query(description="Only integrations of this provider")] = None,
+) -> IntegrationList:
+    """Newest first. Tokens are never part of any response."""
+    integrations, total = await integration_service.list(
+        session, principal, page, status.value if status else None, provider.value if provider else None
+    )
+    return IntegrationList(
+        integrations=[IntegrationRead.model_validate(i) for i in integrations],
+        count=total,
+        pagination=Pagination.of(page, total),
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    operation_id="createIntegration",
+    summary="Create an integration and start its OAuth flow",
+    responses=error_responses(400, 403, 409),
+)
+async def create_integration(
+    principal: AdminPrincipal, session: SessionDep, deps: DepsDep, body: IntegrationCreate
+) -> IntegrationCreated:
+    """Answers the pending integration and `oauthUrl`: open it in the user's browser. The provider sends the
+    browser back to `/api/integrations/oauth/callback`, which connects the integration. The authorization
+    expires after 10 minutes. Needs the admin or owner role."""
+    integration, oauth_url = await integration_service.create(session, principal, deps, body)
+    return IntegrationCreated(integration=PendingIntegration.model_validate(integration), oauth_url=oauth_url)
+
+
+@router.get("/providers", operation_id="listIntegrationProviders", summary="List the providers that can be connected")
+async def list_providers(_principal: CurrentPrincipal, deps: DepsDep) -> ProviderCatalog:
+    """Each provider with its category, default scopes, whether the server has its OAuth credentials, and the
+    tools it brings (with their JSON Schemas)."""
+    providers = provider_catalog(deps.settings)
+    return ProviderCatalog(providers=providers, count=len(providers))
+
+
+@router.get(
+    "/oauth/callback",
+    operation_id="completeIntegrationOAuth",
+    summary="OAuth callback (redirects to the settings page)",
+    response_class=RedirectResponse,
+    status_code=302,
+    responses={302: {"description": "To `/settings/integrations?success=<provider>` or `?error=<code>`"}},
+)
+async def oauth_callback(
+    session: SessionDep,
+    deps: DepsDep,
+    code: Annotated[str | None, Query(description="Authorization code")] = None,
+    state: Annotated[str | None, Query(description="The state issued with the authorization URL")] = None,
+    error: Annotated[str | None, Query(description="Error code, when the authorization failed")] = None,
+    error_description: Annotated[str | None, Query()] = None,
+) -> RedirectResponse:
+    """Called by the provider in the user's browser; the single-use `state` is its only credential. Error codes:
+    `invalid_state` (unknown, expired, used or altered state; nothing changed), `access_denied` and other
+    provider errors, `invalid_grant` (code exchange refused), `account_lookup_failed`."""
+    location = await integration_service.complete_oauth(
+        session, deps, code=code, state=state, error=error, error_description=error_description
+    )
+    # The URL carried a code and a state; keep it out of caches and Referer headers.
+    return RedirectResponse(
+        location, status_code=302, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    )
+
+
+@router.get(
+    "/{integration_id}",
+    operation_id="getIntegration",
+    summary="Get an integration with its sync logs",
+    responses=error_responses(404),
+)
+async def get_integration(principal: CurrentPrincipal, session: SessionDep, integration_id: str) -> IntegrationDetail:
+    integration = await integration_service.get(session, principal, integration_id)
+    logs = await integration_service.sync_logs(session, principal, integration.id)
+    return IntegrationDetail(
+        id=integration.id,
+        provider=integration.provider,
+        name=integration.name,
+        status=IntegrationStatus(integration.status),
+        scopes=integration.scopes,
+        last_sync_at=integration.last_sync_at,
+        sync_logs=[SyncLogRead.model_validate(log) for log in logs],
+    )
+
+
+@router.delete(
+    "/{integration_id}",
+    operation_id="deleteIntegration",
+    summary="Disconnect and delete an integration",
+    responses=error_responses(403, 404),
+)
+async def delete_integration(
+    principal: AdminPrincipal, session: SessionDep, deps: DepsDep, integration_id: str
+) -> Message:
+    """Revokes the grant at the provider where it offers revocation, removes the integration from every
+    workspace, and keeps the work items it imported. Needs the admin or owner role."""
+    await integration_service.delete(session, principal, deps, integration_id)
+    return Message(message="Integration deleted")

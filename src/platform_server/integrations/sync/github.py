@@ -1,0 +1,111 @@
+"""GitHub: issues → work_items and pull requests → work_items, both from the repository's issues list.
+
+The issues endpoint is the one with an updated-since filter (`since`) and returns pull requests too (an item
+with a `pull_request` key), so one ascending, incremental listing serves both entities; each keeps its own.
+"""
+
+import re
+from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+from platform_server.integrations.providers.client import ProviderClient, github_pages
+from platform_server.integrations.sync.base import (
+    Importer,
+    ImportScope,
+    InvalidProject,
+    Page,
+    clip,
+    newest,
+    parse_time,
+    register_importer,
+)
+from platform_server.work_items.models import WorkItemStatus
+
+_REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+PAGE_SIZE = 100
+
+
+def parse_repository(project: str) -> str:
+    project = project.strip().removesuffix(".git")
+    if not _REPOSITORY.match(project) or project.endswith("/.") or project.endswith("/.."):
+        raise InvalidProject(
+            f"defaultProject must be a GitHub repository as owner/repo (e.g. acme/product); got {project!r}"
+        )
+    return project
+
+
+def _label(label: Any) -> str:
+    return str(label.get("name") if isinstance(label, Mapping) else label)[:100]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _GitHubIssuesList(Importer):
+    provider = "github"
+    target_entity = "work_items"
+    project_hint = "owner/repo"
+    columns = (
+        "title", "description", "status", "url", "key", "labels", "assignee", "source_created_at", "source_updated_at"
+    )  # fmt: skip
+    wants_pull_requests: ClassVar[bool]
+
+    def parse_project(self, project: str) -> str:
+        return parse_repository(project)
+
+    async def pages(
+        self, client: ProviderClient, scope: ImportScope, since: datetime | None, resume: str | None
+    ) -> AsyncIterator[Page]:
+        params = {"state": "all", "sort": "updated", "direction": "asc", "per_page": PAGE_SIZE}
+        if since is not None:
+            params["since"] = _iso(since)
+        async for items in github_pages(client, f"/repos/{scope.project}/issues", params):
+            high = None
+            rows = []
+            for item in items:
+                high = newest(high, parse_time(item.get("updated_at")))
+                if ("pull_request" in item) == self.wants_pull_requests:
+                    rows.append(self.map(item, str(scope.project)))
+            yield Page(rows, high)
+
+    def map(self, item: Mapping[str, Any], repository: str) -> dict[str, Any]:
+        assignee = item.get("assignee") or {}
+        return {
+            "external_id": str(item["id"]),
+            "title": clip(item.get("title") or "(untitled)", 500),
+            "description": item.get("body") or None,
+            "status": self.status(item),
+            "url": clip(item.get("html_url"), 2000),
+            "key": f"{repository}#{item.get('number')}",
+            "labels": [_label(label) for label in item.get("labels") or []],
+            "assignee": clip(assignee.get("login"), 255) if isinstance(assignee, Mapping) else None,
+            "source_created_at": parse_time(item.get("created_at")),
+            "source_updated_at": parse_time(item.get("updated_at")),
+        }
+
+    def status(self, item: Mapping[str, Any]) -> str:
+        raise NotImplementedError
+
+
+class GitHubIssues(_GitHubIssuesList):
+    source_entity = "issues"
+    wants_pull_requests = False
+
+    def status(self, item: Mapping[str, Any]) -> str:
+        return WorkItemStatus.done if item.get("state") == "closed" else WorkItemStatus.todo
+
+
+class GitHubPullRequests(_GitHubIssuesList):
+    source_entity = "pull_requests"
+    wants_pull_requests = True
+
+    def status(self, item: Mapping[str, Any]) -> str:
+        if item.get("state") == "closed":
+            return WorkItemStatus.done
+        return WorkItemStatus.in_progress if item.get("draft") else WorkItemStatus.in_review
+
+
+register_importer(GitHubIssues())
+register_importer(GitHubPullRequests())

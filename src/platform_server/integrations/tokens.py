@@ -1,0 +1,283 @@
+"""Token storage and lifecycle: encrypted at rest, refreshed before expiry or after a 401, one refresh at a time.
+
+A refresh runs in its own session and commits before returning: a rotating provider burns the old refresh
+token the moment it answers, so the new one must be on disk even if the caller's transaction rolls back.
+
+Serialization, per integration: an in-process asyncio lock first (coroutines of one process share the result),
+then a lock that holds across processes: a Redis lock when Redis is configured, otherwise the database's
+own — `SELECT … FOR UPDATE` on PostgreSQL, the write lock (taken by a no-op UPDATE) on SQLite. The row is
+re-read after the lock is taken, so a waiter that finds a fresh token uses it instead of refreshing again.
+"""
+
+import asyncio
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from redis.asyncio import Redis
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from platform_server.config import Settings
+from platform_server.db import utcnow
+from platform_server.integrations.models import Integration, IntegrationStatus
+from platform_server.integrations.oauth import OAuthFailure, TokenSet, refresh
+from platform_server.integrations.providers import PROVIDER_CLASSES, get_provider
+from platform_server.integrations.providers.client import (
+    IntegrationExpired,
+    ProviderClient,
+    ProviderHttp,
+    ProviderUnavailable,
+)
+from platform_server.log import get_logger
+from platform_server.security import DecryptionError, Encryptor
+
+REFRESH_MARGIN = timedelta(minutes=5)
+_LOCK_TTL_SECONDS = 60
+_LOCK_WAIT_SECONDS = 65
+
+logger = get_logger(__name__)
+
+
+def _associated_data(integration_id: str, field: str) -> str:
+    return f"integrations:{integration_id}:{field}"
+
+
+def seal_tokens(encryptor: Encryptor, integration: Integration, tokens: TokenSet) -> None:
+    """Writes a token set onto the row, encrypted and bound to this row and column."""
+    integration.access_token_encrypted = encryptor.encrypt(
+        tokens.access_token, _associated_data(integration.id, "access_token")
+    )
+    integration.refresh_token_encrypted = (
+        encryptor.encrypt(tokens.refresh_token, _associated_data(integration.id, "refresh_token"))
+        if tokens.refresh_token
+        else None
+    )
+    integration.user_token_encrypted = (
+        encryptor.encrypt(tokens.user_token, _associated_data(integration.id, "user_token"))
+        if tokens.user_token
+        else None
+    )
+    integration.token_key_id = encryptor.current_key_id
+    integration.token_expires_at = tokens.expires_at
+    integration.token_refreshed_at = utcnow()
+
+
+def clear_tokens(integration: Integration) -> None:
+    integration.access_token_encrypted = None
+    integration.refresh_token_encrypted = None
+    integration.user_token_encrypted = None
+    integration.token_key_id = None
+    integration.token_expires_at = None
+
+
+def open_token(encryptor: Encryptor, integration: Integration, field: str) -> str | None:
+    sealed: str | None = getattr(integration, f"{field}_encrypted")
+    if sealed is None:
+        return None
+    return encryptor.decrypt(sealed, _associated_data(integration.id, field))
+
+
+def _fresh(integration: Integration) -> bool:
+    expires_at = integration.token_expires_at
+    return expires_at is None or expires_at - utcnow() > REFRESH_MARGIN
+
+
+class TokenManager:
+    """Hands out valid access tokens for integrations; one per application (it owns the in-process locks)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        encryptor: Encryptor,
+        provider_http: ProviderHttp,
+        redis: Redis | None = None,
+    ) -> None:
+        self._settings = settings
+        self._sessionmaker = sessionmaker
+        self._encryptor = encryptor
+        self._provider_http = provider_http
+        self._redis = redis
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def source(self, integration_id: str) -> "IntegrationTokenSource":
+        return IntegrationTokenSource(self, integration_id)
+
+    def client_for(self, integration: Integration) -> ProviderClient:
+        """The provider API client for one integration: its tokens, refreshed as needed, and its metadata."""
+        return self._provider_http.client(
+            integration.provider, self.source(integration.id), context=dict(integration.account_metadata or {})
+        )
+
+    async def access_token(self, integration_id: str) -> str:
+        integration = await self._load(integration_id)
+        token = self._usable_token(integration)
+        if _fresh(integration):
+            return token
+        return await self.refresh(integration_id, rejected_token=None)
+
+    async def user_access_token(self, integration_id: str) -> str | None:
+        integration = await self._load(integration_id)
+        self._usable_token(integration)
+        return self._open(integration, "user_token")
+
+    async def refresh(self, integration_id: str, *, rejected_token: str | None) -> str:
+        """Refreshes unless someone else already did; `rejected_token` is the token a provider answered 401 to."""
+        lock = self._locks.get(integration_id)
+        if lock is None:
+            lock = self._locks[integration_id] = asyncio.Lock()
+        async with (
+            lock,
+            self._cross_process_lock(integration_id),
+            self._sessionmaker() as session,
+            session.begin(),
+        ):
+            integration = await self._lock_row(session, integration_id)
+            current = self._usable_token(integration)
+            if rejected_token is not None and current != rejected_token:
+                return current
+            if rejected_token is None and _fresh(integration):
+                return current
+            outcome = await self._refresh_locked(integration, current, rejected=rejected_token is not None)
+        # Raised only after the commit, so the status change that explains the failure is kept.
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    async def _refresh_locked(self, integration: Integration, current: str, *, rejected: bool) -> str | Exception:
+        provider = get_provider(self._settings, integration.provider)
+        refresh_token = self._open(integration, "refresh_token")
+        credentials = provider.credentials()
+        if refresh_token is None or credentials is None:
+            if not rejected:
+                # Nothing to refresh with: the token stays in use until the provider rejects it.
+                return current
+            self._mark(integration, IntegrationStatus.expired, "The provider rejected the token; reconnect")
+            return _expired(integration)
+        try:
+            tokens = await refresh(provider, credentials, self._provider_http.http(provider.name), refresh_token)
+        except OAuthFailure as failure:
+            return self._refresh_failed(integration, current, failure, rejected=rejected)
+        seal_tokens(self._encryptor, integration, tokens)
+        if tokens.scopes:
+            integration.scopes = tokens.scopes
+        self._mark(integration, IntegrationStatus.connected, None)
+        logger.info("integration_token_refreshed", integration_id=integration.id, provider=integration.provider)
+        return tokens.access_token
+
+    def _refresh_failed(
+        self, integration: Integration, current: str, failure: OAuthFailure, *, rejected: bool
+    ) -> str | Exception:
+        logger.warning(
+            "integration_token_refresh_failed",
+            integration_id=integration.id,
+            provider=integration.provider,
+            error=failure.error,
+            transient=failure.transient,
+        )
+        if not failure.transient:
+            self._mark(integration, IntegrationStatus.expired, f"Token refresh refused ({failure.error}); reconnect")
+            return _expired(integration)
+        self._mark(integration, IntegrationStatus.error, f"Token refresh failed ({failure.error}); will retry")
+        expires_at = integration.token_expires_at
+        if not rejected and (expires_at is None or expires_at > utcnow()):
+            return current
+        return ProviderUnavailable(
+            integration.provider,
+            f"{provider_title(integration)} could not refresh the connection's token ({failure.error}); "
+            "try again shortly",
+        )
+
+    @staticmethod
+    def _mark(integration: Integration, status: IntegrationStatus, reason: str | None) -> None:
+        integration.status = status
+        integration.status_reason = reason
+
+    def _usable_token(self, integration: Integration) -> str:
+        if integration.status == IntegrationStatus.expired:
+            raise _expired(integration)
+        token = self._open(integration, "access_token")
+        if token is None:
+            raise IntegrationExpired(
+                integration.provider,
+                f"The {provider_title(integration)} integration {integration.id} is not connected yet; "
+                "complete the OAuth flow",
+            )
+        return token
+
+    def _open(self, integration: Integration, field: str) -> str | None:
+        try:
+            return open_token(self._encryptor, integration, field)
+        except DecryptionError as exc:
+            # A removed key (or a tampered row) makes the grant unusable; reconnecting stores a fresh one.
+            raise IntegrationExpired(
+                integration.provider,
+                f"The {provider_title(integration)} credentials cannot be decrypted; reconnect the integration",
+            ) from exc
+
+    async def _load(self, integration_id: str) -> Integration:
+        async with self._sessionmaker() as session:
+            integration = await session.get(Integration, integration_id)
+        if integration is None:
+            raise IntegrationExpired("unknown", f"Integration {integration_id} no longer exists")
+        return integration
+
+    async def _lock_row(self, session: AsyncSession, integration_id: str) -> Integration:
+        statement = select(Integration).where(Integration.id == integration_id).execution_options(
+            populate_existing=True
+        )
+        if self._redis is None:
+            if self._settings.is_sqlite:
+                # The first write of a transaction takes SQLite's database-wide write lock until commit.
+                await session.execute(
+                    update(Integration)
+                    .where(Integration.id == integration_id)
+                    .values(token_refreshed_at=Integration.token_refreshed_at)
+                )
+            else:
+                statement = statement.with_for_update()
+        integration = await session.scalar(statement)
+        if integration is None:
+            raise IntegrationExpired("unknown", f"Integration {integration_id} no longer exists")
+        return integration
+
+    @asynccontextmanager
+    async def _cross_process_lock(self, integration_id: str) -> AsyncIterator[None]:
+        if self._redis is None:
+            yield
+            return
+        async with self._redis.lock(
+            f"platform:lock:refresh:{integration_id}", timeout=_LOCK_TTL_SECONDS, blocking_timeout=_LOCK_WAIT_SECONDS
+        ):
+            yield
+
+
+def provider_title(integration: Integration) -> str:
+    return PROVIDER_CLASSES[integration.provider].display_name
+
+
+def _expired(integration: Integration) -> IntegrationExpired:
+    return IntegrationExpired(integration.provider)
+
+
+class IntegrationTokenSource:
+    """The TokenSource the provider client calls: a valid token now, and a forced refresh after a 401."""
+
+    def __init__(self, manager: TokenManager, integration_id: str) -> None:
+        self._manager = manager
+        self.integration_id = integration_id
+        self._last_token: str | None = None
+
+    async def access_token(self) -> str:
+        self._last_token = await self._manager.access_token(self.integration_id)
+        return self._last_token
+
+    async def refresh_after_unauthorized(self) -> str:
+        rejected = self._last_token or await self._manager.access_token(self.integration_id)
+        self._last_token = await self._manager.refresh(self.integration_id, rejected_token=rejected)
+        return self._last_token
+
+    async def user_access_token(self) -> str | None:
+        return await self._manager.user_access_token(self.integration_id)

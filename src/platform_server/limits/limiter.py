@@ -1,0 +1,302 @@
+"""Per-minute request limits: per user by plan, per client address for failed authentication and public routes.
+
+The `limits` library's moving-window strategy (an exact sliding log: no burst at window edges) over an
+in-process store by default, or Redis when REDIS_URL is set so that every process shares one count. When Redis
+fails, requests are served without limits (fail open) and a warning is logged once per outage.
+
+The decision is made on the request scope, and the X-RateLimit-* headers are written from it when the
+response starts (limits.middleware), so errors raised after the check carry them too.
+"""
+
+import asyncio
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from limits import RateLimitItemPerMinute
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.types import Scope
+
+from platform_server.auth.principal import Principal
+from platform_server.config import Settings
+from platform_server.errors import RateLimited
+from platform_server.limits.plans import PlanDirectory
+from platform_server.limits.storage import LocalWindowStorage
+from platform_server.log import get_logger
+from platform_server.teams.models import Plan
+from platform_server.teams.plans import plan_limits
+
+STATE_KEY = "rate_limit"
+WINDOW_SECONDS = 60
+# A limiter that waits on a sick Redis would slow every request: fail fast, then leave Redis alone briefly.
+REDIS_TIMEOUT_SECONDS = 0.25
+STORE_RETRY_SECONDS = 2.0
+STORE_ERRORS = (RedisError, StorageError, OSError, TimeoutError)
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitInfo:
+    limit: int
+    remaining: int
+    reset: int  # unix seconds: when the oldest request in the window ages out and frees a slot
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return [
+            (b"x-ratelimit-limit", str(self.limit).encode()),
+            (b"x-ratelimit-remaining", str(self.remaining).encode()),
+            (b"x-ratelimit-reset", str(self.reset).encode()),
+        ]
+
+
+class RateLimitState:
+    """What the limiter decided for one request. With Redis the window is read while the handler runs."""
+
+    __slots__ = ("_info", "_pending")
+
+    def __init__(
+        self, info: RateLimitInfo | None = None, pending: "asyncio.Task[RateLimitInfo | None] | None" = None
+    ) -> None:
+        self._info = info
+        self._pending = pending
+
+    async def resolve(self) -> RateLimitInfo | None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self._info = await pending
+        return self._info
+
+    def discard(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+
+
+class _PerMinute(RateLimitItemPerMinute):
+    """A per-minute limit whose key leaves out the amount, so a plan change keeps the user's count."""
+
+    __slots__ = ()
+
+    def key_for(self, *identifiers: bytes | str | int | float) -> str:
+        return "/".join((self.namespace, *(str(part) for part in identifiers), "minute"))
+
+
+def client_address(scope: Scope) -> str:
+    """The peer address; behind a proxy, uvicorn's proxy headers (`serve` enables them) put the client here."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+def _request_state(scope: Scope) -> dict[str, Any]:
+    state: dict[str, Any] = scope.setdefault("state", {})
+    return state
+
+
+class RequestLimiter:
+    def __init__(
+        self,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.enabled = settings.RATE_LIMIT_ENABLED
+        self.settings = settings
+        self.clock = clock
+        self._redis: Redis | None = None
+        if settings.REDIS_URL:
+            self._redis = Redis.from_url(
+                settings.REDIS_URL,
+                socket_timeout=REDIS_TIMEOUT_SECONDS,
+                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+                retry=Retry(NoBackoff(), 0),
+            )
+            storage: RedisStorage | LocalWindowStorage = RedisStorage(
+                f"async+{settings.REDIS_URL}",
+                implementation="redispy",
+                connection_pool=self._redis.connection_pool,
+                key_prefix=f"{settings.REDIS_KEY_PREFIX}:limits",
+            )
+        else:
+            storage = LocalWindowStorage(clock)
+        self._window = MovingWindowRateLimiter(storage)
+        self.plans = PlanDirectory(sessionmaker, self._redis, settings.REDIS_KEY_PREFIX)
+        self._plan_items = {plan: _PerMinute(plan_limits(plan, settings).requests_per_minute) for plan in Plan}
+        self._auth_failures = _PerMinute(settings.RATE_LIMIT_AUTH_FAILURES_PER_MINUTE)
+        self._public = _PerMinute(settings.RATE_LIMIT_PUBLIC_PER_MINUTE)
+        self._store_down = False
+        self._store_retry_at = 0.0
+
+    @property
+    def shared(self) -> bool:
+        return self._redis is not None
+
+    async def aclose(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+
+    def limit_for(self, plan: str) -> int:
+        return self._item(plan).amount
+
+    async def enforce(self, scope: Scope, principal: Principal, session: AsyncSession | None = None) -> None:
+        """Counts one request against the user's per-minute limit; raises RateLimited (429) when it is spent."""
+        if not self._usable():
+            return
+        ids = ("user", principal.user_id)
+        try:
+            if self._redis is None:
+                item = self._item(await self.plans.current(principal.team_id, session))
+                allowed = await self._window.hit(item, *ids)
+            else:
+                item, allowed = await self._hit_shared(principal, ids, session)
+        except STORE_ERRORS as exc:
+            self._store_failed(exc)
+            return
+        self._store_ok()
+        if not allowed:
+            raise await self._refused(scope, item, ids, f"Rate limit exceeded: {item.amount} requests per minute")
+        if self._redis is None:
+            state = RateLimitState(await self._stats(item, ids))
+        else:
+            # Reading the window costs a round trip of its own: let it overlap the handler's work.
+            state = RateLimitState(pending=asyncio.create_task(self._stats(item, ids)))
+        _request_state(scope)[STATE_KEY] = state
+
+    async def enforce_public(self, scope: Scope) -> None:
+        """A generous per-address limit for unauthenticated routes (webhooks, OAuth callbacks)."""
+        if not self._usable():
+            return
+        ids = ("public", client_address(scope))
+        try:
+            allowed = await self._window.hit(self._public, *ids)
+        except STORE_ERRORS as exc:
+            self._store_failed(exc)
+            return
+        self._store_ok()
+        if not allowed:
+            raise await self._refused(scope, self._public, ids, "Too many requests from this address")
+        _request_state(scope)[STATE_KEY] = RateLimitState(await self._stats(self._public, ids))
+
+    def auth_failure_guard(self, scope: Scope) -> "AuthFailureGuard | None":
+        return AuthFailureGuard(self, scope) if self.enabled else None
+
+    async def refuse_blocked_address(self, scope: Scope) -> None:
+        if not self._usable():
+            return
+        ids = ("auth-failures", client_address(scope))
+        try:
+            allowed = await self._window.test(self._auth_failures, *ids)
+        except STORE_ERRORS as exc:
+            self._store_failed(exc)
+            return
+        if not allowed:
+            raise await self._refused(
+                scope, self._auth_failures, ids, "Too many failed authentication attempts from this address"
+            )
+
+    async def count_auth_failure(self, scope: Scope) -> None:
+        if not self._usable():
+            return
+        try:
+            await self._window.hit(self._auth_failures, "auth-failures", client_address(scope))
+        except STORE_ERRORS as exc:
+            self._store_failed(exc)
+
+    async def _hit_shared(
+        self, principal: Principal, ids: tuple[str, str], session: AsyncSession | None
+    ) -> tuple[_PerMinute, bool]:
+        guess = self.plans.cached(principal.team_id)
+        if guess is None:
+            item = self._item(await self.plans.current(principal.team_id, session))
+            return item, await self._window.hit(item, *ids)
+        # One round trip on the usual path: count against the plan seen last while reading the current one.
+        plan_read = asyncio.create_task(self.plans.current(principal.team_id, session))
+        guessed = self._item(guess)
+        try:
+            allowed = await self._window.hit(guessed, *ids)
+        except BaseException:
+            await asyncio.gather(plan_read, return_exceptions=True)
+            raise
+        item = self._item(await plan_read)
+        if item.amount > guessed.amount and not allowed:
+            allowed = await self._window.hit(item, *ids)
+        elif item.amount < guessed.amount and allowed:
+            # This request is already in the window; it fits the lower limit only if the window holds no more.
+            probe = _PerMinute(item.amount + 1)
+            allowed = (await self._window.get_window_stats(probe, *ids)).remaining >= 1
+        return item, allowed
+
+    async def _refused(self, scope: Scope, item: _PerMinute, ids: tuple[str, str], message: str) -> RateLimited:
+        info = await self._stats(item, ids) or RateLimitInfo(item.amount, 0, math.ceil(self.clock()) + WINDOW_SECONDS)
+        _request_state(scope)[STATE_KEY] = RateLimitState(info)
+        retry_after = max(1, info.reset - math.floor(self.clock()))
+        return RateLimited(
+            message,
+            details={"limit": item.amount, "reset": info.reset},
+            headers={"Retry-After": str(retry_after)},
+        )
+
+    async def _stats(self, item: _PerMinute, ids: tuple[str, str]) -> RateLimitInfo | None:
+        try:
+            stats = await self._window.get_window_stats(item, *ids)
+        except STORE_ERRORS as exc:
+            self._store_failed(exc)
+            return None
+        return RateLimitInfo(item.amount, max(0, stats.remaining), math.ceil(stats.reset_time))
+
+    def _item(self, plan: str) -> _PerMinute:
+        return self._plan_items.get(plan, self._plan_items[Plan.free])
+
+    def _usable(self) -> bool:
+        return self.enabled and (not self._store_down or time.monotonic() >= self._store_retry_at)
+
+    def _store_failed(self, exc: BaseException) -> None:
+        if not self._store_down:
+            # A fresh logger: outages are rare, and this way the line follows the current log configuration.
+            get_logger(__name__).warning(
+                "rate_limit_store_unavailable",
+                error=f"{type(exc).__name__}: {exc}",
+                consequence="requests are served without rate limits until Redis answers again",
+            )
+        self._store_down = True
+        self._store_retry_at = time.monotonic() + STORE_RETRY_SECONDS
+
+    def _store_ok(self) -> None:
+        if self._store_down:
+            self._store_down = False
+            get_logger(__name__).info("rate_limit_store_recovered")
+
+
+class AuthFailureGuard:
+    """Failed API-key attempts per client address: past the limit, further attempts are refused (429)."""
+
+    __slots__ = ("_limiter", "_scope")
+
+    def __init__(self, limiter: RequestLimiter, scope: Scope) -> None:
+        self._limiter = limiter
+        self._scope = scope
+
+    async def before_lookup(self) -> None:
+        await self._limiter.refuse_blocked_address(self._scope)
+
+    async def failed(self) -> None:
+        await self._limiter.count_auth_failure(self._scope)
+
+
+def request_limiter(app_state: Any) -> RequestLimiter:
+    limiter: RequestLimiter = app_state.limiter
+    return limiter
+
+
+async def enforce_request_limit(
+    app_state: Any, scope: Scope, principal: Principal, session: AsyncSession | None = None
+) -> None:
+    """For routes that authenticate outside `CurrentPrincipal` (the MCP endpoint): the same per-user limit."""
+    await request_limiter(app_state).enforce(scope, principal, session)

@@ -1,0 +1,736 @@
+"""Deterministic demo data for each simulated provider, generated lazily from item numbers.
+
+The big collections (GitHub acme/product, Jira PROJ, Linear ENG, Notion's roadmap database) hold `volume`
+items that exist only as numbers until asked for: item n is a pure function of n, with created/updated
+times increasing with n. Changes (tests' `touch`, API writes) live in small override maps, and bump a
+version that invalidates the cached orderings.
+"""
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from platform_server.sandbox.common import iso, stable_int, stable_uuid
+
+BASE_TIME = 1_672_531_200.0  # 2023-01-01T00:00:00Z
+STEP_SECONDS = 600.0
+
+_VERBS = ("Fix", "Add", "Improve", "Refactor", "Remove", "Document", "Investigate", "Speed up", "Support", "Update")
+_NOUNS = (
+    "login flow", "billing page", "search index", "CSV export", "webhook retries", "dark mode",
+    "onboarding checklist", "API rate limits", "audit log", "notification settings", "dashboard charts",
+    "SSO with Okta", "team invitations", "file uploads", "email digests", "mobile navigation",
+)  # fmt: skip
+_CONTEXTS = ("on Safari", "for large teams", "in the mobile app", "after upgrade", "for admins", "", "", "")
+PEOPLE = ("alice", "bob", "carol", "dave")
+
+
+def title_for(seed: str, number: int) -> str:
+    value = stable_int(seed, number)
+    verb = _VERBS[value % len(_VERBS)]
+    noun = _NOUNS[(value // 10) % len(_NOUNS)]
+    context = _CONTEXTS[(value // 160) % len(_CONTEXTS)]
+    return f"{verb} {noun} {context}".strip()
+
+
+class Sequence:
+    """Numbers 1..total of generated items plus created ones, with overrides and cached orderings."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.overrides: dict[int, dict[str, Any]] = {}
+        self.created = 0
+        self.version = 0
+        self._cache: OrderedDict[Hashable, Any] = OrderedDict()
+
+    @property
+    def last(self) -> int:
+        return self.total + self.created
+
+    def changed(self) -> None:
+        self.version += 1
+        self._cache.clear()
+
+    def cached(self, key: Hashable, build: Callable[[], Any]) -> Any:
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        value = build()
+        self._cache[key] = value
+        if len(self._cache) > 64:
+            self._cache.popitem(last=False)
+        return value
+
+    def base_created(self, number: int) -> float:
+        return BASE_TIME + number * STEP_SECONDS
+
+    def base_updated(self, number: int) -> float:
+        return BASE_TIME + number * STEP_SECONDS + STEP_SECONDS / 2
+
+    def updated(self, number: int) -> float:
+        override = self.overrides.get(number)
+        if override is not None and "_updated" in override:
+            value: float = override["_updated"]
+            return value
+        return self.base_updated(number)
+
+    def by_updated(self) -> list[int]:
+        """All numbers by update time ascending (generated ones already are; overrides are merged in)."""
+
+        def build() -> list[int]:
+            if not self.overrides:
+                return list(range(1, self.last + 1))
+            moved = set(self.overrides)
+            base = [n for n in range(1, self.last + 1) if n not in moved]
+            return sorted(base + list(moved), key=lambda n: (self.updated(n), n))
+
+        result: list[int] = self.cached(("by_updated",), build)
+        return result
+
+
+def _issue_count_to_numbers(volume: int, pr_every: int) -> int:
+    """How many numbers hold `volume` issues when every `pr_every`-th number is a pull request."""
+    return volume + max(0, volume - 1) // (pr_every - 1) if volume else 0
+
+
+# -- GitHub -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class GitHubRepo:
+    owner: str
+    name: str
+    description: str
+    private: bool
+    seq: Sequence
+    pr_every: int = 5
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+    @property
+    def id(self) -> int:
+        return 100_000 + stable_int("gh-repo", self.full_name, modulo=900_000)
+
+    def exists(self, number: int) -> bool:
+        return 1 <= number <= self.seq.last
+
+    def is_pull(self, number: int) -> bool:
+        override = self.seq.overrides.get(number)
+        if override is not None and "_pull" in override:
+            return bool(override["_pull"])
+        return number <= self.seq.total and number % self.pr_every == 0
+
+    def state(self, number: int) -> str:
+        override = self.seq.overrides.get(number, {})
+        if "state" in override:
+            return str(override["state"])
+        if self.is_pull(number):
+            return "closed" if number % 4 == 0 else "open"
+        return "closed" if number % 3 == 0 else "open"
+
+
+class GitHubWorld:
+    def __init__(self, volume: int, base_url: str) -> None:
+        self.volume = volume
+        self.base_url = base_url
+        self.users = {name: 5000 + stable_int("gh-user", name, modulo=90_000) for name in ("acme-corp", *PEOPLE)}
+        self.repos: dict[str, GitHubRepo] = {}
+        for name, description, private, issues in (
+            ("product", "The Acme product: web app and API", True, volume),
+            ("website", "acme.example marketing site", False, 25),
+            ("mobile", "iOS and Android apps", True, 8),
+        ):
+            repo = GitHubRepo("acme", name, description, private, Sequence(_issue_count_to_numbers(issues, 5)))
+            self.repos[repo.full_name] = repo
+
+    def api(self, path: str) -> str:
+        return f"{self.base_url}/sandbox/github{path}"
+
+    def user(self, login: str) -> dict[str, Any]:
+        user_id = self.users.get(login) or 5000 + stable_int("gh-user", login, modulo=90_000)
+        return {
+            "login": login,
+            "id": user_id,
+            "node_id": f"MDQ6VXNlcj{user_id}",
+            "avatar_url": f"https://avatars.githubusercontent.com/u/{user_id}?v=4",
+            "url": self.api(f"/users/{login}"),
+            "html_url": f"https://github.com/{login}",
+            "type": "User",
+            "site_admin": False,
+        }
+
+    def repo_json(self, repo: GitHubRepo) -> dict[str, Any]:
+        open_count = sum(1 for n in range(1, repo.seq.last + 1) if repo.state(n) == "open") if repo.seq.last < 500 else (
+            repo.seq.last * 2 // 3
+        )
+        return {
+            "id": repo.id,
+            "node_id": f"R_kgDO{repo.id}",
+            "name": repo.name,
+            "full_name": repo.full_name,
+            "private": repo.private,
+            "owner": {**self.user(repo.owner), "type": "Organization"},
+            "html_url": f"https://github.com/{repo.full_name}",
+            "description": repo.description,
+            "fork": False,
+            "url": self.api(f"/repos/{repo.full_name}"),
+            "created_at": iso(BASE_TIME),
+            "updated_at": iso(repo.seq.updated(repo.seq.last) if repo.seq.last else BASE_TIME),
+            "pushed_at": iso(repo.seq.updated(repo.seq.last) if repo.seq.last else BASE_TIME),
+            "default_branch": "main",
+            "open_issues_count": open_count,
+            "visibility": "private" if repo.private else "public",
+            "archived": False,
+            "language": "Python",
+            "permissions": {"admin": True, "maintain": True, "push": True, "triage": True, "pull": True},
+        }
+
+    def issue(self, repo: GitHubRepo, number: int) -> dict[str, Any]:
+        seq = repo.seq
+        override = seq.overrides.get(number, {})
+        value = stable_int(repo.full_name, number)
+        pull = repo.is_pull(number)
+        state = repo.state(number)
+        labels = override.get("labels")
+        if labels is None:
+            labels = [name for index, name in enumerate(("bug", "enhancement", "documentation")) if value >> index & 1]
+            labels = labels[:2]
+        assignee_login = override.get("assignee", PEOPLE[value % len(PEOPLE)] if value % 5 else None)
+        updated = seq.updated(number)
+        created = override.get("_created", seq.base_created(number))
+        url = self.api(f"/repos/{repo.full_name}/issues/{number}")
+        kind = "pull" if pull else "issues"
+        data: dict[str, Any] = {
+            "url": url,
+            "repository_url": self.api(f"/repos/{repo.full_name}"),
+            "labels_url": f"{url}/labels{{/name}}",
+            "comments_url": f"{url}/comments",
+            "html_url": f"https://github.com/{repo.full_name}/{kind}/{number}",
+            "id": repo.id * 100_000 + number,
+            "node_id": f"I_kwDO{repo.id}{number}",
+            "number": number,
+            "title": override.get("title", title_for(repo.full_name, number)),
+            "user": self.user(override.get("_author", PEOPLE[(value >> 3) % len(PEOPLE)])),
+            "labels": [
+                {"id": 700 + stable_int(name, modulo=10_000), "name": name, "color": "d73a4a", "default": True}
+                for name in labels
+            ],
+            "state": state,
+            "state_reason": ("completed" if state == "closed" else None),
+            "locked": False,
+            "assignee": self.user(assignee_login) if assignee_login else None,
+            "assignees": [self.user(assignee_login)] if assignee_login else [],
+            "milestone": None,
+            "comments": value % 7,
+            "created_at": iso(created),
+            "updated_at": iso(updated),
+            "closed_at": iso(updated) if state == "closed" else None,
+            "author_association": "MEMBER",
+            "body": override.get(
+                "body", f"Steps to reproduce and context for #{number}.\n\n- observed in {repo.name}\n- priority {value % 4}"
+            ),
+        }
+        if pull:
+            merged = state == "closed" and number % 8 == 0
+            data["pull_request"] = {
+                "url": self.api(f"/repos/{repo.full_name}/pulls/{number}"),
+                "html_url": f"https://github.com/{repo.full_name}/pull/{number}",
+                "diff_url": f"https://github.com/{repo.full_name}/pull/{number}.diff",
+                "patch_url": f"https://github.com/{repo.full_name}/pull/{number}.patch",
+                "merged_at": iso(updated) if merged else None,
+            }
+        return data
+
+    def pull(self, repo: GitHubRepo, number: int) -> dict[str, Any]:
+        issue = self.issue(repo, number)
+        merged_at = issue["pull_request"]["merged_at"]
+        return {
+            "url": issue["pull_request"]["url"],
+            "id": issue["id"],
+            "node_id": f"PR_kwDO{repo.id}{number}",
+            "html_url": issue["pull_request"]["html_url"],
+            "number": number,
+            "state": issue["state"],
+            "locked": False,
+            "title": issue["title"],
+            "user": issue["user"],
+            "body": issue["body"],
+            "labels": issue["labels"],
+            "created_at": issue["created_at"],
+            "updated_at": issue["updated_at"],
+            "closed_at": issue["closed_at"],
+            "merged_at": merged_at,
+            "assignee": issue["assignee"],
+            "assignees": issue["assignees"],
+            "draft": number % 7 == 0,
+            "head": {"label": f"acme:feature-{number}", "ref": f"feature-{number}", "sha": f"{number:040x}"},
+            "base": {"label": "acme:main", "ref": "main", "sha": f"{repo.id:040x}"},
+            "author_association": "MEMBER",
+        }
+
+    def touch(self, full_name: str, number: int, **changes: Any) -> None:
+        """Change an issue as a user would at GitHub (bumps updated_at to now)."""
+        repo = self.repos[full_name]
+        repo.seq.overrides[number] = {**repo.seq.overrides.get(number, {}), **changes, "_updated": time.time()}
+        repo.seq.changed()
+
+    def create_issue(self, repo: GitHubRepo, fields: dict[str, Any], author: str) -> int:
+        repo.seq.created += 1
+        number = repo.seq.last
+        now = time.time()
+        repo.seq.overrides[number] = {**fields, "state": "open", "_pull": False, "_created": now, "_updated": now,
+                                      "_author": author}  # fmt: skip
+        repo.seq.changed()
+        return number
+
+
+# -- Jira -------------------------------------------------------------------------------------------------
+
+JIRA_STATUSES = (
+    {"id": "10000", "name": "To Do", "category": ("2", "new", "To Do", "blue-gray")},
+    {"id": "3", "name": "In Progress", "category": ("4", "indeterminate", "In Progress", "yellow")},
+    {"id": "10001", "name": "Done", "category": ("3", "done", "Done", "green")},
+)
+JIRA_TRANSITIONS = (("11", "To Do", 0), ("21", "In Progress", 1), ("31", "Done", 2))
+JIRA_TYPES = ({"id": "10001", "name": "Task"}, {"id": "10002", "name": "Bug"}, {"id": "10003", "name": "Story"})
+JIRA_PRIORITIES = ({"id": "2", "name": "High"}, {"id": "3", "name": "Medium"}, {"id": "4", "name": "Low"})
+
+
+@dataclass
+class JiraProject:
+    key: str
+    name: str
+    index: int
+    seq: Sequence
+
+    @property
+    def id(self) -> str:
+        return str(10_000 + self.index)
+
+
+class JiraWorld:
+    site_url = "https://acme.atlassian.net"
+
+    def __init__(self, volume: int, base_url: str) -> None:
+        self.volume = volume
+        self.cloud_id = stable_uuid("jira-cloud", "acme")
+        self.base_url = base_url
+        sizes = {"PROJ": ("Product", volume), "OPS": ("Operations", 15), "DES": ("Design", 6)}
+        extra = ("MKT", "SEC", "DATA", "INFRA", "QA", "WEB", "APP")
+        self.projects: dict[str, JiraProject] = {}
+        for index, key in enumerate([*sizes, *extra]):
+            name, count = sizes.get(key, (f"{key.capitalize()} team", 3))
+            self.projects[key] = JiraProject(key, name, index, Sequence(count))
+
+    def api(self, path: str) -> str:
+        return f"{self.base_url}/sandbox/jira/ex/jira/{self.cloud_id}/rest/api/3{path}"
+
+    def project_json(self, project: JiraProject) -> dict[str, Any]:
+        return {
+            "expand": "description,lead,issueTypes,url,projectKeys,permissions,insight",
+            "self": self.api(f"/project/{project.id}"),
+            "id": project.id,
+            "key": project.key,
+            "name": project.name,
+            "avatarUrls": {"48x48": f"{self.site_url}/rest/api/3/universal_avatar/view/type/project/avatar/10400"},
+            "projectTypeKey": "software",
+            "simplified": False,
+            "style": "classic",
+            "isPrivate": False,
+            "properties": {},
+        }
+
+    def user(self, name: str) -> dict[str, Any]:
+        account_id = f"5b10a2844c20165700ede{stable_int('jira-user', name, modulo=1000):03d}"
+        return {
+            "self": self.api(f"/user?accountId={account_id}"),
+            "accountId": account_id,
+            "displayName": name.capitalize(),
+            "active": True,
+            "timeZone": "UTC",
+            "accountType": "atlassian",
+        }
+
+    def parse_key(self, key: str) -> tuple[JiraProject, int] | None:
+        project_key, _, number = key.upper().partition("-")
+        project = self.projects.get(project_key)
+        if project is None or not number.isdigit() or not 1 <= int(number) <= project.seq.last:
+            return None
+        return project, int(number)
+
+    def find(self, id_or_key: str) -> tuple[JiraProject, int] | None:
+        if id_or_key.isdigit():
+            value = int(id_or_key)
+            index, number = divmod(value - 100_000, 100_000)
+            for project in self.projects.values():
+                if project.index == index and 1 <= number <= project.seq.last:
+                    return project, number
+            return None
+        return self.parse_key(id_or_key)
+
+    def status_index(self, project: JiraProject, number: int) -> int:
+        override = project.seq.overrides.get(number, {})
+        if "_status" in override:
+            value: int = override["_status"]
+            return value
+        return stable_int(project.key, number, "status") % 3
+
+    def issue_fields(self, project: JiraProject, number: int) -> dict[str, Any]:
+        seq = project.seq
+        override = seq.overrides.get(number, {})
+        value = stable_int(project.key, number)
+        status = JIRA_STATUSES[self.status_index(project, number)]
+        cat_id, cat_key, cat_name, color = status["category"]
+        assignee = override.get("_assignee", PEOPLE[value % len(PEOPLE)] if value % 4 else None)
+        summary = override.get("summary", title_for(project.key, number))
+        return {
+            "summary": summary,
+            "status": {
+                "self": self.api(f"/status/{status['id']}"),
+                "id": status["id"],
+                "name": status["name"],
+                "statusCategory": {"id": int(cat_id), "key": cat_key, "colorName": color, "name": cat_name},
+            },
+            "issuetype": override.get("issuetype", JIRA_TYPES[value % 3]),
+            "priority": override.get("priority", JIRA_PRIORITIES[(value >> 2) % 3]),
+            "assignee": self.user(assignee) if assignee else None,
+            "reporter": self.user(PEOPLE[(value >> 4) % len(PEOPLE)]),
+            "project": {"id": project.id, "key": project.key, "name": project.name, "self": self.api(f"/project/{project.id}")},
+            "labels": override.get("labels", ["backend"] if value & 1 else []),
+            "created": jira_time(override.get("_created", seq.base_created(number))),
+            "updated": jira_time(seq.updated(number)),
+            "description": override.get("description", adf_doc(f"Details for {project.key}-{number}: {summary}.")),
+        }
+
+    def issue_id(self, project: JiraProject, number: int) -> str:
+        return str(100_000 + project.index * 100_000 + number)
+
+    def touch(self, key: str, **changes: Any) -> None:
+        found = self.parse_key(key)
+        assert found is not None, key
+        project, number = found
+        project.seq.overrides[number] = {**project.seq.overrides.get(number, {}), **changes, "_updated": time.time()}
+        project.seq.changed()
+
+
+def jira_time(timestamp: float) -> str:
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+
+
+def adf_doc(text: str) -> dict[str, Any]:
+    return {
+        "type": "doc",
+        "version": 1,
+        "content": [{"type": "paragraph", "content": [{"type": "text", "text": line}]} for line in text.split("\n") if line],
+    }
+
+
+# -- Linear -----------------------------------------------------------------------------------------------
+
+LINEAR_STATES = (
+    ("Backlog", "backlog", "#bec2c8"),
+    ("Todo", "unstarted", "#e2e2e2"),
+    ("In Progress", "started", "#f2c94c"),
+    ("Done", "completed", "#5e6ad2"),
+    ("Canceled", "canceled", "#95a2b3"),
+)
+PRIORITY_LABELS = ("No priority", "Urgent", "High", "Medium", "Low")
+
+
+@dataclass
+class LinearTeam:
+    key: str
+    name: str
+    seq: Sequence
+
+    @property
+    def id(self) -> str:
+        return stable_uuid("linear-team", self.key)
+
+    def state_id(self, index: int) -> str:
+        return stable_uuid("linear-state", self.key, index)
+
+
+@dataclass
+class LinearWorld:
+    volume: int
+    base_url: str
+    teams: dict[str, LinearTeam] = field(default_factory=dict)
+    projects: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for key, name, count in (("ENG", "Engineering", self.volume), ("DES", "Design", 10), ("OPS", "Operations", 5)):
+            self.teams[key] = LinearTeam(key, name, Sequence(count))
+        for index, (name, state, teams) in enumerate(
+            (
+                ("Q3 platform launch", "started", ("ENG",)),
+                ("Billing revamp", "planned", ("ENG", "DES")),
+                ("Design system v2", "started", ("DES",)),
+                ("Incident tooling", "completed", ("OPS", "ENG")),
+                ("Mobile parity", "backlog", ("ENG",)),
+                ("Docs overhaul", "planned", ("DES", "OPS")),
+            )
+        ):
+            project_id = stable_uuid("linear-project", index)
+            self.projects.append(
+                {
+                    "id": project_id,
+                    "name": name,
+                    "description": f"{name} for Acme.",
+                    "state": state,
+                    "progress": round((index * 0.17) % 1, 2),
+                    "startDate": "2025-01-06",
+                    "targetDate": f"2025-{index + 3:02d}-28",
+                    "url": f"https://linear.app/acme/project/{name.lower().replace(' ', '-')}-{project_id[:8]}",
+                    "createdAt": iso(BASE_TIME + index * 86_400, millis=True),
+                    "updatedAt": iso(BASE_TIME + index * 86_400 * 2, millis=True),
+                    "_teams": teams,
+                }
+            )
+
+    def cycles(self, team: LinearTeam, now: float) -> list[dict[str, Any]]:
+        week = 7 * 86_400
+        current = int((now - BASE_TIME) // (2 * week))
+        cycles = []
+        for offset in range(-5, 3):
+            number = current + offset
+            starts = BASE_TIME + number * 2 * week
+            ends = starts + 2 * week
+            cycles.append(
+                {
+                    "id": stable_uuid("linear-cycle", team.key, number),
+                    "number": number,
+                    "name": f"Cycle {number}",
+                    "startsAt": iso(starts, millis=True),
+                    "endsAt": iso(ends, millis=True),
+                    "completedAt": iso(ends, millis=True) if ends < now else None,
+                    "progress": 1.0 if ends < now else (0.0 if starts > now else round((now - starts) / (ends - starts), 2)),
+                    "isActive": starts <= now < ends,
+                    "isFuture": starts > now,
+                    "isPast": ends <= now,
+                    "_team": team.key,
+                }
+            )
+        return cycles
+
+    def issue(self, team: LinearTeam, number: int) -> dict[str, Any]:
+        seq = team.seq
+        override = seq.overrides.get(number, {})
+        value = stable_int(team.key, number)
+        state_index = override.get("_state", value % len(LINEAR_STATES))
+        state_name, state_type, color = LINEAR_STATES[state_index]
+        priority = override.get("priority", value % 5)
+        assignee = override.get("_assignee", PEOPLE[value % len(PEOPLE)] if value % 3 else None)
+        project = self.projects[value % len(self.projects)] if value % 2 else None
+        title = override.get("title", title_for(team.key, number))
+        identifier = f"{team.key}-{number}"
+        return {
+            "id": stable_uuid("linear-issue", team.key, number),
+            "identifier": identifier,
+            "number": number,
+            "title": title,
+            "description": override.get("description", f"Context for {identifier}.\n\n* {title}"),
+            "priority": priority,
+            "priorityLabel": PRIORITY_LABELS[priority],
+            "estimate": (value % 5) or None,
+            "url": f"https://linear.app/acme/issue/{identifier}/{title.lower().replace(' ', '-')[:40]}",
+            "createdAt": iso(override.get("_created", seq.base_created(number)), millis=True),
+            "updatedAt": iso(seq.updated(number), millis=True),
+            "archivedAt": None,
+            "completedAt": iso(seq.updated(number), millis=True) if state_type == "completed" else None,
+            "dueDate": None,
+            "_state": {"id": team.state_id(state_index), "name": state_name, "type": state_type, "color": color},
+            "_team": team,
+            "_assignee": assignee,
+            "_project": project,
+            "_labels": ["Bug"] if value & 4 else ["Feature"],
+            "_updated": seq.updated(number),
+            "_created": override.get("_created", seq.base_created(number)),
+        }
+
+    def touch(self, identifier: str, **changes: Any) -> None:
+        key, _, number = identifier.partition("-")
+        team = self.teams[key]
+        team.seq.overrides[int(number)] = {**team.seq.overrides.get(int(number), {}), **changes, "_updated": time.time()}
+        team.seq.changed()
+
+
+# -- Notion -----------------------------------------------------------------------------------------------
+
+NOTION_STATUSES = ("Not started", "In progress", "Done")
+_TOP_PAGES = ("Engineering Handbook", "Meeting Notes", "Design Principles", "Onboarding", "Security Policy")
+
+
+class NotionWorld:
+    def __init__(self, volume: int, base_url: str) -> None:
+        self.volume = volume
+        self.base_url = base_url
+        self.database_id = stable_uuid("notion-db", "roadmap")
+        self.roadmap = Sequence(volume)
+        # Pages outside the generated database: top-level pages and any the API creates.
+        self.pages: dict[str, dict[str, Any]] = {}
+        for index, title in enumerate(_TOP_PAGES):
+            page_id = stable_uuid("notion-page", title)
+            self.pages[page_id] = {
+                "title": title,
+                "parent": {"type": "workspace", "workspace": True},
+                "created": BASE_TIME + index * 3_600,
+                "edited": BASE_TIME + index * 7_200,
+                "blocks": [("heading_2", title), ("paragraph", f"Welcome to {title}."),
+                           ("bulleted_list_item", "Ask in #general when in doubt.")],
+            }  # fmt: skip
+        self.database_edited = BASE_TIME
+
+    def roadmap_id(self, number: int) -> str:
+        return stable_uuid("notion-roadmap", number)
+
+    def roadmap_number(self, page_id: str) -> int | None:
+        # Generated ids are not reversible; keep a lazily built index (cheap at the volumes used).
+        index: dict[str, int] = self.roadmap.cached(
+            ("ids", self.roadmap.last), lambda: {self.roadmap_id(n): n for n in range(1, self.roadmap.total + 1)}
+        )
+        return index.get(page_id)
+
+    def roadmap_page(self, number: int) -> dict[str, Any]:
+        seq = self.roadmap
+        override = seq.overrides.get(number, {})
+        value = stable_int("roadmap", number)
+        title = override.get("title", title_for("roadmap", number))
+        return {
+            "title": title,
+            "parent": {"type": "database_id", "database_id": self.database_id},
+            "created": seq.base_created(number),
+            "edited": seq.updated(number),
+            "status": override.get("status", NOTION_STATUSES[value % 3]),
+            "priority": ("High", "Medium", "Low")[(value >> 2) % 3],
+            "blocks": [("paragraph", f"{title}: the problem and the plan."), ("to_do", "Write the spec"),
+                       ("to_do", "Review with design")],
+        }  # fmt: skip
+
+    def touch(self, number: int, **changes: Any) -> None:
+        self.roadmap.overrides[number] = {**self.roadmap.overrides.get(number, {}), **changes, "_updated": time.time()}
+        self.roadmap.changed()
+
+
+# -- Slack ------------------------------------------------------------------------------------------------
+
+_CHANNELS = (
+    ("general", False, True, False, "Company-wide announcements and work-based matters"),
+    ("random", False, False, False, "Non-work banter and water cooler conversation"),
+    ("engineering", False, True, False, "Engineering discussions"),
+    ("design", False, True, False, "Design reviews and critiques"),
+    ("product", False, True, False, "Roadmap and product questions"),
+    ("support", False, True, False, "Customer support escalations"),
+    ("releases", False, True, False, "Release notes and deploys"),
+    ("incidents", True, True, False, "Incident response (private)"),
+    ("leadership", True, False, False, "Leadership team (private)"),
+    ("old-project", False, True, True, "Archived project channel"),
+    ("sales", False, False, False, "Deals and pipeline"),
+    ("marketing", False, False, False, "Campaigns"),
+)
+
+
+class SlackWorld:
+    def __init__(self, volume: int, base_url: str) -> None:
+        self.base_url = base_url
+        self.team_id = "T0SANDBOX"
+        self.channels: list[dict[str, Any]] = []
+        for index, (name, private, bot_member, archived, purpose) in enumerate(_CHANNELS):
+            self.channels.append(
+                {
+                    "id": f"C{index + 1:010d}",
+                    "name": name,
+                    "is_channel": not private,
+                    "is_group": private,
+                    "is_im": False,
+                    "is_private": private,
+                    "is_archived": archived,
+                    "is_general": name == "general",
+                    "is_member": bot_member,
+                    "created": int(BASE_TIME) + index * 86_400,
+                    "creator": "U0000000001",
+                    "num_members": 4 + stable_int("members", name, modulo=40),
+                    "topic": {"value": "", "creator": "", "last_set": 0},
+                    "purpose": {"value": purpose, "creator": "U0000000001", "last_set": int(BASE_TIME)},
+                }
+            )
+        self.messages: list[dict[str, Any]] = []
+        for channel in self.channels:
+            for number in range(1, 16):
+                ts = BASE_TIME + stable_int(channel["name"], number, modulo=10**7) + number
+                user = PEOPLE[number % len(PEOPLE)]
+                self.messages.append(
+                    {
+                        "channel": channel["id"],
+                        "user": self.user_id(user),
+                        "username": user,
+                        "text": f"{title_for(channel['name'], number)} — {user} in #{channel['name']}",
+                        "ts": f"{ts:.6f}",
+                    }
+                )
+
+    def user_id(self, name: str) -> str:
+        return f"U{stable_int('slack-user', name, modulo=10**8):08d}"
+
+    def channel(self, ref: str) -> dict[str, Any] | None:
+        name = ref.lstrip("#")
+        for channel in self.channels:
+            if channel["id"] == ref or channel["name"] == name:
+                return channel
+        return None
+
+
+# -- Figma ------------------------------------------------------------------------------------------------
+
+
+class FigmaWorld:
+    team_id = "1160000000000000001"
+
+    def __init__(self, volume: int, base_url: str) -> None:
+        self.base_url = base_url
+        self.projects = [
+            {"id": str(2001 + index), "name": name}
+            for index, name in enumerate(("Website", "Mobile App", "Design System"))
+        ]
+        self.files: dict[str, dict[str, Any]] = {}
+        for project in self.projects:
+            for number in range(1, 4 + int(project["id"]) % 3):
+                key = "".join(
+                    "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"[stable_int(project["id"], number, i) % 56]
+                    for i in range(22)
+                )
+                self.files[key] = {
+                    "key": key,
+                    "name": f"{project['name']} — {('Home', 'Checkout', 'Settings', 'Components', 'Icons')[number - 1]}",
+                    "project_id": project["id"],
+                    "last_modified": iso(BASE_TIME + stable_int(key, modulo=10**7)),
+                    "pages": [
+                        (f"{page}:0", page_name, [(f"{page}:{frame}", f"Frame {frame}") for frame in range(1, 4)])
+                        for page, page_name in ((1, "Cover"), (2, "Designs"), (3, "Archive"))
+                    ],
+                }
+
+    def node_ids(self, file: dict[str, Any]) -> set[str]:
+        ids = {"0:0"}
+        for page_id, _, frames in file["pages"]:
+            ids.add(page_id)
+            ids.update(frame_id for frame_id, _ in frames)
+        return ids
+
+
+def build_world(provider: str, volume: int, base_url: str) -> Any:
+    worlds: dict[str, Callable[[int, str], Any]] = {
+        "github": GitHubWorld,
+        "jira": JiraWorld,
+        "linear": LinearWorld,
+        "notion": NotionWorld,
+        "slack": SlackWorld,
+        "figma": FigmaWorld,
+    }
+    return worlds[provider](volume, base_url)

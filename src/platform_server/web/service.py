@@ -1,0 +1,147 @@
+"""What the settings page shows and does, composed from the services that own each part.
+
+Nothing here reimplements the integrations, sync or audit logic: it reads through their services and
+shapes the result for the templates.
+"""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from platform_server.auth.principal import Principal
+from platform_server.gateway.audit import audit_service
+from platform_server.gateway.models import ToolCall
+from platform_server.integrations.catalog import provider_catalog
+from platform_server.integrations.models import Integration, SyncLog, WorkspaceIntegration
+from platform_server.integrations.schemas import IntegrationCreate, ProviderInfo, ProviderName
+from platform_server.integrations.service import IntegrationDeps, integration_service
+from platform_server.pagination import PageParams
+from platform_server.workspaces.models import Workspace
+from platform_server.workspaces.service import workspace_service
+
+# A settings page, not an export: enough to recognise what happened recently.
+RECENT_SYNC_LOGS = 10
+RECENT_TOOL_CALLS = 10
+_EVERYTHING = PageParams(page=1, limit=100)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceAccess:
+    workspace: Workspace
+    access: WorkspaceIntegration | None
+    # Another integration of the same provider already enabled there (one per provider per workspace).
+    taken_by: Integration | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrationCard:
+    integration: Integration
+    provider: ProviderInfo
+    workspaces: list[WorkspaceAccess]
+    sync_logs: Sequence[SyncLog]
+    tool_calls: Sequence[ToolCall]
+
+    @property
+    def needs_reconnect(self) -> bool:
+        return self.integration.status != "connected"
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrationsPage:
+    providers: list[ProviderInfo]
+    cards: list[IntegrationCard]
+    workspaces: Sequence[Workspace]
+    workspace_names: dict[str, str] = field(default_factory=dict)
+
+    def sync_log(self, sync_log_id: str) -> tuple[IntegrationCard, SyncLog] | None:
+        for card in self.cards:
+            for log in card.sync_logs:
+                if log.id == sync_log_id:
+                    return card, log
+        return None
+
+
+class SettingsPageService:
+    async def integrations_page(
+        self, session: AsyncSession, principal: Principal, deps: IntegrationDeps
+    ) -> IntegrationsPage:
+        providers = provider_catalog(deps.settings)
+        by_provider = {info.provider: info for info in providers}
+        integrations, _ = await integration_service.list(session, principal, _EVERYTHING, None, None)
+        workspaces, _ = await workspace_service.list(session, principal, _EVERYTHING)
+        by_id = {integration.id: integration for integration in integrations}
+
+        accesses: dict[tuple[str, str], WorkspaceIntegration] = {}
+        holders: dict[tuple[str, str], Integration] = {}
+        calls: dict[str, list[ToolCall]] = defaultdict(list)
+        for workspace in workspaces:
+            rows, _ = await integration_service.workspace_integrations(
+                session, principal, workspace.id, _EVERYTHING
+            )
+            for access, integration in rows:
+                accesses[(workspace.id, integration.id)] = access
+                holders[(workspace.id, integration.provider)] = integration
+            # The audit is kept per workspace; each integration shows its own latest calls across them.
+            recent, _ = await audit_service.list(session, principal, workspace.id, None, None, _EVERYTHING)
+            for call in recent:
+                if call.integration_id in by_id and len(calls[call.integration_id]) < RECENT_TOOL_CALLS:
+                    calls[call.integration_id].append(call)
+
+        cards = []
+        for integration in integrations:
+            logs = await integration_service.sync_logs(session, principal, integration.id)
+            workspace_rows = []
+            for workspace in workspaces:
+                enabled = accesses.get((workspace.id, integration.id))
+                holder = holders.get((workspace.id, integration.provider))
+                taken_by = holder if enabled is None and holder is not None else None
+                workspace_rows.append(WorkspaceAccess(workspace, enabled, taken_by))
+            cards.append(
+                IntegrationCard(
+                    integration=integration,
+                    provider=by_provider[integration.provider],
+                    workspaces=workspace_rows,
+                    sync_logs=logs[:RECENT_SYNC_LOGS],
+                    tool_calls=sorted(calls[integration.id], key=lambda call: call.id, reverse=True),
+                )
+            )
+        return IntegrationsPage(
+            providers=providers,
+            cards=cards,
+            workspaces=workspaces,
+            workspace_names={workspace.id: workspace.name for workspace in workspaces},
+        )
+
+    async def connect(
+        self, session: AsyncSession, principal: Principal, deps: IntegrationDeps, provider: ProviderName
+    ) -> str:
+        data = IntegrationCreate(provider=provider)
+        _, oauth_url = await integration_service.create(session, principal, deps, data)
+        return oauth_url
+
+    async def reconnect(
+        self, session: AsyncSession, principal: Principal, deps: IntegrationDeps, integration_id: str
+    ) -> str:
+        """A fresh authorization for the same provider; the callback folds it into the existing integration
+        when the same account approves (same id, enablements and work items kept)."""
+        integration = await integration_service.get(session, principal, integration_id)
+        provider = ProviderName(integration.provider)
+        name = None
+        if integration.provider_account_id is None:
+            # Never connected (pending or refused): no tokens, account or enablements worth keeping, so it is
+            # replaced under its own name rather than left behind beside the new attempt.
+            name = integration.name
+            await integration_service.delete(session, principal, deps, integration.id)
+        try:
+            data = IntegrationCreate(provider=provider, name=name, scopes=integration.scopes or None)
+        except ValidationError:
+            # Scopes as the provider reported them back may not be requestable as-is; its defaults are.
+            data = IntegrationCreate(provider=provider, name=name)
+        _, oauth_url = await integration_service.create(session, principal, deps, data)
+        return oauth_url
+
+
+settings_page_service = SettingsPageService()

@@ -1,0 +1,32 @@
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from platform_server.db import Base, IdMixin, utcnow
+
+
+class WebhookSource(StrEnum):
+    stripe = "stripe"
+    resend = "resend"
+
+
+class WebhookEvent(IdMixin, Base):
+    """Every verified delivery, stored once per provider id: the unique key is what makes redelivery harmless.
+
+    The row is inserted in the same transaction as the event's effect, so a stored event has been applied
+    (or deliberately ignored, with `processed_at` left empty) and a failed one leaves no row behind.
+    """
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (UniqueConstraint("source", "external_id"),)
+
+    source: Mapped[str] = mapped_column(String(20))
+    # Stripe's event id, or Resend's svix-id (Resend payloads carry no id of their own).
+    external_id: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None]

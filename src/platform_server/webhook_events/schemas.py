@@ -1,0 +1,21 @@
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class WebhookReceived(BaseModel):
+    received: bool = Field(default=True, examples=[True])
+
+
+def raw_event_openapi(signature_headers: tuple[str, ...]) -> dict[str, Any]:
+    """OpenAPI for a webhook route: the body is read raw (signatures cover its bytes): declare it by hand."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}},
+        },
+        "parameters": [
+            {"name": name, "in": "header", "required": True, "schema": {"type": "string"}}
+            for name in signature_headers
+        ],
+    }

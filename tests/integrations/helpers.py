@@ -1,0 +1,76 @@
+"""Drives the OAuth round trip the way a browser does: create, open the consent page, approve or deny, callback."""
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+
+from tests.conftest import Member
+
+PROVIDERS = ("github", "jira", "linear", "notion", "slack", "figma")
+SETTINGS_URL = "http://testserver/settings/integrations"
+
+
+@dataclass
+class Authorization:
+    integration: dict[str, Any]
+    oauth_url: str
+
+    @property
+    def id(self) -> str:
+        return str(self.integration["id"])
+
+    @property
+    def params(self) -> dict[str, str]:
+        return dict(parse_qsl(urlsplit(self.oauth_url).query))
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.oauth_url).path
+
+
+async def start(client: httpx.AsyncClient, member: Member, provider: str, **body: Any) -> Authorization:
+    response = await client.post("/api/integrations", json={"provider": provider, **body}, headers=member.headers)
+    assert response.status_code == 201, response.text
+    data = response.json()
+    return Authorization(data["integration"], data["oauthUrl"])
+
+
+async def decide(
+    client: httpx.AsyncClient, authorization: Authorization, *, approve: bool = True, login: str | None = None
+) -> str:
+    """Shows the consent page, submits the decision; answers the callback URL the provider redirects to."""
+    page = await client.get(authorization.oauth_url)
+    assert page.status_code == 200, page.text
+    assert "Approve" in page.text
+    form = {**authorization.params, "decision": "approve" if approve else "deny"}
+    if login is not None:
+        form["login"] = login
+    response = await client.post(authorization.path, data=form)
+    assert response.status_code == 302, response.text
+    location = response.headers["location"]
+    assert location.startswith("http://testserver/api/integrations/oauth/callback?")
+    return location
+
+
+async def callback(client: httpx.AsyncClient, url: str) -> str:
+    """Follows the provider's redirect to our callback; answers where we send the browser next."""
+    response = await client.get(url)
+    assert response.status_code == 302, response.text
+    location = response.headers["location"]
+    assert location.startswith(SETTINGS_URL + "?")
+    return location
+
+
+async def connect(
+    client: httpx.AsyncClient, member: Member, provider: str, *, login: str | None = None, **body: Any
+) -> Authorization:
+    authorization = await start(client, member, provider, **body)
+    location = await callback(client, await decide(client, authorization, login=login))
+    assert location == f"{SETTINGS_URL}?success={provider}"
+    return authorization
+
+
+def query(url: str) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(url).query))
