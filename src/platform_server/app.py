@@ -20,12 +20,23 @@ from platform_server.features.router import router as features_router
 from platform_server.gateway.router import router as gateway_router
 from platform_server.gateway.server import McpGateway
 from platform_server.health.router import router as health_router
+from platform_server.integrations.providers.client import ProviderHttp
 from platform_server.integrations.router import router as integrations_router
+from platform_server.integrations.sync.router import router as sync_router
+from platform_server.integrations.sync.service import SyncRunner, sync_service
+from platform_server.integrations.tokens import TokenManager
 from platform_server.integrations.workspace_router import router as workspace_integrations_router
+from platform_server.limits.limiter import RequestLimiter
+from platform_server.limits.middleware import RateLimitHeadersMiddleware
+from platform_server.limits.router import router as usage_router
 from platform_server.log import configure_logging
 from platform_server.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from platform_server.sandbox import install_sandbox
 from platform_server.security import Encryptor
 from platform_server.teams.router import router as me_router
+from platform_server.web.csrf import CsrfSigner
+from platform_server.web.router import STATIC_PATH, static_files
+from platform_server.web.router import router as settings_page_router
 from platform_server.work_items.router import router as work_items_router
 from platform_server.workspaces.router import router as workspaces_router
 
@@ -49,15 +60,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = create_engine(settings)
+        # In sandbox mode provider calls to PUBLIC_BASE_URL are answered by this app itself (no network).
+        in_process = settings.PLATFORM_SANDBOX and settings.SANDBOX_IN_PROCESS
+        app.state.provider_http = ProviderHttp(settings, app=app if in_process else None)
         app.state.sessionmaker = create_sessionmaker(app.state.engine)
+        app.state.limiter = RequestLimiter(settings, app.state.sessionmaker)
         app.state.redis = Redis.from_url(settings.REDIS_URL) if settings.REDIS_URL else None
+        app.state.token_manager = TokenManager(
+            settings, app.state.sessionmaker, app.state.encryptor, app.state.provider_http, app.state.redis
+        )
         app.state.email_sender = build_email_sender(settings)
         app.state.mcp_gateway = McpGateway(settings)
+        app.state.sync_runner = SyncRunner()
+        await sync_service.recover_interrupted(app.state.sessionmaker)
         try:
             async with app.state.mcp_gateway.run():
                 yield
         finally:
+            # First: cancelled runs still record their failure, which needs the database.
+            await app.state.sync_runner.aclose()
+            await app.state.provider_http.aclose()
             await app.state.email_sender.aclose()
+            await app.state.limiter.aclose()
             if app.state.redis is not None:
                 await app.state.redis.aclose()
             await app.state.engine.dispose()
@@ -74,8 +98,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.API_KEY_CACHE_TTL_SECONDS, settings.API_KEY_LAST_USED_INTERVAL_SECONDS
     )
     app.state.encryptor = Encryptor(settings.secret_keys())
+    app.state.csrf_signer = CsrfSigner(settings.secret_keys()[0])
 
     register_exception_handlers(app)
+    if settings.PLATFORM_SANDBOX:
+        install_sandbox(app, settings)
     for router in (
         health_router,
         me_router,
@@ -85,12 +112,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         work_items_router,
         gateway_router,
         integrations_router,
+        sync_router,
         workspace_integrations_router,
         billing_router,
         email_webhooks_router,
+        usage_router,
+        settings_page_router,
     ):
         app.include_router(router)
+    app.mount(STATIC_PATH, static_files(), name="settings-static")
 
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.MAX_BODY_BYTES)
     app.add_middleware(RequestContextMiddleware)
+    # Outermost: the headers also reach the 500 that RequestContextMiddleware renders.
+    app.add_middleware(RateLimitHeadersMiddleware)
     return app

@@ -106,6 +106,65 @@ async def _bootstrap(settings: Settings, team_name: str, email: str, workspace_n
 
 
 @app.command()
+def sync(
+    integration: Annotated[str, typer.Argument(help="The integration's id")],
+    workspace: Annotated[str, typer.Option("--workspace", help="The workspace to sync into (or export from)")],
+    source_entity: Annotated[
+        str | None, typer.Option("--source-entity", help="e.g. issues, pull_requests, pages (default: the first)")
+    ] = None,
+    target_entity: Annotated[str | None, typer.Option("--target-entity", help="e.g. work_items, features")] = None,
+    export: Annotated[bool, typer.Option("--export", help="Export unlinked work items as provider issues")] = False,
+) -> None:
+    """Run a sync now, with a progress bar; prints the result as one JSON object."""
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from platform_server.errors import PlatformError
+    from platform_server.integrations.sync.command import run_sync_command
+    from platform_server.integrations.sync.schemas import SyncType
+
+    settings = _settings()
+    migrations.upgrade(settings.DATABASE_URL)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.fields[pages]} pages"))
+    with Progress(*columns, TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("0 items synced", total=None, pages=0)
+
+        def progress(items: int, pages: int) -> None:
+            bar.update(task, description=f"{items} items synced", pages=pages)
+
+        try:
+            result = asyncio.run(
+                run_sync_command(
+                    settings,
+                    integration,
+                    workspace,
+                    sync_type=SyncType.export if export else SyncType.import_,
+                    source_entity=source_entity,
+                    target_entity=target_entity,
+                    progress=progress,
+                )
+            )
+        except PlatformError as exc:
+            typer.secho(f"{exc.message}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(code=1) from exc
+    outcome = result.outcome
+    typer.echo(
+        json.dumps(
+            {
+                "syncLogId": outcome.log_id,
+                "status": outcome.status,
+                "itemsSynced": outcome.items_synced,
+                "duration": outcome.duration_ms,
+            }
+        )
+    )
+    if outcome.error is not None:
+        typer.secho(outcome.error.message, fg=typer.colors.RED, err=True)
+    if outcome.status != "completed":
+        raise typer.Exit(code=1)
+
+
+@app.command()
 def openapi() -> None:
     """Print the OpenAPI document."""
     from platform_server.app import create_app

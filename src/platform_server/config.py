@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     AI_TIMEOUT_SECONDS: float = 60.0
 
     PROVIDER_TIMEOUT_SECONDS: float = 20.0
+    # In sandbox mode, serve provider calls to PUBLIC_BASE_URL/sandbox in-process (ASGI) instead of over the
+    # network; turn off to measure the loopback path (benchmarks) or when PUBLIC_BASE_URL is another server.
+    SANDBOX_IN_PROCESS: bool = True
 
     @field_validator("STRIPE_WEBHOOK_SECRET", "STRIPE_PRO_PRICE_IDS", mode="before")
     @classmethod

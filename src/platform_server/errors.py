@@ -94,7 +94,7 @@ class ResourceNotFound(NotFound):
 class ErrorBody(BaseModel):
     code: str = Field(examples=["NOT_FOUND"])
     message: str = Field(examples=["Workspace 7390123456789012345 was not found"])
-    details: dict[str, Any] = Field(default_factory=dict)
+    details: dict[str, Any] = Field(default_factory=dict, examples=[{"id": "7390123456789012345"}])
 
 
 class ErrorResponse(BaseModel):

@@ -8,9 +8,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from platform_server.errors import PlatformError
 
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _HTTP_STATUS_CODES = {
     400: ("BAD_REQUEST", "The request could not be understood"),
     401: ("UNAUTHORIZED", "You must be authenticated to access this resource"),
@@ -62,11 +64,26 @@ async def handle_validation_error(_request: Request, exc: Exception) -> JSONResp
     return error_json(422, "VALIDATION_ERROR", "Request validation failed", {"fields": fields})
 
 
-async def handle_http_exception(_request: Request, exc: Exception) -> JSONResponse:
+async def handle_http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     code, default_message = _HTTP_STATUS_CODES.get(exc.status_code, ("HTTP_ERROR", "Request failed"))
     message = exc.detail if isinstance(exc.detail, str) and exc.detail not in ("", _phrase(exc)) else default_message
-    return error_json(exc.status_code, code, message, headers=dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405 and "Allow" in headers:
+        headers["Allow"] = _allowed_methods(request)
+    return error_json(exc.status_code, code, message, headers=headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    # Starlette answers 405 from the first route whose path matches, so its Allow names only that route's
+    # methods; a path served by several routes (GET and POST /api/x) must list all of them. Asking the router
+    # per method stays correct however routers are nested.
+    allowed = [
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in request.app.router.routes)
+    ]
+    return ", ".join(allowed)
 
 
 def internal_error_body(request_id: str) -> bytes:

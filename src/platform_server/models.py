@@ -6,6 +6,7 @@ from platform_server.email.models import Email, EmailSuppression
 from platform_server.features.models import Feature
 from platform_server.gateway.models import ToolCall
 from platform_server.integrations.models import Integration, OAuthState, SyncLog, WorkspaceIntegration
+from platform_server.integrations.sync.repository import RUNNING_GUARD
 from platform_server.limits.models import AiUsage
 from platform_server.teams.models import Team, User
 from platform_server.web.models import WebSession
@@ -25,6 +26,7 @@ __all__ = [
     "Integration",
     "OAuthState",
     "SyncLog",
+    "RUNNING_GUARD",
     "WorkspaceIntegration",
     "Team",
     "ToolCall",

@@ -24,13 +24,17 @@ RESEND_BASE_URL = "http://testserver/sandbox/resend"
 async def resend_sandbox(app: Any) -> AsyncIterator[ResendSandboxStore]:
     """Points the app's email sender at the sandbox over an in-process transport (no network)."""
     sandbox = create_resend_sandbox({RESEND_API_KEY})
-    transport = httpx.ASGITransport(app=Starlette(routes=[Mount("/sandbox/resend", sandbox)]))
-    sender = build_email_sender(app.state.settings, transport=transport)
+    sender = build_email_sender(app.state.settings, transport=resend_transport(sandbox))
     previous = app.state.email_sender
     app.state.email_sender = sender
     yield sandbox.state.store
     app.state.email_sender = previous
     await sender.aclose()
+
+
+def resend_transport(sandbox: Starlette) -> httpx.ASGITransport:
+    """Serves the sandbox under /sandbox/resend, where the app mounts it, without a network."""
+    return httpx.ASGITransport(app=Starlette(routes=[Mount("/sandbox/resend", sandbox)]))
 
 
 def sign_resend(

@@ -6,9 +6,9 @@ from sqlalchemy import select
 from platform_server.email.models import Email, EmailStatus, EmailSuppression
 from platform_server.email.sender import LogSender, ResendSender, build_email_sender
 from platform_server.email.service import EmailUnavailable, email_service
-from platform_server.sandbox.resend import ResendSandboxStore
+from platform_server.sandbox.resend import ResendSandboxStore, create_resend_sandbox
 from tests.conftest import make_settings, row_count
-from tests.email.conftest import RESEND_API_KEY, RESEND_BASE_URL
+from tests.email.conftest import RESEND_API_KEY, RESEND_BASE_URL, resend_transport
 
 
 @pytest.fixture
@@ -91,13 +91,14 @@ class TestSend:
         bad_from = make_settings(database.url, EMAIL_FROM="not-an-address", RESEND_API_KEY=RESEND_API_KEY)
         email = await send(app, settings=bad_from)
         assert email.status == EmailStatus.failed
-        assert email.error is not None and "from" in email.error
+        assert email.error is not None
+        assert "from" in email.error
         assert resend_sandbox.emails == []
 
-    async def test_wrong_api_key_is_a_refusal(self, app: Any, database: Any, resend_sandbox: ResendSandboxStore) -> None:
-        del resend_sandbox
+    async def test_wrong_api_key_is_a_refusal(self, app: Any, database: Any) -> None:
+        sandbox = create_resend_sandbox({RESEND_API_KEY})
         wrong = make_settings(database.url, RESEND_API_KEY="re_wrong", RESEND_API_BASE_URL=RESEND_BASE_URL)
-        sender = build_email_sender(wrong, transport=app.state.email_sender._client._transport)
+        sender = build_email_sender(wrong, transport=resend_transport(sandbox))
         try:
             async with app.state.sessionmaker() as session, session.begin():
                 email = await email_service.send(
@@ -106,6 +107,7 @@ class TestSend:
         finally:
             await sender.aclose()
         assert email.status == EmailStatus.failed
+        assert sandbox.state.store.emails == []
 
 
 class TestDevelopmentBackend:

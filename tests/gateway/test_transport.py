@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 import pytest
+from mcp.shared.exceptions import MCPError
 
 from tests.conftest import Member
 from tests.gateway.conftest import MODES, mcp_client
@@ -30,6 +31,13 @@ def modern_headers(member: Member | None, method: str, name: str | None = None) 
     if member is not None:
         headers.update(member.headers)
     return headers
+
+
+def leaves(group: BaseExceptionGroup[MCPError]) -> list[MCPError]:
+    found: list[MCPError] = []
+    for error in group.exceptions:
+        found.extend(leaves(error) if isinstance(error, BaseExceptionGroup) else [error])
+    return found
 
 
 def url(workspace_id: str) -> str:
@@ -123,9 +131,14 @@ async def test_workspace_of_another_team_or_unknown_is_404(
 
 async def test_other_teams_key_cannot_use_the_sdk_client(app: Any, owner: Member, other_team: Member) -> None:
     for mode in MODES:
-        with pytest.raises(Exception):  # noqa: B017 - the SDK surfaces the 404 as its own transport error
+        refused: list[MCPError] = []
+        try:
             async with mcp_client(app, other_team, owner.workspace_id, mode=mode) as session:
                 await session.list_tools()
+        except* MCPError as group:
+            refused.extend(leaves(group))
+        assert refused, mode
+        assert refused[0].error.message == "Not Found"
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])

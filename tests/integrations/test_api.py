@@ -133,7 +133,8 @@ class TestList:
         jira = (await client.get("/api/integrations?provider=jira", headers=owner.headers)).json()
         assert [i["provider"] for i in jira["integrations"]] == ["jira"]
         page = (await client.get("/api/integrations?limit=1&page=2", headers=owner.headers)).json()
-        assert page["count"] == 2 and len(page["integrations"]) == 1
+        assert page["count"] == 2
+        assert len(page["integrations"]) == 1
 
     @pytest.mark.parametrize("query", ["status=broken", "provider=gitlab", "limit=0", "limit=101", "page=0"])
     async def test_bad_filters(self, client: httpx.AsyncClient, owner: Member, query: str) -> None:
@@ -143,7 +144,8 @@ class TestList:
     async def test_only_own_team(self, client: httpx.AsyncClient, owner: Member, other_team: Member) -> None:
         await start(client, other_team, "github")
         body = (await client.get("/api/integrations", headers=owner.headers)).json()
-        assert body["integrations"] == [] and body["count"] == 0
+        assert body["integrations"] == []
+        assert body["count"] == 0
 
     async def test_members_may_read(
         self, client: httpx.AsyncClient, owner: Member, add_member: Callable[..., Coroutine[Any, Any, Member]]

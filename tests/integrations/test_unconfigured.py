@@ -9,7 +9,12 @@ from tests.conftest import Member, row_count
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
-    return {"PLATFORM_SANDBOX": False, "GITHUB_CLIENT_ID": "gh-id", "JIRA_CLIENT_ID": "jira-id", "JIRA_CLIENT_SECRET": "s"}
+    return {
+        "PLATFORM_SANDBOX": False,
+        "GITHUB_CLIENT_ID": "gh-id",
+        "JIRA_CLIENT_ID": "jira-id",
+        "JIRA_CLIENT_SECRET": "jira-secret",
+    }
 
 
 async def test_missing_credentials_name_the_setting(app: Any, client: httpx.AsyncClient, owner: Member) -> None:

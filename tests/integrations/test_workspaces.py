@@ -180,7 +180,8 @@ class TestUpdateAndDisable:
         response = await client.patch(f"{_url(owner)}/{github.id}", json=body, headers=owner.headers)
         assert response.status_code == 422
         [item] = (await client.get(_url(owner), headers=owner.headers)).json()["integrations"]
-        assert item["enabled"] is True and len(item["enabledTools"]) == 4
+        assert item["enabled"] is True
+        assert len(item["enabledTools"]) == 4
 
     async def test_not_enabled_is_not_found(self, client: httpx.AsyncClient, owner: Member) -> None:
         github = await connect(client, owner, "github")

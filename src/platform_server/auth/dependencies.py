@@ -8,6 +8,7 @@ from platform_server.auth.principal import Principal
 from platform_server.auth.service import PrincipalCache, auth_service
 from platform_server.db import SessionDep
 from platform_server.errors import Forbidden
+from platform_server.limits.limiter import request_limiter
 
 # Declares the scheme in OpenAPI; the header itself is parsed by the auth service so that every failure
 # renders in the error format.
@@ -28,9 +29,14 @@ async def current_principal(
     cache: PrincipalCacheDep,
     _scheme: Annotated[object, Depends(_bearer_scheme)] = None,
 ) -> Principal:
-    principal = await auth_service.authenticate(session, cache, request.headers.get("authorization"))
+    limiter = request_limiter(request.app.state)
+    principal = await auth_service.authenticate(
+        session, cache, request.headers.get("authorization"), limiter.auth_failure_guard(request.scope)
+    )
     request.state.principal = principal
     structlog.contextvars.bind_contextvars(user_id=principal.user_id, team_id=principal.team_id)
+    # Before any handler work, so a refused request does none.
+    await limiter.enforce(request.scope, principal, session)
     return principal
 
 

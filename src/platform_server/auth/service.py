@@ -1,5 +1,6 @@
 import time
 from collections.abc import Sequence
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -65,9 +66,21 @@ class PrincipalCache:
             del self._entries[next(iter(self._entries))]
 
 
+class FailedAuthGuard(Protocol):
+    """Brute-force protection around the key lookup (implemented by the rate limiter)."""
+
+    async def before_lookup(self) -> None: ...
+
+    async def failed(self) -> None: ...
+
+
 class AuthService:
     async def authenticate(
-        self, session: AsyncSession, cache: PrincipalCache, authorization: str | None
+        self,
+        session: AsyncSession,
+        cache: PrincipalCache,
+        authorization: str | None,
+        guard: FailedAuthGuard | None = None,
     ) -> Principal:
         if not authorization:
             raise Unauthorized("Missing API key: send 'Authorization: Bearer <api key>'")
@@ -77,8 +90,13 @@ class AuthService:
         principal = cache.get(key_hash)
         lookup = ApiKeyLookup(session)
         if principal is None:
+            # Only keys missing from the cache can be guesses, so the guard costs nothing on the usual path.
+            if guard is not None:
+                await guard.before_lookup()
             row = await lookup.principal_row(key_hash)
             if row is None:
+                if guard is not None:
+                    await guard.failed()
                 raise Unauthorized("Invalid or revoked API key")
             api_key_id, user_id, team_id, role = row
             principal = Principal(user_id=user_id, team_id=team_id, role=Role(role), api_key_id=api_key_id)

@@ -8,6 +8,8 @@ from platform_server.billing.service import billing_service
 from platform_server.billing.webhook import verify_stripe_event
 from platform_server.db import SessionDep
 from platform_server.errors import error_responses
+from platform_server.limits.dependencies import PublicRateLimit
+from platform_server.limits.service import plan_changed
 from platform_server.webhook_events.schemas import WebhookReceived, raw_event_openapi
 
 router = APIRouter(prefix="/api", tags=["billing"])
@@ -34,8 +36,9 @@ async def get_billing(principal: CurrentPrincipal, session: SessionDep) -> Billi
     operation_id="receiveStripeWebhook",
     summary="Stripe events (verified with the Stripe-Signature header)",
     tags=["webhooks"],
-    responses=error_responses(400, 404),
+    responses=error_responses(400, 404, 429, 503),
     openapi_extra=raw_event_openapi(("Stripe-Signature",)),
+    dependencies=[PublicRateLimit],
 )
 async def receive_stripe_webhook(
     request: Request,
@@ -50,5 +53,7 @@ async def receive_stripe_webhook(
     # This route owns its transaction, unlike SessionDep routes: the plan change may only be announced after
     # the commit, or a request in between could cache the old plan again.
     async with state.sessionmaker() as session, session.begin():
-        await billing_service.handle_stripe_event(session, state.settings, state.email_sender, event)
+        outcome = await billing_service.handle_stripe_event(session, state.settings, state.email_sender, event)
+    for team_id in outcome.plan_changed_team_ids:
+        await plan_changed(state, team_id)
     return WebhookReceived()

@@ -4,9 +4,12 @@ from platform_server.db import SessionDep
 from platform_server.email.service import email_service
 from platform_server.email.webhook import SVIX_HEADERS, verify_resend_event
 from platform_server.errors import error_responses
+from platform_server.limits.dependencies import PublicRateLimit
 from platform_server.webhook_events.schemas import WebhookReceived, raw_event_openapi
 
-router = APIRouter(prefix="/api/webhooks", tags=["webhooks"], responses=error_responses(400, 404))
+router = APIRouter(
+    prefix="/api/webhooks", tags=["webhooks"], responses=error_responses(400, 404, 429), dependencies=[PublicRateLimit]
+)
 
 
 @router.post(

@@ -21,17 +21,17 @@ class FeatureRead(SourceFields):
 class FeatureCreate(InputSchema):
     workspace_id: ObjectId
     title: str = Field(min_length=1, max_length=500, examples=["Single sign-on"])
-    description: str | None = Field(default=None, max_length=100_000)
+    description: str | None = Field(default=None, max_length=100_000, examples=["SAML and OIDC for enterprise teams"])
     status: FeatureStatus = FeatureStatus.backlog
     priority: Priority = Priority.none
-    url: str | None = Field(default=None, max_length=2000)
+    url: str | None = Field(default=None, max_length=2000, examples=["https://www.notion.so/acme/Single-sign-on-0f3c"])
 
 
 class FeatureUpdate(PatchSchema):
     not_nullable = ("title", "status", "priority")
 
-    title: str | None = Field(default=None, min_length=1, max_length=500)
-    description: str | None = Field(default=None, max_length=100_000)
+    title: str | None = Field(default=None, min_length=1, max_length=500, examples=["Single sign-on (SAML)"])
+    description: str | None = Field(default=None, max_length=100_000, examples=["SAML first, OIDC later"])
     status: FeatureStatus | None = Field(default=None, examples=["in_progress"])
     priority: Priority | None = None
-    url: str | None = Field(default=None, max_length=2000)
+    url: str | None = Field(default=None, max_length=2000, examples=["https://www.notion.so/acme/Single-sign-on-0f3c"])

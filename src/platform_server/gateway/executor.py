@@ -5,6 +5,9 @@ are completed (`defaultProject`) and validated against the tool's JSON Schema, t
 provider with the team's stored credentials (refreshed by the token manager as needed), and the outcome is
 audited. Every failure a model can do something about comes back as a `ToolReport` with an actionable message,
 never as an exception.
+
+Call it with no write transaction open: the token refresh and the audit row commit in sessions of their own
+(they must survive a rollback of the caller's work), and on SQLite an open write would block them.
 """
 
 import json
@@ -13,10 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any
 
 import mcp_types as mcp
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import State
 
@@ -33,6 +35,7 @@ from platform_server.integrations.providers.client import (
     ProviderError,
     ProviderRateLimited,
 )
+from platform_server.integrations.providers.toolspec import ToolSpec
 from platform_server.log import get_logger
 
 logger = get_logger(__name__)
@@ -64,36 +67,19 @@ _PROVIDER_ERROR_CODES = {
 }
 
 
-class ToolSpec(Protocol):
-    """What the gateway needs of a provider tool (integrations/providers/toolspec.py defines them)."""
-
-    name: str
-    title: str
-    description: str
-    input_schema: Mapping[str, Any]
-    output_schema: Mapping[str, Any]
-    read_only: bool
-    destructive: bool
-    idempotent: bool
-    default_project_argument: str | None
-
-    async def execute(self, client: Any, arguments: dict[str, Any]) -> dict[str, Any]: ...
-
-
 @dataclass(frozen=True)
 class GatewayTool:
     """A provider's ToolSpec, with what serving it needs computed once: its MCP form and its validator."""
 
     spec: ToolSpec
-    provider: str
 
     @property
     def name(self) -> str:
         return self.spec.name
 
-    @cached_property
-    def validator(self) -> Any:
-        return Draft202012Validator(dict(self.spec.input_schema))
+    @property
+    def provider(self) -> str:
+        return self.spec.provider
 
     @cached_property
     def mcp_tool(self) -> mcp.Tool:
@@ -121,18 +107,12 @@ class GatewayTool:
             description=spec.description,
             input_schema=input_schema,
             output_schema=dict(spec.output_schema),
-            annotations=mcp.ToolAnnotations(
-                title=spec.title,
-                read_only_hint=spec.read_only,
-                destructive_hint=spec.destructive,
-                idempotent_hint=spec.idempotent,
-                open_world_hint=True,
-            ),
+            annotations=mcp.ToolAnnotations.model_validate(spec.annotations),
         )
 
 
 def _build_catalog() -> dict[str, GatewayTool]:
-    tools = (GatewayTool(spec, provider) for provider, cls in PROVIDER_CLASSES.items() for spec in cls.tools)
+    tools = (GatewayTool(spec) for cls in PROVIDER_CLASSES.values() for spec in cls.tools)
     return {tool.name: tool for tool in sorted(tools, key=lambda tool: tool.name)}
 
 
@@ -293,20 +273,16 @@ class ToolExecutor:
         default_project = enablement.access.default_project
         if argument is not None and default_project and arguments.get(argument) in (None, ""):
             arguments[argument] = default_project
-        errors = sorted(tool.validator.iter_errors(arguments), key=lambda error: list(error.absolute_path))
+        errors = tool.spec.validation_errors(arguments)
         if not errors:
             return None
-        problems = [
-            {"field": "/".join(str(part) for part in error.absolute_path) or "(arguments)", "message": error.message}
-            for error in errors[:_MAX_REPORTED_ERRORS]
-        ]
-        listing = "; ".join(f"{problem['field']}: {problem['message']}" for problem in problems)
+        shown = errors[:_MAX_REPORTED_ERRORS]
         return _Refusal(
             ToolCallOutcome.rejected,
             ToolErrorCode.invalid_arguments,
-            f"Invalid arguments for {tool.name}: {listing}. Correct them to match the tool's input schema and "
-            f"call it again.",
-            details={"fields": problems},
+            f"Invalid arguments for {tool.name}: {'; '.join(shown)}. Correct them to match the tool's input "
+            f"schema and call it again.",
+            details={"errors": shown},
         )
 
     async def _execute(

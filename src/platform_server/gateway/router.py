@@ -158,6 +158,9 @@ async def call_tool(
     format with a code such as `TOOL_NOT_ENABLED`, `INVALID_ARGUMENTS`, `PROVIDER_NOT_FOUND`,
     `PROVIDER_RATE_LIMITED` (with `Retry-After`) or `INTEGRATION_EXPIRED`."""
     workspace = await tool_executor.load_workspace(session, principal, workspace_id)
+    # The tool runs outside this request's transaction: its token refresh and its audit row commit on their
+    # own, and an open write here (the key's last-used time) would block them on SQLite until it ends.
+    await session.commit()
     report = await tool_executor.call(
         request.app.state, principal, workspace, tool_name, arguments, ToolCallChannel.rest
     )

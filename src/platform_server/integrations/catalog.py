@@ -1,10 +1,9 @@
 """The provider catalog: what can be connected, whether it is configured, and the tools it brings."""
 
-from typing import Any
-
 from platform_server.config import Settings
 from platform_server.integrations.providers import PROVIDER_CLASSES
 from platform_server.integrations.providers.base import missing_credential_settings
+from platform_server.integrations.providers.toolspec import ToolSpec
 from platform_server.integrations.schemas import ProviderInfo, ToolInfo
 
 
@@ -12,13 +11,13 @@ def tool_names(provider: str) -> list[str]:
     return [tool.name for tool in PROVIDER_CLASSES[provider].tools]
 
 
-def _tool_info(tool: Any) -> ToolInfo:
+def _tool_info(tool: ToolSpec) -> ToolInfo:
     return ToolInfo(
         name=tool.name,
         title=tool.title,
         description=tool.description,
-        input_schema=tool.input_schema,
-        output_schema=tool.output_schema,
+        input_schema=dict(tool.input_schema),
+        output_schema=dict(tool.output_schema),
         annotations=tool.annotations,
     )
 

@@ -14,14 +14,24 @@ import httpx2
 from authlib.common.security import generate_token
 from authlib.common.urls import url_decode
 from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
+from authlib.oauth2.client import OAuth2Client
 
 from platform_server.db import utcnow
 from platform_server.integrations.providers.base import ClientCredentials, Provider
 
-# Providers that rotate refresh tokens report a burned or revoked grant with these codes: reconnecting is the
-# only way forward (Slack uses its own names for the same thing).
+# A refused refresh with one of these codes means the grant is gone: only reconnecting helps. GitHub and Slack
+# have their own names for the standard codes.
 GRANT_REVOKED_ERRORS = frozenset(
-    {"invalid_grant", "invalid_client", "unauthorized_client", "invalid_refresh_token", "token_revoked"}
+    {
+        "invalid_grant",
+        "invalid_client",
+        "unauthorized_client",
+        "bad_refresh_token",
+        "incorrect_client_credentials",
+        "invalid_refresh_token",
+        "invalid_client_id",
+        "token_revoked",
+    }
 )
 # A token that expires within this margin is refreshed before use.
 EXPIRY_SKEW = timedelta(seconds=30)
@@ -135,8 +145,9 @@ def authorization_url(
             params[config.user_scope_param] = config.scope_separator.join(user_scopes)
     # Authlib would join a list with spaces; Linear, Slack and Figma separate scopes with commas.
     scope = config.scope_separator.join(app_scopes) if app_scopes else None
-    client = AsyncOAuth2Client(
-        client_id=credentials.client_id, code_challenge_method="S256" if config.pkce else None
+    # The protocol-only client: building a URL needs no HTTP.
+    client = OAuth2Client(
+        session=None, client_id=credentials.client_id, code_challenge_method="S256" if config.pkce else None
     )
     url, _ = client.create_authorization_url(
         provider.url(config.authorize_url),

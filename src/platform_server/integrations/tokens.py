@@ -177,9 +177,10 @@ class TokenManager:
             error=failure.error,
             transient=failure.transient,
         )
-        if not failure.transient:
+        if failure.grant_revoked:
             self._mark(integration, IntegrationStatus.expired, f"Token refresh refused ({failure.error}); reconnect")
             return _expired(integration)
+        # Outages and configuration faults are not the user's grant: keep it, say why, retry on the next use.
         self._mark(integration, IntegrationStatus.error, f"Token refresh failed ({failure.error}); will retry")
         expires_at = integration.token_expires_at
         if not rejected and (expires_at is None or expires_at > utcnow()):

@@ -47,7 +47,12 @@ STORE_ERRORS = (RedisError, StorageError, OSError, TimeoutError)
 class RateLimitInfo:
     limit: int
     remaining: int
-    reset: int  # unix seconds: when the oldest request in the window ages out and frees a slot
+    reset_at: float  # when the oldest request in the window ages out and frees a slot
+
+    @property
+    def reset(self) -> int:
+        """Unix seconds, rounded up so that a client waiting until then is never early."""
+        return math.ceil(self.reset_at)
 
     def headers(self) -> list[tuple[bytes, bytes]]:
         return [
@@ -121,14 +126,15 @@ class RequestLimiter:
             storage: RedisStorage | LocalWindowStorage = RedisStorage(
                 f"async+{settings.REDIS_URL}",
                 implementation="redispy",
-                connection_pool=self._redis.connection_pool,
+                # One pool with our timeouts and no retries; limits types its options as scalars only.
+                connection_pool=self._redis.connection_pool,  # type: ignore[arg-type]
                 key_prefix=f"{settings.REDIS_KEY_PREFIX}:limits",
             )
         else:
             storage = LocalWindowStorage(clock)
         self._window = MovingWindowRateLimiter(storage)
         self.plans = PlanDirectory(sessionmaker, self._redis, settings.REDIS_KEY_PREFIX)
-        self._plan_items = {plan: _PerMinute(plan_limits(plan, settings).requests_per_minute) for plan in Plan}
+        self._plan_items = {plan.value: _PerMinute(plan_limits(plan, settings).requests_per_minute) for plan in Plan}
         self._auth_failures = _PerMinute(settings.RATE_LIMIT_AUTH_FAILURES_PER_MINUTE)
         self._public = _PerMinute(settings.RATE_LIMIT_PUBLIC_PER_MINUTE)
         self._store_down = False
@@ -234,9 +240,9 @@ class RequestLimiter:
         return item, allowed
 
     async def _refused(self, scope: Scope, item: _PerMinute, ids: tuple[str, str], message: str) -> RateLimited:
-        info = await self._stats(item, ids) or RateLimitInfo(item.amount, 0, math.ceil(self.clock()) + WINDOW_SECONDS)
+        info = await self._stats(item, ids) or RateLimitInfo(item.amount, 0, self.clock() + WINDOW_SECONDS)
         _request_state(scope)[STATE_KEY] = RateLimitState(info)
-        retry_after = max(1, info.reset - math.floor(self.clock()))
+        retry_after = max(1, math.ceil(info.reset_at - self.clock()))
         return RateLimited(
             message,
             details={"limit": item.amount, "reset": info.reset},
@@ -249,7 +255,7 @@ class RequestLimiter:
         except STORE_ERRORS as exc:
             self._store_failed(exc)
             return None
-        return RateLimitInfo(item.amount, max(0, stats.remaining), math.ceil(stats.reset_time))
+        return RateLimitInfo(item.amount, max(0, stats.remaining), stats.reset_time)
 
     def _item(self, plan: str) -> _PerMinute:
         return self._plan_items.get(plan, self._plan_items[Plan.free])

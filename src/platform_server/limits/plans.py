@@ -1,7 +1,7 @@
 """Which plan a team is on: cheap on every request, and a change is seen on the next request everywhere.
 
 Measured on the 2-core reference machine (bench/bench_limits.py): reading `teams.plan` with every request costs
-a database round trip (0.3–1 ms), several times the limiter itself. So the plan is kept out of the database:
+a database round trip (0.3 to 1 ms), several times the limiter itself. So the plan is kept out of the database:
 
 - with Redis, `{prefix}:plan:{team_id}` holds the plan. Every request reads it, in parallel with the limiter's
   own round trip, so it adds no wall-clock latency, and a change written by `publish` (after the billing
@@ -49,13 +49,13 @@ class PlanDirectory:
             entry = self._local.get(team_id)
             if entry is not None and entry[1] > time.monotonic():
                 return entry[0]
-            plan = await self._load(team_id, session)
+            plan = await self.load(team_id, session)
         else:
             raw = await self._redis.get(self._key(team_id))
             if raw is not None:
-                plan = raw.decode()
+                plan = raw.decode() if isinstance(raw, bytes) else str(raw)
             else:
-                plan = await self._load(team_id, session)
+                plan = await self.load(team_id, session)
                 await self._redis.set(self._key(team_id), plan, ex=PLAN_TTL_SECONDS, nx=True)
         self._remember(team_id, plan)
         return plan
@@ -67,9 +67,7 @@ class PlanDirectory:
             await self._redis.set(self._key(team_id), plan, ex=PLAN_TTL_SECONDS)
 
     async def load(self, team_id: str, session: AsyncSession | None = None) -> str:
-        return await self._load(team_id, session)
-
-    async def _load(self, team_id: str, session: AsyncSession | None) -> str:
+        """The plan as committed in the database."""
         async with self._session(session) as active:
             plan = await TeamPlanRepository(active, team_id).plan()
         return plan if plan is not None else Plan.free

@@ -56,7 +56,7 @@ class AiQuotaTicket:
 
 @dataclass(frozen=True, slots=True)
 class AiUsageSnapshot:
-    plan: str
+    plan: Plan
     used: int
     limit: int
     scope: Literal["team", "user"]
@@ -139,15 +139,25 @@ def _exceeded(used: int, limits: PlanLimits, period: QuotaPeriod, now: datetime)
 quota_service = AiQuotaService()
 
 
-async def consume_ai_message(app_state: Any, principal: Principal) -> AiQuotaTicket:
-    """Consumes one AI message in a short transaction of its own, committed before this returns.
+async def consume_ai_message(
+    app_state: Any, principal: Principal, session: AsyncSession | None = None
+) -> AiQuotaTicket:
+    """Consumes one AI message; the AI assistant calls this before the model, `refund_ai_message` if it fails.
 
-    The AI assistant calls this before calling the model, and `refund_ai_message` if the message fails.
+    On PostgreSQL the counter is updated in a short transaction of its own, committed before this returns, so
+    the row is not held locked during the model call. On SQLite there is one writer for the whole database:
+    if the request's own transaction has already written (the API key's `last_used_at`, say), a second
+    transaction would wait for it forever, so pass the request's `session` there and the count commits (or
+    rolls back) with the request.
     """
-    async with app_state.sessionmaker() as session, session.begin():
+    if session is not None and session.get_bind().dialect.name == "sqlite":
         return await quota_service.consume(session, app_state.settings, principal)
+    async with app_state.sessionmaker() as own, own.begin():
+        return await quota_service.consume(own, app_state.settings, principal)
 
 
-async def refund_ai_message(app_state: Any, ticket: AiQuotaTicket) -> bool:
-    async with app_state.sessionmaker() as session, session.begin():
+async def refund_ai_message(app_state: Any, ticket: AiQuotaTicket, session: AsyncSession | None = None) -> bool:
+    if session is not None and session.get_bind().dialect.name == "sqlite":
         return await quota_service.refund(session, ticket)
+    async with app_state.sessionmaker() as own, own.begin():
+        return await quota_service.refund(own, ticket)

@@ -7,7 +7,7 @@ the same strategy uses, and sweeps idle keys at most once per window, inline.
 """
 
 import time
-from bisect import bisect_right
+from bisect import bisect_left
 from collections.abc import Callable
 
 from limits.aio.storage import MovingWindowSupport, Storage
@@ -45,7 +45,8 @@ class LocalWindowStorage(Storage, MovingWindowSupport):
         hits = self._hits.get(key)
         if not hits:
             return now, 0
-        count = min(len(hits) - bisect_right(hits, now - expiry), limit)
+        # Inclusive at the boundary, like the acquire check above and the Redis script.
+        count = min(len(hits) - bisect_left(hits, now - expiry), limit)
         return (hits[-count], count) if count else (now, 0)
 
     async def clear(self, key: str) -> None:

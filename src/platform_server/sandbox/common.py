@@ -55,7 +55,9 @@ def parse_iso(value: str) -> float | None:
 
 
 def json_response(data: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(data), status_code=status_code, headers=headers, media_type="application/json")
+    return Response(
+        orjson.dumps(data), status_code=status_code, headers=headers, media_type="application/json"
+    )
 
 
 def bearer_token(request: Request) -> str | None:

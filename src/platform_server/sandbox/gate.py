@@ -3,9 +3,8 @@
 import asyncio
 import math
 import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-
-from collections.abc import Callable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -197,11 +196,13 @@ class ProviderGate:
             response = json_response({"errorMessages": ["Internal server error"], "errors": {}}, 500)
         elif provider == "linear":
             response = json_response(
-                {"errors": [{"message": "Internal server error", "extensions": {"type": "internal error"}}]}, 500
+                {"errors": [{"message": "Internal server error", "extensions": {"type": "internal error"}}]},
+                500,
             )
         elif provider == "notion":
             response = json_response(
-                {"object": "error", "status": 502, "code": "internal_server_error", "message": "Bad gateway"}, 502
+                {"object": "error", "status": 502, "code": "internal_server_error", "message": "Bad gateway"},
+                502,
             )
         elif provider == "slack":
             response = json_response({"ok": False, "error": "fatal_error"}, 500)
@@ -213,7 +214,7 @@ class ProviderGate:
 def provider_app(
     store: SandboxStore,
     provider: str,
-    routes: list[BaseRoute],
+    routes: Sequence[BaseRoute],
     error: Callable[[int, str], Response],
     browser_paths: set[str],
 ) -> ProviderGate:
@@ -224,5 +225,5 @@ def provider_app(
         message = "Not Found" if exc.status_code == 404 else "Method Not Allowed"
         return error(exc.status_code, message)
 
-    app = Starlette(routes=routes, exception_handlers={404: http_error, 405: http_error})
+    app = Starlette(routes=list(routes), exception_handlers={404: http_error, 405: http_error})
     return ProviderGate(app, app.router, store, provider, browser_paths)

@@ -39,7 +39,11 @@ _SLACK_ERRORS = {
     "invalid_refresh": "invalid_grant",
     "invalid_request": "invalid_arguments",
 }
-_STANDARD_ERRORS = {"invalid_code": "invalid_grant", "redirect_mismatch": "invalid_grant", "invalid_refresh": "invalid_grant"}
+_STANDARD_ERRORS = {
+    "invalid_code": "invalid_grant",
+    "redirect_mismatch": "invalid_grant",
+    "invalid_refresh": "invalid_grant",
+}
 _DESCRIPTIONS = {
     "invalid_client": "Client authentication failed",
     "invalid_code": "The authorization code is invalid, expired or was already used",
@@ -88,7 +92,9 @@ async def _authorize(store: SandboxStore, rules: OAuthRules, request: Request) -
         params = {key: str(value) for key, value in (await request.form()).items()}
     client_id = params.get("client_id", "")
     if client_id != client_id_for(rules.provider):
-        return _error_page(rules, f"Unknown client_id {client_id!r}; the sandbox app is {client_id_for(rules.provider)!r}")
+        return _error_page(
+            rules, f"Unknown client_id {client_id!r}; the sandbox app is {client_id_for(rules.provider)!r}"
+        )
     redirect_uri = params.get("redirect_uri") or min(store.redirect_uris)
     if redirect_uri not in store.redirect_uris:
         return _error_page(rules, f"redirect_uri {redirect_uri!r} is not registered for this app")
@@ -101,7 +107,11 @@ async def _authorize(store: SandboxStore, rules: OAuthRules, request: Request) -
     if params.get("decision") != "approve":
         return _redirect(
             redirect_uri,
-            {"error": "access_denied", "error_description": "The user has denied your application access.", "state": state},
+            {
+                "error": "access_denied",
+                "error_description": "The user has denied your application access.",
+                "state": state,
+            },
         )
     login = (params.get("login") or rules.default_login).strip()[:64] or rules.default_login
     grant = store.new_grant(
@@ -182,7 +192,9 @@ async def _token(store: SandboxStore, rules: OAuthRules, request: Request, *, re
             return _token_response(store, rules, request, _refresh(store, rules, body), refreshed=True)
         if grant_type == "refresh_token":
             return _token_response(store, rules, request, _refresh(store, rules, body), refreshed=True)
-        if grant_type not in ("authorization_code", None) or (grant_type is None and rules.requires_grant_type):
+        if grant_type not in ("authorization_code", None) or (
+            grant_type is None and rules.requires_grant_type
+        ):
             raise OAuthFailure("unsupported_grant_type")
         return _token_response(store, rules, request, _exchange_code(store, rules, body), refreshed=False)
     except OAuthFailure as failure:
@@ -318,7 +330,9 @@ def _token_response(
     return json_response(data)
 
 
-def _slack_token_body(store: SandboxStore, grant: Grant, issued: IssuedTokens, *, refreshed: bool) -> dict[str, Any]:
+def _slack_token_body(
+    store: SandboxStore, grant: Grant, issued: IssuedTokens, *, refreshed: bool
+) -> dict[str, Any]:
     team = {"id": "T0SANDBOX", "name": "Acme"}
     record = store.access_tokens[issued.access_token]
     user_id = f"U{stable_int('slack-user', grant.account.login, modulo=10**8):08d}"
@@ -353,7 +367,12 @@ def _slack_token_body(store: SandboxStore, grant: Grant, issued: IssuedTokens, *
     return {
         "ok": True,
         "app_id": "A0SANDBOX",
-        "authed_user": {"id": user_id, "scope": ",".join(grant.user_scopes), "token_type": "user", **token_fields},
+        "authed_user": {
+            "id": user_id,
+            "scope": ",".join(grant.user_scopes),
+            "token_type": "user",
+            **token_fields,
+        },
         "team": team,
         "enterprise": None,
         "is_enterprise_install": False,

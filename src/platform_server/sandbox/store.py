@@ -183,7 +183,9 @@ class SandboxStore:
 
     def new_code(self, grant: Grant, redirect_uri: str, code_challenge: str | None) -> str:
         code = secrets.token_urlsafe(20)
-        self.codes[code] = AuthCode(code, grant, redirect_uri, code_challenge, time.time() + CODE_LIFETIME_SECONDS)
+        self.codes[code] = AuthCode(
+            code, grant, redirect_uri, code_challenge, time.time() + CODE_LIFETIME_SECONDS
+        )
         return code
 
     def lifetime(self, provider: str) -> int | None:
@@ -266,4 +268,3 @@ class SandboxStore:
             world = build_world(provider, self.faults.volume, self.public_base_url)
             self.worlds[provider] = world
         return world
-

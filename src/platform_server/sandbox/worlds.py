@@ -18,12 +18,36 @@ from platform_server.sandbox.common import iso, stable_int, stable_uuid
 BASE_TIME = 1_672_531_200.0  # 2023-01-01T00:00:00Z
 STEP_SECONDS = 600.0
 
-_VERBS = ("Fix", "Add", "Improve", "Refactor", "Remove", "Document", "Investigate", "Speed up", "Support", "Update")
+_VERBS = (
+    "Fix",
+    "Add",
+    "Improve",
+    "Refactor",
+    "Remove",
+    "Document",
+    "Investigate",
+    "Speed up",
+    "Support",
+    "Update",
+)
 _NOUNS = (
-    "login flow", "billing page", "search index", "CSV export", "webhook retries", "dark mode",
-    "onboarding checklist", "API rate limits", "audit log", "notification settings", "dashboard charts",
-    "SSO with Okta", "team invitations", "file uploads", "email digests", "mobile navigation",
-)  # fmt: skip
+    "login flow",
+    "billing page",
+    "search index",
+    "CSV export",
+    "webhook retries",
+    "dark mode",
+    "onboarding checklist",
+    "API rate limits",
+    "audit log",
+    "notification settings",
+    "dashboard charts",
+    "SSO with Okta",
+    "team invitations",
+    "file uploads",
+    "email digests",
+    "mobile navigation",
+)
 _CONTEXTS = ("on Safari", "for large teams", "in the mobile app", "after upgrade", "for admins", "", "", "")
 PEOPLE = ("alice", "bob", "carol", "dave")
 
@@ -138,14 +162,18 @@ class GitHubWorld:
     def __init__(self, volume: int, base_url: str) -> None:
         self.volume = volume
         self.base_url = base_url
-        self.users = {name: 5000 + stable_int("gh-user", name, modulo=90_000) for name in ("acme-corp", *PEOPLE)}
+        self.users = {
+            name: 5000 + stable_int("gh-user", name, modulo=90_000) for name in ("acme-corp", *PEOPLE)
+        }
         self.repos: dict[str, GitHubRepo] = {}
         for name, description, private, issues in (
             ("product", "The Acme product: web app and API", True, volume),
             ("website", "acme.example marketing site", False, 25),
             ("mobile", "iOS and Android apps", True, 8),
         ):
-            repo = GitHubRepo("acme", name, description, private, Sequence(_issue_count_to_numbers(issues, 5)))
+            repo = GitHubRepo(
+                "acme", name, description, private, Sequence(_issue_count_to_numbers(issues, 5))
+            )
             self.repos[repo.full_name] = repo
 
     def api(self, path: str) -> str:
@@ -165,8 +193,10 @@ class GitHubWorld:
         }
 
     def repo_json(self, repo: GitHubRepo) -> dict[str, Any]:
-        open_count = sum(1 for n in range(1, repo.seq.last + 1) if repo.state(n) == "open") if repo.seq.last < 500 else (
-            repo.seq.last * 2 // 3
+        open_count = (
+            sum(1 for n in range(1, repo.seq.last + 1) if repo.state(n) == "open")
+            if repo.seq.last < 500
+            else (repo.seq.last * 2 // 3)
         )
         return {
             "id": repo.id,
@@ -198,7 +228,11 @@ class GitHubWorld:
         state = repo.state(number)
         labels = override.get("labels")
         if labels is None:
-            labels = [name for index, name in enumerate(("bug", "enhancement", "documentation")) if value >> index & 1]
+            labels = [
+                name
+                for index, name in enumerate(("bug", "enhancement", "documentation"))
+                if value >> index & 1
+            ]
             labels = labels[:2]
         assignee_login = override.get("assignee", PEOPLE[value % len(PEOPLE)] if value % 5 else None)
         updated = seq.updated(number)
@@ -217,7 +251,12 @@ class GitHubWorld:
             "title": override.get("title", title_for(repo.full_name, number)),
             "user": self.user(override.get("_author", PEOPLE[(value >> 3) % len(PEOPLE)])),
             "labels": [
-                {"id": 700 + stable_int(name, modulo=10_000), "name": name, "color": "d73a4a", "default": True}
+                {
+                    "id": 700 + stable_int(name, modulo=10_000),
+                    "name": name,
+                    "color": "d73a4a",
+                    "default": True,
+                }
                 for name in labels
             ],
             "state": state,
@@ -232,7 +271,8 @@ class GitHubWorld:
             "closed_at": iso(updated) if state == "closed" else None,
             "author_association": "MEMBER",
             "body": override.get(
-                "body", f"Steps to reproduce and context for #{number}.\n\n- observed in {repo.name}\n- priority {value % 4}"
+                "body",
+                f"Steps to reproduce and context for #{number}.\n\n- observed in {repo.name}\n- priority {value % 4}",
             ),
         }
         if pull:
@@ -276,15 +316,25 @@ class GitHubWorld:
     def touch(self, full_name: str, number: int, **changes: Any) -> None:
         """Change an issue as a user would at GitHub (bumps updated_at to now)."""
         repo = self.repos[full_name]
-        repo.seq.overrides[number] = {**repo.seq.overrides.get(number, {}), **changes, "_updated": time.time()}
+        repo.seq.overrides[number] = {
+            **repo.seq.overrides.get(number, {}),
+            **changes,
+            "_updated": time.time(),
+        }
         repo.seq.changed()
 
     def create_issue(self, repo: GitHubRepo, fields: dict[str, Any], author: str) -> int:
         repo.seq.created += 1
         number = repo.seq.last
         now = time.time()
-        repo.seq.overrides[number] = {**fields, "state": "open", "_pull": False, "_created": now, "_updated": now,
-                                      "_author": author}  # fmt: skip
+        repo.seq.overrides[number] = {
+            **fields,
+            "state": "open",
+            "_pull": False,
+            "_created": now,
+            "_updated": now,
+            "_author": author,
+        }
         repo.seq.changed()
         return number
 
@@ -297,7 +347,11 @@ JIRA_STATUSES = (
     {"id": "10001", "name": "Done", "category": ("3", "done", "Done", "green")},
 )
 JIRA_TRANSITIONS = (("11", "To Do", 0), ("21", "In Progress", 1), ("31", "Done", 2))
-JIRA_TYPES = ({"id": "10001", "name": "Task"}, {"id": "10002", "name": "Bug"}, {"id": "10003", "name": "Story"})
+JIRA_TYPES = (
+    {"id": "10001", "name": "Task"},
+    {"id": "10002", "name": "Bug"},
+    {"id": "10003", "name": "Story"},
+)
 JIRA_PRIORITIES = ({"id": "2", "name": "High"}, {"id": "3", "name": "Medium"}, {"id": "4", "name": "Low"})
 
 
@@ -337,7 +391,9 @@ class JiraWorld:
             "id": project.id,
             "key": project.key,
             "name": project.name,
-            "avatarUrls": {"48x48": f"{self.site_url}/rest/api/3/universal_avatar/view/type/project/avatar/10400"},
+            "avatarUrls": {
+                "48x48": f"{self.site_url}/rest/api/3/universal_avatar/view/type/project/avatar/10400"
+            },
             "projectTypeKey": "software",
             "simplified": False,
             "style": "classic",
@@ -400,11 +456,18 @@ class JiraWorld:
             "priority": override.get("priority", JIRA_PRIORITIES[(value >> 2) % 3]),
             "assignee": self.user(assignee) if assignee else None,
             "reporter": self.user(PEOPLE[(value >> 4) % len(PEOPLE)]),
-            "project": {"id": project.id, "key": project.key, "name": project.name, "self": self.api(f"/project/{project.id}")},
+            "project": {
+                "id": project.id,
+                "key": project.key,
+                "name": project.name,
+                "self": self.api(f"/project/{project.id}"),
+            },
             "labels": override.get("labels", ["backend"] if value & 1 else []),
             "created": jira_time(override.get("_created", seq.base_created(number))),
             "updated": jira_time(seq.updated(number)),
-            "description": override.get("description", adf_doc(f"Details for {project.key}-{number}: {summary}.")),
+            "description": override.get(
+                "description", adf_doc(f"Details for {project.key}-{number}: {summary}.")
+            ),
         }
 
     def issue_id(self, project: JiraProject, number: int) -> str:
@@ -414,7 +477,11 @@ class JiraWorld:
         found = self.parse_key(key)
         assert found is not None, key
         project, number = found
-        project.seq.overrides[number] = {**project.seq.overrides.get(number, {}), **changes, "_updated": time.time()}
+        project.seq.overrides[number] = {
+            **project.seq.overrides.get(number, {}),
+            **changes,
+            "_updated": time.time(),
+        }
         project.seq.changed()
 
 
@@ -427,7 +494,11 @@ def adf_doc(text: str) -> dict[str, Any]:
     return {
         "type": "doc",
         "version": 1,
-        "content": [{"type": "paragraph", "content": [{"type": "text", "text": line}]} for line in text.split("\n") if line],
+        "content": [
+            {"type": "paragraph", "content": [{"type": "text", "text": line}]}
+            for line in text.split("\n")
+            if line
+        ],
     }
 
 
@@ -465,7 +536,11 @@ class LinearWorld:
     projects: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        for key, name, count in (("ENG", "Engineering", self.volume), ("DES", "Design", 10), ("OPS", "Operations", 5)):
+        for key, name, count in (
+            ("ENG", "Engineering", self.volume),
+            ("DES", "Design", 10),
+            ("OPS", "Operations", 5),
+        ):
             self.teams[key] = LinearTeam(key, name, Sequence(count))
         for index, (name, state, teams) in enumerate(
             (
@@ -510,7 +585,9 @@ class LinearWorld:
                     "startsAt": iso(starts, millis=True),
                     "endsAt": iso(ends, millis=True),
                     "completedAt": iso(ends, millis=True) if ends < now else None,
-                    "progress": 1.0 if ends < now else (0.0 if starts > now else round((now - starts) / (ends - starts), 2)),
+                    "progress": 1.0
+                    if ends < now
+                    else (0.0 if starts > now else round((now - starts) / (ends - starts), 2)),
                     "isActive": starts <= now < ends,
                     "isFuture": starts > now,
                     "isPast": ends <= now,
@@ -545,7 +622,12 @@ class LinearWorld:
             "archivedAt": None,
             "completedAt": iso(seq.updated(number), millis=True) if state_type == "completed" else None,
             "dueDate": None,
-            "_state": {"id": team.state_id(state_index), "name": state_name, "type": state_type, "color": color},
+            "_state": {
+                "id": team.state_id(state_index),
+                "name": state_name,
+                "type": state_type,
+                "color": color,
+            },
             "_team": team,
             "_assignee": assignee,
             "_project": project,
@@ -557,7 +639,11 @@ class LinearWorld:
     def touch(self, identifier: str, **changes: Any) -> None:
         key, _, number = identifier.partition("-")
         team = self.teams[key]
-        team.seq.overrides[int(number)] = {**team.seq.overrides.get(int(number), {}), **changes, "_updated": time.time()}
+        team.seq.overrides[int(number)] = {
+            **team.seq.overrides.get(int(number), {}),
+            **changes,
+            "_updated": time.time(),
+        }
         team.seq.changed()
 
 
@@ -582,9 +668,12 @@ class NotionWorld:
                 "parent": {"type": "workspace", "workspace": True},
                 "created": BASE_TIME + index * 3_600,
                 "edited": BASE_TIME + index * 7_200,
-                "blocks": [("heading_2", title), ("paragraph", f"Welcome to {title}."),
-                           ("bulleted_list_item", "Ask in #general when in doubt.")],
-            }  # fmt: skip
+                "blocks": [
+                    ("heading_2", title),
+                    ("paragraph", f"Welcome to {title}."),
+                    ("bulleted_list_item", "Ask in #general when in doubt."),
+                ],
+            }
         self.database_edited = BASE_TIME
 
     def roadmap_id(self, number: int) -> str:
@@ -593,7 +682,8 @@ class NotionWorld:
     def roadmap_number(self, page_id: str) -> int | None:
         # Generated ids are not reversible; keep a lazily built index (cheap at the volumes used).
         index: dict[str, int] = self.roadmap.cached(
-            ("ids", self.roadmap.last), lambda: {self.roadmap_id(n): n for n in range(1, self.roadmap.total + 1)}
+            ("ids", self.roadmap.last),
+            lambda: {self.roadmap_id(n): n for n in range(1, self.roadmap.total + 1)},
         )
         return index.get(page_id)
 
@@ -609,12 +699,19 @@ class NotionWorld:
             "edited": seq.updated(number),
             "status": override.get("status", NOTION_STATUSES[value % 3]),
             "priority": ("High", "Medium", "Low")[(value >> 2) % 3],
-            "blocks": [("paragraph", f"{title}: the problem and the plan."), ("to_do", "Write the spec"),
-                       ("to_do", "Review with design")],
-        }  # fmt: skip
+            "blocks": [
+                ("paragraph", f"{title}: the problem and the plan."),
+                ("to_do", "Write the spec"),
+                ("to_do", "Review with design"),
+            ],
+        }
 
     def touch(self, number: int, **changes: Any) -> None:
-        self.roadmap.overrides[number] = {**self.roadmap.overrides.get(number, {}), **changes, "_updated": time.time()}
+        self.roadmap.overrides[number] = {
+            **self.roadmap.overrides.get(number, {}),
+            **changes,
+            "_updated": time.time(),
+        }
         self.roadmap.changed()
 
 
@@ -689,6 +786,9 @@ class SlackWorld:
 # -- Figma ------------------------------------------------------------------------------------------------
 
 
+_FILE_NAMES = ("Home", "Checkout", "Settings", "Components", "Icons")
+
+
 class FigmaWorld:
     team_id = "1160000000000000001"
 
@@ -702,16 +802,22 @@ class FigmaWorld:
         for project in self.projects:
             for number in range(1, 4 + int(project["id"]) % 3):
                 key = "".join(
-                    "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"[stable_int(project["id"], number, i) % 56]
+                    "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"[
+                        stable_int(project["id"], number, i) % 56
+                    ]
                     for i in range(22)
                 )
                 self.files[key] = {
                     "key": key,
-                    "name": f"{project['name']} — {('Home', 'Checkout', 'Settings', 'Components', 'Icons')[number - 1]}",
+                    "name": f"{project['name']} — {_FILE_NAMES[number - 1]}",
                     "project_id": project["id"],
                     "last_modified": iso(BASE_TIME + stable_int(key, modulo=10**7)),
                     "pages": [
-                        (f"{page}:0", page_name, [(f"{page}:{frame}", f"Frame {frame}") for frame in range(1, 4)])
+                        (
+                            f"{page}:0",
+                            page_name,
+                            [(f"{page}:{frame}", f"Frame {frame}") for frame in range(1, 4)],
+                        )
                         for page, page_name in ((1, "Cover"), (2, "Designs"), (3, "Archive"))
                     ],
                 }

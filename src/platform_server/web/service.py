@@ -10,14 +10,20 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import State
 
 from platform_server.auth.principal import Principal
+from platform_server.errors import ValidationFailed
 from platform_server.gateway.audit import audit_service
 from platform_server.gateway.models import ToolCall
 from platform_server.integrations.catalog import provider_catalog
 from platform_server.integrations.models import Integration, SyncLog, WorkspaceIntegration
+from platform_server.integrations.providers.client import ProviderClient
 from platform_server.integrations.schemas import IntegrationCreate, ProviderInfo, ProviderName
 from platform_server.integrations.service import IntegrationDeps, integration_service
+from platform_server.integrations.sync.base import IMPORTERS
+from platform_server.integrations.sync.schemas import SyncRequest, SyncType
+from platform_server.integrations.sync.service import sync_service
 from platform_server.pagination import PageParams
 from platform_server.workspaces.models import Workspace
 from platform_server.workspaces.service import workspace_service
@@ -37,12 +43,39 @@ class WorkspaceAccess:
 
 
 @dataclass(frozen=True, slots=True)
+class SyncSource:
+    source_entity: str
+    target_entity: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.source_entity} → {self.target_entity}".replace("_", " ")
+
+
+def sync_sources(provider: str) -> list[SyncSource]:
+    return [
+        SyncSource(source, importer.target_entity)
+        for (name, source), importer in IMPORTERS.items()
+        if name == provider
+    ]
+
+
+def project_hint(provider: str) -> str | None:
+    """The form of a default project, e.g. `owner/repo`, as the provider's first importer states it."""
+    return next(
+        (importer.project_hint for (name, _), importer in IMPORTERS.items() if name == provider), None
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class IntegrationCard:
     integration: Integration
     provider: ProviderInfo
     workspaces: list[WorkspaceAccess]
     sync_logs: Sequence[SyncLog]
     tool_calls: Sequence[ToolCall]
+    sync_sources: list[SyncSource]
+    project_hint: str | None
 
     @property
     def needs_reconnect(self) -> bool:
@@ -106,6 +139,8 @@ class SettingsPageService:
                     workspaces=workspace_rows,
                     sync_logs=logs[:RECENT_SYNC_LOGS],
                     tool_calls=sorted(calls[integration.id], key=lambda call: call.id, reverse=True),
+                    sync_sources=sync_sources(integration.provider),
+                    project_hint=project_hint(integration.provider),
                 )
             )
         return IntegrationsPage(
@@ -142,6 +177,40 @@ class SettingsPageService:
             data = IntegrationCreate(provider=provider, name=name)
         _, oauth_url = await integration_service.create(session, principal, deps, data)
         return oauth_url
+
+    async def sync(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        state: State,
+        integration_id: str,
+        workspace_id: str,
+        source_entity: str,
+    ) -> str:
+        """Runs an import now, the way POST /api/integrations/{id}/sync does; answers its sync log id."""
+        integration = await integration_service.get(session, principal, integration_id)
+        importer = IMPORTERS.get((integration.provider, source_entity))
+        if importer is None:
+            raise ValidationFailed(
+                f"{integration.name} cannot import {source_entity[:40]!r}",
+                details={
+                    "supported": [source.source_entity for source in sync_sources(integration.provider)]
+                },
+            )
+        request = SyncRequest(
+            sync_type=SyncType.import_,
+            workspace_id=workspace_id,
+            source_entity=source_entity,
+            target_entity=importer.target_entity,
+        )
+        plan, integration = await sync_service.plan(session, principal.team_id, integration.id, request)
+        # The run commits page by page on sessions of its own; on SQLite this transaction must not hold the
+        # write lock meanwhile.
+        await session.commit()
+        log = await sync_service.claim(state.sessionmaker, plan)
+        client: ProviderClient = state.token_manager.client_for(integration)
+        outcome = await sync_service.run(state.sessionmaker, plan, log, client)
+        return outcome.log_id
 
 
 settings_page_service = SettingsPageService()

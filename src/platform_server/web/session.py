@@ -1,7 +1,7 @@
 """Sign-in sessions of the settings page: an API key in, an HttpOnly cookie out."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from fastapi import Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,7 +35,7 @@ class SignedIn:
 class WebSessionService:
     async def sign_in(
         self, session: AsyncSession, cache: PrincipalCache, settings: Settings, api_key: str
-    ) -> tuple[str, datetime]:
+    ) -> str:
         """Checks the key exactly as the API does, then opens a session standing on it."""
         api_key = api_key.strip()
         if not api_key or len(api_key) > MAX_API_KEY_LENGTH:
@@ -48,18 +48,17 @@ class WebSessionService:
         repository = WebSessionRepository(session)
         await repository.delete_expired(now)
         token = random_token()
-        expires_at = now + timedelta(seconds=settings.WEB_SESSION_TTL_SECONDS)
         repository.add(
             WebSession(
                 token_hash=hash_token(token),
                 team_id=principal.team_id,
                 user_id=principal.user_id,
                 api_key_id=principal.api_key_id,
-                expires_at=expires_at,
+                expires_at=now + timedelta(seconds=settings.WEB_SESSION_TTL_SECONDS),
             )
         )
         await session.flush()
-        return token, expires_at
+        return token
 
     async def resolve(self, session: AsyncSession, token: str | None) -> SignedIn | None:
         if not token or len(token) > MAX_API_KEY_LENGTH:
@@ -82,14 +81,12 @@ def cookies_secure(request: Request, settings: Settings) -> bool:
     return request.url.scheme == "https" or settings.PUBLIC_BASE_URL.startswith("https://")
 
 
-def set_session_cookie(
-    response: Response, request: Request, settings: Settings, token: str, expires_at: datetime
-) -> None:
+def set_session_cookie(response: Response, request: Request, settings: Settings, token: str) -> None:
     response.set_cookie(
         SESSION_COOKIE,
         token,
-        max_age=max(0, int((expires_at - utcnow()).total_seconds())),
-        expires=expires_at,
+        # The same lifetime as the row: the browser forgets the cookie when the server stops accepting it.
+        max_age=settings.WEB_SESSION_TTL_SECONDS,
         path=COOKIE_PATH,
         secure=cookies_secure(request, settings),
         httponly=True,

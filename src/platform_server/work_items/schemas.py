@@ -37,21 +37,21 @@ class WorkItemRead(SourceFields):
 class WorkItemCreate(InputSchema):
     workspace_id: ObjectId
     title: str = Field(min_length=1, max_length=500, examples=["Checkout fails on Safari"])
-    description: str | None = Field(default=None, max_length=100_000)
+    description: str | None = Field(default=None, max_length=100_000, examples=["Steps to reproduce: …"])
     status: WorkItemStatus = WorkItemStatus.todo
     priority: Priority = Priority.none
     labels: list[Label] = Field(default_factory=list, max_length=50, examples=[["bug"]])
-    assignee: str | None = Field(default=None, max_length=255)
-    url: str | None = Field(default=None, max_length=2000)
+    assignee: str | None = Field(default=None, max_length=255, examples=["octocat"])
+    url: str | None = Field(default=None, max_length=2000, examples=["https://github.com/acme/product/issues/12"])
 
 
 class WorkItemUpdate(PatchSchema):
     not_nullable = ("title", "status", "priority", "labels")
 
-    title: str | None = Field(default=None, min_length=1, max_length=500)
-    description: str | None = Field(default=None, max_length=100_000)
+    title: str | None = Field(default=None, min_length=1, max_length=500, examples=["Checkout fails on Safari 18"])
+    description: str | None = Field(default=None, max_length=100_000, examples=["Only with Apple Pay"])
     status: WorkItemStatus | None = Field(default=None, examples=["in_progress"])
     priority: Priority | None = None
-    labels: list[Label] | None = Field(default=None, max_length=50)
-    assignee: str | None = Field(default=None, max_length=255)
-    url: str | None = Field(default=None, max_length=2000)
+    labels: list[Label] | None = Field(default=None, max_length=50, examples=[["bug", "safari"]])
+    assignee: str | None = Field(default=None, max_length=255, examples=["octocat"])
+    url: str | None = Field(default=None, max_length=2000, examples=["https://github.com/acme/product/issues/12"])

@@ -20,4 +20,4 @@ class WorkspaceUpdate(PatchSchema):
     not_nullable = ("name",)
 
     name: str | None = Field(default=None, min_length=1, max_length=200, examples=["Product (2027)"])
-    description: str | None = Field(default=None, max_length=10_000)
+    description: str | None = Field(default=None, max_length=10_000, examples=["Roadmap and delivery for 2027"])

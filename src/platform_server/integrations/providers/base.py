@@ -10,13 +10,16 @@ API) to `{PUBLIC_BASE_URL}/sandbox/<provider>/<same path>`, dropping the host. S
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 from urllib.parse import urlsplit
 
 import httpx
 
 from platform_server.config import Settings
 from platform_server.integrations.providers.client import provider_host
+
+if TYPE_CHECKING:
+    from platform_server.integrations.providers.toolspec import ToolSpec
 
 
 class Category(StrEnum):
@@ -133,7 +136,7 @@ class Provider:
     api_headers: ClassVar[Mapping[str, str]] = {}
     # Extra headers for token requests (GitHub answers form-encoded unless asked for JSON).
     token_headers: ClassVar[Mapping[str, str]] = {}
-    tools: ClassVar[Sequence[Any]] = ()
+    tools: ClassVar[Sequence["ToolSpec"]] = ()
     # source entity → importer; the sync engine registers its importers here.
     importers: ClassVar[dict[str, Importer]] = {}
     revocable: ClassVar[bool] = False

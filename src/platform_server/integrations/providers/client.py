@@ -70,11 +70,25 @@ _DEFAULT_HEADERS: dict[str, dict[str, str]] = {
 
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _SLACK_AUTH_ERRORS = frozenset(
-    {"not_authed", "invalid_auth", "token_expired", "token_revoked", "account_inactive", "no_permission_token"}
+    {
+        "not_authed",
+        "invalid_auth",
+        "token_expired",
+        "token_revoked",
+        "account_inactive",
+        "no_permission_token",
+    }
 )
 _SLACK_NOT_FOUND = frozenset({"channel_not_found", "user_not_found", "message_not_found", "file_not_found"})
 _SLACK_FORBIDDEN = frozenset(
-    {"not_in_channel", "missing_scope", "not_allowed_token_type", "restricted_action", "is_archived", "access_denied"}
+    {
+        "not_in_channel",
+        "missing_scope",
+        "not_allowed_token_type",
+        "restricted_action",
+        "is_archived",
+        "access_denied",
+    }
 )
 
 
@@ -294,7 +308,9 @@ class ProviderClient:
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
 
-    async def get(self, path: str, *, params: Mapping[str, Any] | None = None, **kwargs: Any) -> ProviderResponse:
+    async def get(
+        self, path: str, *, params: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> ProviderResponse:
         return await self.request("GET", path, params=params, **kwargs)
 
     async def post(self, path: str, *, json: Any = None, **kwargs: Any) -> ProviderResponse:
@@ -351,7 +367,8 @@ class ProviderClient:
                     await self._backoff(attempt)
                     continue
                 raise ProviderUnavailable(
-                    self.provider, f"{self.title} could not be reached ({type(exc).__name__}); try again later"
+                    self.provider,
+                    f"{self.title} could not be reached ({type(exc).__name__}); try again later",
                 ) from exc
 
             result = _to_provider_response(response)
@@ -383,7 +400,9 @@ class ProviderClient:
                 )
             raise verdict.error
 
-    async def graphql(self, query: str, variables: Mapping[str, Any] | None = None, *, mutation: bool = False) -> Any:
+    async def graphql(
+        self, query: str, variables: Mapping[str, Any] | None = None, *, mutation: bool = False
+    ) -> Any:
         """Run a GraphQL operation (Linear) and return its `data`; errors raise typed ProviderErrors."""
         response = await self.request(
             "POST",
@@ -411,7 +430,7 @@ class ProviderClient:
     def _default_rate_limit_wait(self, attempt: int) -> float:
         return min(
             self.policy.max_rate_limit_wait_seconds,
-            self.policy.default_rate_limit_wait_seconds * 2 ** (attempt - 1),
+            self.policy.default_rate_limit_wait_seconds * float(2 ** (attempt - 1)),
         )
 
     def _classify(self, response: ProviderResponse) -> "_Verdict | None":
@@ -454,7 +473,9 @@ class ProviderClient:
                 )
             )
         return _Failed(
-            ProviderBadRequest(self.provider, f"{self.title} rejected the request: {message}", status_code=status)
+            ProviderBadRequest(
+                self.provider, f"{self.title} rejected the request: {message}", status_code=status
+            )
         )
 
     def _rate_limit_wait(self, response: ProviderResponse) -> float | None:
@@ -469,12 +490,16 @@ class ProviderClient:
         if error == "ratelimited":
             return _RateLimited(self._rate_limit_wait(response))
         if error in _SLACK_NOT_FOUND:
-            return _Failed(ProviderNotFound("slack", f"Slack could not find it ({error}); check the channel id"))
+            return _Failed(
+                ProviderNotFound("slack", f"Slack could not find it ({error}); check the channel id")
+            )
         if error in _SLACK_FORBIDDEN:
             needed = response.data.get("needed") if isinstance(response.data, dict) else None
             hint = {
                 "not_in_channel": "invite the Slack app to the channel first",
-                "missing_scope": f"reconnect Slack granting the scope {needed}" if needed else "reconnect Slack",
+                "missing_scope": f"reconnect Slack granting the scope {needed}"
+                if needed
+                else "reconnect Slack",
                 "not_allowed_token_type": "this method needs a user token; reconnect Slack with user scopes",
             }.get(error, "check the connected account's permissions")
             return _Failed(ProviderForbidden("slack", f"Slack refused the request ({error}); {hint}"))
@@ -548,7 +573,7 @@ def _to_provider_response(response: httpx.Response) -> ProviderResponse:
             data = orjson.loads(body)
         except orjson.JSONDecodeError:
             data = None
-    links = response.links if "link" in response.headers else {}
+    links = {str(rel): link for rel, link in response.links.items()} if "link" in response.headers else {}
     return ProviderResponse(response.status_code, response.headers, data, str(response.url), links)
 
 
@@ -610,7 +635,9 @@ async def jira_offset_pages(
     """Jira offset pagination (`startAt`/`maxResults` → `values`, `isLast`)."""
     start = 0
     while True:
-        response = await client.get(path, params={**(params or {}), "startAt": start, "maxResults": page_size})
+        response = await client.get(
+            path, params={**(params or {}), "startAt": start, "maxResults": page_size}
+        )
         data = response.data or {}
         values = list(data.get("values") or [])
         yield values
@@ -749,7 +776,12 @@ class ProviderHttp:
         policy: RetryPolicy | None = None,
     ) -> ProviderClient:
         return ProviderClient(
-            provider, self._clients[provider], tokens, context=context, policy=policy or self.policy, sleep=self._sleep
+            provider,
+            self._clients[provider],
+            tokens,
+            context=context,
+            policy=policy or self.policy,
+            sleep=self._sleep,
         )
 
     async def aclose(self) -> None:

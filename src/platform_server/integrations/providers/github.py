@@ -9,6 +9,7 @@ from platform_server.integrations.providers.base import (
     ProviderResponseError,
     ensure_success,
 )
+from platform_server.integrations.providers.github_tools import TOOLS
 
 
 class GitHub(Provider):
@@ -21,6 +22,7 @@ class GitHub(Provider):
         default_scopes=("repo", "read:user"),
         pkce=True,
     )
+    tools = TOOLS
     api_base_url = "https://api.github.com"
     api_headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
     token_headers = {"Accept": "application/json"}

@@ -10,6 +10,7 @@ from platform_server.integrations.providers.base import (
     ProviderResponseError,
     ensure_success,
 )
+from platform_server.integrations.providers.jira_tools import TOOLS
 
 
 class Jira(Provider):
@@ -24,6 +25,7 @@ class Jira(Provider):
         extra_authorize_params={"audience": "api.atlassian.com", "prompt": "consent"},
         rotating_refresh=True,
     )
+    tools = TOOLS
     api_base_url = "https://api.atlassian.com"
     api_headers = {"Accept": "application/json"}
 

@@ -29,7 +29,10 @@ def upgrade() -> None:
         sa.Column("expires_at", platform_server.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("id", sa.String(length=20), nullable=False),
         sa.ForeignKeyConstraint(
-            ["api_key_id"], ["api_keys.id"], name=op.f("fk_web_sessions_api_key_id_api_keys"), ondelete="CASCADE"
+            ["api_key_id"],
+            ["api_keys.id"],
+            name=op.f("fk_web_sessions_api_key_id_api_keys"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
             ["team_id"], ["teams.id"], name=op.f("fk_web_sessions_team_id_teams"), ondelete="CASCADE"

@@ -1,0 +1,339 @@
+"""GitHub tools: repositories, issues and pull requests through the REST API (api.github.com)."""
+
+import re
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from platform_server.integrations.providers.client import ProviderBadRequest, ProviderClient, ProviderResponse
+from platform_server.integrations.providers.toolspec import (
+    ToolSpec,
+    arg,
+    array,
+    clip,
+    enum,
+    integer,
+    nullable,
+    obj,
+    string,
+)
+
+REPO_PATTERN = r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"
+_REPO = re.compile(REPO_PATTERN)
+
+REPO_ARG = string("Repository as owner/name, e.g. acme/product.", pattern=REPO_PATTERN, maxLength=200)
+PAGE_ARGS = {
+    "perPage": integer("Results per page.", 1, 100, 30),
+    "page": integer("Page number, starting at 1.", 1, 1000, 1),
+}
+_NEXT_PAGE = nullable(integer("The page to ask for next; null when this was the last page.", 2, 100_000))
+_USER = nullable(string("GitHub login"))
+
+
+def _repo(arguments: dict[str, Any]) -> tuple[str, str]:
+    repo = str(arguments.get("repo") or "")
+    if not _REPO.match(repo):
+        raise ProviderBadRequest("github", "`repo` must be owner/name, e.g. acme/product")
+    owner, name = repo.split("/", 1)
+    return owner, name
+
+
+def _next_page(response: ProviderResponse) -> int | None:
+    link = response.next_link()
+    if not link:
+        return None
+    values = parse_qs(urlsplit(link).query).get("page")
+    return int(values[0]) if values and values[0].isdigit() else None
+
+
+def _login(user: dict[str, Any] | None) -> str | None:
+    return user.get("login") if user else None
+
+
+def _issue(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "number": item["number"],
+        "title": item["title"],
+        "state": item["state"],
+        "labels": [label["name"] for label in item.get("labels") or []],
+        "assignee": _login(item.get("assignee")),
+        "author": _login(item.get("user")),
+        "comments": item.get("comments", 0),
+        "htmlUrl": item["html_url"],
+        "createdAt": item["created_at"],
+        "updatedAt": item["updated_at"],
+        "body": clip(item.get("body")),
+    }
+
+
+_ISSUE_SCHEMA = obj(
+    {
+        "number": {"type": "integer"},
+        "title": {"type": "string"},
+        "state": {"type": "string"},
+        "labels": array({"type": "string"}),
+        "assignee": _USER,
+        "author": _USER,
+        "comments": {"type": "integer"},
+        "htmlUrl": {"type": "string"},
+        "createdAt": {"type": "string"},
+        "updatedAt": {"type": "string"},
+        "body": nullable(string("The issue body, cut to 500 characters")),
+    },
+    ("number", "title", "state", "htmlUrl"),
+)
+
+
+async def list_repos(client: ProviderClient, arguments: dict[str, Any]) -> dict[str, Any]:
+    org = arguments.get("org")
+    params: dict[str, Any] = {
+        "sort": arg(arguments, "sort", "updated"),
+        "per_page": arg(arguments, "perPage", 30),
+        "page": arg(arguments, "page", 1),
+    }
+    if org:
+        response = await client.get(
+            f"/orgs/{org}/repos", params={**params, "type": arg(arguments, "visibility", "all")}
+        )
+    else:
+        response = await client.get(
+            "/user/repos", params={**params, "visibility": arg(arguments, "visibility", "all")}
+        )
+    repos = [
+        {
+            "fullName": repo["full_name"],
+            "private": repo["private"],
+            "description": repo.get("description"),
+            "defaultBranch": repo.get("default_branch"),
+            "openIssuesCount": repo.get("open_issues_count", 0),
+            "htmlUrl": repo["html_url"],
+            "updatedAt": repo.get("updated_at"),
+        }
+        for repo in response.data or []
+    ]
+    return {"repos": repos, "nextPage": _next_page(response)}
+
+
+async def list_issues(client: ProviderClient, arguments: dict[str, Any]) -> dict[str, Any]:
+    owner, name = _repo(arguments)
+    labels = arguments.get("labels")
+    params = {
+        "state": arg(arguments, "state", "open"),
+        "sort": arg(arguments, "sort", "created"),
+        "direction": arg(arguments, "direction", "desc"),
+        "since": arguments.get("since"),
+        "labels": ",".join(labels) if labels else None,
+        "assignee": arguments.get("assignee"),
+        "per_page": arg(arguments, "perPage", 30),
+        "page": arg(arguments, "page", 1),
+    }
+    response = await client.get(f"/repos/{owner}/{name}/issues", params=params)
+    # The issues endpoint also returns pull requests; they have their own tool.
+    issues = [_issue(item) for item in response.data or [] if "pull_request" not in item]
+    return {"repo": f"{owner}/{name}", "issues": issues, "nextPage": _next_page(response)}
+
+
+async def create_issue(client: ProviderClient, arguments: dict[str, Any]) -> dict[str, Any]:
+    owner, name = _repo(arguments)
+    body: dict[str, Any] = {"title": arguments["title"]}
+    for key in ("body", "labels", "assignees"):
+        if arguments.get(key) is not None:
+            body[key] = arguments[key]
+    response = await client.post(f"/repos/{owner}/{name}/issues", json=body)
+    item = response.data
+    return {
+        "repo": f"{owner}/{name}",
+        "number": item["number"],
+        "title": item["title"],
+        "state": item["state"],
+        "htmlUrl": item["html_url"],
+    }
+
+
+async def list_pull_requests(client: ProviderClient, arguments: dict[str, Any]) -> dict[str, Any]:
+    owner, name = _repo(arguments)
+    params = {
+        "state": arg(arguments, "state", "open"),
+        "base": arguments.get("base"),
+        "sort": arg(arguments, "sort", "created"),
+        "direction": arg(arguments, "direction", "desc"),
+        "per_page": arg(arguments, "perPage", 30),
+        "page": arg(arguments, "page", 1),
+    }
+    response = await client.get(f"/repos/{owner}/{name}/pulls", params=params)
+    pulls = [
+        {
+            "number": item["number"],
+            "title": item["title"],
+            "state": item["state"],
+            "draft": item.get("draft", False),
+            "author": _login(item.get("user")),
+            "head": item["head"]["ref"],
+            "base": item["base"]["ref"],
+            "htmlUrl": item["html_url"],
+            "createdAt": item["created_at"],
+            "updatedAt": item["updated_at"],
+            "mergedAt": item.get("merged_at"),
+        }
+        for item in response.data or []
+    ]
+    return {"repo": f"{owner}/{name}", "pullRequests": pulls, "nextPage": _next_page(response)}
+
+
+TOOLS: tuple[ToolSpec, ...] = (
+    ToolSpec(
+        provider="github",
+        name="github_list_repos",
+        title="List GitHub repositories",
+        description=(
+            "List the GitHub repositories the connected account can access (or those of one organization with "
+            "`org`), most recently updated first. Use the `fullName` values as `repo` in the other GitHub tools."
+        ),
+        input_schema=obj(
+            {
+                "org": string("Only this organization's repositories, e.g. acme.", maxLength=100),
+                "visibility": enum("Which repositories.", ("all", "public", "private"), "all"),
+                "sort": enum("Sort order.", ("created", "updated", "pushed", "full_name"), "updated"),
+                **PAGE_ARGS,
+            }
+        ),
+        output_schema=obj(
+            {
+                "repos": array(
+                    obj(
+                        {
+                            "fullName": {"type": "string"},
+                            "private": {"type": "boolean"},
+                            "description": nullable({"type": "string"}),
+                            "defaultBranch": nullable({"type": "string"}),
+                            "openIssuesCount": {"type": "integer"},
+                            "htmlUrl": {"type": "string"},
+                            "updatedAt": nullable({"type": "string"}),
+                        },
+                        ("fullName", "private", "htmlUrl"),
+                    )
+                ),
+                "nextPage": _NEXT_PAGE,
+            },
+            ("repos", "nextPage"),
+        ),
+        run=list_repos,
+        scopes=("repo",),
+    ),
+    ToolSpec(
+        provider="github",
+        name="github_list_issues",
+        title="List GitHub issues",
+        description=(
+            "List issues of a GitHub repository (pull requests excluded), newest first by default. Filter by "
+            "state, labels, assignee or `since` (issues updated at or after an ISO 8601 time). Page with "
+            "`page` while `nextPage` is not null."
+        ),
+        input_schema=obj(
+            {
+                "repo": REPO_ARG,
+                "state": enum("Issue state.", ("open", "closed", "all"), "open"),
+                "labels": array(string("Label name"), "Only issues with all of these labels.", maxItems=20),
+                "assignee": string("A login, `none` for unassigned or `*` for any.", maxLength=100),
+                "since": string("Only issues updated at or after this time (ISO 8601).", format="date-time"),
+                "sort": enum("Sort field.", ("created", "updated", "comments"), "created"),
+                "direction": enum("Sort direction.", ("asc", "desc"), "desc"),
+                **PAGE_ARGS,
+            },
+            ("repo",),
+        ),
+        output_schema=obj(
+            {"repo": {"type": "string"}, "issues": array(_ISSUE_SCHEMA), "nextPage": _NEXT_PAGE},
+            ("repo", "issues", "nextPage"),
+        ),
+        run=list_issues,
+        default_project_argument="repo",
+        scopes=("repo",),
+    ),
+    ToolSpec(
+        provider="github",
+        name="github_create_issue",
+        title="Create a GitHub issue",
+        description=(
+            "Open a new issue in a GitHub repository. Returns its number and URL. Labels that do not exist "
+            "yet are created by GitHub; assignees must be collaborators of the repository."
+        ),
+        input_schema=obj(
+            {
+                "repo": REPO_ARG,
+                "title": string("Issue title.", minLength=1, maxLength=256),
+                "body": string("Issue description in Markdown.", maxLength=65_536),
+                "labels": array(
+                    string("Label name", minLength=1, maxLength=50), "Labels to apply.", maxItems=20
+                ),
+                "assignees": array(
+                    string("GitHub login", minLength=1, maxLength=39), "Logins to assign.", maxItems=10
+                ),
+            },
+            ("repo", "title"),
+        ),
+        output_schema=obj(
+            {
+                "repo": {"type": "string"},
+                "number": {"type": "integer"},
+                "title": {"type": "string"},
+                "state": {"type": "string"},
+                "htmlUrl": {"type": "string"},
+            },
+            ("repo", "number", "title", "state", "htmlUrl"),
+        ),
+        run=create_issue,
+        read_only=False,
+        destructive=True,
+        idempotent=False,
+        default_project_argument="repo",
+        scopes=("repo",),
+    ),
+    ToolSpec(
+        provider="github",
+        name="github_list_pull_requests",
+        title="List GitHub pull requests",
+        description=(
+            "List pull requests of a GitHub repository, filtered by state and base branch. Page with `page` "
+            "while `nextPage` is not null."
+        ),
+        input_schema=obj(
+            {
+                "repo": REPO_ARG,
+                "state": enum("Pull request state.", ("open", "closed", "all"), "open"),
+                "base": string("Only pull requests into this branch, e.g. main.", maxLength=255),
+                "sort": enum("Sort field.", ("created", "updated", "popularity", "long-running"), "created"),
+                "direction": enum("Sort direction.", ("asc", "desc"), "desc"),
+                **PAGE_ARGS,
+            },
+            ("repo",),
+        ),
+        output_schema=obj(
+            {
+                "repo": {"type": "string"},
+                "pullRequests": array(
+                    obj(
+                        {
+                            "number": {"type": "integer"},
+                            "title": {"type": "string"},
+                            "state": {"type": "string"},
+                            "draft": {"type": "boolean"},
+                            "author": _USER,
+                            "head": {"type": "string"},
+                            "base": {"type": "string"},
+                            "htmlUrl": {"type": "string"},
+                            "createdAt": {"type": "string"},
+                            "updatedAt": {"type": "string"},
+                            "mergedAt": nullable({"type": "string"}),
+                        },
+                        ("number", "title", "state", "htmlUrl"),
+                    )
+                ),
+                "nextPage": _NEXT_PAGE,
+            },
+            ("repo", "pullRequests", "nextPage"),
+        ),
+        run=list_pull_requests,
+        default_project_argument="repo",
+        scopes=("repo",),
+    ),
+)

@@ -1,0 +1,139 @@
+"""What a provider tool is: its name, schemas and hints for models, and the coroutine that runs it.
+
+Every provider module exports `TOOLS: tuple[ToolSpec, ...]` (providers/<provider>_tools.py). The gateway
+lists them (MCP `tools/list`), validates arguments against `input_schema`, fills the argument named by
+`default_project_argument` from the workspace's `defaultProject` when it is omitted, and calls `execute`
+with a `ProviderClient` bound to the integration. `execute` returns a compact dict matching
+`output_schema` (MCP `structuredContent`) or raises a `ProviderError` whose message the model can act on.
+"""
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+
+from platform_server.integrations.providers.client import ProviderBadRequest, ProviderClient
+
+ToolFunction = Callable[[ProviderClient, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    provider: str
+    name: str
+    title: str
+    description: str
+    input_schema: Mapping[str, Any]
+    output_schema: Mapping[str, Any]
+    run: ToolFunction = field(repr=False)
+    read_only: bool = True
+    destructive: bool = False
+    idempotent: bool = True
+    open_world: bool = True
+    # The argument a workspace's `defaultProject` fills when the caller omits it ("repo", "projectKey", …).
+    default_project_argument: str | None = None
+    # Provider scopes the tool needs, for the catalog and for error hints.
+    scopes: tuple[str, ...] = ()
+
+    @property
+    def annotations(self) -> dict[str, Any]:
+        """MCP tool annotations."""
+        return {
+            "title": self.title,
+            "readOnlyHint": self.read_only,
+            "destructiveHint": self.destructive,
+            "idempotentHint": self.idempotent,
+            "openWorldHint": self.open_world,
+        }
+
+    async def execute(self, client: ProviderClient, arguments: dict[str, Any]) -> dict[str, Any]:
+        return await self.run(client, arguments)
+
+    def validation_errors(self, arguments: Mapping[str, Any]) -> list[str]:
+        """Messages for every way the arguments break the input schema (empty when they are valid)."""
+        validator = _validators.get(self.name)
+        if validator is None:
+            validator = _validators[self.name] = Draft202012Validator(dict(self.input_schema))
+        return [
+            f"{'/'.join(str(part) for part in error.absolute_path) or 'arguments'}: {error.message}"
+            for error in sorted(
+                validator.iter_errors(dict(arguments)), key=lambda error: list(error.absolute_path)
+            )
+        ]
+
+
+_validators: dict[str, Any] = {}
+
+
+# -- schema helpers ----------------------------------------------------------------------------------------
+
+
+def obj(properties: Mapping[str, Any], required: tuple[str, ...] = (), **extra: Any) -> dict[str, Any]:
+    """A closed JSON object schema (unknown arguments are an error a model can correct)."""
+    return {
+        "type": "object",
+        "properties": dict(properties),
+        "required": list(required),
+        "additionalProperties": False,
+        **extra,
+    }
+
+
+def string(description: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "string", "description": description, **extra}
+
+
+def integer(description: str, minimum: int, maximum: int, default: int | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "type": "integer",
+        "description": description,
+        "minimum": minimum,
+        "maximum": maximum,
+    }
+    if default is not None:
+        schema["default"] = default
+    return schema
+
+
+def enum(description: str, values: tuple[str, ...], default: str | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string", "description": description, "enum": list(values)}
+    if default is not None:
+        schema["default"] = default
+    return schema
+
+
+def nullable(schema: Mapping[str, Any]) -> dict[str, Any]:
+    kind = schema.get("type")
+    return (
+        {**schema, "type": [kind, "null"]}
+        if isinstance(kind, str)
+        else {"anyOf": [dict(schema), {"type": "null"}]}
+    )
+
+
+def array(items: Mapping[str, Any], description: str | None = None, **extra: Any) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "array", "items": dict(items), **extra}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def arg(arguments: Mapping[str, Any], name: str, default: Any = None) -> Any:
+    """An argument, or the default the input schema documents for it."""
+    value = arguments.get(name)
+    return default if value is None else value
+
+
+def require(arguments: Mapping[str, Any], name: str, provider: str, hint: str) -> Any:
+    value = arguments.get(name)
+    if value is None or value == "":
+        raise ProviderBadRequest(provider, f"`{name}` is required: {hint}")
+    return value
+
+
+def clip(text: str | None, limit: int = 500) -> str | None:
+    """Long bodies cut to what a model needs to decide whether to fetch more."""
+    if text is None:
+        return None
+    return text if len(text) <= limit else text[: limit - 1] + "…"

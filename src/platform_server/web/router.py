@@ -1,0 +1,490 @@
+"""The settings page: HTML routes under /settings, signed in with an API key, every form CSRF-protected.
+
+Handlers stay thin: check the session and the CSRF token, call the owning service, then redirect (so a reload
+never repeats an action) or, when the service refuses, render the page again with its message.
+"""
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode, urlsplit
+
+import jinja2
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.staticfiles import StaticFiles
+
+from platform_server.auth.dependencies import PrincipalCacheDep, admin_principal
+from platform_server.config import Settings
+from platform_server.db import SessionDep
+from platform_server.errors import NotFound, PlatformError, ResourceNotFound
+from platform_server.ids import is_valid_id
+from platform_server.integrations.providers import PROVIDER_CLASSES
+from platform_server.integrations.providers.base import resolve_url
+from platform_server.integrations.router import integration_deps
+from platform_server.integrations.schemas import ProviderName, WorkspaceIntegrationEnable
+from platform_server.integrations.service import IntegrationDeps, integration_service
+from platform_server.security import random_token
+from platform_server.web.csrf import CSRF_NONCE_COOKIE, CsrfSigner
+from platform_server.web.messages import Banner, Tone, query_banners
+from platform_server.web.service import IntegrationsPage, settings_page_service
+from platform_server.web.session import (
+    COOKIE_PATH,
+    SESSION_COOKIE,
+    SignedIn,
+    clear_cookie,
+    cookies_secure,
+    set_session_cookie,
+    web_session_service,
+)
+
+WEB_DIR = Path(__file__).parent
+STATIC_PATH = "/settings/static"
+SIGN_IN_PATH = "/settings/sign-in"
+INTEGRATIONS_PATH = "/settings/integrations"
+MAX_QUERY_VALUE = 200
+
+router = APIRouter(prefix="/settings", include_in_schema=False)
+
+
+def static_files() -> StaticFiles:
+    return StaticFiles(directory=WEB_DIR / "static")
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%-d %b %Y, %H:%M UTC") if value is not None else ""
+
+
+def _duration(milliseconds: int | None) -> str:
+    if milliseconds is None:
+        return ""
+    return f"{milliseconds} ms" if milliseconds < 1000 else f"{milliseconds / 1000:.1f} s"
+
+
+def _environment() -> jinja2.Environment:
+    # Autoescape everywhere, whatever the template's extension: no value ever reaches the page as markup.
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(WEB_DIR / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    environment.filters["when"] = _when
+    environment.filters["duration"] = _duration
+    environment.globals["static"] = lambda name: f"{STATIC_PATH}/{name}"
+    return environment
+
+
+templates = Jinja2Templates(env=_environment())
+
+
+def _security_headers(settings: Settings) -> dict[str, str]:
+    # Forms may only lead here or to a provider's consent page (connect redirects there after the POST).
+    form_targets = sorted(
+        {
+            _origin(resolve_url(settings, name, cls.oauth.authorize_url))
+            for name, cls in PROVIDER_CLASSES.items()
+        }
+    )
+    policy = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
+        f"base-uri 'none'; frame-ancestors 'none'; form-action 'self' {' '.join(form_targets)}"
+    )
+    return {
+        "Content-Security-Policy": policy,
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+        "Cache-Control": "no-store",
+    }
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _signer(request: Request) -> CsrfSigner:
+    signer: CsrfSigner = request.app.state.csrf_signer
+    return signer
+
+
+def _headers(request: Request) -> dict[str, str]:
+    return _security_headers(_settings(request))
+
+
+def _render(
+    request: Request, template: str, context: dict[str, Any], *, status_code: int = 200
+) -> HTMLResponse:
+    response: HTMLResponse = templates.TemplateResponse(
+        request, template, context, status_code=status_code, headers=_headers(request)
+    )
+    return response
+
+
+def _redirect(request: Request, path: str, **query: str) -> RedirectResponse:
+    location = f"{path}?{urlencode(query)}" if query else path
+    return RedirectResponse(location, status_code=303, headers=_headers(request))
+
+
+def _query(request: Request, name: str) -> str | None:
+    value = request.query_params.get(name)
+    return value[:MAX_QUERY_VALUE] if value else None
+
+
+async def current_web_session(request: Request, session: SessionDep) -> SignedIn | None:
+    return await web_session_service.resolve(session, request.cookies.get(SESSION_COOKIE))
+
+
+WebSessionDep = Annotated[SignedIn | None, Depends(current_web_session)]
+DepsDep = Annotated[IntegrationDeps, Depends(integration_deps)]
+CsrfField = Annotated[str, Form()]
+
+
+def _same_site_request(request: Request) -> bool:
+    """Defence in depth beside the token: browsers say where a POST came from, and it must be here."""
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        return False
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    allowed = {_origin(_settings(request).PUBLIC_BASE_URL), _origin(str(request.base_url))}
+    return origin in allowed
+
+
+def _csrf_refused(request: Request, web: SignedIn | None) -> HTMLResponse:
+    context = {
+        "web": web,
+        "title": "This form has expired",
+        "csrf_token": _csrf_token(request, web) if web else "",
+    }
+    return _render(request, "csrf_refused.html", context, status_code=403)
+
+
+def _csrf_ok(request: Request, web: SignedIn, token: str) -> bool:
+    return _same_site_request(request) and _signer(request).verify(web.token, token, signed_in=True)
+
+
+def _csrf_token(request: Request, web: SignedIn) -> str:
+    return _signer(request).token_for(web.token, signed_in=True)
+
+
+def _to_sign_in(request: Request) -> RedirectResponse:
+    expired = request.cookies.get(SESSION_COOKIE) is not None
+    response = _redirect(request, SIGN_IN_PATH, **({"notice": "session_expired"} if expired else {}))
+    if expired:
+        clear_cookie(response, request, _settings(request), SESSION_COOKIE)
+    return response
+
+
+@router.get("", response_class=RedirectResponse)
+async def settings_home(request: Request) -> RedirectResponse:
+    return _redirect(request, INTEGRATIONS_PATH)
+
+
+@router.get("/sign-in", response_class=HTMLResponse)
+async def sign_in_page(request: Request, web: WebSessionDep) -> Response:
+    if web is not None:
+        return _redirect(request, INTEGRATIONS_PATH)
+    return _sign_in_form(request, banners=query_banners(None, None, _query(request, "notice")))
+
+
+def _sign_in_form(request: Request, *, banners: list[Banner], status_code: int = 200) -> HTMLResponse:
+    nonce = request.cookies.get(CSRF_NONCE_COOKIE) or ""
+    fresh = not 16 <= len(nonce) <= 100
+    if fresh:
+        nonce = random_token()
+    context = {
+        "web": None,
+        "title": "Sign in",
+        "banners": banners,
+        "csrf_token": _signer(request).token_for(nonce, signed_in=False),
+    }
+    response = _render(request, "sign_in.html", context, status_code=status_code)
+    if fresh:
+        response.set_cookie(
+            CSRF_NONCE_COOKIE,
+            nonce,
+            path=COOKIE_PATH,
+            secure=cookies_secure(request, _settings(request)),
+            httponly=True,
+            samesite="lax",
+        )
+    return response
+
+
+@router.post("/sign-in", response_class=HTMLResponse)
+async def sign_in(
+    request: Request,
+    session: SessionDep,
+    cache: PrincipalCacheDep,
+    csrf_token: CsrfField = "",
+    api_key: Annotated[str, Form()] = "",
+) -> Response:
+    nonce = request.cookies.get(CSRF_NONCE_COOKIE)
+    if not (_same_site_request(request) and _signer(request).verify(nonce, csrf_token, signed_in=False)):
+        return _csrf_refused(request, None)
+    settings = _settings(request)
+    try:
+        token = await web_session_service.sign_in(session, cache, settings, api_key)
+    except PlatformError as exc:
+        await session.rollback()
+        return _sign_in_form(request, banners=[Banner(Tone.error, exc.message)], status_code=exc.status_code)
+    response = _redirect(request, INTEGRATIONS_PATH)
+    set_session_cookie(response, request, settings, token)
+    clear_cookie(response, request, settings, CSRF_NONCE_COOKIE)
+    return response
+
+
+@router.post("/sign-out", response_class=RedirectResponse)
+async def sign_out(
+    request: Request, session: SessionDep, web: WebSessionDep, csrf_token: CsrfField = ""
+) -> Response:
+    if web is None:
+        return _to_sign_in(request)
+    if not _csrf_ok(request, web, csrf_token):
+        return _csrf_refused(request, web)
+    await web_session_service.sign_out(session, web.token)
+    response = _redirect(request, SIGN_IN_PATH, notice="signed_out")
+    clear_cookie(response, request, _settings(request), SESSION_COOKIE)
+    return response
+
+
+@router.get("/integrations", response_class=HTMLResponse)
+async def integrations_page(
+    request: Request, session: SessionDep, web: WebSessionDep, deps: DepsDep
+) -> Response:
+    if web is None:
+        return _to_sign_in(request)
+    banners = query_banners(_query(request, "success"), _query(request, "error"), _query(request, "notice"))
+    return await _integrations(request, session, web, deps, banners=banners)
+
+
+async def _integrations(
+    request: Request,
+    session: AsyncSession,
+    web: SignedIn,
+    deps: IntegrationDeps,
+    *,
+    banners: list[Banner],
+    status_code: int = 200,
+) -> HTMLResponse:
+    page = await settings_page_service.integrations_page(session, web.principal, deps)
+    sync_result = _sync_result(page, _query(request, "sync"))
+    context = {
+        "web": web,
+        "title": "Integrations",
+        "banners": [*banners, *([sync_result] if sync_result else [])],
+        "page": page,
+        "can_manage": web.principal.can_manage,
+        "csrf_token": _csrf_token(request, web),
+    }
+    return _render(request, "integrations.html", context, status_code=status_code)
+
+
+def _sync_result(page: IntegrationsPage, sync_log_id: str | None) -> Banner | None:
+    found = page.sync_log(sync_log_id) if sync_log_id else None
+    if found is None:
+        return None
+    card, log = found
+    name = card.integration.name
+    if log.status == "completed":
+        items = "1 item" if log.items_synced == 1 else f"{log.items_synced} items"
+        took = f" in {_duration(log.duration_ms)}" if log.duration_ms is not None else ""
+        return Banner(Tone.success, f"Sync of {name} completed: {items} synced{took}.")
+    if log.status == "failed":
+        return Banner(Tone.error, f"Sync of {name} failed.", detail=log.error)
+    return Banner(Tone.info, f"Sync of {name} is {log.status}: {log.items_synced} items so far.")
+
+
+Action = Callable[[], Awaitable[Response]]
+
+
+async def _act(
+    request: Request,
+    session: AsyncSession,
+    web: SignedIn,
+    deps: IntegrationDeps,
+    csrf_token: str,
+    action: Action,
+    *,
+    managing: bool = True,
+) -> Response:
+    """Runs an action: CSRF first, then the role (managing needs admin or owner, as in the API), then the
+    action; a refusal changes nothing and renders the page again with the service's own message."""
+    if not _csrf_ok(request, web, csrf_token):
+        return _csrf_refused(request, web)
+    try:
+        if managing:
+            await admin_principal(web.principal)
+        return await action()
+    except PlatformError as exc:
+        await session.rollback()
+        banner = Banner(Tone.error, exc.message)
+        return await _integrations(request, session, web, deps, banners=[banner], status_code=exc.status_code)
+    except ValidationError as exc:
+        await session.rollback()
+        problems = "; ".join(f"{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in exc.errors())
+        banner = Banner(Tone.error, "Some values in the form are not valid.", detail=problems)
+        return await _integrations(request, session, web, deps, banners=[banner], status_code=422)
+
+
+@router.post("/integrations/connect", response_class=RedirectResponse)
+async def connect(
+    request: Request,
+    session: SessionDep,
+    web: WebSessionDep,
+    deps: DepsDep,
+    csrf_token: CsrfField = "",
+    provider: Annotated[str, Form()] = "",
+) -> Response:
+    if web is None:
+        return _to_sign_in(request)
+
+    async def start() -> Response:
+        if provider not in PROVIDER_CLASSES:
+            raise NotFound(
+                f"There is no provider called {provider[:40]!r}", details={"provider": provider[:40]}
+            )
+        oauth_url = await settings_page_service.connect(session, web.principal, deps, ProviderName(provider))
+        return RedirectResponse(oauth_url, status_code=303, headers=_headers(request))
+
+    return await _act(request, session, web, deps, csrf_token, start)
+
+
+@router.post("/integrations/{integration_id}/reconnect", response_class=RedirectResponse)
+async def reconnect(
+    request: Request,
+    session: SessionDep,
+    web: WebSessionDep,
+    deps: DepsDep,
+    integration_id: str,
+    csrf_token: CsrfField = "",
+) -> Response:
+    if web is None:
+        return _to_sign_in(request)
+
+    async def start() -> Response:
+        oauth_url = await settings_page_service.reconnect(session, web.principal, deps, integration_id)
+        return RedirectResponse(oauth_url, status_code=303, headers=_headers(request))
+
+    return await _act(request, session, web, deps, csrf_token, start)
+
+
+@router.get("/integrations/{integration_id}/disconnect", response_class=HTMLResponse)
+async def confirm_disconnect(
+    request: Request, session: SessionDep, web: WebSessionDep, deps: DepsDep, integration_id: str
+) -> Response:
+    if web is None:
+        return _to_sign_in(request)
+    try:
+        integration = await integration_service.get(session, web.principal, integration_id)
+    except PlatformError as exc:
+        return await _integrations(
+            request,
+            session,
+            web,
+            deps,
+            banners=[Banner(Tone.error, exc.message)],
+            status_code=exc.status_code,
+        )
+    page = await settings_page_service.integrations_page(session, web.principal, deps)
+    card = next((card for card in page.cards if card.integration.id == integration.id), None)
+    context = {
+        "web": web,
+        "title": f"Disconnect {integration.name}",
+        "integration": integration,
+        "enabled_in": [row.workspace.name for row in card.workspaces if row.access] if card else [],
+        "can_manage": web.principal.can_manage,
+        "csrf_token": _csrf_token(request, web),
+    }
+    return _render(request, "disconnect.html", context)
+
+
+@router.post("/integrations/{integration_id}/disconnect", response_class=RedirectResponse)
+async def disconnect(
+    request: Request,
+    session: SessionDep,
+    web: WebSessionDep,
+    deps: DepsDep,
+    integration_id: str,
+    csrf_token: CsrfField = "",
+) -> Response:
+    if web is None:
+        return _to_sign_in(request)
+
+    async def remove() -> Response:
+        await integration_service.delete(session, web.principal, deps, integration_id)
+        return _redirect(request, INTEGRATIONS_PATH, notice="disconnected")
+
+    return await _act(request, session, web, deps, csrf_token, remove)
+
+
+@router.post("/workspaces/{workspace_id}/integrations/{integration_id}", response_class=RedirectResponse)
+async def save_workspace_access(
+    request: Request,
+    session: SessionDep,
+    web: WebSessionDep,
+    deps: DepsDep,
+    workspace_id: str,
+    integration_id: str,
+    csrf_token: CsrfField = "",
+    action: Annotated[str, Form()] = "save",
+    tools: Annotated[list[str] | None, Form()] = None,
+    default_project: Annotated[str, Form()] = "",
+) -> Response:
+    if web is None:
+        return _to_sign_in(request)
+
+    async def save() -> Response:
+        if not is_valid_id(integration_id):
+            raise ResourceNotFound("Integration", integration_id[:40])
+        if action == "disable":
+            await integration_service.disable(session, web.principal, workspace_id, integration_id)
+            notice = "disabled"
+        else:
+            data = WorkspaceIntegrationEnable(
+                integration_id=integration_id,
+                # Nothing ticked sends no field at all: that means no tools, not "every tool".
+                enabled_tools=tools or [],
+                default_project=default_project.strip() or None,
+            )
+            await integration_service.enable(session, web.principal, workspace_id, data)
+            notice = "enabled"
+        location = f"{INTEGRATIONS_PATH}?{urlencode({'notice': notice})}#integration-{integration_id}"
+        return RedirectResponse(location, status_code=303, headers=_headers(request))
+
+    return await _act(request, session, web, deps, csrf_token, save)
+
+
+@router.post("/integrations/{integration_id}/sync", response_class=RedirectResponse)
+async def run_sync(
+    request: Request,
+    session: SessionDep,
+    web: WebSessionDep,
+    deps: DepsDep,
+    integration_id: str,
+    csrf_token: CsrfField = "",
+    workspace_id: Annotated[str, Form()] = "",
+    source_entity: Annotated[str, Form()] = "",
+) -> Response:
+    if web is None:
+        return _to_sign_in(request)
+
+    async def run() -> Response:
+        sync_log_id = await settings_page_service.sync(
+            session, web.principal, request.app.state, integration_id, workspace_id, source_entity
+        )
+        location = f"{INTEGRATIONS_PATH}?{urlencode({'sync': sync_log_id})}#integration-{integration_id}"
+        return RedirectResponse(location, status_code=303, headers=_headers(request))
+
+    # Members may sync, as through the API.
+    return await _act(request, session, web, deps, csrf_token, run, managing=False)

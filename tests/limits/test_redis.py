@@ -1,0 +1,212 @@
+"""Per-minute limits on Redis: one count for every process, plan changes seen everywhere, and fail-open."""
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from redis.asyncio import Redis
+from sqlalchemy import update
+from structlog.testing import capture_logs
+
+from platform_server.app import create_app
+from platform_server.config import Settings
+from platform_server.limits.service import plan_changed
+from platform_server.models import Team
+from tests.conftest import REQUIRE_SERVICES, Member
+from tests.limits.test_request_limits import rate_headers
+
+MakeMember = Callable[..., Coroutine[Any, Any, Member]]
+
+
+@pytest.fixture
+async def key_prefix(redis_url: str) -> AsyncIterator[str]:
+    """A namespace of this test's own, removed afterwards, so parallel runs never share a count."""
+    prefix = f"test-limits-{uuid.uuid4().hex[:12]}"
+    yield prefix
+    client = Redis.from_url(redis_url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}:*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def second_app(app: Any, settings: Settings) -> AsyncIterator[Any]:
+    """Another server process, as far as the limiter can tell: same database and Redis, nothing in memory."""
+    other = create_app(settings)
+    async with other.router.lifespan_context(other):
+        yield other
+
+
+@pytest.fixture
+async def second_client(second_app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=second_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+async def set_plan(app: Any, team_id: str, plan: str) -> None:
+    async with app.state.sessionmaker() as session, session.begin():
+        await session.execute(update(Team).where(Team.id == team_id).values(plan=plan))
+    await plan_changed(app.state, team_id)
+
+
+class TestSharedCount:
+    @pytest.fixture
+    def settings_overrides(self, redis_url: str, key_prefix: str) -> dict[str, Any]:
+        return {
+            "REDIS_URL": redis_url,
+            "REDIS_KEY_PREFIX": key_prefix,
+            "RATE_LIMIT_FREE_PER_MINUTE": 20,
+            "RATE_LIMIT_PRO_PER_MINUTE": 30,
+        }
+
+    async def test_two_instances_allow_exactly_the_limit_from_a_concurrent_burst(
+        self, client: httpx.AsyncClient, second_client: httpx.AsyncClient, owner: Member
+    ) -> None:
+        burst = [client, second_client] * 25
+        responses = await asyncio.gather(*(http.get("/api/me", headers=owner.headers) for http in burst))
+        assert Counter(response.status_code for response in responses) == {200: 20, 429: 30}
+        assert all(r.json()["error"]["code"] == "RATE_LIMITED" for r in responses if r.status_code == 429)
+
+    async def test_headers_count_down_across_instances(
+        self, client: httpx.AsyncClient, second_client: httpx.AsyncClient, owner: Member
+    ) -> None:
+        first = await client.get("/api/me", headers=owner.headers)
+        second = await second_client.get("/api/workspaces", headers=owner.headers)
+        third = await client.get("/api/me", headers=owner.headers)
+        assert [rate_headers(r)[:2] for r in (first, second, third)] == [(20, 19), (20, 18), (20, 17)]
+        assert time.time() - 1 <= rate_headers(third)[2] <= time.time() + 61
+
+    async def test_an_upgrade_on_one_instance_applies_on_the_next_request_on_another(
+        self, app: Any, client: httpx.AsyncClient, second_client: httpx.AsyncClient, owner: Member
+    ) -> None:
+        for _ in range(20):
+            assert (await second_client.get("/api/me", headers=owner.headers)).status_code == 200
+        assert (await second_client.get("/api/me", headers=owner.headers)).status_code == 429
+        await set_plan(app, owner.team_id, "pro")
+        upgraded = await second_client.get("/api/me", headers=owner.headers)
+        assert upgraded.status_code == 200
+        assert rate_headers(upgraded)[:2] == (30, 9)
+
+    async def test_a_downgrade_on_one_instance_applies_on_the_next_request_on_another(
+        self, app: Any, second_client: httpx.AsyncClient, make_team: MakeMember
+    ) -> None:
+        pro = await make_team("Pro team", plan="pro")
+        for _ in range(25):
+            assert (await second_client.get("/api/me", headers=pro.headers)).status_code == 200
+        await set_plan(app, pro.team_id, "free")
+        refused = await second_client.get("/api/me", headers=pro.headers)
+        assert refused.status_code == 429
+        assert refused.json()["error"]["details"]["limit"] == 20
+
+    async def test_failed_authentication_is_counted_across_instances(
+        self, client: httpx.AsyncClient, second_client: httpx.AsyncClient, settings: Settings
+    ) -> None:
+        wrong = {"Authorization": "Bearer plat_guessed-key-0123456789"}
+        for attempt in range(settings.RATE_LIMIT_AUTH_FAILURES_PER_MINUTE):
+            http = client if attempt % 2 else second_client
+            assert (await http.get("/api/me", headers=wrong)).status_code == 401
+        assert (await client.get("/api/me", headers=wrong)).status_code == 429
+        assert (await second_client.get("/api/me", headers=wrong)).status_code == 429
+
+
+@dataclass
+class RedisServer:
+    """A redis-server of this test's own, so stopping it cannot disturb anyone else's tests."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if REQUIRE_SERVICES:
+            pytest.fail("redis-server is required (PLATFORM_REQUIRE_SERVICES=1) but is not installed")
+        pytest.skip("redis-server is not installed")
+    port = _free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+    )
+    server = RedisServer(process, port)
+    probe = redis.Redis(port=port, socket_connect_timeout=0.2)
+    try:
+        for _ in range(100):
+            try:
+                if probe.ping():
+                    break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        else:
+            pytest.fail("the test's own redis-server did not start within 5 s")
+        yield server
+    finally:
+        probe.close()
+        if process.poll() is None:
+            server.stop()
+
+
+class TestRedisOutage:
+    @pytest.fixture
+    def settings_overrides(self, own_redis: RedisServer) -> dict[str, Any]:
+        return {"REDIS_URL": own_redis.url}
+
+    async def test_requests_are_served_and_the_outage_is_logged_and_reported(
+        self, client: httpx.AsyncClient, owner: Member, own_redis: RedisServer
+    ) -> None:
+        before = await client.get("/api/me", headers=owner.headers)
+        assert before.status_code == 200
+        assert rate_headers(before)[:2] == (100, 99)
+
+        own_redis.stop()
+        with capture_logs() as logs:
+            during = [await client.get("/api/me", headers=owner.headers) for _ in range(3)]
+        assert [response.status_code for response in during] == [200, 200, 200]
+        # Nothing was measured, so nothing is claimed.
+        assert all("x-ratelimit-limit" not in response.headers for response in during)
+        warnings = [entry for entry in logs if entry["event"] == "rate_limit_store_unavailable"]
+        assert len(warnings) == 1
+        assert warnings[0]["log_level"] == "warning"
+
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["redis"].startswith("error")
+
+    async def test_unknown_keys_are_still_refused_while_redis_is_down(
+        self, client: httpx.AsyncClient, own_redis: RedisServer
+    ) -> None:
+        own_redis.stop()
+        wrong = {"Authorization": "Bearer plat_guessed-key-0123456789"}
+        assert (await client.get("/api/me", headers=wrong)).status_code == 401

@@ -1,0 +1,69 @@
+"""Connect a provider through the sandbox's OAuth flow, enable it for a workspace, and run syncs."""
+
+from typing import Any
+
+import httpx
+
+from tests.conftest import Member
+from tests.integrations.helpers import connect
+
+PROJECTS = {"github": "acme/product", "jira": "PROJ", "linear": "ENG"}
+
+
+def notion_database(app: Any) -> str:
+    return str(app.state.sandbox.world("notion").database_id)
+
+
+async def connect_and_enable(
+    app: Any, client: httpx.AsyncClient, member: Member, provider: str, project: str | None = None
+) -> str:
+    authorization = await connect(client, member, provider)
+    body: dict[str, Any] = {"integrationId": authorization.id}
+    project = project if project is not None else PROJECTS.get(provider) or notion_database(app)
+    if project:
+        body["defaultProject"] = project
+    response = await client.post(
+        f"/api/workspaces/{member.workspace_id}/integrations", json=body, headers=member.headers
+    )
+    assert response.status_code == 201, response.text
+    return authorization.id
+
+
+async def sync(
+    client: httpx.AsyncClient,
+    member: Member,
+    integration_id: str,
+    source: str = "issues",
+    target: str = "work_items",
+    *,
+    sync_type: str = "import",
+    expect: int = 200,
+    **extra: Any,
+) -> dict[str, Any]:
+    body = {
+        "syncType": sync_type,
+        "workspaceId": member.workspace_id,
+        "sourceEntity": source,
+        "targetEntity": target,
+        **extra,
+    }
+    response = await client.post(f"/api/integrations/{integration_id}/sync", json=body, headers=member.headers)
+    assert response.status_code == expect, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+async def items(client: httpx.AsyncClient, member: Member, path: str = "/api/work-items") -> list[dict[str, Any]]:
+    """Every item of the member's workspace, through the API."""
+    found: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        response = await client.get(
+            path, params={"workspace_id": member.workspace_id, "page": page, "limit": 100}, headers=member.headers
+        )
+        assert response.status_code == 200, response.text
+        data = response.json()
+        found += data["data"]
+        if page >= data["pagination"]["total_pages"]:
+            return found
+        page += 1

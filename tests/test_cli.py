@@ -1,0 +1,150 @@
+"""The `platform-server` command, run as a user runs it: a subprocess against a fresh database."""
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from platform_server.app import create_app
+from platform_server.config import Settings
+from tests.conftest import _create_postgres_database, make_settings, require_service
+
+COMMAND = str(Path(sys.executable).parent / "platform-server")
+FOUNDATION_TABLES = {"teams", "users", "api_keys", "workspaces", "features", "work_items", "alembic_version"}
+
+
+def run(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k.upper() not in Settings.model_fields}
+    return subprocess.run(
+        [COMMAND, *args], cwd=cwd, env={**clean, **env}, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path}/fresh.db"
+        return
+    url, drop = await _create_postgres_database(require_service("TEST_POSTGRES_URL", "PostgreSQL"))
+    try:
+        yield url
+    finally:
+        await drop()
+
+
+async def _tables(url: str) -> set[str]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            names: list[str] = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+    finally:
+        await engine.dispose()
+    return set(names)
+
+
+async def test_migrate_creates_the_schema_and_is_idempotent(fresh_database: str, tmp_path: Path) -> None:
+    assert await _tables(fresh_database) == set()
+    first = run(tmp_path, "migrate", DATABASE_URL=fresh_database)
+    assert first.returncode == 0, first.stderr
+    tables = await _tables(fresh_database)
+    assert tables >= FOUNDATION_TABLES
+    second = run(tmp_path, "migrate", DATABASE_URL=fresh_database)
+    assert second.returncode == 0, second.stderr
+    assert "up to date" in second.stderr
+    assert await _tables(fresh_database) == tables
+
+
+async def test_bootstrap_prints_one_json_object_with_a_working_key(fresh_database: str, tmp_path: Path) -> None:
+    result = run(tmp_path, "bootstrap", "--team", "Acme", "--email", "Ada@Acme.dev", "--workspace", "Product",
+                 DATABASE_URL=fresh_database)
+    assert result.returncode == 0, result.stderr
+    output = json.loads(result.stdout)
+    assert result.stdout.strip().count("\n") == 0
+    assert set(output) == {"team_id", "user_id", "workspace_id", "api_key"}
+    assert output["api_key"].startswith("plat_")
+    assert output["api_key"] not in result.stderr
+
+    app = create_app(make_settings(fresh_database))
+    headers = {"Authorization": f"Bearer {output['api_key']}"}
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http,
+    ):
+        me = (await http.get("/api/me", headers=headers)).json()
+        workspaces = (await http.get("/api/workspaces", headers=headers)).json()
+    assert me["user"] | {"createdAt": None} == {
+        "id": output["user_id"], "email": "ada@acme.dev", "name": "ada", "role": "owner", "createdAt": None
+    }
+    assert me["team"]["id"] == output["team_id"]
+    assert me["team"]["name"] == "Acme"
+    assert [(w["id"], w["name"]) for w in workspaces["data"]] == [(output["workspace_id"], "Product")]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--team", "Acme", "--email", "not-an-email"), "Not an email address"),
+        (("--team", "Acme", "--email", "a b@x.dev"), "Not an email address"),
+        (("--team", "", "--email", "a@x.dev"), "--team must be 1 to 200 characters"),
+        (("--team", "Acme", "--email", "a@x.dev", "--workspace", "w" * 201), "--workspace must be 1 to 200"),
+    ],
+)
+def test_bootstrap_refuses_bad_input(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/refused.db"
+    result = run(tmp_path, "bootstrap", *args, DATABASE_URL=url)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "refused.db").exists()
+
+
+def test_bootstrap_requires_its_options(tmp_path: Path) -> None:
+    result = run(tmp_path, "bootstrap", "--team", "Acme", DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/x.db")
+    assert result.returncode == 2
+    assert "--email" in result.stderr
+
+
+def test_openapi_prints_a_valid_document(tmp_path: Path) -> None:
+    result = run(tmp_path, "openapi", DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/unused.db")
+    assert result.returncode == 0, result.stderr
+    document: dict[str, Any] = json.loads(result.stdout)
+    assert document["openapi"].startswith("3.")
+    assert document["info"]["title"] == "Platform API"
+    operations = [op for item in document["paths"].values() for op in item.values() if isinstance(op, dict)]
+    assert len(operations) > 15
+    assert all(op.get("operationId") for op in operations)
+    assert {"getMe", "listFeatures", "createWorkItem", "revokeApiKey", "getHealth"} <= {
+        op["operationId"] for op in operations
+    }
+
+
+@pytest.mark.parametrize("command", ["serve", "migrate", "openapi"])
+def test_production_without_a_secret_key_refuses_to_start(tmp_path: Path, command: str) -> None:
+    result = run(tmp_path, command, PLATFORM_ENV="production", DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/p.db")
+    assert result.returncode == 2
+    assert "SECRET_KEY must be set when PLATFORM_ENV=production" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / ".platform-secret").exists()
+    assert not (tmp_path / "p.db").exists()
+
+
+def test_development_generates_the_secret_once_and_reuses_it(tmp_path: Path) -> None:
+    secret_file = tmp_path / ".platform-secret"
+    runs: list[Callable[[], subprocess.CompletedProcess[str]]] = [
+        lambda: run(tmp_path, "openapi", DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/d.db") for _ in range(2)
+    ]
+    assert runs[0]().returncode == 0
+    first = secret_file.read_text()
+    assert len(first.strip()) >= 48
+    assert secret_file.stat().st_mode & 0o777 == 0o600
+    assert runs[1]().returncode == 0
+    assert secret_file.read_text() == first
