@@ -164,24 +164,24 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
         )}
         for body in bodies
     ]
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     server = subprocess.Popen(  # noqa: S603, ASYNC220 - our own interpreter; started once, before timing
-        [sys.executable, "-m", "uvicorn", "platform_server.app:create_app", "--factory", "--fd", str(sock.fileno()),
-         "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"],
+        [sys.executable, "-m", "uvicorn", "platform_server.app:create_app", "--factory", "--host", "127.0.0.1",
+         "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"],
         env=env,
-        pass_fds=(sock.fileno(),),
     )
-    sock.close()
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            for _ in range(100):
+            for _ in range(300):
                 try:
                     if (await client.get("/healthz")).status_code == 200:
                         break
                 except httpx.TransportError:
                     await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError("the server did not start")
             baseline_seconds, baseline_latencies = await timed(
                 2000, args.concurrency, lambda _: client.get("/healthz")
             )

@@ -4,7 +4,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ async def _tables(url: str) -> set[str]:
     return set(names)
 
 
-async def test_migrate_creates_the_schema_and_is_idempotent(fresh_database: str, tmp_path: Path) -> None:
+async def test_migrate_then_bootstrap_on_a_fresh_database(fresh_database: str, tmp_path: Path) -> None:
     assert await _tables(fresh_database) == set()
     first = run(tmp_path, "migrate", DATABASE_URL=fresh_database)
     assert first.returncode == 0, first.stderr
@@ -61,8 +61,6 @@ async def test_migrate_creates_the_schema_and_is_idempotent(fresh_database: str,
     assert "up to date" in second.stderr
     assert await _tables(fresh_database) == tables
 
-
-async def test_bootstrap_prints_one_json_object_with_a_working_key(fresh_database: str, tmp_path: Path) -> None:
     result = run(tmp_path, "bootstrap", "--team", "Acme", "--email", "Ada@Acme.dev", "--workspace", "Product",
                  DATABASE_URL=fresh_database)
     assert result.returncode == 0, result.stderr
@@ -92,8 +90,6 @@ async def test_bootstrap_prints_one_json_object_with_a_working_key(fresh_databas
     ("args", "message"),
     [
         (("--team", "Acme", "--email", "not-an-email"), "Not an email address"),
-        (("--team", "Acme", "--email", "a b@x.dev"), "Not an email address"),
-        (("--team", "", "--email", "a@x.dev"), "--team must be 1 to 200 characters"),
         (("--team", "Acme", "--email", "a@x.dev", "--workspace", "w" * 201), "--workspace must be 1 to 200"),
     ],
 )
@@ -113,7 +109,8 @@ def test_bootstrap_requires_its_options(tmp_path: Path) -> None:
     assert "--email" in result.stderr
 
 
-def test_openapi_prints_a_valid_document(tmp_path: Path) -> None:
+def test_openapi_prints_a_valid_document_and_reuses_the_development_secret(tmp_path: Path) -> None:
+    secret_file = tmp_path / ".platform-secret"
     result = run(tmp_path, "openapi", DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/unused.db")
     assert result.returncode == 0, result.stderr
     document: dict[str, Any] = json.loads(result.stdout)
@@ -125,9 +122,17 @@ def test_openapi_prints_a_valid_document(tmp_path: Path) -> None:
     assert {"getMe", "listFeatures", "createWorkItem", "revokeApiKey", "getHealth"} <= {
         op["operationId"] for op in operations
     }
+    # Development mode generated a secret once, kept it private, and the next start reuses it.
+    first = secret_file.read_text()
+    assert len(first.strip()) >= 48
+    assert secret_file.stat().st_mode & 0o777 == 0o600
+    again = run(tmp_path, "openapi", DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/unused.db")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == result.stdout
+    assert secret_file.read_text() == first
 
 
-@pytest.mark.parametrize("command", ["serve", "migrate", "openapi"])
+@pytest.mark.parametrize("command", ["serve", "migrate"])
 def test_production_without_a_secret_key_refuses_to_start(tmp_path: Path, command: str) -> None:
     result = run(tmp_path, command, PLATFORM_ENV="production", DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/p.db")
     assert result.returncode == 2
@@ -135,16 +140,3 @@ def test_production_without_a_secret_key_refuses_to_start(tmp_path: Path, comman
     assert "Traceback" not in result.stderr
     assert not (tmp_path / ".platform-secret").exists()
     assert not (tmp_path / "p.db").exists()
-
-
-def test_development_generates_the_secret_once_and_reuses_it(tmp_path: Path) -> None:
-    secret_file = tmp_path / ".platform-secret"
-    runs: list[Callable[[], subprocess.CompletedProcess[str]]] = [
-        lambda: run(tmp_path, "openapi", DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/d.db") for _ in range(2)
-    ]
-    assert runs[0]().returncode == 0
-    first = secret_file.read_text()
-    assert len(first.strip()) >= 48
-    assert secret_file.stat().st_mode & 0o777 == 0o600
-    assert runs[1]().returncode == 0
-    assert secret_file.read_text() == first

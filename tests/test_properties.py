@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from platform_server.models import Feature, WorkItem, Workspace
 from tests.conftest import Member, row_count
 
+
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     # Hundreds of requests from one key in a few seconds; the per-minute limit is tested in tests/limits.

@@ -78,10 +78,11 @@ def _allowed_methods(request: Request) -> str:
     # Starlette answers 405 from the first route whose path matches, so its Allow names only that route's
     # methods; a path served by several routes (GET and POST /api/x) must list all of them. Asking the router
     # per method stays correct however routers are nested.
+    routes = request.app.router.routes
     allowed = [
         method
         for method in _METHODS
-        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in request.app.router.routes)
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
     ]
     return ", ".join(allowed)
 

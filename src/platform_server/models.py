@@ -15,22 +15,22 @@ from platform_server.work_items.models import WorkItem
 from platform_server.workspaces.models import Workspace
 
 __all__ = [
+    "RUNNING_GUARD",
     "AiUsage",
     "ApiKey",
     "Email",
     "EmailSuppression",
     "Feature",
-    "StripeSubscription",
-    "WebhookEvent",
-    "WebSession",
     "Integration",
     "OAuthState",
+    "StripeSubscription",
     "SyncLog",
-    "RUNNING_GUARD",
-    "WorkspaceIntegration",
     "Team",
     "ToolCall",
     "User",
+    "WebSession",
+    "WebhookEvent",
     "WorkItem",
     "Workspace",
+    "WorkspaceIntegration",
 ]

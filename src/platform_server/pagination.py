@@ -18,7 +18,8 @@ class PageParams:
         return (self.page - 1) * self.limit
 
 
-def _page_params(
+# async on purpose: FastAPI runs a plain `def` dependency in a worker thread, a hop on every list request.
+async def _page_params(
     page: Annotated[int, Query(ge=1, description="Page number, from 1")] = 1,
     limit: Annotated[int, Query(ge=1, le=100, description="Items per page, 1 to 100")] = 20,
 ) -> PageParams:

@@ -9,6 +9,7 @@ from platform_server.auth.models import ApiKey
 from tests.conftest import Member, row_count
 from tests.helpers import assert_error
 
+
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     # Hundreds of requests from one key in a few seconds; the per-minute limit is tested in tests/limits.

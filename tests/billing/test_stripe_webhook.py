@@ -180,6 +180,10 @@ class TestSubscriptionEvents:
                 response = await post_stripe(client, event)
                 assert response.status_code == 200
                 assert response.json() == {"received": True}
+        first_processing = [event.processed_at for event in await stored_events(app)]
+        for event in events:
+            await post_stripe(client, event)
+        assert [event.processed_at for event in await stored_events(app)] == first_processing
         assert await row_count(app, WebhookEvent) == 2
         assert await row_count(app, StripeSubscription) == 1
         assert (await team_row(app, owner.team_id)).cancel_at_period_end is True

@@ -94,7 +94,8 @@ async def test_rest_call_needs_auth_and_own_workspace(
     assert (await client.post(path, json={})).status_code == 401
     response = await client.post(path, json={}, headers=other_team.headers)
     assert response.status_code == 404
-    response = await client.post("/api/workspaces/1234567890123456789/tools/github_list_repos", json={}, headers=owner.headers)
+    unknown = "/api/workspaces/1234567890123456789/tools/github_list_repos"
+    response = await client.post(unknown, json={}, headers=owner.headers)
     assert response.status_code == 404
     assert await row_count(app, ToolCall) == 0
 

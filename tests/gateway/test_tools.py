@@ -21,11 +21,30 @@ ARGUMENTS: dict[str, dict[str, Any]] = {
     "jira_list_issues": {"projectKey": "PROJ", "maxResults": 5},
     "jira_create_issue": {"projectKey": "PROJ", "summary": "Created through the MCP gateway", "issueType": "Task"},
     "jira_transition_issue": {"issueKey": "PROJ-1", "transition": "Done"},
+    "linear_list_issues": {"teamKey": "ENG", "first": 5},
+    "linear_create_issue": {"teamKey": "ENG", "title": "Created through the MCP gateway", "priority": 2},
+    "linear_list_projects": {"teamKey": "ENG"},
+    "linear_list_cycles": {"teamKey": "ENG"},
+    "notion_list_pages": {"pageSize": 5},
+    "notion_get_page": {"pageId": "{notion_page}", "includeContent": True},
+    "notion_create_page": {"parentPageId": "{notion_page}", "title": "Created through the MCP gateway"},
+    "notion_search": {"query": "Roadmap"},
+    "slack_list_channels": {"limit": 20},
+    "slack_send_message": {"channel": "general", "text": "Hello from the MCP gateway"},
+    "slack_search_messages": {"query": "general"},
+    "figma_list_files": {"teamId": "1160000000000000001"},
+    "figma_get_file": {"fileKey": "{figma_file}", "depth": 1},
+    "figma_export_images": {"fileKey": "{figma_file}", "nodeIds": ["1:1"], "format": "png"},
 }
 
 
-def expected_tool_names() -> list[str]:
-    return sorted(CATALOG)
+def arguments_for(name: str, sandbox: Any) -> dict[str, Any]:
+    """The tool's arguments with the sandbox's generated ids (Notion pages, Figma files) filled in."""
+    ids = {
+        "{notion_page}": next(iter(sandbox.world("notion").pages)),
+        "{figma_file}": next(iter(sandbox.world("figma").files)),
+    }
+    return {key: ids.get(value, value) if isinstance(value, str) else value for key, value in ARGUMENTS[name].items()}
 
 
 def text_of(result: mcp.CallToolResult) -> str:
@@ -59,10 +78,8 @@ async def test_each_workspace_lists_only_its_enabled_tools(
     async with mcp_client(app, owner, second_id, mode=mode) as session:
         listed = (await session.list_tools()).tools
     names = [tool.name for tool in listed]
-    assert names == sorted(
-        ["github_create_issue", "github_list_issues", "github_list_pull_requests", "github_list_repos"]
-        + ["jira_list_projects"]
-    )
+    github = ["github_create_issue", "github_list_issues", "github_list_pull_requests", "github_list_repos"]
+    assert names == [*github, "jira_list_projects"]
     create = next(tool for tool in listed if tool.name == "github_create_issue")
     assert create.annotations is not None
     assert create.annotations.read_only_hint is False
@@ -82,7 +99,7 @@ async def test_every_tool_runs_against_the_sandbox(
     async with mcp_client(app, owner, mode=mode) as session:
         assert name in [tool.name for tool in (await session.list_tools()).tools]
         # The SDK client validates structuredContent against the listed output schema.
-        result = await session.call_tool(name, ARGUMENTS[name])
+        result = await session.call_tool(name, arguments_for(name, app.state.sandbox))
     assert result.is_error is False, text_of(result)
     assert result.structured_content is not None
     [call] = await tool_calls(client, owner)
@@ -95,8 +112,9 @@ async def test_every_tool_runs_against_the_sandbox(
     assert call["channel"] == "mcp"
 
 
-def test_every_tool_of_the_spec_has_test_arguments() -> None:
-    assert sorted(ARGUMENTS) == expected_tool_names()
+def test_the_gateway_serves_the_22_tools_of_the_spec() -> None:
+    assert len(ARGUMENTS) == 22
+    assert sorted(CATALOG) == sorted(ARGUMENTS)
 
 
 async def test_disabled_tool_is_refused_at_call_time(
@@ -179,6 +197,19 @@ async def test_provider_not_found(app: Any, client: httpx.AsyncClient, owner: Me
     assert result.structured_content["error"] == "PROVIDER_NOT_FOUND"
     [call] = await tool_calls(client, owner)
     assert (call["outcome"], call["errorCode"]) == ("error", "PROVIDER_NOT_FOUND")
+
+
+async def test_provider_permission_denied(app: Any, client: httpx.AsyncClient, owner: Member, enable: Enable) -> None:
+    await enable(owner, "slack")
+    async with mcp_client(app, owner) as session:
+        # The bot is not a member of this private channel.
+        result = await session.call_tool("slack_send_message", {"channel": "leadership", "text": "hi"})
+    assert result.is_error is True
+    assert result.structured_content is not None
+    assert result.structured_content["error"] == "PROVIDER_FORBIDDEN"
+    assert "Slack" in text_of(result)
+    [call] = await tool_calls(client, owner)
+    assert (call["outcome"], call["errorCode"]) == ("error", "PROVIDER_FORBIDDEN")
 
 
 async def test_provider_rate_limit_says_how_long_to_wait(

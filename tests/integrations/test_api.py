@@ -7,6 +7,7 @@ import pytest
 
 from platform_server.db import utcnow
 from platform_server.integrations.models import Integration, SyncLog, WorkspaceIntegration
+from platform_server.integrations.tokens import open_token
 from platform_server.teams.models import Role
 from platform_server.work_items.models import WorkItem
 from tests.conftest import Member, row_count
@@ -224,12 +225,17 @@ class TestDelete:
                     external_id="1",
                 )
             )
+        async with app.state.sessionmaker() as session:
+            row = await session.get(Integration, authorization.id)
+            assert row is not None
+            token = open_token(app.state.encryptor, row, "access_token")
         store = app.state.sandbox
-        revocations = store.count("github", "DELETE", "/applications/{client_id}/grant")
+        assert store.authenticate("github", token) == (store.access_tokens[token], None)
         response = await client.delete(f"/api/integrations/{authorization.id}", headers=owner.headers)
         assert response.status_code == 200
         assert response.json() == {"message": "Integration deleted"}
-        assert store.count("github", "DELETE", "/applications/{client_id}/grant") == revocations + 1
+        # The grant was revoked at GitHub: the token no longer works there.
+        assert store.authenticate("github", token) == (None, "revoked")
         assert await row_count(app, Integration) == 0
         assert await row_count(app, WorkspaceIntegration) == 0
         assert await row_count(app, WorkItem) == 1

@@ -1,7 +1,6 @@
 """Monthly AI message allowances: atomic in the database, per team on Free and per user on Pro."""
 
 import asyncio
-from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -28,8 +27,7 @@ from platform_server.limits.quota import (
 from platform_server.schemas import Message
 from platform_server.teams.models import Role
 from tests.conftest import Member
-
-MakeMember = Callable[..., Coroutine[Any, Any, Member]]
+from tests.limits.conftest import MakeMember
 
 NOVEMBER_END = datetime(2026, 11, 30, 23, 59, 59, tzinfo=UTC)
 DECEMBER_START = datetime(2026, 12, 1, tzinfo=UTC)

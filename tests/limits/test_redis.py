@@ -5,9 +5,8 @@ import shutil
 import socket
 import subprocess
 import time
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,32 +14,12 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from redis.asyncio import Redis
-from sqlalchemy import update
 from structlog.testing import capture_logs
 
 from platform_server.app import create_app
 from platform_server.config import Settings
-from platform_server.limits.service import plan_changed
-from platform_server.models import Team
 from tests.conftest import REQUIRE_SERVICES, Member
-from tests.limits.test_request_limits import rate_headers
-
-MakeMember = Callable[..., Coroutine[Any, Any, Member]]
-
-
-@pytest.fixture
-async def key_prefix(redis_url: str) -> AsyncIterator[str]:
-    """A namespace of this test's own, removed afterwards, so parallel runs never share a count."""
-    prefix = f"test-limits-{uuid.uuid4().hex[:12]}"
-    yield prefix
-    client = Redis.from_url(redis_url)
-    try:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}:*")]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
+from tests.limits.conftest import MakeMember, rate_headers, set_plan
 
 
 @pytest.fixture
@@ -56,12 +35,6 @@ async def second_client(second_app: Any) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=second_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
-
-
-async def set_plan(app: Any, team_id: str, plan: str) -> None:
-    async with app.state.sessionmaker() as session, session.begin():
-        await session.execute(update(Team).where(Team.id == team_id).values(plan=plan))
-    await plan_changed(app.state, team_id)
 
 
 class TestSharedCount:

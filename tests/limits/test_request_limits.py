@@ -1,21 +1,19 @@
 """Per-minute limits on authenticated routes, with the in-process store (the default)."""
 
 import time
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
 
+from platform_server.limits.dependencies import PublicRateLimit
 from platform_server.limits.limiter import RequestLimiter
-from platform_server.limits.service import plan_changed
-from platform_server.models import Team, Workspace
+from platform_server.models import Workspace
+from platform_server.schemas import Message
 from platform_server.teams.models import Role
 from tests.conftest import Member, row_count
 from tests.limits.clock import FakeClock
-
-MakeMember = Callable[..., Coroutine[Any, Any, Member]]
+from tests.limits.conftest import MakeMember, rate_headers, set_plan
 
 
 @pytest.fixture
@@ -24,20 +22,6 @@ def clock(app: Any) -> FakeClock:
     fake = FakeClock()
     app.state.limiter = RequestLimiter(app.state.settings, app.state.sessionmaker, clock=fake)
     return fake
-
-
-def rate_headers(response: httpx.Response) -> tuple[int, int, int]:
-    return (
-        int(response.headers["x-ratelimit-limit"]),
-        int(response.headers["x-ratelimit-remaining"]),
-        int(response.headers["x-ratelimit-reset"]),
-    )
-
-
-async def set_plan(app: Any, team_id: str, plan: str) -> None:
-    async with app.state.sessionmaker() as session, session.begin():
-        await session.execute(update(Team).where(Team.id == team_id).values(plan=plan))
-    await plan_changed(app.state, team_id)
 
 
 class TestHeaders:
@@ -206,3 +190,31 @@ class TestBruteForce:
         transport = httpx.ASGITransport(app=app, client=("198.51.100.2", 4000))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as bystander:
             assert (await bystander.get("/api/me", headers=wrong)).status_code == 401
+
+
+class TestPublicRoutes:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"RATE_LIMIT_PUBLIC_PER_MINUTE": 3}
+
+    @pytest.fixture
+    def public_client(self, app: Any) -> httpx.AsyncClient:
+        async def ping() -> Message:
+            return Message(message="pong")
+
+        # Stands in for a webhook or OAuth callback route, which declare the same dependency.
+        app.router.add_api_route("/api/test-public", ping, methods=["POST"], dependencies=[PublicRateLimit])
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+
+    async def test_a_generous_limit_per_address(self, public_client: httpx.AsyncClient, clock: FakeClock) -> None:
+        async with public_client:
+            served = [await public_client.post("/api/test-public") for _ in range(3)]
+            refused = await public_client.post("/api/test-public")
+            assert [r.status_code for r in served] == [200, 200, 200]
+            assert [rate_headers(r)[:2] for r in served] == [(3, 2), (3, 1), (3, 0)]
+            assert refused.status_code == 429
+            assert refused.json()["error"]["code"] == "RATE_LIMITED"
+            assert refused.json()["error"]["details"]["limit"] == 3
+            assert 1 <= int(refused.headers["retry-after"]) <= 60
+            clock.advance(61)
+            assert (await public_client.post("/api/test-public")).status_code == 200

@@ -1,7 +1,5 @@
 """GET /api/usage."""
 
-from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -11,9 +9,8 @@ from platform_server.db import utcnow
 from platform_server.limits.quota import QuotaPeriod, consume_ai_message
 from platform_server.teams.models import Role
 from tests.conftest import Member
+from tests.limits.conftest import MakeMember
 from tests.limits.test_quota import principal_of
-
-MakeMember = Callable[..., Coroutine[Any, Any, Member]]
 
 
 def this_month() -> tuple[str, str]:
@@ -96,8 +93,8 @@ class TestWithoutLimits:
 
 class TestOnRedis:
     @pytest.fixture
-    def settings_overrides(self, redis_url: str) -> dict[str, Any]:
-        return {"REDIS_URL": redis_url, "REDIS_KEY_PREFIX": f"test-usage-{datetime.now(UTC).timestamp()}"}
+    def settings_overrides(self, redis_url: str, key_prefix: str) -> dict[str, Any]:
+        return {"REDIS_URL": redis_url, "REDIS_KEY_PREFIX": key_prefix}
 
     async def test_the_window_read_in_the_background_is_reported(
         self, client: httpx.AsyncClient, owner: Member

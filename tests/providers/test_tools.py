@@ -39,7 +39,9 @@ SPEC_TABLE = {
 }
 
 
-def client_for(store: SandboxStore, provider_http: ProviderHttp, provider: str, **mint: Any) -> ProviderClient:
+def client_for(
+    store: SandboxStore, provider_http: ProviderHttp, provider: str, **mint: Any
+) -> ProviderClient:
     tokens = store.mint_token(provider, **mint)
     context: dict[str, Any] = {}
     if provider == "jira":
@@ -50,7 +52,9 @@ def client_for(store: SandboxStore, provider_http: ProviderHttp, provider: str, 
     )
 
 
-async def run(store: SandboxStore, provider_http: ProviderHttp, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+async def run(
+    store: SandboxStore, provider_http: ProviderHttp, name: str, arguments: dict[str, Any]
+) -> dict[str, Any]:
     tool = ALL_TOOLS[name]
     assert tool.validation_errors(arguments) == []
     result = await tool.execute(client_for(store, provider_http, tool.provider), arguments)
@@ -69,7 +73,8 @@ def test_the_spec_table_is_complete() -> None:
 def test_tool_declares_schemas_and_hints(tool: ToolSpec) -> None:
     Draft202012Validator.check_schema(dict(tool.input_schema))
     Draft202012Validator.check_schema(dict(tool.output_schema))
-    assert tool.input_schema["type"] == "object" and tool.input_schema["additionalProperties"] is False
+    assert tool.input_schema["type"] == "object"
+    assert tool.input_schema["additionalProperties"] is False
     assert len(tool.description) > 40
     listing = tool.name.split("_", 1)[1].startswith(("list", "get", "search", "export"))
     assert tool.read_only is listing
@@ -84,13 +89,19 @@ async def test_github_tools(store: SandboxStore, provider_http: ProviderHttp) ->
     repos = await run(store, provider_http, "github_list_repos", {})
     assert "acme/product" in [repo["fullName"] for repo in repos["repos"]]
 
-    issues = await run(store, provider_http, "github_list_issues", {"repo": "acme/product", "state": "all", "perPage": 20})
-    assert issues["issues"] and issues["nextPage"] == 2
+    issues = await run(
+        store, provider_http, "github_list_issues", {"repo": "acme/product", "state": "all", "perPage": 20}
+    )
+    assert issues["issues"]
+    assert issues["nextPage"] == 2
     # Pull requests come back from the issues endpoint too; the tool drops them.
     assert all(issue["number"] % 5 for issue in issues["issues"])
 
     created = await run(
-        store, provider_http, "github_create_issue", {"repo": "acme/product", "title": "From a tool", "labels": ["bug"]}
+        store,
+        provider_http,
+        "github_create_issue",
+        {"repo": "acme/product", "title": "From a tool", "labels": ["bug"]},
     )
     assert created["state"] == "open"
     newest = await run(
@@ -99,8 +110,11 @@ async def test_github_tools(store: SandboxStore, provider_http: ProviderHttp) ->
     assert newest["issues"][0]["number"] == created["number"]
     assert newest["issues"][0]["labels"] == ["bug"]
 
-    pulls = await run(store, provider_http, "github_list_pull_requests", {"repo": "acme/product", "state": "all"})
-    assert pulls["pullRequests"] and all(pull["number"] % 5 == 0 for pull in pulls["pullRequests"])
+    pulls = await run(
+        store, provider_http, "github_list_pull_requests", {"repo": "acme/product", "state": "all"}
+    )
+    assert pulls["pullRequests"]
+    assert all(pull["number"] % 5 == 0 for pull in pulls["pullRequests"])
 
 
 async def test_github_tool_errors_are_actionable(store: SandboxStore, provider_http: ProviderHttp) -> None:
@@ -117,25 +131,33 @@ async def test_jira_tools(store: SandboxStore, provider_http: ProviderHttp) -> N
     assert projects["nextStartAt"] == 2
 
     first = await run(store, provider_http, "jira_list_issues", {"projectKey": "PROJ", "maxResults": 10})
-    assert len(first["issues"]) == 10 and first["nextPageToken"]
+    assert len(first["issues"]) == 10
+    assert first["nextPageToken"]
     assert all(issue["key"].startswith("PROJ-") for issue in first["issues"])
     assert first["issues"][0]["description"]
     assert first["issues"][0]["url"].startswith("https://acme.atlassian.net/browse/PROJ-")
     second = await run(
-        store, provider_http, "jira_list_issues",
+        store,
+        provider_http,
+        "jira_list_issues",
         {"projectKey": "PROJ", "maxResults": 10, "nextPageToken": first["nextPageToken"]},
     )
     assert not {issue["key"] for issue in first["issues"]} & {issue["key"] for issue in second["issues"]}
     done = await run(store, provider_http, "jira_list_issues", {"projectKey": "PROJ", "status": "Done"})
-    assert done["issues"] and {issue["status"] for issue in done["issues"]} == {"Done"}
+    assert done["issues"]
+    assert {issue["status"] for issue in done["issues"]} == {"Done"}
 
     created = await run(
-        store, provider_http, "jira_create_issue",
+        store,
+        provider_http,
+        "jira_create_issue",
         {"projectKey": "PROJ", "summary": "Tool-made", "description": "One.\n\nTwo.", "issueType": "Bug"},
     )
     assert created["key"] == f"PROJ-{store.world('jira').projects['PROJ'].seq.last}"
 
-    moved = await run(store, provider_http, "jira_transition_issue", {"issueKey": created["key"], "transition": "done"})
+    moved = await run(
+        store, provider_http, "jira_transition_issue", {"issueKey": created["key"], "transition": "done"}
+    )
     assert moved["status"] == "Done"
     with pytest.raises(ProviderBadRequest, match="available transitions: To Do"):
         await ALL_TOOLS["jira_transition_issue"].execute(
@@ -151,26 +173,38 @@ async def test_jira_without_site_asks_for_reconnect(store: SandboxStore, provide
 
 async def test_linear_tools(store: SandboxStore, provider_http: ProviderHttp) -> None:
     page = await run(store, provider_http, "linear_list_issues", {"teamKey": "ENG", "first": 5})
-    assert len(page["issues"]) == 5 and page["nextCursor"]
+    assert len(page["issues"]) == 5
+    assert page["nextCursor"]
     following = await run(
-        store, provider_http, "linear_list_issues", {"teamKey": "ENG", "first": 5, "after": page["nextCursor"]}
+        store,
+        provider_http,
+        "linear_list_issues",
+        {"teamKey": "ENG", "first": 5, "after": page["nextCursor"]},
     )
     assert not {i["id"] for i in page["issues"]} & {i["id"] for i in following["issues"]}
-    started = await run(store, provider_http, "linear_list_issues", {"teamKey": "ENG", "stateType": "started"})
-    assert started["issues"] and {issue["stateType"] for issue in started["issues"]} == {"started"}
+    started = await run(
+        store, provider_http, "linear_list_issues", {"teamKey": "ENG", "stateType": "started"}
+    )
+    assert started["issues"]
+    assert {issue["stateType"] for issue in started["issues"]} == {"started"}
 
     created = await run(
-        store, provider_http, "linear_create_issue",
+        store,
+        provider_http,
+        "linear_create_issue",
         {"teamKey": "ENG", "title": "Made by a tool", "priority": 2, "stateName": "In Progress"},
     )
-    assert created["success"] and created["identifier"].startswith("ENG-") and created["state"] == "In Progress"
+    assert created["success"]
+    assert created["identifier"].startswith("ENG-")
+    assert created["state"] == "In Progress"
     with pytest.raises(ProviderNotFound, match="no team"):
         await ALL_TOOLS["linear_create_issue"].execute(
             client_for(store, provider_http, "linear"), {"teamKey": "NOPE", "title": "x"}
         )
 
     projects = await run(store, provider_http, "linear_list_projects", {"teamKey": "DES"})
-    assert projects["projects"] and all("DES" in project["teams"] for project in projects["projects"])
+    assert projects["projects"]
+    assert all("DES" in project["teams"] for project in projects["projects"])
     cycles = await run(store, provider_http, "linear_list_cycles", {"teamKey": "ENG"})
     assert sum(cycle["isActive"] for cycle in cycles["cycles"]) == 1
     active = await run(store, provider_http, "linear_list_cycles", {"teamKey": "ENG", "activeOnly": True})
@@ -179,18 +213,28 @@ async def test_linear_tools(store: SandboxStore, provider_http: ProviderHttp) ->
 
 async def test_notion_tools(store: SandboxStore, provider_http: ProviderHttp) -> None:
     pages = await run(store, provider_http, "notion_list_pages", {"pageSize": 10})
-    assert len(pages["pages"]) == 10 and pages["nextCursor"]
-    page = await run(store, provider_http, "notion_get_page", {"pageId": pages["pages"][0]["id"].replace("-", "")})
-    assert page["title"] == pages["pages"][0]["title"] and page["content"]
+    assert len(pages["pages"]) == 10
+    assert pages["nextCursor"]
+    page = await run(
+        store, provider_http, "notion_get_page", {"pageId": pages["pages"][0]["id"].replace("-", "")}
+    )
+    assert page["title"] == pages["pages"][0]["title"]
+    assert page["content"]
 
     notion: NotionWorld = store.world("notion")
     in_db = await run(
-        store, provider_http, "notion_create_page",
-        {"parentDatabaseId": notion.database_id, "title": "Roadmap item from a tool", "content": "First.\n\nSecond."},
+        store,
+        provider_http,
+        "notion_create_page",
+        {
+            "parentDatabaseId": notion.database_id,
+            "title": "Roadmap item from a tool",
+            "content": "First.\n\nSecond.",
+        },
     )
     created = await run(store, provider_http, "notion_get_page", {"pageId": in_db["id"]})
     assert created["properties"]["Name"] == "Roadmap item from a tool"
-    assert created["content"] == "First.\n\nSecond."
+    assert created["content"] == "First.\nSecond."
     child = await run(
         store, provider_http, "notion_create_page", {"parentPageId": in_db["id"], "title": "A child page"}
     )
@@ -207,10 +251,14 @@ async def test_slack_tools(store: SandboxStore, provider_http: ProviderHttp) -> 
     assert [channel["name"] for channel in channels["channels"]] == ["general", "random", "engineering"]
     assert channels["nextCursor"]
 
-    sent = await run(store, provider_http, "slack_send_message", {"channel": "#general", "text": "Deploy 42 is out"})
-    assert sent["channel"] == "C0000000001" and sent["ts"]
+    sent = await run(
+        store, provider_http, "slack_send_message", {"channel": "#general", "text": "Deploy 42 is out"}
+    )
+    assert sent["channel"] == "C0000000001"
+    assert sent["ts"]
     found = await run(store, provider_http, "slack_search_messages", {"query": "deploy 42 in:#general"})
-    assert found["total"] == 1 and found["messages"][0]["text"] == "Deploy 42 is out"
+    assert found["total"] == 1
+    assert found["messages"][0]["text"] == "Deploy 42 is out"
 
     with pytest.raises(ProviderForbidden, match="invite the Slack app"):
         await ALL_TOOLS["slack_send_message"].execute(
@@ -238,7 +286,10 @@ async def test_figma_tools(store: SandboxStore, provider_http: ProviderHttp) -> 
     assert frame_ids
 
     images = await run(
-        store, provider_http, "figma_export_images", {"fileKey": key, "nodeIds": [frame_ids[0], "99:99"], "format": "svg"}
+        store,
+        provider_http,
+        "figma_export_images",
+        {"fileKey": key, "nodeIds": [frame_ids[0], "99:99"], "format": "svg"},
     )
     assert images["failed"] == ["99:99"]
     assert images["images"][0]["url"].endswith(".svg?scale=1")

@@ -28,13 +28,16 @@ async def sandbox_database(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def sandbox_settings_overrides() -> dict[str, Any]:
+    """Override in a test module to change the sandbox app's settings."""
     return {}
 
 
-@pytest.fixture
-async def sandbox_app(sandbox_database: str, sandbox_settings_overrides: dict[str, Any]) -> AsyncIterator[FastAPI]:
+@pytest.fixture(scope="module")
+async def sandbox_app(
+    sandbox_database: str, sandbox_settings_overrides: dict[str, Any]
+) -> AsyncIterator[FastAPI]:
     app = create_app(make_settings(sandbox_database, PLATFORM_SANDBOX=True, **sandbox_settings_overrides))
     async with app.router.lifespan_context(app):
         yield app
@@ -42,18 +45,20 @@ async def sandbox_app(sandbox_database: str, sandbox_settings_overrides: dict[st
 
 @pytest.fixture
 def store(sandbox_app: FastAPI) -> SandboxStore:
+    """The app is shared by a module's tests; its sandbox starts fresh for each."""
     sandbox: SandboxStore = sandbox_app.state.sandbox
+    sandbox.reset()
     return sandbox
 
 
 @pytest.fixture
-def provider_http(sandbox_app: FastAPI) -> ProviderHttp:
+def provider_http(sandbox_app: FastAPI, store: SandboxStore) -> ProviderHttp:
     http: ProviderHttp = sandbox_app.state.provider_http
     return http
 
 
 @pytest.fixture
-async def http(sandbox_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def http(sandbox_app: FastAPI, store: SandboxStore) -> AsyncIterator[httpx.AsyncClient]:
     """A plain client to the app, for calling the sandbox the way a provider SDK would."""
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox_app), base_url=BASE_URL) as client:
         yield client

@@ -218,6 +218,7 @@ def test_notion_page_mapping() -> None:
         (parse_project_key, "proj", "PROJ"),
         (parse_team_key, "eng", "ENG"),
         (parse_parent, "https://www.notion.so/Roadmap-" + NOTION_ID, NOTION_ID),
+        (parse_parent, "59833787-2cf9-4fdf-8782-e53db20768a5", "598337872cf94fdf8782e53db20768a5"),
     ],
 )
 def test_projects_parse(parse: object, value: str, expected: str) -> None:

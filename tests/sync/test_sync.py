@@ -215,6 +215,32 @@ async def test_killed_sync_resumes_and_matches_an_uninterrupted_one(
     assert {item["key"]: item["status"] for item in await items(client, other)} == expected
 
 
+async def test_an_issue_updated_during_the_run_skips_nothing(
+    app: Any, client: httpx.AsyncClient, owner: Member
+) -> None:
+    from platform_server.integrations.sync.service import sync_service
+
+    store = app.state.sandbox
+    store.faults.volume = 450
+    integration_id = await connect_and_enable(app, client, owner, "github")
+    expected = expected_github(app, pulls=False)
+
+    def edit_a_seen_issue(_items: int, pages: int) -> None:
+        # Issue #1 was on page 1; updating it moves it to the end of the listing (an offset shift).
+        if pages == 1:
+            store.world("github").touch("acme/product", 1, title="Edited mid-run")
+
+    async with app.state.sessionmaker() as session:
+        plan, integration = await sync_service.plan(session, owner.team_id, integration_id, import_request(owner))
+    log = await sync_service.claim(app.state.sessionmaker, plan)
+    client_ = app.state.token_manager.client_for(integration)
+    outcome = await sync_service.run(app.state.sessionmaker, plan, log, client_, edit_a_seen_issue)
+    assert outcome.status == "completed"
+    imported = await items(client, owner)
+    assert {item["key"]: item["status"] for item in imported} == expected
+    assert next(item for item in imported if item["key"] == "acme/product#1")["title"] == "Edited mid-run"
+
+
 async def test_restart_marks_an_interrupted_run_failed_and_the_next_run_resumes(
     app: Any, client: httpx.AsyncClient, owner: Member, settings: Any
 ) -> None:

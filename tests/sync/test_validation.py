@@ -58,14 +58,15 @@ async def test_missing_fields_are_422(app: Any, client: httpx.AsyncClient, owner
     await assert_nothing_changed(app)
 
 
-async def test_malformed_json_is_422(app: Any, client: httpx.AsyncClient, owner: Member) -> None:
+async def test_malformed_json_is_400(app: Any, client: httpx.AsyncClient, owner: Member) -> None:
     integration_id = await connect_and_enable(app, client, owner, "github")
     response = await client.post(
         f"/api/integrations/{integration_id}/sync",
         content=b'{"syncType": "import",',
         headers={**owner.headers, "Content-Type": "application/json"},
     )
-    assert response.status_code == 422
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "BAD_REQUEST"
     await assert_nothing_changed(app)
 
 
@@ -156,3 +157,24 @@ async def test_provider_outage_fails_the_run_with_503(app: Any, client: httpx.As
     assert response.json()["error"]["details"]["syncLogId"]
     app.state.sandbox.faults.error_rate = 0.0
     assert (await sync(client, owner, integration_id))["status"] == "completed"
+
+
+async def test_revoked_grant_expires_the_integration_and_answers_409(
+    app: Any, client: httpx.AsyncClient, owner: Member
+) -> None:
+    store = app.state.sandbox
+    integration_id = await connect_and_enable(app, client, owner, "github")
+    for record in list(store.access_tokens.values()):
+        if record.grant.provider == "github":
+            store.revoke_grant(record.grant)
+    response = await post(client, owner, integration_id, {**GOOD, "workspaceId": owner.workspace_id})
+    assert response.status_code == 409, response.text
+    assert "reconnect" in response.json()["error"]["message"].lower()
+    detail = (await client.get(f"/api/integrations/{integration_id}", headers=owner.headers)).json()
+    assert detail["status"] == "expired"
+    assert detail["syncLogs"][0]["status"] == "failed"
+    # An expired integration is refused before anything is fetched.
+    again = await post(client, owner, integration_id, {**GOOD, "workspaceId": owner.workspace_id})
+    assert again.status_code == 409
+    assert "expired" in again.json()["error"]["message"]
+    assert await row_count(app, WorkItem) == 0

@@ -15,7 +15,8 @@ from platform_server.limits.limiter import request_limiter
 _bearer_scheme = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer plat_…`")
 
 
-def get_principal_cache(request: Request) -> PrincipalCache:
+# async on purpose: FastAPI runs a plain `def` dependency in a worker thread, a hop on every request.
+async def get_principal_cache(request: Request) -> PrincipalCache:
     cache: PrincipalCache = request.app.state.principal_cache
     return cache
 

@@ -75,7 +75,7 @@ class EventPosition:
             STATUS_PRECEDENCE.get(subscription.status, -1),
             subscription.last_event_id,
         )
-        return True
+        return mine > stored
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,6 @@ class EmailUnavailable(ServiceUnavailable):
 @dataclass(frozen=True, slots=True)
 class ResendOutcome:
     duplicate: bool
-    email_id: str | None = None
 
 
 def normalize_address(address: str) -> str:
@@ -143,7 +142,7 @@ class EmailService:
             email.status = status
         await events.mark_processed(row_id)
         await session.flush()
-        return ResendOutcome(duplicate=False, email_id=email.id)
+        return ResendOutcome(duplicate=False)
 
     async def _suppress_if_needed(self, session: AsyncSession, event_type: str, data: dict[str, Any]) -> bool:
         """A hard bounce or a spam complaint stops all further email to the recipients."""

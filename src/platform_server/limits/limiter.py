@@ -38,7 +38,7 @@ from platform_server.teams.plans import plan_limits
 STATE_KEY = "rate_limit"
 WINDOW_SECONDS = 60
 # A limiter that waits on a sick Redis would slow every request: fail fast, then leave Redis alone briefly.
-REDIS_TIMEOUT_SECONDS = 0.25
+REDIS_TIMEOUT_SECONDS = 1.0
 STORE_RETRY_SECONDS = 2.0
 STORE_ERRORS = (RedisError, StorageError, OSError, TimeoutError)
 
@@ -113,7 +113,6 @@ class RequestLimiter:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.enabled = settings.RATE_LIMIT_ENABLED
-        self.settings = settings
         self.clock = clock
         self._redis: Redis | None = None
         if settings.REDIS_URL:
@@ -140,16 +139,9 @@ class RequestLimiter:
         self._store_down = False
         self._store_retry_at = 0.0
 
-    @property
-    def shared(self) -> bool:
-        return self._redis is not None
-
     async def aclose(self) -> None:
         if self._redis is not None:
             await self._redis.aclose()
-
-    def limit_for(self, plan: str) -> int:
-        return self._item(plan).amount
 
     async def enforce(self, scope: Scope, principal: Principal, session: AsyncSession | None = None) -> None:
         """Counts one request against the user's per-minute limit; raises RateLimited (429) when it is spent."""

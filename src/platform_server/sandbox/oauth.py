@@ -117,7 +117,7 @@ async def _authorize(store: SandboxStore, rules: OAuthRules, request: Request) -
     grant = store.new_grant(
         rules.provider,
         login,
-        split_scopes(params.get("scope"), rules.scope_separator) or list(rules.default_scopes),
+        _requested_scopes(rules, params),
         split_scopes(params.get("user_scope"), rules.scope_separator),
     )
     code = store.new_code(grant, redirect_uri, params.get("code_challenge") or None)
@@ -135,6 +135,13 @@ def _authorize_problem(rules: OAuthRules, params: dict[str, str]) -> tuple[str, 
     return None
 
 
+def _requested_scopes(rules: OAuthRules, params: dict[str, str]) -> list[str]:
+    # No scope parameter means the app's defaults; an empty one (Slack user-only installs) means none.
+    if "scope" not in params:
+        return list(rules.default_scopes)
+    return split_scopes(params["scope"], rules.scope_separator)
+
+
 def _redirect(target: str, params: dict[str, str | None]) -> RedirectResponse:
     query = urlencode({key: value for key, value in params.items() if value is not None})
     return RedirectResponse(f"{target}{'&' if '?' in target else '?'}{query}", status_code=302)
@@ -146,7 +153,7 @@ def _error_page(rules: OAuthRules, message: str) -> HTMLResponse:
 
 
 def _consent_page(rules: OAuthRules, params: dict[str, str], redirect_uri: str) -> HTMLResponse:
-    scopes = split_scopes(params.get("scope"), rules.scope_separator) or list(rules.default_scopes)
+    scopes = _requested_scopes(rules, params)
     user_scopes = split_scopes(params.get("user_scope"), rules.scope_separator)
     hidden = "".join(
         f'<input type="hidden" name="{html.escape(name)}" value="{html.escape(value)}">'

@@ -13,7 +13,6 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from platform_server.security import constant_time_equals
 
-CSRF_FIELD = "csrf_token"
 # Before sign-in only: the nonce the sign-in form's token is bound to.
 CSRF_NONCE_COOKIE = "platform_csrf"
 

@@ -56,7 +56,7 @@ def static_files() -> StaticFiles:
 
 
 def _when(value: datetime | None) -> str:
-    return value.strftime("%-d %b %Y, %H:%M UTC") if value is not None else ""
+    return f"{value.day} {value:%b %Y, %H:%M} UTC" if value is not None else ""
 
 
 def _duration(milliseconds: int | None) -> str:
@@ -480,9 +480,12 @@ async def run_sync(
         return _to_sign_in(request)
 
     async def run() -> Response:
-        sync_log_id = await settings_page_service.sync(
-            session, web.principal, request.app.state, integration_id, workspace_id, source_entity
+        plan, integration = await settings_page_service.plan_sync(
+            session, web.principal, integration_id, workspace_id, source_entity
         )
+        # The request owns its transaction: end it before the run, which must not wait for its SQLite lock.
+        await session.commit()
+        sync_log_id = await settings_page_service.run_sync(request.app.state, plan, integration)
         location = f"{INTEGRATIONS_PATH}?{urlencode({'sync': sync_log_id})}#integration-{integration_id}"
         return RedirectResponse(location, status_code=303, headers=_headers(request))
 

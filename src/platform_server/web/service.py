@@ -23,7 +23,7 @@ from platform_server.integrations.schemas import IntegrationCreate, ProviderInfo
 from platform_server.integrations.service import IntegrationDeps, integration_service
 from platform_server.integrations.sync.base import IMPORTERS
 from platform_server.integrations.sync.schemas import SyncRequest, SyncType
-from platform_server.integrations.sync.service import sync_service
+from platform_server.integrations.sync.service import SyncPlan, sync_service
 from platform_server.pagination import PageParams
 from platform_server.workspaces.models import Workspace
 from platform_server.workspaces.service import workspace_service
@@ -178,16 +178,15 @@ class SettingsPageService:
         _, oauth_url = await integration_service.create(session, principal, deps, data)
         return oauth_url
 
-    async def sync(
+    async def plan_sync(
         self,
         session: AsyncSession,
         principal: Principal,
-        state: State,
         integration_id: str,
         workspace_id: str,
         source_entity: str,
-    ) -> str:
-        """Runs an import now, the way POST /api/integrations/{id}/sync does; answers its sync log id."""
+    ) -> tuple[SyncPlan, Integration]:
+        """The checks of POST /api/integrations/{id}/sync for an import chosen on the page."""
         integration = await integration_service.get(session, principal, integration_id)
         importer = IMPORTERS.get((integration.provider, source_entity))
         if importer is None:
@@ -203,10 +202,11 @@ class SettingsPageService:
             source_entity=source_entity,
             target_entity=importer.target_entity,
         )
-        plan, integration = await sync_service.plan(session, principal.team_id, integration.id, request)
-        # The run commits page by page on sessions of its own; on SQLite this transaction must not hold the
-        # write lock meanwhile.
-        await session.commit()
+        return await sync_service.plan(session, principal.team_id, integration.id, request)
+
+    async def run_sync(self, state: State, plan: SyncPlan, integration: Integration) -> str:
+        """Claims and runs the planned import on sessions of its own (it commits page by page); answers its
+        sync log id, whose status and error tell how it ended."""
         log = await sync_service.claim(state.sessionmaker, plan)
         client: ProviderClient = state.token_manager.client_for(integration)
         outcome = await sync_service.run(state.sessionmaker, plan, log, client)

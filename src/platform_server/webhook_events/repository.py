@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from platform_server.db import utcnow
@@ -43,9 +43,3 @@ class WebhookEventRepository(Repository[WebhookEvent]):
         await self.session.execute(
             update(WebhookEvent).where(WebhookEvent.id == event_row_id).values(processed_at=when or utcnow())
         )
-
-    async def get_by_external_id(self, source: str, external_id: str) -> WebhookEvent | None:
-        found: WebhookEvent | None = await self.session.scalar(
-            select(WebhookEvent).where(WebhookEvent.source == source, WebhookEvent.external_id == external_id)
-        )
-        return found

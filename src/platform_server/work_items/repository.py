@@ -1,5 +1,8 @@
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
+
+from sqlalchemy import Row, Select, bindparam, func, select
 
 from platform_server.features.models import Feature
 from platform_server.pagination import PageParams
@@ -10,14 +13,36 @@ from platform_server.work_items.models import WorkItem
 class SourcedItemRepository(TeamScopedRepository[ModelT]):
     async def list_page(
         self, params: PageParams, workspace_id: str | None, filters: dict[str, Any]
-    ) -> tuple[Sequence[ModelT], int]:
-        statement = self.scoped()
-        if workspace_id is not None:
-            statement = statement.where(self.model.workspace_id == workspace_id)
-        for column, value in filters.items():
-            if value is not None:
-                statement = statement.where(getattr(self.model, column) == value)
-        return await self.paginate(statement.order_by(self.model.id.desc()), params)
+    ) -> tuple[Sequence[Row[Any]], int]:
+        """Plain rows (every column, by name) rather than ORM objects: this is the hottest read of the API.
+
+        The statement is built once per combination of filters and bound with parameters, so a request pays
+        neither statement construction nor ORM object creation (see bench/bench_features.py).
+        """
+        active = tuple(sorted(column for column, value in filters.items() if value is not None))
+        values: dict[str, Any] = {f"filter_{column}": filters[column] for column in active}
+        values.update(team_id=self.team_id, workspace_id=workspace_id, limit=params.limit, offset=params.offset)
+        rows = (await self.session.execute(self._listing(workspace_id is not None, active), values)).all()
+        if rows:
+            return rows, int(rows[0].total)
+        if params.page == 1:
+            return [], 0
+        counted = self._listing(workspace_id is not None, active).with_only_columns(func.count()).order_by(None)
+        total = await self.session.scalar(counted.limit(None).offset(None), values)
+        return [], int(total or 0)
+
+    @classmethod
+    @cache
+    def _listing(cls, by_workspace: bool, filter_columns: tuple[str, ...]) -> Select[Any]:
+        table = cls.model.__table__
+        statement = select(*table.c, func.count().over().label("total")).where(
+            table.c.team_id == bindparam("team_id")
+        )
+        if by_workspace:
+            statement = statement.where(table.c.workspace_id == bindparam("workspace_id"))
+        for column in filter_columns:
+            statement = statement.where(table.c[column] == bindparam(f"filter_{column}"))
+        return statement.order_by(table.c.id.desc()).limit(bindparam("limit")).offset(bindparam("offset"))
 
 
 class WorkItemRepository(SourcedItemRepository[WorkItem]):

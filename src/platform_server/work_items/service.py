@@ -1,6 +1,7 @@
 from collections.abc import Sequence
 from typing import Any, Generic
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_server.auth.principal import Principal
@@ -26,10 +27,14 @@ class SourcedItemService(Generic[ModelT]):
         params: PageParams,
         workspace_id: str | None,
         filters: dict[str, Any],
-    ) -> tuple[Sequence[ModelT], int]:
-        if workspace_id is not None:
+    ) -> tuple[Sequence[Row[Any]], int]:
+        """Rows with every column of the item, by name (validate them like the model objects)."""
+        page = await self.repository_class(session, principal.team_id).list_page(params, workspace_id, filters)
+        # A row of this team in that workspace proves the workspace is the team's; only an empty page needs the
+        # extra query that tells "no items" from "no such workspace" (404).
+        if workspace_id is not None and not page[0]:
             await workspace_service.get(session, principal, workspace_id)
-        return await self.repository_class(session, principal.team_id).list_page(params, workspace_id, filters)
+        return page
 
     async def get(self, session: AsyncSession, principal: Principal, item_id: str) -> ModelT:
         item = await self.repository_class(session, principal.team_id).get(item_id)

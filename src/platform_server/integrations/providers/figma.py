@@ -1,6 +1,7 @@
 import httpx
 
 from platform_server.integrations.providers.base import Account, Category, OAuthConfig, Provider, ensure_success
+from platform_server.integrations.providers.figma_tools import TOOLS
 
 
 class Figma(Provider):
@@ -15,6 +16,7 @@ class Figma(Provider):
         scope_separator=",",
         client_auth="client_secret_basic",
     )
+    tools = TOOLS
     api_base_url = "https://api.figma.com"
 
     async def whoami(self, http: httpx.AsyncClient, token: str) -> Account:

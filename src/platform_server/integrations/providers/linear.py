@@ -9,6 +9,7 @@ from platform_server.integrations.providers.base import (
     ProviderResponseError,
     ensure_success,
 )
+from platform_server.integrations.providers.linear_tools import TOOLS
 
 _VIEWER_QUERY = "query Viewer { viewer { id name email } organization { id name urlKey } }"
 
@@ -25,6 +26,7 @@ class Linear(Provider):
         pkce=True,
         rotating_refresh=True,
     )
+    tools = TOOLS
     api_base_url = "https://api.linear.app"
     revocable = True
 

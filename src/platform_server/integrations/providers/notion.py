@@ -13,6 +13,7 @@ from platform_server.integrations.providers.base import (
     ensure_success,
 )
 from platform_server.integrations.providers.client import NOTION_VERSION
+from platform_server.integrations.providers.notion_tools import TOOLS
 
 
 class Notion(Provider):
@@ -28,6 +29,7 @@ class Notion(Provider):
         body_format="json",
         extra_authorize_params={"owner": "user"},
     )
+    tools = TOOLS
     api_base_url = "https://api.notion.com"
     api_headers = {"Notion-Version": NOTION_VERSION}
     revocable = True

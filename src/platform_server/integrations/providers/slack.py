@@ -12,6 +12,7 @@ from platform_server.integrations.providers.base import (
     ProviderResponseError,
     ensure_success,
 )
+from platform_server.integrations.providers.slack_tools import TOOLS
 
 
 class Slack(Provider):
@@ -28,6 +29,7 @@ class Slack(Provider):
         user_scope_names=frozenset({"search:read"}),
         rotating_refresh=True,
     )
+    tools = TOOLS
     api_base_url = "https://slack.com"
     revocable = True
 

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from platform_server.integrations.providers.client import ProviderClient, ProviderError, ProviderNotFound
-from platform_server.integrations.sync.base import ImportScope, clip, parse_time, register_exporter
+from platform_server.integrations.sync.base import Exporter, ImportScope, clip, parse_time, register_exporter
 from platform_server.integrations.sync.engine import Outcome, Progress, SyncAborted
 from platform_server.integrations.sync.github import parse_repository
 from platform_server.integrations.sync.jira import cloud_id, parse_project_key
@@ -147,7 +147,7 @@ class ExportJob:
     workspace_id: str
     integration_id: str
     provider: str
-    exporter: Any
+    exporter: Exporter
     scope: ImportScope
 
 

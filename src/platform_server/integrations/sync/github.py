@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
-from platform_server.integrations.providers.client import ProviderClient, github_pages
+from platform_server.integrations.providers.client import ProviderClient
 from platform_server.integrations.sync.base import (
     Importer,
     ImportScope,
@@ -58,17 +58,35 @@ class _GitHubIssuesList(Importer):
     async def pages(
         self, client: ProviderClient, scope: ImportScope, since: datetime | None, resume: str | None
     ) -> AsyncIterator[Page]:
-        params = {"state": "all", "sort": "updated", "direction": "asc", "per_page": PAGE_SIZE}
-        if since is not None:
-            params["since"] = _iso(since)
-        async for items in github_pages(client, f"/repos/{scope.project}/issues", params):
+        """Keyset pages: each request asks for issues updated since the newest one seen so far.
+
+        Following the `Link` header alone would page by offset, and an issue updated during the run moves
+        to the end of the listing, shifting an unseen one back onto a page already read. Asking again from
+        the newest update seen cannot skip anything; the overlap (issues sharing that second) is re-read and
+        costs nothing. When a whole page shares one timestamp, the `Link` header steps past it.
+        """
+        path = f"/repos/{scope.project}/issues"
+        params: dict[str, Any] = {"state": "all", "sort": "updated", "direction": "asc", "per_page": PAGE_SIZE}
+        next_url: str | None = None
+        while True:
+            if next_url is not None:
+                response = await client.get(next_url)
+            else:
+                response = await client.get(path, params={**params, "since": _iso(since) if since else None})
             high = None
             rows = []
-            for item in items:
+            for item in response.data or []:
                 high = newest(high, parse_time(item.get("updated_at")))
                 if ("pull_request" in item) == self.wants_pull_requests:
                     rows.append(self.map(item, str(scope.project)))
             yield Page(rows, high)
+            link = response.next_link()
+            if link is None:
+                return
+            if high is not None and (since is None or high > since):
+                since, next_url = high, None
+            else:
+                next_url = link
 
     def map(self, item: Mapping[str, Any], repository: str) -> dict[str, Any]:
         assignee = item.get("assignee") or {}

@@ -38,7 +38,9 @@ def normalize_id(value: str) -> str:
 
 def parse_parent(project: str) -> str:
     """An optional scope: a database or page id (with or without dashes, or the tail of its URL)."""
-    candidate = normalize_id(project.strip().rstrip("/").rsplit("/", 1)[-1].rsplit("-", 1)[-1].split("?")[0])
+    tail = project.strip().rstrip("/").rsplit("/", 1)[-1].split("?")[0]
+    # A bare id (dashed or not), or a page URL's last segment: "Title-<32 hex>".
+    candidate = normalize_id(tail) if _UUID.match(normalize_id(tail)) else normalize_id(tail.rsplit("-", 1)[-1])
     if not _UUID.match(candidate):
         raise InvalidProject(f"defaultProject for Notion must be a database or page id; got {project!r}")
     return candidate

@@ -90,7 +90,7 @@ class SyncRepository:
                 model.external_id.in_(list(external_ids)),
             )
         )
-        return {str(external_id): updated for external_id, updated in rows.tuples()}
+        return {str(external_id): updated for external_id, updated in rows}
 
     async def advance(self, log_id: str, synced: int, cursor: str | None, duration_ms: int) -> bool:
         """Records a page on the run's log; false when the run is no longer the running one (fenced out)."""

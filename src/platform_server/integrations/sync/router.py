@@ -1,6 +1,7 @@
 """POST /api/integrations/{id}/sync."""
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
 from platform_server.auth.dependencies import CurrentPrincipal
 from platform_server.db import SessionDep
@@ -17,6 +18,7 @@ router = APIRouter(prefix="/api/integrations", tags=["integrations"])
     "/{integration_id}/sync",
     operation_id="syncIntegration",
     summary="Import provider items into the workspace, or export work items to the provider",
+    response_model=SyncResult,
     responses={
         202: {"model": SyncStarted, "description": 'Started in the background (`"async": true`)'},
         **error_responses(401, 404, 409, 422, 503),
@@ -26,10 +28,9 @@ async def sync_integration(
     principal: CurrentPrincipal,
     session: SessionDep,
     request: Request,
-    response: Response,
     integration_id: str,
     body: SyncRequest,
-) -> SyncResult | SyncStarted:
+) -> SyncResult | JSONResponse:
     """Imports GitHub `issues` or `pull_requests`, Jira `issues` and Linear `issues` into `work_items`, and
     Notion `pages` into `features`, from the workspace's `defaultProject`; or exports the workspace's unlinked
     work items as `issues` (`syncType: "export"`, `sourceEntity: "work_items"`).
@@ -47,8 +48,8 @@ async def sync_integration(
     log = await sync_service.claim(state.sessionmaker, plan)
     if body.run_async:
         state.sync_runner.spawn(sync_service.run(state.sessionmaker, plan, log, client), name=f"sync-{log.id}")
-        response.status_code = 202
-        return SyncStarted(sync_log_id=log.id, status="running")
+        started = SyncStarted(sync_log_id=log.id, status="running")
+        return JSONResponse(started.model_dump(mode="json", by_alias=True), status_code=202)
     outcome = await sync_service.run(state.sessionmaker, plan, log, client)
     if outcome.status != COMPLETED:
         raise failure_error(outcome)

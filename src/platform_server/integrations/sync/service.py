@@ -203,6 +203,7 @@ class SyncService:
                 cursor=Cursor.load(log.cursor),
             )
             return await ImportEngine(sessionmaker).run(job, client, progress)
+        assert plan.exporter is not None
         export = ExportJob(
             log_id=log.id,
             team_id=plan.team_id,
