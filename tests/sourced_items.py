@@ -72,6 +72,8 @@ class SourcedItemContract:
         fetched = await client.get(f"{self.path}/{created['id']}", headers=owner.headers)
         assert fetched.status_code == 200
         assert fetched.json() == created
+        listed = await client.get(self.path, params={"workspace_id": owner.workspace_id}, headers=owner.headers)
+        assert listed.json()["data"] == [created]
 
         updated = await client.patch(
             f"{self.path}/{created['id']}",

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from platform_server.auth.models import ApiKey
+from platform_server.teams.models import Role
 from tests.conftest import Member, row_count
 from tests.helpers import assert_error
 
@@ -159,3 +160,23 @@ async def test_last_used_is_written_at_most_once_a_minute(
     listed = (await client.get("/api/api-keys", headers=owner.headers)).json()["data"][0]
     assert listed["lastUsedAt"] == first.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert await row_count(app, ApiKey) == 1
+
+
+async def test_revocation_wins_over_a_lookup_racing_its_commit(
+    app: Any, client: httpx.AsyncClient, owner: Member
+) -> None:
+    from platform_server.auth.principal import Principal
+    from platform_server.auth.service import api_key_service
+
+    created = (await client.post("/api/api-keys", json={"name": "racy"}, headers=owner.headers)).json()
+    racy = {"Authorization": f"Bearer {created['key']}"}
+    # Used once first, so the racing request below only reads (its last_used_at write is not due yet).
+    assert (await client.get("/api/me", headers=racy)).status_code == 200
+    app.state.principal_cache.evict(api_key_id=created["apiKey"]["id"])
+    caller = Principal(user_id=owner.user_id, team_id=owner.team_id, role=Role.owner, api_key_id="0")
+    async with app.state.sessionmaker() as session:
+        await api_key_service.revoke(session, caller, app.state.principal_cache, created["apiKey"]["id"])
+        # Before the revoke commits, a request still finds the key valid and caches it.
+        assert (await client.get("/api/me", headers=racy)).status_code == 200
+        await session.commit()
+    assert_error(await client.get("/api/me", headers=racy), 401, "UNAUTHORIZED")

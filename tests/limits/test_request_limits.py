@@ -6,6 +6,7 @@ from typing import Any
 import httpx
 import pytest
 
+from platform_server.auth.dependencies import CurrentPrincipal
 from platform_server.limits.dependencies import PublicRateLimit
 from platform_server.limits.limiter import RequestLimiter
 from platform_server.models import Workspace
@@ -50,6 +51,18 @@ class TestHeaders:
         # Malformed JSON is refused while the body is parsed, before authentication: not counted.
         assert malformed.status_code == 400
         assert "x-ratelimit-limit" not in malformed.headers
+
+    async def test_an_unexpected_error_carries_them_too(self, app: Any, owner: Member) -> None:
+        async def broken(principal: CurrentPrincipal) -> Message:
+            raise RuntimeError("a bug")
+
+        app.router.add_api_route("/api/test-broken", broken, methods=["GET"])
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            response = await client.get("/api/test-broken", headers=owner.headers)
+        assert response.status_code == 500
+        assert response.json()["error"]["code"] == "INTERNAL_ERROR"
+        assert rate_headers(response)[:2] == (100, 99)
 
     async def test_unauthenticated_responses_have_none(self, client: httpx.AsyncClient) -> None:
         for headers in ({}, {"Authorization": "Bearer plat_not-a-key"}, {"Authorization": "Basic abc"}):

@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     sock.bind(("127.0.0.1", 0))
     base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     database_url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('live') / 'platform.db'}"
-    migrate.upgrade(database_url)
+    # Alembic runs its own event loop; in a thread of its own it cannot disturb the tests' loop.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(migrate.upgrade, database_url).result()
     settings = make_settings(database_url, PLATFORM_SANDBOX=True, PUBLIC_BASE_URL=base_url)
     app = create_app(settings)
     config = uvicorn.Config(app, loop="asyncio", log_config=None, access_log=False, lifespan="on")

@@ -39,6 +39,8 @@ class TestWorkItemFields:
         assert created["labels"] == ["bug", "p1"]
         assert created["assignee"] == "octocat"
         assert created["key"] is None
+        listed = (await client.get("/api/work-items", headers=owner.headers)).json()["data"]
+        assert listed == [created]
         response = await client.patch(
             f"/api/work-items/{created['id']}", json={"labels": [], "assignee": None}, headers=owner.headers
         )

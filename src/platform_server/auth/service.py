@@ -2,6 +2,7 @@ import time
 from collections.abc import Sequence
 from typing import Protocol
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_server.auth.models import ApiKey
@@ -142,6 +143,8 @@ class ApiKeyService:
             api_key.revoked_at = utcnow()
             await session.flush()
         cache.evict(api_key_id=api_key.id)
+        # A concurrent request may re-cache the key from the database before this transaction commits.
+        event.listen(session.sync_session, "after_commit", lambda _: cache.evict(api_key_id=api_key.id), once=True)
         return api_key
 
 

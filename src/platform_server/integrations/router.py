@@ -23,7 +23,8 @@ from platform_server.integrations.service import IntegrationDeps, integration_se
 from platform_server.pagination import PageDep, Pagination
 from platform_server.schemas import Message
 
-router = APIRouter(prefix="/api/integrations", tags=["integrations"], responses=error_responses(401, 422))
+# The OAuth callback answers only redirects, so the usual error responses are declared per route.
+router = APIRouter(prefix="/api/integrations", tags=["integrations"])
 
 
 def integration_deps(request: Request) -> IntegrationDeps:
@@ -34,7 +35,12 @@ def integration_deps(request: Request) -> IntegrationDeps:
 DepsDep = Annotated[IntegrationDeps, Depends(integration_deps)]
 
 
-@router.get("", operation_id="listIntegrations", summary="List the team's integrations")
+@router.get(
+    "",
+    operation_id="listIntegrations",
+    summary="List the team's integrations",
+    responses=error_responses(401, 422),
+)
 async def list_integrations(
     principal: CurrentPrincipal,
     session: SessionDep,
@@ -58,7 +64,7 @@ async def list_integrations(
     status_code=201,
     operation_id="createIntegration",
     summary="Create an integration and start its OAuth flow",
-    responses=error_responses(400, 403, 409),
+    responses=error_responses(400, 401, 403, 409, 422),
 )
 async def create_integration(
     principal: AdminPrincipal, session: SessionDep, deps: DepsDep, body: IntegrationCreate
@@ -70,7 +76,12 @@ async def create_integration(
     return IntegrationCreated(integration=PendingIntegration.model_validate(integration), oauth_url=oauth_url)
 
 
-@router.get("/providers", operation_id="listIntegrationProviders", summary="List the providers that can be connected")
+@router.get(
+    "/providers",
+    operation_id="listIntegrationProviders",
+    summary="List the providers that can be connected",
+    responses=error_responses(401),
+)
 async def list_providers(_principal: CurrentPrincipal, deps: DepsDep) -> ProviderCatalog:
     """Each provider with its category, default scopes, whether the server has its OAuth credentials, and the
     tools it brings (with their JSON Schemas)."""
@@ -110,7 +121,7 @@ async def oauth_callback(
     "/{integration_id}",
     operation_id="getIntegration",
     summary="Get an integration with its sync logs",
-    responses=error_responses(404),
+    responses=error_responses(401, 404),
 )
 async def get_integration(principal: CurrentPrincipal, session: SessionDep, integration_id: str) -> IntegrationDetail:
     integration = await integration_service.get(session, principal, integration_id)
@@ -130,7 +141,7 @@ async def get_integration(principal: CurrentPrincipal, session: SessionDep, inte
     "/{integration_id}",
     operation_id="deleteIntegration",
     summary="Disconnect and delete an integration",
-    responses=error_responses(403, 404),
+    responses=error_responses(401, 403, 404),
 )
 async def delete_integration(
     principal: AdminPrincipal, session: SessionDep, deps: DepsDep, integration_id: str
