@@ -1,7 +1,6 @@
 from collections.abc import Sequence
 from typing import Any, Generic
 
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_server.auth.principal import Principal
@@ -27,8 +26,8 @@ class SourcedItemService(Generic[ModelT]):
         params: PageParams,
         workspace_id: str | None,
         filters: dict[str, Any],
-    ) -> tuple[Sequence[Row[Any]], int]:
-        """Rows with every column of the item, by name (validate them like the model objects)."""
+    ) -> tuple[Sequence[dict[str, Any]], int]:
+        """Every column of each item by name; response models validate them like the model objects."""
         page = await self.repository_class(session, principal.team_id).list_page(params, workspace_id, filters)
         # A row of this team in that workspace proves the workspace is the team's; only an empty page needs the
         # extra query that tells "no items" from "no such workspace" (404).

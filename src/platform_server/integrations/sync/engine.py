@@ -15,7 +15,7 @@ download itself; at most two pages are in memory.
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -101,27 +101,23 @@ class ImportEngine:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker
 
-    async def run(
-        self, job: ImportJob, client: ProviderClient, progress: Progress | None = None, *, prior_ms: int = 0
-    ) -> Outcome:
+    async def run(self, job: ImportJob, client: ProviderClient, progress: Progress | None = None) -> Outcome:
         """Runs the import to the end; provider failures end it `failed` (the outcome carries the error).
 
         Anything else (a bug, the database going away, cancellation) also marks the log failed, then raises.
         """
-        started = time.perf_counter() - prior_ms / 1000
-        synced = 0
+        started = time.perf_counter()
         try:
-            synced = await self._pages(job, client, started, progress)
+            await self._pages(job, client, started, progress)
         except SyncAborted:
-            return Outcome(job.log_id, FAILED, synced, _elapsed_ms(started))
+            return await self._outcome(job, FAILED, started, None)
         except ProviderError as exc:
             logger.warning("sync_failed", log_id=job.log_id, provider=exc.provider, error=exc.code)
             await self._finish(job, FAILED, started, exc.message)
             return await self._outcome(job, FAILED, started, exc)
         except BaseException as exc:
-            # Shielded: a cancelled run (shutdown) must still record why it stopped.
             reason = "Interrupted before it finished" if isinstance(exc, asyncio.CancelledError) else "Internal error"
-            await asyncio.shield(self._finish(job, FAILED, started, reason + "; the next sync resumes from here"))
+            await record_failure(self._finish(job, FAILED, started, reason + "; the next sync resumes from here"))
             raise
         await self._finish(job, COMPLETED, started, None)
         return await self._outcome(job, COMPLETED, started, None)
@@ -204,6 +200,12 @@ class ImportEngine:
             finished = await repository.finish(job.log_id, status, _elapsed_ms(started), error)
             if finished and status == COMPLETED:
                 await repository.touch_integration(job.integration_id)
+
+
+async def record_failure(write: Coroutine[Any, Any, None]) -> None:
+    """Writes a run's failure even while it is being cancelled (shutdown), without masking the original error."""
+    with contextlib.suppress(Exception):
+        await asyncio.shield(write)
 
 
 @contextlib.asynccontextmanager

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from platform_server.integrations.providers.client import ProviderClient, ProviderError, ProviderNotFound
 from platform_server.integrations.sync.base import Exporter, ImportScope, clip, parse_time, register_exporter
-from platform_server.integrations.sync.engine import Outcome, Progress, SyncAborted
+from platform_server.integrations.sync.engine import Outcome, Progress, SyncAborted, record_failure
 from platform_server.integrations.sync.github import parse_repository
 from platform_server.integrations.sync.jira import cloud_id, parse_project_key
 from platform_server.integrations.sync.linear import parse_team_key
@@ -168,7 +168,7 @@ class ExportEngine:
             await self._finish(job, FAILED, started, exc.message)
             return Outcome(job.log_id, FAILED, created, _elapsed_ms(started), exc)
         except BaseException:
-            await self._finish(job, FAILED, started, "Interrupted before it finished")
+            await record_failure(self._finish(job, FAILED, started, "Interrupted before it finished"))
             raise
         await self._finish(job, COMPLETED, started, None)
         return Outcome(job.log_id, COMPLETED, created, _elapsed_ms(started))
