@@ -94,6 +94,15 @@ def raw_app(path: str, body: bytes, content_type: bytes) -> Any:
     return app
 
 
+async def wait_started(servers: list[Any]) -> None:
+    # uvicorn exposes only a `started` flag, no event to wait on.
+    for _ in range(3000):
+        if all(server.started for server in servers):
+            return
+        await asyncio.sleep(0.01)
+    raise RuntimeError("the servers did not start within 30 s")
+
+
 async def serve(database_url: str, path: str, api_key: str) -> None:
     import httpx
     import uvicorn
@@ -116,9 +125,9 @@ async def serve(database_url: str, path: str, api_key: str) -> None:
             servers.append(uvicorn.Server(config))
             sockets.append(listening_socket())
         ports = [sock.getsockname()[1] for sock in sockets]
-        tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in zip(servers, sockets, strict=True)]
-        while not all(server.started for server in servers):
-            await asyncio.sleep(0.01)
+        pairs = zip(servers, sockets, strict=True)
+        tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in pairs]
+        await wait_started(servers)
         print(json.dumps({"features": ports[0], "baseline": ports[1], "bytes": len(response.content)}), flush=True)
         # Runs until the parent closes our stdin.
         await asyncio.to_thread(sys.stdin.read)
@@ -228,7 +237,7 @@ def main() -> None:
         database_url = args.database_url or f"sqlite+aiosqlite:///{scratch}/bench.db"
         seeded = uvloop.run(seed(database_url))
         path = f"/api/features?workspace_id={seeded['workspace_id']}"
-        child = subprocess.Popen(
+        child = subprocess.Popen(  # noqa: S603 (our own interpreter and script)
             [sys.executable, __file__, "--serve", database_url, path, seeded["api_key"]],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=scratch,
         )

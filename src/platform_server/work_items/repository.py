@@ -25,7 +25,8 @@ class SourcedItemRepository(TeamScopedRepository[ModelT]):
         values: dict[str, Any] = {f"filter_{column}": filters[column] for column in active}
         values.update(team_id=self.team_id, workspace_id=workspace_id, limit=params.limit, offset=params.offset)
         result = await self.session.execute(self._listing(workspace_id is not None, active), values)
-        rows = [dict(row) for row in result.mappings()]
+        columns = tuple(result.keys())
+        rows = [dict(zip(columns, row, strict=True)) for row in result.all()]
         if rows:
             return rows, int(rows[0]["total"])
         if params.page == 1:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from platform_server.integrations.providers.client import ProviderClient, jira_search_pages
+from platform_server.integrations.providers.client import IntegrationExpired, ProviderClient, jira_search_pages
 from platform_server.integrations.sync.base import (
     Importer,
     ImportScope,
@@ -48,7 +48,7 @@ def parse_project_key(project: str) -> str:
 def cloud_id(scope: ImportScope) -> str:
     value = scope.account.get("cloudId")
     if not value:
-        raise InvalidProject("The Jira integration has no site (cloudId); reconnect Jira")
+        raise IntegrationExpired("jira", "The Jira integration has no site (cloudId); reconnect Jira")
     return str(value)
 
 
