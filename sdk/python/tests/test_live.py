@@ -90,10 +90,12 @@ def test_integrations_tools_and_audit(client: PlatformClient, workspace_id: str)
     assert integration_id in [row["id"] for row in client.integrations.iterate(limit=1)]
     assert client.integrations.get(integration_id)["status"] == "connected"
 
-    enabled = client.workspace_integrations.enable(workspace_id, integrationId=integration_id)
+    enabled = client.workspace_integrations.enable(
+        workspace_id, integrationId=integration_id, defaultProject="acme/mobile"
+    )
     assert enabled["accessId"]
     [access] = client.workspace_integrations.list(workspace_id)["integrations"]
-    assert (access["id"], access["enabled"]) == (integration_id, True)
+    assert (access["id"], access["enabled"], access["defaultProject"]) == (integration_id, True, "acme/mobile")
     tools = access["enabledTools"]
     assert "github_list_repos" in tools
     updated = client.workspace_integrations.update(workspace_id, integration_id, enabledTools=["github_list_repos"])

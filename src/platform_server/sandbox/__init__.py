@@ -19,6 +19,7 @@ several hosts; here every host of a provider maps to the same prefix, and the pa
   /api/conversations.list, /api/chat.postMessage, /api/search.messages.
 - figma (www.figma.com, api.figma.com): /oauth, /v1/oauth/token, /v1/oauth/refresh; /v1/me,
   /v1/teams/{id}/projects, /v1/projects/{id}/files, /v1/files/{key}, /v1/images/{key}.
+- resend (api.resend.com): POST /emails — set RESEND_API_BASE_URL to {PUBLIC_BASE_URL}/sandbox/resend.
 
 `integrations.providers.client.provider_host(settings, provider, "web" | "api")` returns the right base for
 either mode, so building a URL is `provider_host(...) + "<real path>"`.
@@ -54,6 +55,7 @@ from platform_server.sandbox.github import create_github_app
 from platform_server.sandbox.jira import create_jira_app
 from platform_server.sandbox.linear import create_linear_app
 from platform_server.sandbox.notion import create_notion_app
+from platform_server.sandbox.resend import create_resend_sandbox
 from platform_server.sandbox.slack import create_slack_app
 from platform_server.sandbox.store import SandboxStore
 
@@ -74,5 +76,7 @@ def install_sandbox(app: FastAPI, settings: Settings) -> SandboxStore:
         ("figma", create_figma_app),
     ):
         app.mount(f"/sandbox/{provider}", factory(store), name=f"sandbox-{provider}")
+    # Resend is not an integration; its simulation takes any `re_…` key and records what it was sent.
+    app.mount("/sandbox/resend", create_resend_sandbox(), name="sandbox-resend")
     app.state.sandbox = store
     return store
