@@ -10,9 +10,11 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from platform_server.errors import PlatformError
+from platform_server.errors import ErrorBody, ErrorResponse, PlatformError
 
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+_REF_TEMPLATE = "#/components/schemas/{model}"
+_ERROR_RESPONSE_REF = _REF_TEMPLATE.format(model="ErrorResponse")
 _HTTP_STATUS_CODES = {
     400: ("BAD_REQUEST", "The request could not be understood"),
     401: ("UNAUTHORIZED", "You must be authenticated to access this resource"),
@@ -104,3 +106,26 @@ def register_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PlatformError, handle_platform_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(HTTPException, handle_http_exception)
+    _document_validation_errors(app)
+
+
+def _document_validation_errors(app: FastAPI) -> None:
+    """Every 422 is rendered by `handle_validation_error`, so OpenAPI must not show FastAPI's default body."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = build()
+        for item in document.get("paths", {}).values():
+            for operation in item.values():
+                response = operation.get("responses", {}).get("422") if isinstance(operation, dict) else None
+                if response is not None:
+                    response["description"] = "Validation failed; details list the failing fields"
+                    response["content"] = {"application/json": {"schema": {"$ref": _ERROR_RESPONSE_REF}}}
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        schemas.setdefault("ErrorResponse", ErrorResponse.model_json_schema(ref_template=_REF_TEMPLATE))
+        schemas.setdefault("ErrorBody", ErrorBody.model_json_schema(ref_template=_REF_TEMPLATE))
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,5 +1,6 @@
 """Every ORM model, imported in one place so metadata (and Alembic) sees the whole schema."""
 
+from platform_server.assistant.models import AiConversation, AiMessage
 from platform_server.auth.models import ApiKey
 from platform_server.billing.models import StripeSubscription
 from platform_server.email.models import Email, EmailSuppression
@@ -16,6 +17,8 @@ from platform_server.workspaces.models import Workspace
 
 __all__ = [
     "RUNNING_GUARD",
+    "AiConversation",
+    "AiMessage",
     "AiUsage",
     "ApiKey",
     "Email",

@@ -20,6 +20,8 @@ several hosts; here every host of a provider maps to the same prefix, and the pa
 - figma (www.figma.com, api.figma.com): /oauth, /v1/oauth/token, /v1/oauth/refresh; /v1/me,
   /v1/teams/{id}/projects, /v1/projects/{id}/files, /v1/files/{key}, /v1/images/{key}.
 - resend (api.resend.com): POST /emails — set RESEND_API_BASE_URL to {PUBLIC_BASE_URL}/sandbox/resend.
+- openai (an OpenAI-compatible model): POST /v1/chat/completions — the AI assistant's scripted sandbox
+  model (sandbox/model.py); AI_BASE_URL defaults to {PUBLIC_BASE_URL}/sandbox/openai/v1 in sandbox mode.
 
 `integrations.providers.client.provider_host(settings, provider, "web" | "api")` returns the right base for
 either mode, so building a URL is `provider_host(...) + "<real path>"`.
@@ -54,6 +56,7 @@ from platform_server.sandbox.figma import create_figma_app
 from platform_server.sandbox.github import create_github_app
 from platform_server.sandbox.jira import create_jira_app
 from platform_server.sandbox.linear import create_linear_app
+from platform_server.sandbox.model import SANDBOX_MODEL_PATH, create_model_sandbox
 from platform_server.sandbox.notion import create_notion_app
 from platform_server.sandbox.resend import create_resend_sandbox
 from platform_server.sandbox.slack import create_slack_app
@@ -78,5 +81,9 @@ def install_sandbox(app: FastAPI, settings: Settings) -> SandboxStore:
         app.mount(f"/sandbox/{provider}", factory(store), name=f"sandbox-{provider}")
     # Resend is not an integration; its simulation takes any `re_…` key and records what it was sent.
     app.mount("/sandbox/resend", create_resend_sandbox(), name="sandbox-resend")
+    # The AI assistant's scripted model (OpenAI Chat Completions); AI_BASE_URL defaults to it in sandbox mode.
+    model = create_model_sandbox()
+    app.mount(SANDBOX_MODEL_PATH, model, name="sandbox-openai")
+    app.state.sandbox_model = model.state.store
     app.state.sandbox = store
     return store
