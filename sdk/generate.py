@@ -31,6 +31,8 @@ PY_SYNC = PY_PACKAGE / "_sync_client.py"
 TS = SDK / "typescript"
 TS_TYPES = TS / "src" / "generated" / "openapi.ts"
 
+# A default makes a field optional to send, not required (sdk/typescript/test/generated.test.ts uses the same).
+TS_FLAGS = ("--default-non-nullable", "false")
 _SCALARS = {"string": "str", "integer": "int", "number": "float", "boolean": "bool", "null": "None"}
 
 
@@ -192,7 +194,7 @@ def render_typescript(document_path: Path) -> str:
     if not (TS / "node_modules" / ".bin" / "openapi-typescript").exists():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], check=True, cwd=TS)
     out = subprocess.run(
-        [str(TS / "node_modules" / ".bin" / "openapi-typescript"), str(document_path)],
+        [str(TS / "node_modules" / ".bin" / "openapi-typescript"), str(document_path), *TS_FLAGS],
         check=True,
         capture_output=True,
         text=True,

@@ -77,6 +77,9 @@ def test_every_operation_documents_its_errors(document: dict[str, Any]) -> None:
             expected.add("422")
         if any(p["in"] == "path" for p in operation.get("parameters", [])):
             expected.add("404")
+        if "400" in responses:
+            # Routes that check their raw input themselves (signed webhooks) refuse it with 400, not 422.
+            expected.discard("422")
         if missing := expected - set(responses):
             problems.append(f"{method} {path}: undocumented {sorted(missing)}")
         for code, response in responses.items():

@@ -8,6 +8,8 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from redis.asyncio import Redis
 
+from platform_server.assistant.client import build_chat_client
+from platform_server.assistant.router import router as assistant_router
 from platform_server.auth.router import router as api_keys_router
 from platform_server.auth.service import PrincipalCache
 from platform_server.billing.router import router as billing_router
@@ -70,6 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings, app.state.sessionmaker, app.state.encryptor, app.state.provider_http, app.state.redis
         )
         app.state.email_sender = build_email_sender(settings)
+        # None when no model is configured: the assistant then answers 503 AI_NOT_CONFIGURED.
+        app.state.ai_client = build_chat_client(settings, app.state.provider_http.transport())
         app.state.mcp_gateway = McpGateway(settings)
         app.state.sync_runner = SyncRunner()
         await sync_service.recover_interrupted(app.state.sessionmaker)
@@ -81,6 +85,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.sync_runner.aclose()
             await app.state.provider_http.aclose()
             await app.state.email_sender.aclose()
+            if app.state.ai_client is not None:
+                await app.state.ai_client.aclose()
             await app.state.limiter.aclose()
             if app.state.redis is not None:
                 await app.state.redis.aclose()
@@ -111,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         features_router,
         work_items_router,
         gateway_router,
+        assistant_router,
         integrations_router,
         sync_router,
         workspace_integrations_router,

@@ -178,3 +178,22 @@ async def test_revoked_grant_expires_the_integration_and_answers_409(
     assert again.status_code == 409
     assert "expired" in again.json()["error"]["message"]
     assert await row_count(app, WorkItem) == 0
+
+
+async def test_a_completed_sync_clears_a_passing_error_status(
+    app: Any, client: httpx.AsyncClient, owner: Member
+) -> None:
+    from sqlalchemy import update
+
+    from platform_server.integrations.models import Integration
+
+    integration_id = await connect_and_enable(app, client, owner, "github")
+    async with app.state.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(Integration)
+            .where(Integration.id == integration_id)
+            .values(status="error", status_reason="Token refresh failed (server_error); will retry")
+        )
+    assert (await sync(client, owner, integration_id))["status"] == "completed"
+    detail = (await client.get(f"/api/integrations/{integration_id}", headers=owner.headers)).json()
+    assert detail["status"] == "connected"

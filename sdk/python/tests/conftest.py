@@ -1,4 +1,4 @@
-"""A live `platform-server serve --sandbox` on a free port with a fresh SQLite database, for the whole session.
+"""A live `platform-server serve --sandbox` on a free port with a fresh SQLite database, for the session.
 
 PLATFORM_SERVER_BIN names the server command (default: the repository's .venv/bin/platform-server).
 """
@@ -54,9 +54,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("server")
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    env = {
-        key: value for key, value in os.environ.items() if not key.startswith(("PLATFORM_", "REDIS_", "DATABASE_"))
-    }
+    inherited = ("PLATFORM_", "REDIS_", "DATABASE_")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(inherited)}
     env |= {
         "DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'platform.db'}",
         "SECRET_KEY_FILE": str(folder / "secret"),

@@ -95,10 +95,13 @@ def test_integrations_tools_and_audit(client: PlatformClient, workspace_id: str)
     )
     assert enabled["accessId"]
     [access] = client.workspace_integrations.list(workspace_id)["integrations"]
-    assert (access["id"], access["enabled"], access["defaultProject"]) == (integration_id, True, "acme/mobile")
+    assert (access["id"], access["enabled"]) == (integration_id, True)
+    assert access["defaultProject"] == "acme/mobile"
     tools = access["enabledTools"]
     assert "github_list_repos" in tools
-    updated = client.workspace_integrations.update(workspace_id, integration_id, enabledTools=["github_list_repos"])
+    updated = client.workspace_integrations.update(
+        workspace_id, integration_id, enabledTools=["github_list_repos"]
+    )
     assert updated["enabledTools"] == ["github_list_repos"]
     assert [row["id"] for row in client.workspace_integrations.iterate(workspace_id)] == [integration_id]
 
@@ -113,7 +116,11 @@ def test_integrations_tools_and_audit(client: PlatformClient, workspace_id: str)
     assert len(list(client.tools.iterate_calls(workspace_id, limit=1))) == 2
 
     synced = client.integrations.sync(
-        integration_id, syncType="import", workspaceId=workspace_id, sourceEntity="issues", targetEntity="work_items"
+        integration_id,
+        syncType="import",
+        workspaceId=workspace_id,
+        sourceEntity="issues",
+        targetEntity="work_items",
     )
     assert synced["status"] == "completed"
     imported = list(client.work_items.iterate(workspace_id=workspace_id, source_provider="github", limit=5))
@@ -170,7 +177,8 @@ def test_key_and_base_url_from_the_environment(server: Server, monkeypatch: pyte
 
 
 def test_a_wrong_key_is_unauthorized(server: Server) -> None:
-    with PlatformClient(api_key="plat_wrong", base_url=server.base_url) as client, pytest.raises(PlatformError) as error:
+    client = PlatformClient(api_key="plat_wrong", base_url=server.base_url)
+    with client, pytest.raises(PlatformError) as error:
         client.me.get()
     assert (error.value.status, error.value.code) == (401, "UNAUTHORIZED")
 
@@ -190,7 +198,8 @@ def test_async_client_has_the_same_surface(server: Server, workspace_id: str) ->
                 *(client.features.create(workspaceId=workspace_id, title=f"A{n}") for n in range(3))
             )
             me = await client.me.get()
-            titles = [item["title"] async for item in client.features.iterate(workspace_id=workspace_id, limit=2)]
+            pages = client.features.iterate(workspace_id=workspace_id, limit=2)
+            titles = [item["title"] async for item in pages]
             assert len(created) == 3
             return me["user"]["email"], sorted(titles)
 
@@ -209,3 +218,18 @@ def test_an_unreachable_server_raises_a_connection_error() -> None:
             client.me.get()
     assert (error.value.status, error.value.code) == (0, "CONNECTION_ERROR")
     assert isinstance(error.value.__cause__, httpx.TimeoutException)
+
+
+def test_assistant_messages_and_conversations(client: PlatformClient, workspace_id: str) -> None:
+    reply = client.assistant.send(workspace_id, message="Which issues are open?")
+    assert reply["reply"]
+    conversation_id = reply["conversationId"]
+    follow_up = client.assistant.send(workspace_id, message="And closed ones?", conversationId=conversation_id)
+    assert follow_up["conversationId"] == conversation_id
+    listed = client.assistant.list_conversations(workspace_id)
+    assert [row["id"] for row in listed["data"]] == [conversation_id]
+    assert [row["id"] for row in client.assistant.iterate_conversations(workspace_id, limit=1)] == [conversation_id]
+    messages = list(client.assistant.iterate_messages(workspace_id, conversation_id, limit=1))
+    assert [message["role"] for message in messages] == ["user", "assistant", "user", "assistant"]
+    total = client.assistant.list_messages(workspace_id, conversation_id, limit=1)["pagination"]["total"]
+    assert total == len(messages)

@@ -20,9 +20,11 @@ def python_blocks(readme: Path, section: str | None = None) -> list[str]:
     return re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
 
 
+SDK_README = python_blocks(REPO / "sdk/python/README.md")
+MAIN_README = python_blocks(REPO / "README.md", "## SDKs")
 EXAMPLES = [
-    *(("sdk/python/README.md", n, code) for n, code in enumerate(python_blocks(REPO / "sdk/python/README.md"))),
-    *(("README.md ## SDKs", n, code) for n, code in enumerate(python_blocks(REPO / "README.md", "## SDKs"))),
+    *(("sdk/python/README.md", n, code) for n, code in enumerate(SDK_README)),
+    *(("README.md ## SDKs", n, code) for n, code in enumerate(MAIN_README)),
 ]
 
 

@@ -2,17 +2,21 @@
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
 
 from platform_api import AsyncPlatformClient, PlatformClient, PlatformError
 
-ME = {"user": {}, "team": {}, "plan": {}}
+ME: dict[str, Any] = {"user": {}, "team": {}, "plan": {}}
 LIMITED = {"error": {"code": "RATE_LIMITED", "message": "Too many requests", "details": {}}}
 
 
-def scripted(*answers: httpx.Response) -> tuple[list[httpx.Request], Callable[[httpx.Request], httpx.Response]]:
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def scripted(*answers: httpx.Response) -> tuple[list[httpx.Request], Handler]:
     seen: list[httpx.Request] = []
 
     def answer(request: httpx.Request) -> httpx.Response:
@@ -22,7 +26,7 @@ def scripted(*answers: httpx.Response) -> tuple[list[httpx.Request], Callable[[h
     return seen, answer
 
 
-def client_for(handler: Callable[[httpx.Request], httpx.Response], **options: float) -> PlatformClient:
+def client_for(handler: Handler, **options: float) -> PlatformClient:
     http = httpx.Client(transport=httpx.MockTransport(handler))
     return PlatformClient(api_key="plat_test", base_url="http://api.test", http_client=http, **options)  # type: ignore[arg-type]
 
@@ -31,7 +35,7 @@ def test_429_is_retried_after_retry_after_then_succeeds() -> None:
     seen, handler = scripted(
         httpx.Response(429, json=LIMITED, headers={"Retry-After": "0"}), httpx.Response(200, json=ME)
     )
-    assert client_for(handler).me.get() == ME
+    assert dict(client_for(handler).me.get()) == ME
     assert len(seen) == 2
     assert seen[0].headers["authorization"] == "Bearer plat_test"
 

@@ -209,6 +209,39 @@ export class Tools extends Resource {
   }
 }
 
+/** A workspace's AI assistant: each message counts against the plan's monthly AI messages. */
+export class Assistant extends Resource {
+  send(workspaceId: string, body: T.AiMessageCreate): Promise<T.AiReply> {
+    return this.api.request("POST", path`/api/workspaces/${workspaceId}/ai/messages`, { body });
+  }
+  listConversations(workspaceId: string, query: T.QueryOf<"listAiConversations"> = {}): Promise<T.AiConversationList> {
+    return this.api.request("GET", path`/api/workspaces/${workspaceId}/ai/conversations`, { query });
+  }
+  iterateConversations(
+    workspaceId: string,
+    query: T.IterateOf<"listAiConversations"> = {},
+  ): AsyncGenerator<T.AiConversation, void, undefined> {
+    const route = path`/api/workspaces/${workspaceId}/ai/conversations`;
+    return this.api.pages(route, "data", { limit: PAGE_SIZE, ...query });
+  }
+  listMessages(
+    workspaceId: string,
+    conversationId: string,
+    query: T.QueryOf<"listAiMessages"> = {},
+  ): Promise<T.AiMessageList> {
+    const route = path`/api/workspaces/${workspaceId}/ai/conversations/${conversationId}/messages`;
+    return this.api.request("GET", route, { query });
+  }
+  iterateMessages(
+    workspaceId: string,
+    conversationId: string,
+    query: T.IterateOf<"listAiMessages"> = {},
+  ): AsyncGenerator<T.AiMessage, void, undefined> {
+    const route = path`/api/workspaces/${workspaceId}/ai/conversations/${conversationId}/messages`;
+    return this.api.pages(route, "data", { limit: PAGE_SIZE, ...query });
+  }
+}
+
 /**
  * The Platform API. Every method resolves to the response body, typed from the server's OpenAPI document, and
  * rejects with a PlatformError. `lastResponse` and the `onResponse` option expose each response's status,
@@ -226,6 +259,7 @@ export class PlatformClient {
   readonly integrations: Integrations;
   readonly workspaceIntegrations: WorkspaceIntegrations;
   readonly tools: Tools;
+  readonly assistant: Assistant;
   private readonly api: Transport;
 
   constructor(options: ClientOptions = {}) {
@@ -241,6 +275,7 @@ export class PlatformClient {
     this.integrations = new Integrations(this.api);
     this.workspaceIntegrations = new WorkspaceIntegrations(this.api);
     this.tools = new Tools(this.api);
+    this.assistant = new Assistant(this.api);
   }
 
   get baseUrl(): string {

@@ -66,3 +66,10 @@ export type ToolCallResult = Schemas["ToolCallResult"];
 export type ToolCall = Schemas["ToolCallRead"];
 export type ToolCallList = Schemas["Paginated_ToolCallRead_"];
 export type ToolCallOutcome = Schemas["ToolCallOutcome"];
+
+export type AiMessageCreate = Schemas["AiMessageCreate"];
+export type AiReply = Schemas["AiReplyRead"];
+export type AiConversation = Schemas["AiConversationRead"];
+export type AiConversationList = Schemas["Paginated_AiConversationRead_"];
+export type AiMessage = Schemas["AiMessageRead"];
+export type AiMessageList = Schemas["Paginated_AiMessageRead_"];

@@ -12,6 +12,10 @@ import httpx
 
 from platform_api._core import ClientOptions, PlatformError, ResponseInfo, query, retry_delay
 from platform_api.models import (
+    AiConversationRead,
+    AiMessageCreate,
+    AiMessageRead,
+    AiReplyRead,
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyRead,
@@ -28,6 +32,8 @@ from platform_api.models import (
     IntegrationStatus,
     MeRead,
     Message,
+    PaginatedAiConversationRead,
+    PaginatedAiMessageRead,
     PaginatedApiKeyRead,
     PaginatedFeatureRead,
     PaginatedToolCallRead,
@@ -380,6 +386,40 @@ class AsyncTools(_AsyncResource):
         return self._api.pages(path, query({"tool": tool, "outcome": outcome, "limit": limit}), "data")
 
 
+class AsyncAssistant(_AsyncResource):
+    """A workspace's AI assistant: each message counts against the plan's monthly AI messages."""
+
+    async def send(self, workspace_id: str, **body: Unpack[AiMessageCreate]) -> AiReplyRead:
+        path = _path("/api/workspaces/{}/ai/messages", workspace_id)
+        return cast(AiReplyRead, await self._api.request("POST", path, json=body))
+
+    async def list_conversations(
+        self, workspace_id: str, *, page: int | None = None, limit: int | None = None
+    ) -> PaginatedAiConversationRead:
+        path = _path("/api/workspaces/{}/ai/conversations", workspace_id)
+        params = query({"page": page, "limit": limit})
+        return cast(PaginatedAiConversationRead, await self._api.request("GET", path, params=params))
+
+    def iterate_conversations(
+        self, workspace_id: str, *, limit: int = PAGE_SIZE
+    ) -> AsyncIterator[AiConversationRead]:
+        path = _path("/api/workspaces/{}/ai/conversations", workspace_id)
+        return self._api.pages(path, {"limit": limit}, "data")
+
+    async def list_messages(
+        self, workspace_id: str, conversation_id: str, *, page: int | None = None, limit: int | None = None
+    ) -> PaginatedAiMessageRead:
+        path = _path("/api/workspaces/{}/ai/conversations/{}/messages", workspace_id, conversation_id)
+        params = query({"page": page, "limit": limit})
+        return cast(PaginatedAiMessageRead, await self._api.request("GET", path, params=params))
+
+    def iterate_messages(
+        self, workspace_id: str, conversation_id: str, *, limit: int = PAGE_SIZE
+    ) -> AsyncIterator[AiMessageRead]:
+        path = _path("/api/workspaces/{}/ai/conversations/{}/messages", workspace_id, conversation_id)
+        return self._api.pages(path, {"limit": limit}, "data")
+
+
 class AsyncPlatformClient:
     """The Platform API. Every method answers the response body (a dict typed by platform_api.models).
 
@@ -412,6 +452,7 @@ class AsyncPlatformClient:
         self.integrations = AsyncIntegrations(self._api)
         self.workspace_integrations = AsyncWorkspaceIntegrations(self._api)
         self.tools = AsyncTools(self._api)
+        self.assistant = AsyncAssistant(self._api)
 
     @property
     def base_url(self) -> str:

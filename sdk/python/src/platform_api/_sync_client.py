@@ -13,6 +13,10 @@ import httpx
 
 from platform_api._core import ClientOptions, PlatformError, ResponseInfo, query, retry_delay
 from platform_api.models import (
+    AiConversationRead,
+    AiMessageCreate,
+    AiMessageRead,
+    AiReplyRead,
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyRead,
@@ -29,6 +33,8 @@ from platform_api.models import (
     IntegrationStatus,
     MeRead,
     Message,
+    PaginatedAiConversationRead,
+    PaginatedAiMessageRead,
     PaginatedApiKeyRead,
     PaginatedFeatureRead,
     PaginatedToolCallRead,
@@ -381,6 +387,40 @@ class Tools(_Resource):
         return self._api.pages(path, query({"tool": tool, "outcome": outcome, "limit": limit}), "data")
 
 
+class Assistant(_Resource):
+    """A workspace's AI assistant: each message counts against the plan's monthly AI messages."""
+
+    def send(self, workspace_id: str, **body: Unpack[AiMessageCreate]) -> AiReplyRead:
+        path = _path("/api/workspaces/{}/ai/messages", workspace_id)
+        return cast(AiReplyRead, self._api.request("POST", path, json=body))
+
+    def list_conversations(
+        self, workspace_id: str, *, page: int | None = None, limit: int | None = None
+    ) -> PaginatedAiConversationRead:
+        path = _path("/api/workspaces/{}/ai/conversations", workspace_id)
+        params = query({"page": page, "limit": limit})
+        return cast(PaginatedAiConversationRead, self._api.request("GET", path, params=params))
+
+    def iterate_conversations(
+        self, workspace_id: str, *, limit: int = PAGE_SIZE
+    ) -> Iterator[AiConversationRead]:
+        path = _path("/api/workspaces/{}/ai/conversations", workspace_id)
+        return self._api.pages(path, {"limit": limit}, "data")
+
+    def list_messages(
+        self, workspace_id: str, conversation_id: str, *, page: int | None = None, limit: int | None = None
+    ) -> PaginatedAiMessageRead:
+        path = _path("/api/workspaces/{}/ai/conversations/{}/messages", workspace_id, conversation_id)
+        params = query({"page": page, "limit": limit})
+        return cast(PaginatedAiMessageRead, self._api.request("GET", path, params=params))
+
+    def iterate_messages(
+        self, workspace_id: str, conversation_id: str, *, limit: int = PAGE_SIZE
+    ) -> Iterator[AiMessageRead]:
+        path = _path("/api/workspaces/{}/ai/conversations/{}/messages", workspace_id, conversation_id)
+        return self._api.pages(path, {"limit": limit}, "data")
+
+
 class PlatformClient:
     """The Platform API. Every method answers the response body (a dict typed by platform_api.models).
 
@@ -413,6 +453,7 @@ class PlatformClient:
         self.integrations = Integrations(self._api)
         self.workspace_integrations = WorkspaceIntegrations(self._api)
         self.tools = Tools(self._api)
+        self.assistant = Assistant(self._api)
 
     @property
     def base_url(self) -> str:

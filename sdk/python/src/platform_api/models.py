@@ -6,10 +6,17 @@ Do not edit: run `python3 sdk/generate.py`. Responses are plain dicts with the w
 from typing import Any, Literal, NotRequired, TypedDict
 
 __all__ = [
+    "AiConversationRead",
+    "AiMessageCreate",
+    "AiMessageRead",
+    "AiMessageRole",
     "AiMessagesUsageRead",
+    "AiReplyRead",
+    "AiUsageRead",
     "ApiKeyCreate",
     "ApiKeyCreated",
     "ApiKeyRead",
+    "AssistantToolCallRead",
     "BillingRead",
     "ErrorBody",
     "ErrorResponse",
@@ -17,7 +24,6 @@ __all__ = [
     "FeatureRead",
     "FeatureStatus",
     "FeatureUpdate",
-    "HTTPValidationError",
     "Health",
     "IntegrationCreate",
     "IntegrationCreated",
@@ -27,6 +33,8 @@ __all__ = [
     "IntegrationStatus",
     "MeRead",
     "Message",
+    "PaginatedAiConversationRead",
+    "PaginatedAiMessageRead",
     "PaginatedApiKeyRead",
     "PaginatedFeatureRead",
     "PaginatedToolCallRead",
@@ -59,7 +67,6 @@ __all__ = [
     "UserCreate",
     "UserCreated",
     "UserRead",
-    "ValidationError",
     "WebhookReceived",
     "WorkItemCreate",
     "WorkItemRead",
@@ -76,6 +83,41 @@ __all__ = [
 ]
 
 
+class AiConversationRead(TypedDict):
+    id: str
+    workspaceId: str
+    title: str
+    createdAt: str
+    updatedAt: str
+
+
+class AiMessageCreate(TypedDict):
+    message: str
+    conversationId: NotRequired[str | None]
+
+
+AiMessageRole = Literal["user", "assistant"]
+
+ToolCallOutcome = Literal["success", "rejected", "error"]
+
+class AssistantToolCallRead(TypedDict):
+    name: str
+    arguments: dict[str, Any]
+    outcome: ToolCallOutcome
+    durationMs: int
+    errorCode: NotRequired[str | None]
+    toolCallId: NotRequired[str | None]
+
+
+class AiMessageRead(TypedDict):
+    id: str
+    conversationId: str
+    role: AiMessageRole
+    content: str
+    toolCalls: list[AssistantToolCallRead]
+    createdAt: str
+
+
 class AiMessagesUsageRead(TypedDict):
     used: int
     limit: int
@@ -83,6 +125,24 @@ class AiMessagesUsageRead(TypedDict):
     scope: Literal["team", "user"]
     periodStart: str
     periodEnd: str
+
+
+class AiUsageRead(TypedDict):
+    used: int
+    limit: int
+    scope: Literal["team", "user"]
+    resetsAt: str
+
+
+class AiReplyRead(TypedDict):
+    conversationId: str
+    messageId: str
+    reply: str
+    toolCalls: list[AssistantToolCallRead]
+    usage: AiUsageRead
+    model: str
+    steps: int
+    stepLimitReached: bool
 
 
 class ApiKeyCreate(TypedDict):
@@ -158,18 +218,6 @@ class FeatureUpdate(TypedDict):
     status: NotRequired[FeatureStatus | None]
     priority: NotRequired[Priority | None]
     url: NotRequired[str | None]
-
-
-class ValidationError(TypedDict):
-    loc: list[str | int]
-    msg: str
-    type: str
-    input: NotRequired[Any]
-    ctx: NotRequired[dict[str, Any]]
-
-
-class HTTPValidationError(TypedDict):
-    detail: NotRequired[list[ValidationError]]
 
 
 class Health(TypedDict):
@@ -275,6 +323,16 @@ class Message(TypedDict):
     message: str
 
 
+class PaginatedAiConversationRead(TypedDict):
+    data: list[AiConversationRead]
+    pagination: Pagination
+
+
+class PaginatedAiMessageRead(TypedDict):
+    data: list[AiMessageRead]
+    pagination: Pagination
+
+
 class PaginatedApiKeyRead(TypedDict):
     data: list[ApiKeyRead]
     pagination: Pagination
@@ -286,8 +344,6 @@ class PaginatedFeatureRead(TypedDict):
 
 
 ToolCallChannel = Literal["mcp", "rest", "assistant"]
-
-ToolCallOutcome = Literal["success", "rejected", "error"]
 
 class ToolCallRead(TypedDict):
     id: str

@@ -323,6 +323,71 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/workspaces/{workspace_id}/ai/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask the workspace's AI assistant
+         * @description The assistant answers using the tools enabled for this workspace (the same tools, checks and audit as
+         *     the MCP gateway; calls are listed by `GET .../tool-calls` with channel `assistant`). Each message uses one
+         *     AI message of the plan's monthly allowance (Free: per team, Pro: per user): 429 `AI_QUOTA_EXCEEDED` when
+         *     it is spent. 503 `AI_NOT_CONFIGURED` names the settings to set; 502 `AI_MODEL_ERROR` and 504
+         *     `AI_MODEL_TIMEOUT` give the message back and store nothing of it.
+         */
+        post: operations["sendAiMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/workspaces/{workspace_id}/ai/conversations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List your assistant conversations
+         * @description Your own conversations in this workspace, most recently active first.
+         */
+        get: operations["listAiConversations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/workspaces/{workspace_id}/ai/conversations/{conversation_id}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the messages of one of your assistant conversations
+         * @description Oldest first: each of your messages followed by the assistant's reply and the tools it called. Someone
+         *     else's conversation answers 404.
+         */
+        get: operations["listAiMessages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/integrations": {
         parameters: {
             query?: never;
@@ -565,6 +630,84 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AiConversationRead */
+        AiConversationRead: {
+            /**
+             * Id
+             * @example 7390123456789012500
+             */
+            id: string;
+            /**
+             * Workspaceid
+             * @example 7390123456789012345
+             */
+            workspaceId: string;
+            /**
+             * Title
+             * @description The start of its first message
+             * @example Which issues are open?
+             */
+            title: string;
+            /**
+             * Createdat
+             * @example 2025-12-03T10:00:00Z
+             */
+            createdAt: string;
+            /**
+             * Updatedat
+             * @example 2025-12-03T10:00:00Z
+             */
+            updatedAt: string;
+        };
+        /** AiMessageCreate */
+        AiMessageCreate: {
+            /**
+             * Message
+             * @description What to ask the workspace's assistant
+             * @example Which issues are open in acme/product?
+             */
+            message: string;
+            /**
+             * Conversationid
+             * @description Continue this conversation of yours; omit to start a new one
+             */
+            conversationId?: string | null;
+        };
+        /** AiMessageRead */
+        AiMessageRead: {
+            /**
+             * Id
+             * @example 7390123456789012501
+             */
+            id: string;
+            /**
+             * Conversationid
+             * @example 7390123456789012500
+             */
+            conversationId: string;
+            /** @example user */
+            role: components["schemas"]["AiMessageRole"];
+            /**
+             * Content
+             * @example Which issues are open in acme/product?
+             */
+            content: string;
+            /**
+             * Toolcalls
+             * @description The assistant's tool calls of that turn
+             */
+            toolCalls: components["schemas"]["AssistantToolCallRead"][];
+            /**
+             * Createdat
+             * @example 2025-12-03T10:00:00Z
+             */
+            createdAt: string;
+        };
+        /**
+         * AiMessageRole
+         * @enum {string}
+         */
+        AiMessageRole: "user" | "assistant";
         /** AiMessagesUsageRead */
         AiMessagesUsageRead: {
             /**
@@ -600,6 +743,74 @@ export interface components {
              * @example 2026-12-01T00:00:00Z
              */
             periodEnd: string;
+        };
+        /** AiReplyRead */
+        AiReplyRead: {
+            /**
+             * Conversationid
+             * @example 7390123456789012500
+             */
+            conversationId: string;
+            /**
+             * Messageid
+             * @description The stored reply
+             * @example 7390123456789012502
+             */
+            messageId: string;
+            /**
+             * Reply
+             * @example acme/product has 2 open issues: #1 Login fails on Safari; #2 Export to CSV.
+             */
+            reply: string;
+            /**
+             * Toolcalls
+             * @description The tools the model called, in order
+             */
+            toolCalls: components["schemas"]["AssistantToolCallRead"][];
+            usage: components["schemas"]["AiUsageRead"];
+            /**
+             * Model
+             * @example gpt-4o-mini
+             */
+            model: string;
+            /**
+             * Steps
+             * @description Model calls made for this message (at most AI_MAX_STEPS)
+             * @example 2
+             */
+            steps: number;
+            /**
+             * Steplimitreached
+             * @description True when the model had to answer without further tool calls because of AI_MAX_STEPS
+             * @example false
+             */
+            stepLimitReached: boolean;
+        };
+        /** AiUsageRead */
+        AiUsageRead: {
+            /**
+             * Used
+             * @description AI messages used this month, this one included
+             * @example 12
+             */
+            used: number;
+            /**
+             * Limit
+             * @example 50
+             */
+            limit: number;
+            /**
+             * Scope
+             * @description `team`: one allowance shared by the team (Free); `user`: one per user (Pro)
+             * @example team
+             * @enum {string}
+             */
+            scope: "team" | "user";
+            /**
+             * Resetsat
+             * @example 2026-12-01T00:00:00Z
+             */
+            resetsAt: string;
         };
         /** ApiKeyCreate */
         ApiKeyCreate: {
@@ -654,6 +865,47 @@ export interface components {
             lastUsedAt?: string | null;
             /** Revokedat */
             revokedAt?: string | null;
+        };
+        /** AssistantToolCallRead */
+        AssistantToolCallRead: {
+            /**
+             * Name
+             * @example github_list_issues
+             */
+            name: string;
+            /**
+             * Arguments
+             * @description The arguments the model passed
+             * @example {
+             *       "repo": "acme/product",
+             *       "state": "open"
+             *     }
+             */
+            arguments: {
+                [key: string]: unknown;
+            };
+            /**
+             * @description `success`; `rejected` before reaching the provider (not enabled, invalid arguments); `error` when the provider failed
+             * @example success
+             */
+            outcome: components["schemas"]["ToolCallOutcome"];
+            /**
+             * Durationms
+             * @example 84
+             */
+            durationMs: number;
+            /**
+             * Errorcode
+             * @description Why it did not succeed, e.g. `TOOL_NOT_ENABLED`
+             * @example null
+             */
+            errorCode?: string | null;
+            /**
+             * Toolcallid
+             * @description The call's audit record (`GET .../tool-calls`); null when it never reached the executor
+             * @example 7390123456789012399
+             */
+            toolCallId?: string | null;
         };
         /** BillingRead */
         BillingRead: {
@@ -733,9 +985,9 @@ export interface components {
              */
             description?: string | null;
             /** @default backlog */
-            status: components["schemas"]["FeatureStatus"];
+            status?: components["schemas"]["FeatureStatus"];
             /** @default none */
-            priority: components["schemas"]["Priority"];
+            priority?: components["schemas"]["Priority"];
             /**
              * Url
              * @example https://www.notion.so/acme/Single-sign-on-0f3c
@@ -834,11 +1086,6 @@ export interface components {
              */
             url?: string | null;
         };
-        /** HTTPValidationError */
-        HTTPValidationError: {
-            /** Detail */
-            detail?: components["schemas"]["ValidationError"][];
-        };
         /** Health */
         Health: {
             /**
@@ -846,7 +1093,7 @@ export interface components {
              * @default ok
              * @constant
              */
-            status: "ok";
+            status?: "ok";
         };
         /** IntegrationCreate */
         IntegrationCreate: {
@@ -989,6 +1236,18 @@ export interface components {
              * @example Deleted
              */
             message: string;
+        };
+        /** Paginated[AiConversationRead] */
+        Paginated_AiConversationRead_: {
+            /** Data */
+            data: components["schemas"]["AiConversationRead"][];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /** Paginated[AiMessageRead] */
+        Paginated_AiMessageRead_: {
+            /** Data */
+            data: components["schemas"]["AiMessageRead"][];
+            pagination: components["schemas"]["Pagination"];
         };
         /** Paginated[ApiKeyRead] */
         Paginated_ApiKeyRead_: {
@@ -1315,7 +1574,7 @@ export interface components {
              * @description Answer 202 at once and run in the background; follow it in the integration's syncLogs
              * @default false
              */
-            async: boolean;
+            async?: boolean;
         };
         /** SyncResult */
         SyncResult: {
@@ -1562,7 +1821,7 @@ export interface components {
              * @example member
              * @enum {string}
              */
-            role: "owner" | "admin" | "member";
+            role?: "owner" | "admin" | "member";
         };
         /** UserCreated */
         UserCreated: {
@@ -1604,19 +1863,6 @@ export interface components {
              */
             createdAt: string;
         };
-        /** ValidationError */
-        ValidationError: {
-            /** Location */
-            loc: (string | number)[];
-            /** Message */
-            msg: string;
-            /** Error Type */
-            type: string;
-            /** Input */
-            input?: unknown;
-            /** Context */
-            ctx?: Record<string, never>;
-        };
         /** WebhookReceived */
         WebhookReceived: {
             /**
@@ -1624,7 +1870,7 @@ export interface components {
              * @default true
              * @example true
              */
-            received: boolean;
+            received?: boolean;
         };
         /** WorkItemCreate */
         WorkItemCreate: {
@@ -1644,9 +1890,9 @@ export interface components {
              */
             description?: string | null;
             /** @default todo */
-            status: components["schemas"]["WorkItemStatus"];
+            status?: components["schemas"]["WorkItemStatus"];
             /** @default none */
-            priority: components["schemas"]["Priority"];
+            priority?: components["schemas"]["Priority"];
             /**
              * Labels
              * @example [
@@ -3072,13 +3318,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Validation failed; details list the failing fields */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };
@@ -3112,13 +3358,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Validation failed; details list the failing fields */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };
@@ -3242,6 +3488,213 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Paginated_ToolCallRead_"];
+                };
+            };
+            /** @description Missing, malformed, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (also for another team's resources) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed; details list the failing fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    sendAiMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workspace_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AiMessageCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AiReplyRead"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, malformed, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (also for another team's resources) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed; details list the failing fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limit exceeded */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The AI model failed (`AI_MODEL_ERROR`); nothing was used */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The AI model timed out (`AI_MODEL_TIMEOUT`); nothing was used */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    listAiConversations: {
+        parameters: {
+            query?: {
+                /** @description Page number, from 1 */
+                page?: number;
+                /** @description Items per page, 1 to 100 */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                workspace_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Paginated_AiConversationRead_"];
+                };
+            };
+            /** @description Missing, malformed, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (also for another team's resources) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed; details list the failing fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    listAiMessages: {
+        parameters: {
+            query?: {
+                /** @description Page number, from 1 */
+                page?: number;
+                /** @description Items per page, 1 to 100 */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                workspace_id: string;
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Paginated_AiMessageRead_"];
                 };
             };
             /** @description Missing, malformed, unknown or revoked API key */
@@ -3442,13 +3895,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
+            /** @description Validation failed; details list the failing fields */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };
@@ -3491,13 +3944,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Validation failed; details list the failing fields */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };
@@ -3549,13 +4002,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Validation failed; details list the failing fields */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };
@@ -3967,13 +4420,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Validation failed; details list the failing fields */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description Rate limit exceeded */

@@ -6,7 +6,7 @@ from functools import cache
 from typing import Any
 from typing import cast as type_cast
 
-from sqlalchemy import Index, Insert, Table, Text, and_, cast, or_, select, update
+from sqlalchemy import Index, Insert, Table, Text, and_, case, cast, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from platform_server.db import utcnow
 from platform_server.features.models import Feature
-from platform_server.integrations.models import Integration, SyncLog, WorkspaceIntegration
+from platform_server.integrations.models import Integration, IntegrationStatus, SyncLog, WorkspaceIntegration
 from platform_server.work_items.models import WorkItem
 
 RUNNING = "running"
@@ -112,8 +112,16 @@ class SyncRepository:
         return result.rowcount == 1
 
     async def touch_integration(self, integration_id: str) -> None:
+        """After a completed run: `lastSyncAt`, and an `error` status cleared, since the connection just worked."""
+        recovered = Integration.status == IntegrationStatus.error
         await self.session.execute(
-            update(Integration).where(Integration.id == integration_id).values(last_sync_at=utcnow())
+            update(Integration)
+            .where(Integration.id == integration_id)
+            .values(
+                last_sync_at=utcnow(),
+                status=case((recovered, IntegrationStatus.connected.value), else_=Integration.status),
+                status_reason=case((recovered, None), else_=Integration.status_reason),
+            )
         )
 
     async def enablement(self, team_id: str, workspace_id: str, integration_id: str) -> WorkspaceIntegration | None:

@@ -85,7 +85,9 @@ class SyncService:
                 f"with POST /api/workspaces/{body.workspace_id}/integrations",
                 details={"integrationId": integration.id, "workspaceId": body.workspace_id},
             )
-        if integration.status != IntegrationStatus.connected:
+        # `error` is a connected integration whose last token refresh failed for a passing reason; a sync may
+        # well succeed, and a completed one puts it back to connected.
+        if integration.status not in (IntegrationStatus.connected, IntegrationStatus.error):
             raise Conflict(
                 f"The integration {integration.id} is {integration.status}, not connected; "
                 + ("reconnect it" if integration.status != IntegrationStatus.pending else "finish connecting it")
