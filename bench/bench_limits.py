@@ -202,7 +202,8 @@ def report(args: argparse.Namespace, samples: Samples, round_trips: list[float])
             if name != "off":
                 differences = [percentile(batch, 0.5) - base for batch, base in zip(batches, baseline, strict=True)]
                 added = f"{statistics.median(differences) * 1e6:+.0f}"
-            print(f"{path:<16} {name:<11} {percentile(every, 0.5) * 1e6:8.0f} {percentile(every, 0.9) * 1e6:8.0f} {added:>13}")
+            p50, p90 = percentile(every, 0.5) * 1e6, percentile(every, 0.9) * 1e6
+            print(f"{path:<16} {name:<11} {p50:8.0f} {p90:8.0f} {added:>13}")
     print(f"goals (p50 added): in-process <= 50 µs; Redis <= 500 µs, one round trip ({round_trip * 1e6:.0f} µs here)")
 
 

@@ -27,14 +27,14 @@ cd "$SDK/typescript" || exit 1
 step "typescript: npm ci" npm ci --no-audit --no-fund
 step "typescript: build (strict tsc)" npm run --silent build
 step "typescript: npm pack" npm pack --ignore-scripts --pack-destination "$pack_dir"
-step "typescript: tests (node --test)" npm test --silent -- --test-reporter=spec
+step "typescript: tests (node --test)" npm test --silent
 
 cd "$ROOT" || exit 1
 step "generated types match the server (sdk/generate.py --check)" "$VENV/bin/python" sdk/generate.py --check
 step "python: pip install -e sdk/python" "$VENV/bin/pip" install -q --no-deps --no-build-isolation -e sdk/python
 step "python: mypy" bash -c "cd sdk/python && '$VENV/bin/mypy'"
 step "python: ruff" bash -c "cd sdk/python && '$VENV/bin/ruff' check ."
-step "python: tests (pytest)" "$VENV/bin/pytest" sdk/python/tests -q -p no:randomly
+step "python: tests (pytest)" "$VENV/bin/pytest" sdk/python/tests -q
 
 if ((${#failed[@]})); then
   printf '!! sdk: %d step(s) failed:\n' "${#failed[@]}"

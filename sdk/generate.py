@@ -9,6 +9,9 @@ dependency of sdk/typescript (installed with `npm ci` when missing). The sync Py
 async one (the way httpcore does it), so the two surfaces cannot drift apart.
 """
 
+# A developer's script: it prints what it writes and runs our own CLI, npm and openapi-typescript.
+# ruff: noqa: S603, S607, T201
+
 from __future__ import annotations
 
 import argparse

@@ -1,7 +1,8 @@
 """Which plan a team is on: cheap on every request, and a change is seen on the next request everywhere.
 
-Measured on the 2-core reference machine (bench/bench_limits.py): reading `teams.plan` with every request costs
-a database round trip (0.3 to 1 ms), several times the limiter itself. So the plan is kept out of the database:
+Reading `teams.plan` with every request would cost a database query (0.6 to 1.5 ms on the 2-core reference
+machine, ARCHITECTURE §7), against about 10 µs for the in-process limiter itself. So the plan is kept out of the
+database:
 
 - with Redis, `{prefix}:plan:{team_id}` holds the plan. Every request reads it, in parallel with the limiter's
   own round trip, so it adds no wall-clock latency, and a change written by `publish` (after the billing
