@@ -37,6 +37,22 @@ async def second_client(second_app: Any) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
+class TestConcurrentBurst:
+    @pytest.fixture
+    def settings_overrides(self, redis_url: str, key_prefix: str) -> dict[str, Any]:
+        # A small burst: on a saturated 2-core machine a big one can stall the event loop past the Redis
+        # timeout, and the limiter then fails open by design.
+        return {"REDIS_URL": redis_url, "REDIS_KEY_PREFIX": key_prefix, "RATE_LIMIT_FREE_PER_MINUTE": 8}
+
+    async def test_two_instances_allow_exactly_the_limit_from_a_concurrent_burst(
+        self, client: httpx.AsyncClient, second_client: httpx.AsyncClient, owner: Member
+    ) -> None:
+        burst = [client, second_client] * 10
+        responses = await asyncio.gather(*(http.get("/api/me", headers=owner.headers) for http in burst))
+        assert Counter(response.status_code for response in responses) == {200: 8, 429: 12}
+        assert all(r.json()["error"]["code"] == "RATE_LIMITED" for r in responses if r.status_code == 429)
+
+
 class TestSharedCount:
     @pytest.fixture
     def settings_overrides(self, redis_url: str, key_prefix: str) -> dict[str, Any]:
@@ -46,14 +62,6 @@ class TestSharedCount:
             "RATE_LIMIT_FREE_PER_MINUTE": 20,
             "RATE_LIMIT_PRO_PER_MINUTE": 30,
         }
-
-    async def test_two_instances_allow_exactly_the_limit_from_a_concurrent_burst(
-        self, client: httpx.AsyncClient, second_client: httpx.AsyncClient, owner: Member
-    ) -> None:
-        burst = [client, second_client] * 25
-        responses = await asyncio.gather(*(http.get("/api/me", headers=owner.headers) for http in burst))
-        assert Counter(response.status_code for response in responses) == {200: 20, 429: 30}
-        assert all(r.json()["error"]["code"] == "RATE_LIMITED" for r in responses if r.status_code == 429)
 
     async def test_headers_count_down_across_instances(
         self, client: httpx.AsyncClient, second_client: httpx.AsyncClient, owner: Member

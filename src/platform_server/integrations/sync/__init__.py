@@ -1,0 +1,1 @@
+"""The sync engine: provider importers and exporters, page-by-page commits, cursors (issue 4)."""
