@@ -224,11 +224,12 @@ def test_assistant_messages_and_conversations(client: PlatformClient, workspace_
     reply = client.assistant.send(workspace_id, message="Which issues are open?")
     assert reply["reply"]
     conversation_id = reply["conversationId"]
-    follow_up = client.assistant.send(workspace_id, message="And closed ones?", conversationId=conversation_id)
+    follow_up = client.assistant.send(workspace_id, message="And closed?", conversationId=conversation_id)
     assert follow_up["conversationId"] == conversation_id
     listed = client.assistant.list_conversations(workspace_id)
     assert [row["id"] for row in listed["data"]] == [conversation_id]
-    assert [row["id"] for row in client.assistant.iterate_conversations(workspace_id, limit=1)] == [conversation_id]
+    iterated = client.assistant.iterate_conversations(workspace_id, limit=1)
+    assert [row["id"] for row in iterated] == [conversation_id]
     messages = list(client.assistant.iterate_messages(workspace_id, conversation_id, limit=1))
     assert [message["role"] for message in messages] == ["user", "assistant", "user", "assistant"]
     total = client.assistant.list_messages(workspace_id, conversation_id, limit=1)["pagination"]["total"]
