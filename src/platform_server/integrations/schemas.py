@@ -107,7 +107,9 @@ class ToolInfo(Schema):
     title: str | None = Field(default=None, examples=["List repositories"])
     description: str = Field(examples=["List the repositories the connected account can access."])
     input_schema: dict[str, Any] = Field(examples=[{"type": "object", "properties": {}}])
-    output_schema: dict[str, Any] | None = Field(default=None)
+    output_schema: dict[str, Any] | None = Field(
+        default=None, examples=[{"type": "object", "properties": {"repositories": {"type": "array"}}}]
+    )
     annotations: dict[str, Any] = Field(default_factory=dict, examples=[{"readOnlyHint": True}])
 
 
@@ -116,7 +118,9 @@ class ProviderInfo(Schema):
     name: str = Field(examples=["GitHub"])
     category: str = Field(examples=["Development"])
     default_scopes: list[str] = Field(examples=[["repo", "read:user"]])
-    configured: bool = Field(description="Whether client credentials are set (always true in sandbox mode)")
+    configured: bool = Field(
+        examples=[True], description="Whether client credentials are set (always true in sandbox mode)"
+    )
     missing_settings: list[str] = Field(examples=[[]], description="Settings to set before it can be connected")
     tools: list[ToolInfo]
 

@@ -53,7 +53,10 @@ async def list_workspace_integrations(
     status_code=201,
     operation_id="enableWorkspaceIntegration",
     summary="Enable an integration for a workspace",
-    responses={200: {"description": "Already enabled: updated, same accessId"}, **error_responses(403, 409)},
+    responses={
+        200: {"model": WorkspaceIntegrationEnabled, "description": "Already enabled: updated, same accessId"},
+        **error_responses(403, 409),
+    },
 )
 async def enable_workspace_integration(
     principal: AdminPrincipal,

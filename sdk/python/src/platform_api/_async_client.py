@@ -1,4 +1,4 @@
-"""AsyncPlatformClient and its resources. sdk/generate.py derives the sync client from this file."""
+"""AsyncPlatformClient and its resources; sdk/generate.py writes the sync twin from this file."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 # Generated from _async_client.py by sdk/generate.py: do not edit, edit the async twin.
-"""PlatformClient and its resources. sdk/generate.py derives the sync client from this file."""
+"""PlatformClient and its resources; sdk/generate.py writes the sync twin from this file."""
 
 from __future__ import annotations
 

@@ -41,7 +41,12 @@ def upgrade() -> None:
     sa.Column('id', sa.String(length=20), nullable=False),
     sa.Column('created_at', platform_server.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', platform_server.db.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['team_id'], ['teams.id'], name=op.f('fk_integrations_team_id_teams'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(
+        ['team_id'],
+        ['teams.id'],
+        name=op.f('fk_integrations_team_id_teams'),
+        ondelete='CASCADE',
+    ),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_integrations')),
     sa.UniqueConstraint('team_id', 'name', name=op.f('uq_integrations_team_id_name')),
     sa.UniqueConstraint('team_id', 'provider', 'provider_account_id', name='uq_integrations_account')
@@ -59,8 +64,18 @@ def upgrade() -> None:
     sa.Column('expires_at', platform_server.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('used_at', platform_server.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('id', sa.String(length=20), nullable=False),
-    sa.ForeignKeyConstraint(['integration_id'], ['integrations.id'], name=op.f('fk_oauth_states_integration_id_integrations'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['team_id'], ['teams.id'], name=op.f('fk_oauth_states_team_id_teams'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(
+        ['integration_id'],
+        ['integrations.id'],
+        name=op.f('fk_oauth_states_integration_id_integrations'),
+        ondelete='CASCADE',
+    ),
+    sa.ForeignKeyConstraint(
+        ['team_id'],
+        ['teams.id'],
+        name=op.f('fk_oauth_states_team_id_teams'),
+        ondelete='CASCADE',
+    ),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_oauth_states')),
     sa.UniqueConstraint('state_hash', name=op.f('uq_oauth_states_state_hash'))
     )
@@ -83,9 +98,24 @@ def upgrade() -> None:
     sa.Column('started_at', platform_server.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('finished_at', platform_server.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('id', sa.String(length=20), nullable=False),
-    sa.ForeignKeyConstraint(['integration_id'], ['integrations.id'], name=op.f('fk_sync_logs_integration_id_integrations'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['team_id'], ['teams.id'], name=op.f('fk_sync_logs_team_id_teams'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], name=op.f('fk_sync_logs_workspace_id_workspaces'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(
+        ['integration_id'],
+        ['integrations.id'],
+        name=op.f('fk_sync_logs_integration_id_integrations'),
+        ondelete='CASCADE',
+    ),
+    sa.ForeignKeyConstraint(
+        ['team_id'],
+        ['teams.id'],
+        name=op.f('fk_sync_logs_team_id_teams'),
+        ondelete='CASCADE',
+    ),
+    sa.ForeignKeyConstraint(
+        ['workspace_id'],
+        ['workspaces.id'],
+        name=op.f('fk_sync_logs_workspace_id_workspaces'),
+        ondelete='CASCADE',
+    ),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sync_logs'))
     )
     with op.batch_alter_table('sync_logs', schema=None) as batch_op:
@@ -104,11 +134,30 @@ def upgrade() -> None:
     sa.Column('id', sa.String(length=20), nullable=False),
     sa.Column('created_at', platform_server.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', platform_server.db.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['integration_id'], ['integrations.id'], name=op.f('fk_workspace_integrations_integration_id_integrations'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['team_id'], ['teams.id'], name=op.f('fk_workspace_integrations_team_id_teams'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], name=op.f('fk_workspace_integrations_workspace_id_workspaces'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(
+        ['integration_id'],
+        ['integrations.id'],
+        name=op.f('fk_workspace_integrations_integration_id_integrations'),
+        ondelete='CASCADE',
+    ),
+    sa.ForeignKeyConstraint(
+        ['team_id'],
+        ['teams.id'],
+        name=op.f('fk_workspace_integrations_team_id_teams'),
+        ondelete='CASCADE',
+    ),
+    sa.ForeignKeyConstraint(
+        ['workspace_id'],
+        ['workspaces.id'],
+        name=op.f('fk_workspace_integrations_workspace_id_workspaces'),
+        ondelete='CASCADE',
+    ),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_workspace_integrations')),
-    sa.UniqueConstraint('workspace_id', 'integration_id', name=op.f('uq_workspace_integrations_workspace_id_integration_id')),
+    sa.UniqueConstraint(
+        'workspace_id',
+        'integration_id',
+        name=op.f('uq_workspace_integrations_workspace_id_integration_id'),
+    ),
     sa.UniqueConstraint('workspace_id', 'provider', name='uq_workspace_integrations_provider')
     )
     with op.batch_alter_table('workspace_integrations', schema=None) as batch_op:
