@@ -20,6 +20,7 @@ from platform_server.integrations.schemas import (
     SyncLogRead,
 )
 from platform_server.integrations.service import IntegrationDeps, integration_service
+from platform_server.limits.dependencies import PublicRateLimit
 from platform_server.pagination import PageDep, Pagination
 from platform_server.schemas import Message
 
@@ -95,6 +96,7 @@ async def list_providers(_principal: CurrentPrincipal, deps: DepsDep) -> Provide
     summary="OAuth callback (redirects to the settings page)",
     response_class=RedirectResponse,
     status_code=302,
+    dependencies=[PublicRateLimit],
     responses={302: {"description": "To `/settings/integrations?success=<provider>` or `?error=<code>`"}},
 )
 async def oauth_callback(

@@ -29,6 +29,7 @@ class SyncRequest(InputSchema):
     run_async: bool = Field(
         default=False,
         alias="async",
+        examples=[False],
         description="Answer 202 at once and run in the background; follow it in the integration's syncLogs",
     )
 

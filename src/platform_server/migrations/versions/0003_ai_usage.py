@@ -1,7 +1,7 @@
 """ai usage (monthly AI message counters)
 
 Revision ID: 0003_ai_usage
-Revises: 0001_foundation
+Revises: 0002_integrations
 Create Date: 2026-11-29 09:30:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import platform_server.db
 
 revision: str = '0003_ai_usage'
-down_revision: str | Sequence[str] | None = '0001_foundation'
+down_revision: str | Sequence[str] | None = '0002_integrations'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """billing and email: webhook events, Stripe subscriptions, emails, suppressions
 
 Revision ID: 0004_billing_email
-Revises: 0001_foundation
+Revises: 0003_ai_usage
 Create Date: 2026-11-29 12:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import platform_server.db
 
 revision: str = '0004_billing_email'
-down_revision: str | Sequence[str] | None = '0001_foundation'
+down_revision: str | Sequence[str] | None = '0003_ai_usage'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

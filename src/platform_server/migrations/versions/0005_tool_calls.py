@@ -1,7 +1,7 @@
 """tool calls (MCP gateway audit)
 
 Revision ID: 0005_tool_calls
-Revises: 0001_foundation
+Revises: 0004_billing_email
 Create Date: 2026-11-29 10:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import platform_server.db
 
 revision: str = '0005_tool_calls'
-down_revision: str | Sequence[str] | None = '0001_foundation'
+down_revision: str | Sequence[str] | None = '0004_billing_email'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """web sessions (settings page sign-in)
 
 Revision ID: 0006_web_sessions
-Revises: 0001_foundation
+Revises: 0005_tool_calls
 Create Date: 2026-11-29 10:30:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import platform_server.db
 
 revision: str = "0006_web_sessions"
-down_revision: str | Sequence[str] | None = "0001_foundation"
+down_revision: str | Sequence[str] | None = '0005_tool_calls'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

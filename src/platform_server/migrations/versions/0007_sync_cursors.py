@@ -3,7 +3,7 @@
 The import cursor itself lives in sync_logs.cursor (written with every committed page), so no table is added.
 
 Revision ID: 0007_sync_cursors
-Revises: 0001_foundation
+Revises: 0006_web_sessions
 Create Date: 2026-11-29 09:40:00
 """
 
@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_sync_cursors"
-down_revision: str | Sequence[str] | None = "0001_foundation"
+down_revision: str | Sequence[str] | None = '0006_web_sessions'
 branch_labels: str | Sequence[str] | None = None
 # sync_logs is created by the integrations revision.
-depends_on: str | Sequence[str] | None = "0002_integrations"
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

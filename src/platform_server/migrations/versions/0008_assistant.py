@@ -1,7 +1,7 @@
 """AI assistant conversations and messages
 
 Revision ID: 0008_assistant
-Revises: 0001_foundation
+Revises: 0007_sync_cursors
 Create Date: 2026-11-30 10:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import platform_server.db
 
 revision: str = '0008_assistant'
-down_revision: str | Sequence[str] | None = '0001_foundation'
+down_revision: str | Sequence[str] | None = '0007_sync_cursors'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
