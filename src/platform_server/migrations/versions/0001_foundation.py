@@ -1,7 +1,7 @@
 """foundation
 
 Revision ID: 0001_foundation
-Revises: 
+Revises:
 Create Date: 2026-11-29 09:03:09.041496
 """
 
@@ -98,9 +98,13 @@ def upgrade() -> None:
     sa.Column('created_at', platform_server.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', platform_server.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['team_id'], ['teams.id'], name=op.f('fk_features_team_id_teams'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], name=op.f('fk_features_workspace_id_workspaces'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(
+        ['workspace_id'], ['workspaces.id'], name=op.f('fk_features_workspace_id_workspaces'), ondelete='CASCADE'
+    ),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_features')),
-    sa.UniqueConstraint('workspace_id', 'integration_id', 'source_entity', 'external_id', name='uq_features_source')
+    sa.UniqueConstraint(
+        'workspace_id', 'integration_id', 'source_entity', 'external_id', name='uq_features_source'
+    )
     )
     with op.batch_alter_table('features', schema=None) as batch_op:
         batch_op.create_index('ix_features_team_id_workspace_id_id', ['team_id', 'workspace_id', 'id'], unique=False)
@@ -126,9 +130,13 @@ def upgrade() -> None:
     sa.Column('created_at', platform_server.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', platform_server.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['team_id'], ['teams.id'], name=op.f('fk_work_items_team_id_teams'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], name=op.f('fk_work_items_workspace_id_workspaces'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(
+        ['workspace_id'], ['workspaces.id'], name=op.f('fk_work_items_workspace_id_workspaces'), ondelete='CASCADE'
+    ),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_work_items')),
-    sa.UniqueConstraint('workspace_id', 'integration_id', 'source_entity', 'external_id', name='uq_work_items_source')
+    sa.UniqueConstraint(
+        'workspace_id', 'integration_id', 'source_entity', 'external_id', name='uq_work_items_source'
+    )
     )
     with op.batch_alter_table('work_items', schema=None) as batch_op:
         batch_op.create_index('ix_work_items_team_id_workspace_id_id', ['team_id', 'workspace_id', 'id'], unique=False)
