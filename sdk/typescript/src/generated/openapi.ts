@@ -1455,6 +1455,7 @@ export interface components {
             /**
              * Configured
              * @description Whether client credentials are set (always true in sandbox mode)
+             * @example true
              */
             configured: boolean;
             /**
@@ -1573,6 +1574,7 @@ export interface components {
              * Async
              * @description Answer 202 at once and run in the background; follow it in the integration's syncLogs
              * @default false
+             * @example false
              */
             async?: boolean;
         };
@@ -1781,7 +1783,17 @@ export interface components {
             inputSchema: {
                 [key: string]: unknown;
             };
-            /** Outputschema */
+            /**
+             * Outputschema
+             * @example {
+             *       "properties": {
+             *         "repositories": {
+             *           "type": "array"
+             *         }
+             *       },
+             *       "type": "object"
+             *     }
+             */
             outputSchema?: {
                 [key: string]: unknown;
             } | null;
@@ -4167,7 +4179,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["WorkspaceIntegrationEnabled"];
+                };
             };
             /** @description Successful Response */
             201: {
