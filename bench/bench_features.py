@@ -20,12 +20,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import uvloop
+
+from loadgen import Result, http_request, load
 
 ROOT = Path(__file__).resolve().parent.parent
 FEATURE_COUNT = 20
@@ -139,69 +139,23 @@ async def serve(database_url: str, path: str, api_key: str) -> None:
 # -- the load generator --------------------------------------------------------------------------------------
 
 
-@dataclass
-class Result:
-    requests_per_second: float
-    p50_ms: float
-    p99_ms: float
-
-
-async def _connection(port: int, request: bytes, budget: list[int], latencies: list[float] | None) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        while budget[0] > 0:
-            budget[0] -= 1
-            started = time.perf_counter()
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = head[9:12]
-            if status != b"200":
-                raise RuntimeError(f"unexpected status {status.decode()}: {head.decode(errors='replace')}")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
-            await reader.readexactly(length)
-            if latencies is not None:
-                latencies.append(time.perf_counter() - started)
-    finally:
-        writer.close()
-
-
-async def load(port: int, path: str, headers: dict[str, str], requests: int, concurrency: int) -> Result:
-    lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1", *(f"{k}: {v}" for k, v in headers.items())]
-    request = ("\r\n".join(lines) + "\r\n\r\n").encode()
-    latencies: list[float] = []
-    budget = [requests]
-    started = time.perf_counter()
-    await asyncio.gather(*(_connection(port, request, budget, latencies) for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
-    latencies.sort()
-    return Result(
-        requests_per_second=len(latencies) / elapsed,
-        p50_ms=latencies[len(latencies) // 2] * 1000,
-        p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
-    )
-
-
-async def warm_up(port: int, path: str, headers: dict[str, str], requests: int, concurrency: int) -> None:
-    await load(port, path, headers, requests, concurrency)
-
-
 def show(label: str, result: Result) -> None:
     print(f"  {label:<9} {result.requests_per_second:9.0f} req/s   p50 {result.p50_ms:7.2f} ms   "
           f"p99 {result.p99_ms:7.2f} ms", flush=True)
 
 
 async def drive(args: argparse.Namespace, ports: dict[str, int], path: str, api_key: str) -> None:
-    auth = {"Authorization": f"Bearer {api_key}"}
-    for name, headers in (("baseline", {}), ("features", auth)):
-        await warm_up(ports[name], path, headers, args.warmup, args.concurrency)
+    requests = {
+        "baseline": http_request("GET", path),
+        "features": http_request("GET", path, {"Authorization": f"Bearer {api_key}"}),
+    }
+    for name, request in requests.items():
+        await load(ports[name], request, args.warmup, args.concurrency)
     rounds: dict[str, list[Result]] = {"baseline": [], "features": []}
     for number in range(1, args.runs + 1):
         print(f"run {number}/{args.runs}: {args.requests} requests, concurrency {args.concurrency}", flush=True)
-        for name, headers in (("baseline", {}), ("features", auth)):
-            result = await load(ports[name], path, headers, args.requests, args.concurrency)
+        for name, request in requests.items():
+            result = await load(ports[name], request, args.requests, args.concurrency)
             rounds[name].append(result)
             show(name, result)
     medians = {

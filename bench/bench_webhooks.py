@@ -12,12 +12,9 @@ import asyncio
 import os
 import random
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,8 +22,10 @@ from typing import Any
 import httpx
 import orjson
 import stripe
+import uvloop
 from sqlalchemy import func, select
 
+from loadgen import http_request, load
 from platform_server import migrate
 from platform_server.billing.models import StripeSubscription
 from platform_server.config import Settings
@@ -77,33 +76,6 @@ def build_events(team_ids: list[str], total: int, rng: random.Random) -> tuple[l
     bodies += [rng.choice(bodies) for _ in range(total - len(bodies))]
     rng.shuffle(bodies)
     return bodies, newest
-
-
-async def timed(
-    count: int, concurrency: int, request: Callable[[int], Awaitable[httpx.Response]]
-) -> tuple[float, list[float]]:
-    latencies: list[float] = []
-    next_index = 0
-
-    async def worker() -> None:
-        nonlocal next_index
-        while next_index < count:
-            index = next_index
-            next_index += 1
-            started = time.perf_counter()
-            response = await request(index)
-            latencies.append(time.perf_counter() - started)
-            if response.status_code != 200:
-                raise RuntimeError(f"request {index} answered {response.status_code}: {response.text}")
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return time.perf_counter() - started, latencies
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 async def verify(settings: Settings, newest: dict[str, dict[str, Any]], distinct: int) -> list[str]:
@@ -158,10 +130,16 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
     await engine.dispose()
 
     bodies, newest = build_events(team_ids, args.events, random.Random(7))
-    headers = [
-        {"Content-Type": "application/json", "Stripe-Signature": stripe.WebhookSignature.generate_signature_header(
-            body.decode(), SECRET
-        )}
+    requests = [
+        http_request(
+            "POST",
+            "/api/webhooks/stripe",
+            {
+                "Content-Type": "application/json",
+                "Stripe-Signature": stripe.WebhookSignature.generate_signature_header(body.decode(), SECRET),
+            },
+            body,
+        )
         for body in bodies
     ]
     with socket.socket() as probe:
@@ -182,29 +160,22 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
                     await asyncio.sleep(0.1)
             else:
                 raise RuntimeError("the server did not start")
-            baseline_seconds, baseline_latencies = await timed(
-                2000, args.concurrency, lambda _: client.get("/healthz")
-            )
-            seconds, latencies = await timed(
-                len(bodies),
-                args.concurrency,
-                lambda i: client.post("/api/webhooks/stripe", content=bodies[i], headers=headers[i]),
-            )
+        baseline = await load(port, http_request("GET", "/healthz"), 2000, args.concurrency)
+        webhooks = await load(port, requests, len(requests), args.concurrency)
     finally:
         server.terminate()
         server.wait(timeout=10)
 
     problems = await verify(settings, newest, len({orjson.loads(body)["id"] for body in bodies}))
-    rate, baseline_rate = len(bodies) / seconds, 2000 / baseline_seconds
+    rate = webhooks.requests_per_second
     print(f"database        {database_url.split(':', 1)[0]}  concurrency {args.concurrency}")
-    baseline_p50 = statistics.median(baseline_latencies) * 1000
-    print(f"baseline        GET /healthz {baseline_rate:8.0f} req/s  p50 {baseline_p50:6.2f} ms")
+    print(f"baseline        GET /healthz {baseline.requests_per_second:8.0f} req/s  p50 {baseline.p50_ms:6.2f} ms")
     print(
         f"stripe webhooks {len(bodies)} events {rate:8.0f} events/s  "
-        f"p50 {statistics.median(latencies) * 1000:6.2f} ms  p99 {percentile(latencies, 0.99) * 1000:6.2f} ms"
+        f"p50 {webhooks.p50_ms:6.2f} ms  p99 {webhooks.p99_ms:6.2f} ms"
     )
     verdict = "met" if rate >= 500 else "MISSED"
-    print(f"ratio           {rate / baseline_rate:.2f} of the baseline; goal ≥ 500 events/s: {verdict}")
+    print(f"ratio           {rate / baseline.requests_per_second:.2f} of the baseline; goal ≥ 500 events/s: {verdict}")
     print(f"end state       {'every effect applied exactly once' if not problems else 'WRONG'}")
     for problem in problems[:10]:
         print(f"  {problem}")
@@ -219,7 +190,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
-        raise SystemExit(asyncio.run(run(args, Path(workdir))))
+        raise SystemExit(uvloop.run(run(args, Path(workdir))))
 
 
 if __name__ == "__main__":

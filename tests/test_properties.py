@@ -75,7 +75,7 @@ work_item_patch = st.fixed_dictionaries(
 
 # Values no field accepts as-is, and one that no schema knows.
 JUNK = st.one_of(
-    st.integers(), st.floats(allow_nan=False), st.booleans(), st.lists(st.integers(), min_size=1),
+    st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.booleans(), st.lists(st.integers(), min_size=1),
     st.dictionaries(st.text(max_size=3), st.integers(), min_size=1),
 )
 

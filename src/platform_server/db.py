@@ -6,12 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, String, TypeDecorator, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from platform_server.config import Settings
 from platform_server.ids import new_id
+from platform_server.sqlite_inline import inline_connector
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -47,6 +48,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 IdColumn = String(20)
+# How long a writer waits for another to finish before "database is locked".
+SQLITE_LOCK_TIMEOUT_SECONDS = 30.0
 
 
 class Base(DeclarativeBase):
@@ -66,7 +69,8 @@ class TimestampMixin:
 def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
     options: dict[str, Any] = {"pool_pre_ping": False}
     if settings.is_sqlite:
-        options["connect_args"] = {"timeout": 30}
+        database = make_url(settings.DATABASE_URL).database or ":memory:"
+        options["async_creator"] = inline_connector(database, timeout=SQLITE_LOCK_TIMEOUT_SECONDS)
     else:
         options.update(pool_size=settings.DATABASE_POOL_SIZE, max_overflow=settings.DATABASE_POOL_SIZE)
     options.update(overrides)
@@ -78,11 +82,10 @@ def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    # WAL lets readers proceed during a write; busy_timeout makes concurrent writers wait, not fail.
+    # WAL lets readers proceed during a write; concurrent writers wait in sqlite_inline, off the event loop.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 

@@ -109,6 +109,24 @@ class TestRefresh:
         assert response.data["login"] == "acme-corp"
         assert _token_calls(app, "github") == calls + 1
 
+    async def test_401_after_a_successful_refresh_expires(
+        self, app: Any, client: httpx.AsyncClient, owner: Member
+    ) -> None:
+        integration_id = await _connect(app, client, owner, "linear")
+        integration = await _row(app, integration_id)
+        # From now on the provider issues tokens that are refused at once: the refresh works, the token doesn't.
+        app.state.sandbox.faults.token_lifetime_seconds = 0
+        app.state.sandbox.expire_token(_secret(app, integration, "access_token"))
+        calls = _token_calls(app, "linear")
+
+        with pytest.raises(IntegrationExpired):
+            await app.state.token_manager.client_for(integration).post("/graphql", json={"query": "{ viewer { id } }"})
+
+        assert _token_calls(app, "linear") == calls + 1
+        row = await _row(app, integration_id)
+        assert row.status == "expired"
+        assert "reconnect" in (row.status_reason or "")
+
     async def test_401_without_refresh_token_expires(self, app: Any, client: httpx.AsyncClient, owner: Member) -> None:
         # Classic GitHub OAuth tokens never expire and come without a refresh token.
         integration_id = (await connect(client, owner, "github")).id

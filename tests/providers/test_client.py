@@ -52,6 +52,7 @@ class RefreshingTokens:
         self.refresh_works = refresh_works
         self.token = "stale-token"
         self.refreshes = 0
+        self.rejected_after_refresh_calls = 0
 
     async def access_token(self) -> str:
         return self.token
@@ -63,6 +64,9 @@ class RefreshingTokens:
 
     async def user_access_token(self) -> str | None:
         return None
+
+    async def rejected_after_refresh(self) -> None:
+        self.rejected_after_refresh_calls += 1
 
 
 def make_client(
@@ -204,6 +208,7 @@ async def test_a_second_unauthorized_means_the_integration_expired(
     with pytest.raises(IntegrationExpired, match="reconnect Figma"):
         await client.get("/v1/me")
     assert tokens.refreshes == 1
+    assert tokens.rejected_after_refresh_calls == 1
     assert store.count("figma", "GET", "/v1/me") == 2
 
 

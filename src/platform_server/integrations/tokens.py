@@ -36,6 +36,7 @@ from platform_server.security import DecryptionError, Encryptor
 REFRESH_MARGIN = timedelta(minutes=5)
 _LOCK_TTL_SECONDS = 60
 _LOCK_WAIT_SECONDS = 65
+_REJECTED_AFTER_REFRESH = "The provider rejected a freshly refreshed token; reconnect"
 
 logger = get_logger(__name__)
 
@@ -107,21 +108,34 @@ class TokenManager:
 
     def client_for(self, integration: Integration) -> ProviderClient:
         """The provider API client for one integration: its tokens, refreshed as needed, and its metadata."""
+        # The caller has just read the row: its tokens serve until a refresh, which reads it again under lock.
         return self._provider_http.client(
-            integration.provider, self.source(integration.id), context=dict(integration.account_metadata or {})
+            integration.provider,
+            IntegrationTokenSource(self, integration.id, loaded=integration),
+            context=dict(integration.account_metadata or {}),
         )
 
-    async def access_token(self, integration_id: str) -> str:
-        integration = await self._load(integration_id)
+    async def access_token(self, integration_id: str, loaded: Integration | None = None) -> str:
+        integration = loaded if loaded is not None else await self._load(integration_id)
         token = self._usable_token(integration)
         if _fresh(integration):
             return token
         return await self.refresh(integration_id, rejected_token=None)
 
-    async def user_access_token(self, integration_id: str) -> str | None:
-        integration = await self._load(integration_id)
+    async def user_access_token(self, integration_id: str, loaded: Integration | None = None) -> str | None:
+        integration = loaded if loaded is not None else await self._load(integration_id)
         self._usable_token(integration)
         return self._open(integration, "user_token")
+
+    async def mark_expired(self, integration_id: str) -> None:
+        """The provider refused a token refreshed a moment ago: the grant is gone until someone reconnects."""
+        async with self._sessionmaker() as session, session.begin():
+            await session.execute(
+                update(Integration)
+                .where(Integration.id == integration_id)
+                .values(status=IntegrationStatus.expired, status_reason=_REJECTED_AFTER_REFRESH)
+            )
+        logger.warning("integration_expired", integration_id=integration_id, reason=_REJECTED_AFTER_REFRESH)
 
     async def refresh(self, integration_id: str, *, rejected_token: str | None) -> str:
         """Refreshes unless someone else already did; `rejected_token` is the token a provider answered 401 to."""
@@ -266,19 +280,24 @@ def _expired(integration: Integration) -> IntegrationExpired:
 class IntegrationTokenSource:
     """The TokenSource the provider client calls: a valid token now, and a forced refresh after a 401."""
 
-    def __init__(self, manager: TokenManager, integration_id: str) -> None:
+    def __init__(self, manager: TokenManager, integration_id: str, loaded: Integration | None = None) -> None:
         self._manager = manager
         self.integration_id = integration_id
+        self._loaded = loaded
         self._last_token: str | None = None
 
     async def access_token(self) -> str:
-        self._last_token = await self._manager.access_token(self.integration_id)
+        self._last_token = await self._manager.access_token(self.integration_id, self._loaded)
         return self._last_token
 
     async def refresh_after_unauthorized(self) -> str:
-        rejected = self._last_token or await self._manager.access_token(self.integration_id)
+        rejected = self._last_token or await self._manager.access_token(self.integration_id, self._loaded)
+        self._loaded = None
         self._last_token = await self._manager.refresh(self.integration_id, rejected_token=rejected)
         return self._last_token
 
+    async def rejected_after_refresh(self) -> None:
+        await self._manager.mark_expired(self.integration_id)
+
     async def user_access_token(self) -> str | None:
-        return await self._manager.user_access_token(self.integration_id)
+        return await self._manager.user_access_token(self.integration_id, self._loaded)

@@ -4,7 +4,8 @@ One `httpx.AsyncClient` per provider, created in the app lifespan (`app.state.pr
 timeouts and pooling. A call is made through a `ProviderClient` bound to one integration's `TokenSource`:
 
 - 401 (or the provider's equivalent, e.g. Slack's `ok: false, error: invalid_auth`): one
-  `refresh_after_unauthorized()`, one retry, then `IntegrationExpired`.
+  `refresh_after_unauthorized()`, one retry, then `rejected_after_refresh()` (the integration is marked
+  expired) and `IntegrationExpired`.
 - Rate limits: `Retry-After` (seconds or HTTP-date), then the provider's reset header (GitHub epoch seconds,
   Jira ISO-8601, Linear epoch milliseconds); the wait is capped (`RetryPolicy.max_rate_limit_wait`) and
   jittered; a longer wait raises `ProviderRateLimited(retry_after_seconds)` at once. A rate-limited request
@@ -182,6 +183,10 @@ class TokenSource(Protocol):
         """The user token where a provider has one besides the main token (Slack's xoxp-); else None."""
         ...
 
+    async def rejected_after_refresh(self) -> None:
+        """The provider refused the token it was just refreshed to: record that the grant is gone."""
+        ...
+
 
 class StaticTokenSource:
     """A fixed token that cannot be refreshed (personal access tokens, tests against the sandbox)."""
@@ -196,6 +201,9 @@ class StaticTokenSource:
 
     async def refresh_after_unauthorized(self) -> str:
         raise IntegrationExpired(self._provider)
+
+    async def rejected_after_refresh(self) -> None:
+        return None
 
     async def user_access_token(self) -> str | None:
         return self._user_token
@@ -377,6 +385,7 @@ class ProviderClient:
                 return result
             if isinstance(verdict, _Unauthorized):
                 if refreshed:
+                    await self.tokens.rejected_after_refresh()
                     raise IntegrationExpired(self.provider)
                 await self.tokens.refresh_after_unauthorized()
                 token = await self._token(user_token)
