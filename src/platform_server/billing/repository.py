@@ -1,11 +1,24 @@
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from platform_server.billing.models import StripeSubscription
 from platform_server.ids import is_valid_id
 from platform_server.repository import Repository
 from platform_server.teams.models import Role, Team, User
+
+# Built once: every Stripe event runs them, and building a statement costs more than running it on SQLite.
+_subscription_team_id = select(StripeSubscription.team_id).where(
+    StripeSubscription.stripe_subscription_id == bindparam("stripe_subscription_id")
+)
+_lock_team = (
+    select(Team).where(Team.id == bindparam("team_id")).with_for_update().execution_options(populate_existing=True)
+)
+_team_subscriptions = (
+    select(StripeSubscription)
+    .where(StripeSubscription.team_id == bindparam("team_id"))
+    .execution_options(populate_existing=True)
+)
 
 
 class BillingRepository(Repository[StripeSubscription]):
@@ -15,9 +28,7 @@ class BillingRepository(Repository[StripeSubscription]):
 
     async def subscription_team_id(self, stripe_subscription_id: str) -> str | None:
         team_id: str | None = await self.session.scalar(
-            select(StripeSubscription.team_id).where(
-                StripeSubscription.stripe_subscription_id == stripe_subscription_id
-            )
+            _subscription_team_id, {"stripe_subscription_id": stripe_subscription_id}
         )
         return team_id
 
@@ -25,9 +36,7 @@ class BillingRepository(Repository[StripeSubscription]):
         """The row lock serializes concurrent events for a team on PostgreSQL; SQLite's write lock does so."""
         if not is_valid_id(team_id):
             return None
-        team: Team | None = await self.session.scalar(
-            select(Team).where(Team.id == team_id).with_for_update().execution_options(populate_existing=True)
-        )
+        team: Team | None = await self.session.scalar(_lock_team, {"team_id": team_id})
         return team
 
     async def lock_team_by_customer(self, stripe_customer_id: str) -> Team | None:
@@ -45,11 +54,7 @@ class BillingRepository(Repository[StripeSubscription]):
         return found is not None
 
     async def team_subscriptions(self, team_id: str) -> list[StripeSubscription]:
-        rows = await self.session.scalars(
-            select(StripeSubscription)
-            .where(StripeSubscription.team_id == team_id)
-            .execution_options(populate_existing=True)
-        )
+        rows = await self.session.scalars(_team_subscriptions, {"team_id": team_id})
         return list(rows)
 
     async def team_owners(self, team_id: str) -> Sequence[User]:

@@ -1,13 +1,34 @@
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Insert, Table, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from platform_server.db import utcnow
 from platform_server.ids import new_id
 from platform_server.repository import Repository
 from platform_server.webhook_events.models import WebhookEvent
+
+_table = WebhookEvent.metadata.tables[WebhookEvent.__tablename__]
+
+
+def _insert_once(insert: Callable[[Table], postgresql.Insert | sqlite.Insert]) -> Insert:
+    columns = ("id", "source", "external_id", "type", "payload", "received_at")
+    # On the table, not the mapped class: with parameters the ORM would take its (slower) bulk-insert path.
+    return (
+        insert(_table)
+        .values({column: bindparam(column) for column in columns})
+        .on_conflict_do_nothing(index_elements=["source", "external_id"])
+        .returning(_table.c.id)
+    )
+
+
+# Built once (per dialect): every delivery runs them, and building costs more than running on SQLite.
+_INSERT_ONCE = {"postgresql": _insert_once(postgresql.insert), "sqlite": _insert_once(sqlite.insert)}
+_MARK_PROCESSED = (
+    update(_table).where(_table.c.id == bindparam("event_row_id")).values(processed_at=bindparam("when"))
+)
 
 
 class WebhookEventRepository(Repository[WebhookEvent]):
@@ -21,25 +42,17 @@ class WebhookEventRepository(Repository[WebhookEvent]):
         ON CONFLICT DO NOTHING closes the race between two concurrent deliveries: on PostgreSQL the second
         insert waits for the first transaction and then skips; on SQLite the write lock serializes them.
         """
-        dialect = self.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = (
-            insert(WebhookEvent)
-            .values(
-                id=new_id(),
-                source=source,
-                external_id=external_id,
-                type=event_type,
-                payload=payload,
-                received_at=utcnow(),
-            )
-            .on_conflict_do_nothing(index_elements=["source", "external_id"])
-            .returning(WebhookEvent.id)
-        )
-        inserted: str | None = await self.session.scalar(statement)
+        values = {
+            "id": new_id(),
+            "source": source,
+            "external_id": external_id,
+            "type": event_type,
+            "payload": payload,
+            "received_at": utcnow(),
+        }
+        statement = _INSERT_ONCE[self.session.get_bind().dialect.name]
+        inserted: str | None = await self.session.scalar(statement, values)
         return inserted
 
     async def mark_processed(self, event_row_id: str, when: datetime | None = None) -> None:
-        await self.session.execute(
-            update(WebhookEvent).where(WebhookEvent.id == event_row_id).values(processed_at=when or utcnow())
-        )
+        await self.session.execute(_MARK_PROCESSED, {"event_row_id": event_row_id, "when": when or utcnow()})
