@@ -72,6 +72,17 @@ class TestSharedCount:
         assert [rate_headers(r)[:2] for r in (first, second, third)] == [(20, 19), (20, 18), (20, 17)]
         assert time.time() - 1 <= rate_headers(third)[2] <= time.time() + 61
 
+    async def test_the_count_goes_on_after_redis_forgets_its_scripts(
+        self, client: httpx.AsyncClient, owner: Member, redis_url: str
+    ) -> None:
+        # What a Redis restart or failover does to loaded Lua scripts: the next pipeline answers NOSCRIPT.
+        first = await client.get("/api/me", headers=owner.headers)
+        with redis.Redis.from_url(redis_url) as admin:
+            admin.script_flush()
+        second = await client.get("/api/me", headers=owner.headers)
+        assert second.status_code == 200
+        assert [rate_headers(r)[:2] for r in (first, second)] == [(20, 19), (20, 18)]
+
     async def test_an_upgrade_on_one_instance_applies_on_the_next_request_on_another(
         self, app: Any, client: httpx.AsyncClient, second_client: httpx.AsyncClient, owner: Member
     ) -> None:

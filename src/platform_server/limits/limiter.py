@@ -6,9 +6,11 @@ fails, requests are served without limits (fail open) and a warning is logged on
 
 The decision is made on the request scope, and the X-RateLimit-* headers are written from it when the
 response starts (limits.middleware), so errors raised after the check carry them too.
+
+On Redis a request costs one round trip: the strategy's two calls (take a slot, read the window for the
+headers) and the read of the team's plan go out as one pipeline (`PipelinedWindow`).
 """
 
-import asyncio
 import math
 import time
 from collections.abc import Callable
@@ -17,12 +19,13 @@ from typing import Any
 
 from limits import RateLimitItemPerMinute
 from limits.aio.storage import RedisStorage
+from limits.aio.storage.redis.redispy import RedispyBridge
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import Scope
 
@@ -62,29 +65,6 @@ class RateLimitInfo:
         ]
 
 
-class RateLimitState:
-    """What the limiter decided for one request. With Redis the window is read while the handler runs."""
-
-    __slots__ = ("_info", "_pending")
-
-    def __init__(
-        self, info: RateLimitInfo | None = None, pending: "asyncio.Task[RateLimitInfo | None] | None" = None
-    ) -> None:
-        self._info = info
-        self._pending = pending
-
-    async def resolve(self) -> RateLimitInfo | None:
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            self._info = await pending
-        return self._info
-
-    def discard(self) -> None:
-        if self._pending is not None:
-            self._pending.cancel()
-            self._pending = None
-
-
 class _PerMinute(RateLimitItemPerMinute):
     """A per-minute limit whose key leaves out the amount, so a plan change keeps the user's count."""
 
@@ -103,6 +83,46 @@ def client_address(scope: Scope) -> str:
 def _request_state(scope: Scope) -> dict[str, Any]:
     state: dict[str, Any] = scope.setdefault("state", {})
     return state
+
+
+class PipelinedWindow:
+    """One moving-window hit on Redis in a single round trip: `limits`' own Lua scripts, pipelined.
+
+    The strategy would send its acquire script, then its window script for the headers; the plan read makes a
+    third command. Here the three go out together by script SHA. Redis forgets scripts on restart or SCRIPT
+    FLUSH: a NOSCRIPT answer loads them again (as the library itself would) and the pipeline is sent once more.
+    """
+
+    def __init__(self, storage: RedisStorage, redis: Redis) -> None:
+        bridge = storage.bridge
+        # The storage is built with implementation="redispy" below; the scripts are that bridge's.
+        assert isinstance(bridge, RedispyBridge)
+        self._redis = redis
+        self._scripts = (bridge.lua_acquire_moving_window, bridge.lua_moving_window)
+        self._key = bridge.prefixed_key
+
+    async def hit(self, item: "_PerMinute", ids: tuple[str, str], plan_key: str) -> tuple[bool, float, int, Any]:
+        """(slot taken, oldest hit in the window, hits in the window, the raw value at `plan_key`)."""
+        key = self._key(item.key_for(*ids))
+        expiry = item.get_expiry()
+        now = time.time()
+        try:
+            acquired, stats, plan = await self._send(key, item.amount, expiry, now, plan_key)
+        except NoScriptError:
+            for script in self._scripts:
+                await self._redis.script_load(script.script)
+            acquired, stats, plan = await self._send(key, item.amount, expiry, now, plan_key)
+        oldest, count = (float(stats[0]), int(stats[1])) if stats else (now, 0)
+        return bool(acquired), oldest, count, plan
+
+    async def _send(self, key: str, limit: int, expiry: int, now: float, plan_key: str) -> list[Any]:
+        acquire, window = self._scripts
+        pipeline = self._redis.pipeline(transaction=False)
+        pipeline.evalsha(acquire.sha, 1, key, now, limit, expiry, 1)
+        pipeline.evalsha(window.sha, 1, key, now - expiry, limit)
+        pipeline.get(plan_key)
+        results: list[Any] = await pipeline.execute()
+        return results
 
 
 class RequestLimiter:
@@ -132,6 +152,9 @@ class RequestLimiter:
         else:
             storage = LocalWindowStorage(clock)
         self._window = MovingWindowRateLimiter(storage)
+        self._pipelined = (
+            PipelinedWindow(storage, self._redis) if isinstance(storage, RedisStorage) and self._redis else None
+        )
         self.plans = PlanDirectory(sessionmaker, self._redis, settings.REDIS_KEY_PREFIX)
         self._plan_items = {plan.value: _PerMinute(plan_limits(plan, settings).requests_per_minute) for plan in Plan}
         self._auth_failures = _PerMinute(settings.RATE_LIMIT_AUTH_FAILURES_PER_MINUTE)
@@ -149,23 +172,19 @@ class RequestLimiter:
             return
         ids = ("user", principal.user_id)
         try:
-            if self._redis is None:
+            if self._pipelined is None:
                 item = self._item(await self.plans.current(principal.team_id, session))
                 allowed = await self._window.hit(item, *ids)
+                info = await self._stats(item, ids) if allowed else None
             else:
-                item, allowed = await self._hit_shared(principal, ids, session)
+                item, allowed, info = await self._hit_shared(principal, ids, session)
         except STORE_ERRORS as exc:
             self._store_failed(exc)
             return
         self._store_ok()
         if not allowed:
             raise await self._refused(scope, item, ids, f"Rate limit exceeded: {item.amount} requests per minute")
-        if self._redis is None:
-            state = RateLimitState(await self._stats(item, ids))
-        else:
-            # Reading the window costs a round trip of its own: let it overlap the handler's work.
-            state = RateLimitState(pending=asyncio.create_task(self._stats(item, ids)))
-        _request_state(scope)[STATE_KEY] = state
+        _request_state(scope)[STATE_KEY] = info
 
     async def enforce_public(self, scope: Scope) -> None:
         """A generous per-address limit for unauthenticated routes (webhooks, OAuth callbacks)."""
@@ -180,7 +199,7 @@ class RequestLimiter:
         self._store_ok()
         if not allowed:
             raise await self._refused(scope, self._public, ids, "Too many requests from this address")
-        _request_state(scope)[STATE_KEY] = RateLimitState(await self._stats(self._public, ids))
+        _request_state(scope)[STATE_KEY] = await self._stats(self._public, ids)
 
     def auth_failure_guard(self, scope: Scope) -> "AuthFailureGuard | None":
         return AuthFailureGuard(self, scope) if self.enabled else None
@@ -209,31 +228,28 @@ class RequestLimiter:
 
     async def _hit_shared(
         self, principal: Principal, ids: tuple[str, str], session: AsyncSession | None
-    ) -> tuple[_PerMinute, bool]:
-        guess = self.plans.cached(principal.team_id)
-        if guess is None:
-            item = self._item(await self.plans.current(principal.team_id, session))
-            return item, await self._window.hit(item, *ids)
-        # One round trip on the usual path: count against the plan seen last while reading the current one.
-        plan_read = asyncio.create_task(self.plans.current(principal.team_id, session))
+    ) -> tuple["_PerMinute", bool, RateLimitInfo | None]:
+        assert self._pipelined is not None
+        team_id = principal.team_id
+        # Counted against the plan this process saw last, while the same round trip reads the current one.
+        guess = self.plans.cached(team_id) or await self.plans.current(team_id, session)
         guessed = self._item(guess)
-        try:
-            allowed = await self._window.hit(guessed, *ids)
-        except BaseException:
-            await asyncio.gather(plan_read, return_exceptions=True)
-            raise
-        item = self._item(await plan_read)
+        allowed, oldest, count, stored_plan = await self._pipelined.hit(guessed, ids, self.plans.key(team_id))
+        plan = await self.plans.confirm(team_id, stored_plan, session)
+        item = self._item(plan)
         if item.amount > guessed.amount and not allowed:
+            # An upgrade the guess missed: the refused hit took no slot, so take one under the new limit.
             allowed = await self._window.hit(item, *ids)
-        elif item.amount < guessed.amount and allowed:
+            return item, allowed, await self._stats(item, ids) if allowed else None
+        if item.amount < guessed.amount:
             # This request is already in the window; it fits the lower limit only if the window holds no more.
-            probe = _PerMinute(item.amount + 1)
-            allowed = (await self._window.get_window_stats(probe, *ids)).remaining >= 1
-        return item, allowed
+            allowed = allowed and count <= item.amount
+        info = RateLimitInfo(item.amount, max(0, item.amount - count), oldest + WINDOW_SECONDS)
+        return item, allowed, info if allowed else None
 
     async def _refused(self, scope: Scope, item: _PerMinute, ids: tuple[str, str], message: str) -> RateLimited:
         info = await self._stats(item, ids) or RateLimitInfo(item.amount, 0, self.clock() + WINDOW_SECONDS)
-        _request_state(scope)[STATE_KEY] = RateLimitState(info)
+        _request_state(scope)[STATE_KEY] = info
         retry_after = max(1, math.ceil(info.reset_at - self.clock()))
         return RateLimited(
             message,

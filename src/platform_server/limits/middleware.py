@@ -4,7 +4,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from platform_server.limits.limiter import STATE_KEY, RateLimitState
+from platform_server.limits.limiter import STATE_KEY, RateLimitInfo
 
 
 class RateLimitHeadersMiddleware:
@@ -21,15 +21,9 @@ class RateLimitHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                decided: RateLimitState | None = state.get(STATE_KEY)
-                info = await decided.resolve() if decided is not None else None
+                info: RateLimitInfo | None = state.get(STATE_KEY)
                 if info is not None:
                     message["headers"] = [*message.get("headers", ()), *info.headers()]
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_headers)
-        finally:
-            decided = state.get(STATE_KEY)
-            if decided is not None:
-                decided.discard()
+        await self.app(scope, receive, send_with_headers)

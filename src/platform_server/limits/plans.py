@@ -4,8 +4,8 @@ Reading `teams.plan` with every request would cost a database query (0.6 to 1.5 
 machine, ARCHITECTURE §7), against about 10 µs for the in-process limiter itself. So the plan is kept out of the
 database:
 
-- with Redis, `{prefix}:plan:{team_id}` holds the plan. Every request reads it, in parallel with the limiter's
-  own round trip, so it adds no wall-clock latency, and a change written by `publish` (after the billing
+- with Redis, `{prefix}:plan:{team_id}` holds the plan. Every request reads it in the limiter's own round
+  trip (one pipeline), so it adds no wall-clock latency, and a change written by `publish` (after the billing
   transaction commits) is seen by every process on its next request. A missing key is filled from the
   database with SET NX, so a reader holding a stale value can never overwrite a newer one; the key expires,
   which bounds how long a change made behind our back (plain SQL) goes unnoticed.
@@ -46,18 +46,23 @@ class PlanDirectory:
         return entry[0] if entry is not None else None
 
     async def current(self, team_id: str, session: AsyncSession | None = None) -> str:
-        if self._redis is None:
-            entry = self._local.get(team_id)
-            if entry is not None and entry[1] > time.monotonic():
-                return entry[0]
+        if self._redis is not None:
+            return await self.confirm(team_id, await self._redis.get(self.key(team_id)), session)
+        entry = self._local.get(team_id)
+        if entry is not None and entry[1] > time.monotonic():
+            return entry[0]
+        plan = await self.load(team_id, session)
+        self._remember(team_id, plan)
+        return plan
+
+    async def confirm(self, team_id: str, stored: object, session: AsyncSession | None = None) -> str:
+        """The plan from the value read at `key(team_id)` (the limiter reads it in its own round trip)."""
+        assert self._redis is not None
+        if stored is None:
             plan = await self.load(team_id, session)
+            await self._redis.set(self.key(team_id), plan, ex=PLAN_TTL_SECONDS, nx=True)
         else:
-            raw = await self._redis.get(self._key(team_id))
-            if raw is not None:
-                plan = raw.decode() if isinstance(raw, bytes) else str(raw)
-            else:
-                plan = await self.load(team_id, session)
-                await self._redis.set(self._key(team_id), plan, ex=PLAN_TTL_SECONDS, nx=True)
+            plan = stored.decode() if isinstance(stored, bytes) else str(stored)
         self._remember(team_id, plan)
         return plan
 
@@ -65,7 +70,7 @@ class PlanDirectory:
         """Makes `plan` the team's plan for every process; call it once the change has been committed."""
         self._remember(team_id, plan)
         if self._redis is not None:
-            await self._redis.set(self._key(team_id), plan, ex=PLAN_TTL_SECONDS)
+            await self._redis.set(self.key(team_id), plan, ex=PLAN_TTL_SECONDS)
 
     async def load(self, team_id: str, session: AsyncSession | None = None) -> str:
         """The plan as committed in the database."""
@@ -86,5 +91,5 @@ class PlanDirectory:
             self._local.clear()
         self._local[team_id] = (plan, time.monotonic() + PLAN_TTL_SECONDS)
 
-    def _key(self, team_id: str) -> str:
+    def key(self, team_id: str) -> str:
         return f"{self._key_prefix}:plan:{team_id}"

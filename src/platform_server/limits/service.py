@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_server.auth.principal import Principal
 from platform_server.config import Settings
-from platform_server.limits.limiter import STORE_ERRORS, RateLimitInfo, RateLimitState, request_limiter
+from platform_server.limits.limiter import STORE_ERRORS, RateLimitInfo, request_limiter
 from platform_server.limits.quota import AiUsageSnapshot, quota_service
 from platform_server.log import get_logger
 from platform_server.teams.models import Plan
@@ -31,11 +31,10 @@ class UsageService:
         session: AsyncSession,
         settings: Settings,
         principal: Principal,
-        decided: RateLimitState | None,
+        rate: RateLimitInfo | None,
         now: datetime | None = None,
     ) -> Usage:
         ai = await quota_service.snapshot(session, settings, principal, now)
-        rate = await decided.resolve() if decided is not None else None
         per_minute = rate.limit if rate is not None else plan_limits(ai.plan, settings).requests_per_minute
         return Usage(ai.plan, settings.RATE_LIMIT_ENABLED, per_minute, rate, ai)
 
