@@ -343,3 +343,13 @@ async def test_linear_notion_and_slack_pagination(store: SandboxStore, provider_
     channels = [page async for page in slack_pages(slack, "conversations.list", {"limit": 4}, "channels")]
     # Ten public channels (the default type), four a page.
     assert [len(page) for page in channels] == [4, 4, 2]
+
+
+async def test_no_provider_cookie_is_kept_between_calls(provider_http: ProviderHttp) -> None:
+    # One pooled client per provider serves every team: a cookie kept from one call would reach the next.
+    http = provider_http.http("github")
+    request = http.build_request("GET", "/user")
+    response = httpx.Response(200, headers={"Set-Cookie": "session=team-a; Path=/"}, request=request)
+    http.cookies.extract_cookies(response)
+    assert len(http.cookies) == 0
+    assert "cookie" not in http.build_request("GET", "/user").headers

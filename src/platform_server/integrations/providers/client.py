@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit
 
@@ -735,6 +736,13 @@ class InProcessTransport(httpx.AsyncBaseTransport):
         await self._network.aclose()
 
 
+def _no_cookies() -> CookieJar:
+    """Provider APIs authenticate by token. One pooled client serves every team, so a cookie a provider sets
+    on one team's call must never ride along on another team's: the jar accepts none. (A jar, not
+    `httpx.Cookies`: the client copies the cookies of the latter into a jar of its own, policy lost.)"""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+
+
 class ProviderHttp:
     """One pooled `httpx.AsyncClient` per provider; lives on `app.state.provider_http`."""
 
@@ -756,6 +764,7 @@ class ProviderHttp:
             provider: httpx.AsyncClient(
                 base_url=provider_host(settings, provider, "api"),
                 headers=_DEFAULT_HEADERS[provider],
+                cookies=_no_cookies(),
                 timeout=self.timeout,
                 limits=httpx.Limits(max_connections=50, max_keepalive_connections=20, keepalive_expiry=30),
                 transport=self.transport(),

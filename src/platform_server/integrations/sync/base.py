@@ -44,6 +44,13 @@ class ImportScope:
     account: Mapping[str, Any] = field(default_factory=dict)
 
 
+# What an issue tracker's importer writes onto a work item (GitHub has no priority and leaves it out).
+TRACKER_COLUMNS = (
+    "title", "description", "status", "priority", "url", "key", "labels", "assignee",
+    "source_created_at", "source_updated_at",
+)  # fmt: skip
+
+
 class Importer:
     """One provider entity → rows of one of our tables. Subclasses set the class attributes and `pages`."""
 

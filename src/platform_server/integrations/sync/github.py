@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from platform_server.integrations.providers.client import ProviderClient
 from platform_server.integrations.sync.base import (
+    TRACKER_COLUMNS,
     Importer,
     ImportScope,
     InvalidProject,
@@ -47,9 +48,7 @@ class _GitHubIssuesList(Importer):
     provider = "github"
     target_entity = "work_items"
     project_hint = "owner/repo"
-    columns = (
-        "title", "description", "status", "url", "key", "labels", "assignee", "source_created_at", "source_updated_at"
-    )  # fmt: skip
+    columns = tuple(column for column in TRACKER_COLUMNS if column != "priority")
     wants_pull_requests: ClassVar[bool]
 
     def parse_project(self, project: str) -> str:

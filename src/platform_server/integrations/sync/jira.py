@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from platform_server.integrations.providers.client import IntegrationExpired, ProviderClient, jira_search_pages
 from platform_server.integrations.sync.base import (
+    TRACKER_COLUMNS,
     Importer,
     ImportScope,
     InvalidProject,
@@ -70,10 +71,7 @@ class JiraIssues(Importer):
     target_entity = "work_items"
     overlap = timedelta(minutes=5)
     project_hint = "a project key, e.g. PROJ"
-    columns = (
-        "title", "description", "status", "priority", "url", "key", "labels", "assignee",
-        "source_created_at", "source_updated_at",
-    )  # fmt: skip
+    columns = TRACKER_COLUMNS
 
     def parse_project(self, project: str) -> str:
         return parse_project_key(project)

@@ -7,6 +7,7 @@ from typing import Any
 
 from platform_server.integrations.providers.client import ProviderClient
 from platform_server.integrations.sync.base import (
+    TRACKER_COLUMNS,
     Importer,
     ImportScope,
     InvalidProject,
@@ -59,10 +60,7 @@ class LinearIssues(Importer):
     # Linear orders `updatedAt` newest first, so a resumed run continues from the page cursor it stored.
     ascending = False
     project_hint = "a team key, e.g. ENG"
-    columns = (
-        "title", "description", "status", "priority", "url", "key", "labels", "assignee",
-        "source_created_at", "source_updated_at",
-    )  # fmt: skip
+    columns = TRACKER_COLUMNS
 
     def parse_project(self, project: str) -> str:
         return parse_team_key(project)
