@@ -95,6 +95,22 @@ class TestRefresh:
         await app.state.token_manager.access_token(integration_id)
         assert (await _row(app, integration_id)).status == "connected"
 
+    async def test_a_slack_refresh_keeps_the_user_token(
+        self, app: Any, client: httpx.AsyncClient, owner: Member
+    ) -> None:
+        integration_id = await _connect(app, client, owner, "slack")
+        user_token = _secret(app, await _row(app, integration_id), "user_token")
+        assert user_token is not None
+        await _expire_soon(app, integration_id)
+
+        await app.state.token_manager.access_token(integration_id)
+
+        assert _secret(app, await _row(app, integration_id), "user_token") == user_token
+        search = await app.state.token_manager.client_for(await _row(app, integration_id)).get(
+            "/api/search.messages", params={"query": "launch"}, user_token=True
+        )
+        assert search.data["ok"] is True
+
     async def test_refresh_on_401_through_the_provider_client(
         self, app: Any, client: httpx.AsyncClient, owner: Member
     ) -> None:

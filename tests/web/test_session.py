@@ -158,6 +158,31 @@ class TestSignIn:
         assert response.headers["location"] == "/settings/integrations"
 
 
+class TestSignInGuessing:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"RATE_LIMIT_AUTH_FAILURES_PER_MINUTE": 3}
+
+    async def test_past_the_limit_even_the_right_key_is_refused_from_that_address(
+        self, app: Any, client: httpx.AsyncClient, owner: Member
+    ) -> None:
+        for guess in ("plat_guess-one", "plat_guess-two", ""):
+            form = await client.get("/settings/sign-in")
+            response = await client.post(
+                "/settings/sign-in", data={"csrf_token": csrf_token(form.text), "api_key": guess}
+            )
+            assert response.status_code == 401
+        # Not from the cache: only keys it does not know can be guesses.
+        app.state.principal_cache.evict(team_id=owner.team_id)
+        form = await client.get("/settings/sign-in")
+        refused = await client.post(
+            "/settings/sign-in", data={"csrf_token": csrf_token(form.text), "api_key": owner.api_key}
+        )
+        assert refused.status_code == 429
+        assert "Too many failed authentication attempts" in refused.text
+        assert await row_count(app, WebSession) == 0
+
+
 class TestSecureCookies:
     @pytest.fixture
     def settings_overrides(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import asyncio
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import timedelta
 
 from redis.asyncio import Redis
@@ -174,6 +175,9 @@ class TokenManager:
             tokens = await refresh(provider, credentials, self._provider_http.http(provider.name), refresh_token)
         except OAuthFailure as failure:
             return self._refresh_failed(integration, current, failure, rejected=rejected)
+        if tokens.user_token is None:
+            # Slack answers a refresh for the one token refreshed; the user token (search) stays as it was.
+            tokens = replace(tokens, user_token=self._open(integration, "user_token"))
         seal_tokens(self._encryptor, integration, tokens)
         if tokens.scopes:
             integration.scopes = tokens.scopes

@@ -28,6 +28,7 @@ from platform_server.integrations.providers.base import resolve_url
 from platform_server.integrations.router import integration_deps
 from platform_server.integrations.schemas import ProviderName, WorkspaceIntegrationEnable
 from platform_server.integrations.service import IntegrationDeps, integration_service
+from platform_server.limits.limiter import request_limiter
 from platform_server.security import random_token
 from platform_server.web.csrf import CSRF_NONCE_COOKIE, CsrfSigner
 from platform_server.web.messages import Banner, Tone, query_banners
@@ -234,7 +235,8 @@ async def sign_in(
         return _csrf_refused(request, None)
     settings = _settings(request)
     try:
-        token = await web_session_service.sign_in(session, cache, settings, api_key)
+        guard = request_limiter(request.app.state).auth_failure_guard(request.scope)
+        token = await web_session_service.sign_in(session, cache, settings, api_key, guard)
     except PlatformError as exc:
         await session.rollback()
         return _sign_in_form(request, banners=[Banner(Tone.error, exc.message)], status_code=exc.status_code)

@@ -7,7 +7,7 @@ from fastapi import Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_server.auth.principal import Principal
-from platform_server.auth.service import PrincipalCache, auth_service
+from platform_server.auth.service import FailedAuthGuard, PrincipalCache, auth_service
 from platform_server.config import Settings
 from platform_server.db import utcnow
 from platform_server.errors import Unauthorized
@@ -34,14 +34,22 @@ class SignedIn:
 
 class WebSessionService:
     async def sign_in(
-        self, session: AsyncSession, cache: PrincipalCache, settings: Settings, api_key: str
+        self,
+        session: AsyncSession,
+        cache: PrincipalCache,
+        settings: Settings,
+        api_key: str,
+        guard: FailedAuthGuard | None = None,
     ) -> str:
-        """Checks the key exactly as the API does, then opens a session standing on it."""
+        """Checks the key exactly as the API does (failed attempts count against the same per-address
+        limit), then opens a session standing on it."""
         api_key = api_key.strip()
         if not api_key or len(api_key) > MAX_API_KEY_LENGTH:
+            if guard is not None:
+                await guard.failed()
             raise Unauthorized("That API key is not valid or has been revoked")
         try:
-            principal = await auth_service.authenticate(session, cache, f"Bearer {api_key}")
+            principal = await auth_service.authenticate(session, cache, f"Bearer {api_key}", guard)
         except Unauthorized as exc:
             raise Unauthorized("That API key is not valid or has been revoked") from exc
         now = utcnow()
