@@ -19,6 +19,7 @@ from platform_server.email.router import router as email_webhooks_router
 from platform_server.email.sender import build_email_sender
 from platform_server.exception_handlers import register_exception_handlers
 from platform_server.features.router import router as features_router
+from platform_server.gateway.audit import AuditWriter
 from platform_server.gateway.router import router as gateway_router
 from platform_server.gateway.server import McpGateway
 from platform_server.health.router import router as health_router
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # None when no model is configured: the assistant then answers 503 AI_NOT_CONFIGURED.
         app.state.ai_client = build_chat_client(settings, app.state.provider_http.transport())
         app.state.mcp_gateway = McpGateway(settings)
+        app.state.audit_writer = AuditWriter(app.state.sessionmaker)
         app.state.sync_runner = SyncRunner()
         await sync_service.recover_interrupted(app.state.sessionmaker)
         try:
@@ -83,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             # First: cancelled runs still record their failure, which needs the database.
             await app.state.sync_runner.aclose()
+            await app.state.audit_writer.aclose()
             await app.state.provider_http.aclose()
             await app.state.email_sender.aclose()
             if app.state.ai_client is not None:

@@ -7,7 +7,8 @@ audited. Every failure a model can do something about comes back as a `ToolRepor
 never as an exception.
 
 Call it with no write transaction open: the token refresh and the audit row commit in sessions of their own
-(they must survive a rollback of the caller's work), and on SQLite an open write would block them.
+(they must survive a rollback of the caller's work; the audit row is written by `AuditWriter`, off the call's
+path), and on SQLite an open write would block them.
 """
 
 import json
@@ -24,7 +25,7 @@ from starlette.datastructures import State
 
 from platform_server.auth.principal import Principal
 from platform_server.errors import ResourceNotFound
-from platform_server.gateway.audit import AuditEntry, argument_names, audit_service
+from platform_server.gateway.audit import AuditEntry, argument_names
 from platform_server.gateway.models import ToolCallChannel, ToolCallOutcome
 from platform_server.gateway.repository import Enablement, WorkspaceTools, WorkspaceToolsRepository
 from platform_server.integrations.models import IntegrationStatus
@@ -209,8 +210,7 @@ class ToolExecutor:
                 result, refusal = await self._execute(state, tool, enablement, arguments)
         duration_ms = round((time.perf_counter() - started) * 1000)
         outcome = ToolCallOutcome.success if refusal is None else refusal.outcome
-        tool_call_id = await audit_service.record(
-            state.sessionmaker,
+        tool_call_id = await state.audit_writer.record(
             AuditEntry(
                 principal=principal,
                 workspace_id=workspace.workspace_id,

@@ -186,6 +186,7 @@ def _rest_error(report: ToolReport) -> JSONResponse:
     responses=error_responses(401, 404, 422),
 )
 async def list_tool_calls(
+    request: Request,
     principal: CurrentPrincipal,
     session: SessionDep,
     page: PageDep,
@@ -195,7 +196,8 @@ async def list_tool_calls(
 ) -> Paginated[ToolCallRead]:
     """Newest first, from MCP and the REST form alike. Argument names are listed; their values are never
     stored."""
-    calls, total = await audit_service.list(session, principal, workspace_id, tool, outcome, page)
+    writer = request.app.state.audit_writer
+    calls, total = await audit_service.list(session, writer, principal, workspace_id, tool, outcome, page)
     return Paginated[ToolCallRead](
         data=[ToolCallRead.model_validate(call) for call in calls], pagination=Pagination.of(page, total)
     )

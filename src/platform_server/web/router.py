@@ -279,7 +279,7 @@ async def _integrations(
     banners: list[Banner],
     status_code: int = 200,
 ) -> HTMLResponse:
-    page = await settings_page_service.integrations_page(session, web.principal, deps)
+    page = await settings_page_service.integrations_page(session, web.principal, deps, request.app.state.audit_writer)
     sync_result = _sync_result(page, _query(request, "sync"))
     context = {
         "web": web,
@@ -398,7 +398,7 @@ async def confirm_disconnect(
             banners=[Banner(Tone.error, exc.message)],
             status_code=exc.status_code,
         )
-    page = await settings_page_service.integrations_page(session, web.principal, deps)
+    page = await settings_page_service.integrations_page(session, web.principal, deps, request.app.state.audit_writer)
     card = next((card for card in page.cards if card.integration.id == integration.id), None)
     context = {
         "web": web,
