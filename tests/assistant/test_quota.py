@@ -1,15 +1,19 @@
 """One message, one unit of the monthly allowance: team-wide on Free, per user on Pro, exact under concurrency."""
 
 import asyncio
+import json
 from collections import Counter
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httpx
+import pytest
 
+from platform_server.sandbox.model import SandboxModelStore
 from platform_server.teams.models import Role
-from tests.assistant.conftest import FREE_LIMIT, PRO_LIMIT, AddMember, ai_used, ask, stored_rows
+from tests.assistant.conftest import FREE_LIMIT, PRO_LIMIT, AddMember, ai_used, ask, ask_ok, stored_rows
 from tests.conftest import Member
+from tests.gateway.conftest import Enable
 from tests.helpers import assert_error
 
 MakeTeam = Callable[..., Coroutine[Any, Any, Member]]
@@ -59,3 +63,29 @@ async def test_pro_allowance_is_per_user_under_concurrency(
     ok = next(response for response in responses if response.status_code == 200)
     assert ok.json()["usage"]["scope"] == "user"
     assert await ai_used(client, owner) == await ai_used(client, member) == PRO_LIMIT
+
+
+class TestToolCallsCountPerMinute:
+    @pytest.fixture
+    def settings_overrides(self, settings_overrides: dict[str, Any]) -> dict[str, Any]:
+        return {**settings_overrides, "RATE_LIMIT_FREE_PER_MINUTE": 12}
+
+    async def test_a_tool_call_past_the_limit_is_refused_and_never_reaches_the_provider(
+        self, app: Any, client: httpx.AsyncClient, owner: Member, enable: Enable, model: SandboxModelStore
+    ) -> None:
+        await enable(owner, "github", ["github_list_issues"])
+        # Spend the minute's allowance down to one request: the message itself.
+        remaining = int((await client.get("/api/me", headers=owner.headers)).headers["X-RateLimit-Remaining"])
+        for _ in range(remaining - 1):
+            assert (await client.get("/api/me", headers=owner.headers)).status_code == 200
+        provider_calls = app.state.sandbox.count("github")
+
+        body = await ask_ok(client, owner, "Which issues are open right now?")
+
+        [call] = body["toolCalls"]
+        assert (call["name"], call["outcome"], call["errorCode"]) == ("github_list_issues", "rejected", "RATE_LIMITED")
+        assert app.state.sandbox.count("github") == provider_calls
+        # The model was told how long to wait.
+        told = json.loads(model.requests[-1]["messages"][-1]["content"])
+        assert told["error"] == "RATE_LIMITED"
+        assert 1 <= told["retryAfterSeconds"] <= 60

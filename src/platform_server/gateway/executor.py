@@ -37,6 +37,7 @@ from platform_server.integrations.providers.client import (
     ProviderRateLimited,
 )
 from platform_server.integrations.providers.toolspec import ToolSpec
+from platform_server.limits.limiter import request_limiter
 from platform_server.log import get_logger
 
 logger = get_logger(__name__)
@@ -50,6 +51,7 @@ class ToolErrorCode(StrEnum):
     integration_not_connected = "INTEGRATION_NOT_CONNECTED"
     integration_expired = "INTEGRATION_EXPIRED"
     invalid_arguments = "INVALID_ARGUMENTS"
+    rate_limited = "RATE_LIMITED"
     provider_not_found = "PROVIDER_NOT_FOUND"
     provider_forbidden = "PROVIDER_FORBIDDEN"
     provider_rate_limited = "PROVIDER_RATE_LIMITED"
@@ -206,6 +208,8 @@ class ToolExecutor:
         refusal = self._check(tool_name, tool, enablement)
         if refusal is None and tool is not None and enablement is not None:
             refusal = self._complete_and_validate(tool, enablement, arguments)
+            if refusal is None and channel is ToolCallChannel.assistant:
+                refusal = await self._count_against_request_limit(state, principal, tool)
             if refusal is None:
                 result, refusal = await self._execute(state, tool, enablement, arguments)
         duration_ms = round((time.perf_counter() - started) * 1000)
@@ -234,6 +238,20 @@ class ToolExecutor:
             message=refusal.message,
             retry_after_seconds=refusal.retry_after_seconds,
             details=refusal.details,
+        )
+
+    async def _count_against_request_limit(
+        self, state: State, principal: Principal, tool: GatewayTool
+    ) -> _Refusal | None:
+        """An MCP or REST call is a request and was counted as one; the assistant's calls are counted here."""
+        wait = await request_limiter(state).seconds_until_allowed(principal)
+        if wait is None:
+            return None
+        return _Refusal(
+            ToolCallOutcome.rejected,
+            ToolErrorCode.rate_limited,
+            f"Your per-minute request limit is used up. Wait {wait} seconds before calling {tool.name} again.",
+            retry_after_seconds=wait,
         )
 
     def _check(self, tool_name: str, tool: GatewayTool | None, enablement: Enablement | None) -> _Refusal | None:

@@ -29,6 +29,7 @@ _REST_STATUS = {
     ToolErrorCode.integration_not_connected: 409,
     ToolErrorCode.integration_expired: 409,
     ToolErrorCode.invalid_arguments: 422,
+    ToolErrorCode.rate_limited: 429,
     ToolErrorCode.provider_not_found: 404,
     ToolErrorCode.provider_forbidden: 403,
     ToolErrorCode.provider_rate_limited: 429,

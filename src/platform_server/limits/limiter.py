@@ -168,8 +168,30 @@ class RequestLimiter:
 
     async def enforce(self, scope: Scope, principal: Principal, session: AsyncSession | None = None) -> None:
         """Counts one request against the user's per-minute limit; raises RateLimited (429) when it is spent."""
-        if not self._usable():
+        counted = await self._count(principal, session)
+        if counted is None:
             return
+        item, allowed, info = counted
+        if not allowed:
+            ids = ("user", principal.user_id)
+            raise await self._refused(scope, item, ids, f"Rate limit exceeded: {item.amount} requests per minute")
+        _request_state(scope)[STATE_KEY] = info
+
+    async def seconds_until_allowed(self, principal: Principal) -> int | None:
+        """Counts one unit of work that has no request of its own (a tool call the AI assistant makes) against
+        the user's per-minute limit: None when it may go ahead, else how long until a slot frees."""
+        counted = await self._count(principal, None)
+        if counted is None or counted[1]:
+            return None
+        info = await self._stats(counted[0], ("user", principal.user_id))
+        return max(1, math.ceil(info.reset_at - self.clock())) if info is not None else WINDOW_SECONDS
+
+    async def _count(
+        self, principal: Principal, session: AsyncSession | None
+    ) -> tuple["_PerMinute", bool, RateLimitInfo | None] | None:
+        """(limit, allowed, window after the hit), or None when nothing is counted (limits off, store down)."""
+        if not self._usable():
+            return None
         ids = ("user", principal.user_id)
         try:
             if self._pipelined is None:
@@ -180,11 +202,9 @@ class RequestLimiter:
                 item, allowed, info = await self._hit_shared(principal, ids, session)
         except STORE_ERRORS as exc:
             self._store_failed(exc)
-            return
+            return None
         self._store_ok()
-        if not allowed:
-            raise await self._refused(scope, item, ids, f"Rate limit exceeded: {item.amount} requests per minute")
-        _request_state(scope)[STATE_KEY] = info
+        return item, allowed, info
 
     async def enforce_public(self, scope: Scope) -> None:
         """A generous per-address limit for unauthenticated routes (webhooks, OAuth callbacks)."""
