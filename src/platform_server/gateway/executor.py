@@ -20,6 +20,7 @@ from functools import cached_property
 from typing import Any
 
 import mcp_types as mcp
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import State
 
@@ -153,7 +154,7 @@ class ToolReport:
     def to_mcp(self) -> mcp.CallToolResult:
         if self.ok:
             result = self.result or {}
-            text = json.dumps(result, separators=(",", ":"), ensure_ascii=False, default=str)
+            text = orjson.dumps(result, default=str).decode()
             return mcp.CallToolResult(content=[mcp.TextContent(type="text", text=text)], structured_content=result)
         return mcp.CallToolResult(
             content=[mcp.TextContent(type="text", text=self.message)],
