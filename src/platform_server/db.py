@@ -104,16 +104,26 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request owns the transaction: commit when the handler succeeds, roll back when it raises."""
+    """The request owns the transaction: commit when the handler succeeds, roll back when it raises.
+
+    A session that never began a transaction holds no connection, so it has nothing to end and nothing to
+    close: most requests that answer from caches (and every refused one) skip the three awaits.
+    """
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with sessionmaker() as session:
-        try:
-            yield session
-        except BaseException:
+    session = sessionmaker()
+    try:
+        yield session
+    except BaseException:
+        if session.in_transaction():
             await session.rollback()
-            raise
-        else:
+        raise
+    else:
+        if session.in_transaction():
             await session.commit()
+    finally:
+        # Only a failed commit leaves a transaction (and its connection) behind.
+        if session.in_transaction():
+            await session.close()
 
 
 # "function" scope commits before the response is sent, so a failed commit can never follow a 2xx.
