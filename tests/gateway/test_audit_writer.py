@@ -1,8 +1,9 @@
 """The audit writer on both databases: every queued row is stored, and one bad row holds up no other."""
 
+import asyncio
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from structlog.testing import capture_logs
 
 from platform_server.auth.principal import Principal
@@ -53,3 +54,22 @@ async def test_a_row_whose_workspace_is_gone_does_not_hold_up_the_others(app: An
 async def test_closing_an_unused_writer_does_nothing(app: Any) -> None:
     await AuditWriter(app.state.sessionmaker).aclose()
     assert await row_count(app, ToolCall) == 0
+
+
+async def test_a_failed_write_is_retried_until_it_lands(app: Any, owner: Member) -> None:
+    async def rename(old: str, new: str) -> None:
+        async with app.state.sessionmaker() as session, session.begin():
+            await session.execute(text(f"ALTER TABLE {old} RENAME TO {new}"))
+
+    writer = AuditWriter(app.state.sessionmaker)
+    # The table is gone for a moment, as during an outage: every write fails until it is back.
+    await rename("tool_calls", "tool_calls_away")
+    with capture_logs() as logs:
+        tool_call_id = await writer.record(_entry(owner, owner.workspace_id))
+        await asyncio.sleep(0.3)
+        await rename("tool_calls_away", "tool_calls")
+        await asyncio.wait_for(writer.flush(), timeout=10)
+    await writer.aclose()
+    async with app.state.sessionmaker() as session:
+        assert (await session.scalars(select(ToolCall.id))).all() == [tool_call_id]
+    assert any(log["event"] == "audit_write_failed" for log in logs)

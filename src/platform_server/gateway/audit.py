@@ -124,31 +124,33 @@ class AuditWriter:
                 self._queue.task_done()
 
     async def _store(self, batch: list[dict[str, Any]]) -> None:
+        try:
+            await self._insert_retrying(batch)
+        except IntegrityError:
+            for row in batch:
+                try:
+                    await self._insert_retrying([row])
+                except IntegrityError:
+                    # The workspace (and with it its audit) was deleted after the call.
+                    logger.warning(
+                        "audit_row_without_workspace", tool_call_id=row["id"], workspace_id=row["workspace_id"]
+                    )
+
+    async def _insert_retrying(self, rows: list[dict[str, Any]]) -> None:
+        """Retries everything but a constraint violation, which no retry can fix."""
         attempt = 0
         while True:
             try:
-                await self._insert(batch)
+                async with self._sessionmaker() as session, session.begin():
+                    await session.execute(_INSERT_TOOL_CALL, rows)
                 return
             except IntegrityError:
-                await self._insert_one_by_one(batch)
-                return
+                raise
             except Exception:
                 delay = _RETRY_SECONDS[min(attempt, len(_RETRY_SECONDS) - 1)]
-                logger.exception("audit_write_failed", rows=len(batch), retry_in_seconds=delay)
+                logger.exception("audit_write_failed", rows=len(rows), retry_in_seconds=delay)
                 attempt += 1
                 await asyncio.sleep(delay)
-
-    async def _insert(self, rows: list[dict[str, Any]]) -> None:
-        async with self._sessionmaker() as session, session.begin():
-            await session.execute(_INSERT_TOOL_CALL, rows)
-
-    async def _insert_one_by_one(self, rows: list[dict[str, Any]]) -> None:
-        for row in rows:
-            try:
-                await self._insert([row])
-            except IntegrityError:
-                # The workspace (and with it its audit) was deleted after the call.
-                logger.warning("audit_row_without_workspace", tool_call_id=row["id"], workspace_id=row["workspace_id"])
 
 
 class AuditService:
