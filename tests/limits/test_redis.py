@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,19 @@ class TestSharedCount:
             admin.script_flush()
         second = await client.get("/api/me", headers=owner.headers)
         assert second.status_code == 200
+        assert [rate_headers(r)[:2] for r in (first, second)] == [(20, 19), (20, 18)]
+
+    async def test_with_only_one_script_reloaded_a_request_still_counts_once(
+        self, client: httpx.AsyncClient, owner: Member, redis_url: str
+    ) -> None:
+        # The acquire script survives (another client loaded it again), the window script does not: the slot
+        # the first attempt took must not be taken a second time.
+        scripts = files("limits") / "resources" / "redis" / "lua_scripts"
+        first = await client.get("/api/me", headers=owner.headers)
+        with redis.Redis.from_url(redis_url) as admin:
+            admin.script_flush()
+            admin.script_load((scripts / "acquire_moving_window.lua").read_text())
+        second = await client.get("/api/me", headers=owner.headers)
         assert [rate_headers(r)[:2] for r in (first, second)] == [(20, 19), (20, 18)]
 
     async def test_an_upgrade_on_one_instance_applies_on_the_next_request_on_another(

@@ -90,7 +90,7 @@ class PipelinedWindow:
 
     The strategy would send its acquire script, then its window script for the headers; the plan read makes a
     third command. Here the three go out together by script SHA. Redis forgets scripts on restart or SCRIPT
-    FLUSH: a NOSCRIPT answer loads them again (as the library itself would) and the pipeline is sent once more.
+    FLUSH: a NOSCRIPT answer loads them again (as the library itself would) and what did not run runs again.
     """
 
     def __init__(self, storage: RedisStorage, redis: Redis) -> None:
@@ -106,23 +106,24 @@ class PipelinedWindow:
         key = self._key(item.key_for(*ids))
         expiry = item.get_expiry()
         now = time.time()
-        try:
-            acquired, stats, plan = await self._send(key, item.amount, expiry, now, plan_key)
-        except NoScriptError:
-            for script in self._scripts:
-                await self._redis.script_load(script.script)
-            acquired, stats, plan = await self._send(key, item.amount, expiry, now, plan_key)
-        oldest, count = (float(stats[0]), int(stats[1])) if stats else (now, 0)
-        return bool(acquired), oldest, count, plan
-
-    async def _send(self, key: str, limit: int, expiry: int, now: float, plan_key: str) -> list[Any]:
         acquire, window = self._scripts
         pipeline = self._redis.pipeline(transaction=False)
-        pipeline.evalsha(acquire.sha, 1, key, now, limit, expiry, 1)
-        pipeline.evalsha(window.sha, 1, key, now - expiry, limit)
+        pipeline.evalsha(acquire.sha, 1, key, now, item.amount, expiry, 1)
+        pipeline.evalsha(window.sha, 1, key, now - expiry, item.amount)
         pipeline.get(plan_key)
-        results: list[Any] = await pipeline.execute()
-        return results
+        acquired, stats, plan = await pipeline.execute(raise_on_error=False)
+        if isinstance(acquired, NoScriptError) or isinstance(stats, NoScriptError):
+            for script in self._scripts:
+                await self._redis.script_load(script.script)
+            # Run again only what did not run: a slot already taken must not be taken twice.
+            if isinstance(acquired, NoScriptError):
+                acquired = await self._redis.evalsha(acquire.sha, 1, key, now, item.amount, expiry, 1)
+            stats = await self._redis.evalsha(window.sha, 1, key, now - expiry, item.amount)
+        for result in (acquired, stats, plan):
+            if isinstance(result, Exception):
+                raise result
+        oldest, count = (float(stats[0]), int(stats[1])) if stats else (now, 0)
+        return bool(acquired), oldest, count, plan
 
 
 class RequestLimiter:
