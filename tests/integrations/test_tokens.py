@@ -111,6 +111,56 @@ class TestRefresh:
         )
         assert search.data["ok"] is True
 
+    async def test_a_slack_user_token_refreshes_on_its_own_refresh_token(
+        self, app: Any, client: httpx.AsyncClient, owner: Member
+    ) -> None:
+        integration_id = await _connect(app, client, owner, "slack")
+        before = await _row(app, integration_id)
+        assert _secret(app, before, "user_refresh_token") is not None
+        assert before.user_token_expires_at is not None
+        async with app.state.sessionmaker() as session, session.begin():
+            await session.execute(
+                update(Integration)
+                .where(Integration.id == integration_id)
+                .values(user_token_expires_at=utcnow() + timedelta(minutes=1))
+            )
+        calls = _token_calls(app, "slack")
+
+        token = await app.state.token_manager.user_access_token(integration_id)
+
+        assert _token_calls(app, "slack") == calls + 1
+        after = await _row(app, integration_id)
+        assert token == _secret(app, after, "user_token") != _secret(app, before, "user_token")
+        assert _secret(app, after, "user_refresh_token") != _secret(app, before, "user_refresh_token")
+        assert after.user_token_expires_at is not None
+        assert after.user_token_expires_at > utcnow() + timedelta(minutes=30)
+        # The bot token and its refresh token were not touched, nor the integration's (bot) scopes.
+        for field in ("access_token", "refresh_token"):
+            assert _secret(app, after, field) == _secret(app, before, field)
+        assert after.scopes == before.scopes
+        record, problem = app.state.sandbox.authenticate("slack", token)
+        assert problem is None
+        assert record is not None
+        assert record.kind == "user"
+
+    async def test_a_refused_slack_user_token_is_refreshed_and_the_call_retried(
+        self, app: Any, client: httpx.AsyncClient, owner: Member
+    ) -> None:
+        integration_id = await _connect(app, client, owner, "slack")
+        integration = await _row(app, integration_id)
+        app.state.sandbox.expire_token(_secret(app, integration, "user_token"))
+        calls = _token_calls(app, "slack")
+
+        search = await app.state.token_manager.client_for(integration).get(
+            "/api/search.messages", params={"query": "launch"}, user_token=True
+        )
+
+        assert search.data["ok"] is True
+        assert _token_calls(app, "slack") == calls + 1
+        after = await _row(app, integration_id)
+        assert after.status == "connected"
+        assert _secret(app, after, "access_token") == _secret(app, integration, "access_token")
+
     async def test_refresh_on_401_through_the_provider_client(
         self, app: Any, client: httpx.AsyncClient, owner: Member
     ) -> None:

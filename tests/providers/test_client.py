@@ -57,7 +57,7 @@ class RefreshingTokens:
     async def access_token(self) -> str:
         return self.token
 
-    async def refresh_after_unauthorized(self) -> str:
+    async def refresh_after_unauthorized(self, user_token: bool = False) -> str:
         self.refreshes += 1
         self.token = self.store.mint_token(self.provider).access_token if self.refresh_works else "still-bad"
         return self.token

@@ -37,8 +37,11 @@ class Integration(IdMixin, TimestampMixin, Base):
     account_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     access_token_encrypted: Mapped[str | None] = mapped_column(Text)
     refresh_token_encrypted: Mapped[str | None] = mapped_column(Text)
-    # Slack's user token (search needs it); other providers have none.
+    # Slack's user token (search needs it); other providers have none. With token rotation it expires and
+    # refreshes on its own refresh token.
     user_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    user_refresh_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    user_token_expires_at: Mapped[datetime | None]
     token_key_id: Mapped[str | None] = mapped_column(String(40))
     token_expires_at: Mapped[datetime | None]
     token_refreshed_at: Mapped[datetime | None]

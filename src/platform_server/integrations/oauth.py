@@ -58,7 +58,10 @@ class TokenSet:
     refresh_token: str | None
     expires_at: datetime | None
     scopes: list[str] | None
+    # Slack's user token, with its own refresh token and lifetime when token rotation is on.
     user_token: str | None = None
+    user_refresh_token: str | None = None
+    user_expires_at: datetime | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
@@ -209,16 +212,22 @@ async def _call(awaitable: Any) -> Mapping[str, Any]:
 
 
 def _token_set(provider: Provider, token: Mapping[str, Any], previous_refresh_token: str | None) -> TokenSet:
-    expires_in = token.get("expires_in")
-    expires_at = utcnow() + timedelta(seconds=int(expires_in)) - EXPIRY_SKEW if expires_in else None
     scope = token.get("scope")
     scopes = [s for s in str(scope).replace(",", " ").split() if s] if scope else None
+    user = provider.user_grant(token) or {}
     return TokenSet(
         access_token=str(token["access_token"]),
         # A refresh response without a refresh token means the old one stays valid (Figma never rotates).
         refresh_token=str(token.get("refresh_token") or previous_refresh_token or "") or None,
-        expires_at=expires_at,
+        expires_at=_expires_at(token),
         scopes=scopes,
-        user_token=provider.user_token(token),
+        user_token=str(user["access_token"]) if user.get("access_token") else None,
+        user_refresh_token=str(user["refresh_token"]) if user.get("refresh_token") else None,
+        user_expires_at=_expires_at(user),
         metadata=provider.token_metadata(token),
     )
+
+
+def _expires_at(token: Mapping[str, Any]) -> datetime | None:
+    expires_in = token.get("expires_in")
+    return utcnow() + timedelta(seconds=int(expires_in)) - EXPIRY_SKEW if expires_in else None

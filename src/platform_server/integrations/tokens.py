@@ -13,8 +13,8 @@ import asyncio
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from redis.asyncio import Redis
 from sqlalchemy import select, update
@@ -56,20 +56,26 @@ def seal_tokens(encryptor: Encryptor, integration: Integration, tokens: TokenSet
         if tokens.refresh_token
         else None
     )
-    integration.user_token_encrypted = (
-        encryptor.encrypt(tokens.user_token, _associated_data(integration.id, "user_token"))
-        if tokens.user_token
-        else None
+    integration.user_token_encrypted = _seal(encryptor, integration, "user_token", tokens.user_token)
+    integration.user_refresh_token_encrypted = _seal(
+        encryptor, integration, "user_refresh_token", tokens.user_refresh_token
     )
+    integration.user_token_expires_at = tokens.user_expires_at
     integration.token_key_id = encryptor.current_key_id
     integration.token_expires_at = tokens.expires_at
     integration.token_refreshed_at = utcnow()
+
+
+def _seal(encryptor: Encryptor, integration: Integration, field: str, token: str | None) -> str | None:
+    return encryptor.encrypt(token, _associated_data(integration.id, field)) if token else None
 
 
 def clear_tokens(integration: Integration) -> None:
     integration.access_token_encrypted = None
     integration.refresh_token_encrypted = None
     integration.user_token_encrypted = None
+    integration.user_refresh_token_encrypted = None
+    integration.user_token_expires_at = None
     integration.token_key_id = None
     integration.token_expires_at = None
 
@@ -81,9 +87,25 @@ def open_token(encryptor: Encryptor, integration: Integration, field: str) -> st
     return encryptor.decrypt(sealed, _associated_data(integration.id, field))
 
 
-def _fresh(integration: Integration) -> bool:
-    expires_at = integration.token_expires_at
+def _fresh(expires_at: datetime | None) -> bool:
     return expires_at is None or expires_at - utcnow() > REFRESH_MARGIN
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    """Which of an integration's tokens: the main one, or Slack's user token beside it."""
+
+    token: str
+    refresh_token: str
+    expires_at: str
+
+    def expiry(self, integration: Integration) -> datetime | None:
+        value: datetime | None = getattr(integration, self.expires_at)
+        return value
+
+
+_MAIN = _Kind("access_token", "refresh_token", "token_expires_at")
+_USER = _Kind("user_token", "user_refresh_token", "user_token_expires_at")
 
 
 class TokenManager:
@@ -119,14 +141,17 @@ class TokenManager:
     async def access_token(self, integration_id: str, loaded: Integration | None = None) -> str:
         integration = loaded if loaded is not None else await self._load(integration_id)
         token = self._usable_token(integration)
-        if _fresh(integration):
+        if _fresh(integration.token_expires_at):
             return token
         return await self.refresh(integration_id, rejected_token=None)
 
     async def user_access_token(self, integration_id: str, loaded: Integration | None = None) -> str | None:
         integration = loaded if loaded is not None else await self._load(integration_id)
         self._usable_token(integration)
-        return self._open(integration, "user_token")
+        token = self._open(integration, "user_token")
+        if token is None or _fresh(integration.user_token_expires_at):
+            return token
+        return await self.refresh(integration_id, rejected_token=None, user=True)
 
     async def mark_expired(self, integration_id: str) -> None:
         """The provider refused a token refreshed a moment ago: the grant is gone until someone reconnects."""
@@ -138,8 +163,10 @@ class TokenManager:
             )
         logger.warning("integration_expired", integration_id=integration_id, reason=_REJECTED_AFTER_REFRESH)
 
-    async def refresh(self, integration_id: str, *, rejected_token: str | None) -> str:
-        """Refreshes unless someone else already did; `rejected_token` is the token a provider answered 401 to."""
+    async def refresh(self, integration_id: str, *, rejected_token: str | None, user: bool = False) -> str:
+        """Refreshes unless someone else already did; `rejected_token` is the token a provider answered 401 to.
+        `user` refreshes Slack's user token (on its own refresh token) instead of the main one."""
+        kind = _USER if user else _MAIN
         lock = self._locks.get(integration_id)
         if lock is None:
             lock = self._locks[integration_id] = asyncio.Lock()
@@ -151,19 +178,23 @@ class TokenManager:
         ):
             integration = await self._lock_row(session, integration_id)
             current = self._usable_token(integration)
+            if user:
+                current = self._open(integration, "user_token") or ""
             if rejected_token is not None and current != rejected_token:
                 return current
-            if rejected_token is None and _fresh(integration):
+            if rejected_token is None and _fresh(kind.expiry(integration)):
                 return current
-            outcome = await self._refresh_locked(integration, current, rejected=rejected_token is not None)
+            outcome = await self._refresh_locked(integration, current, kind, rejected=rejected_token is not None)
         # Raised only after the commit, so the status change that explains the failure is kept.
         if isinstance(outcome, Exception):
             raise outcome
         return outcome
 
-    async def _refresh_locked(self, integration: Integration, current: str, *, rejected: bool) -> str | Exception:
+    async def _refresh_locked(
+        self, integration: Integration, current: str, kind: _Kind, *, rejected: bool
+    ) -> str | Exception:
         provider = get_provider(self._settings, integration.provider)
-        refresh_token = self._open(integration, "refresh_token")
+        refresh_token = self._open(integration, kind.refresh_token)
         credentials = provider.credentials()
         if refresh_token is None or credentials is None:
             if not rejected:
@@ -175,15 +206,45 @@ class TokenManager:
             tokens = await refresh(provider, credentials, self._provider_http.http(provider.name), refresh_token)
         except OAuthFailure as failure:
             return self._refresh_failed(integration, current, failure, rejected=rejected)
-        if tokens.user_token is None:
-            # Slack answers a refresh for the one token refreshed; the user token (search) stays as it was.
-            tokens = replace(tokens, user_token=self._open(integration, "user_token"))
+        # Slack answers a refresh for the one token refreshed; the other keeps what it had.
+        if kind is _USER:
+            tokens = replace(
+                self._stored(integration),
+                user_token=tokens.access_token,
+                user_refresh_token=tokens.refresh_token,
+                user_expires_at=tokens.expires_at,
+            )
+        elif tokens.user_token is None:
+            stored = self._stored(integration)
+            tokens = replace(
+                tokens,
+                user_token=stored.user_token,
+                user_refresh_token=stored.user_refresh_token,
+                user_expires_at=stored.user_expires_at,
+            )
         seal_tokens(self._encryptor, integration, tokens)
         if tokens.scopes:
             integration.scopes = tokens.scopes
         self._mark(integration, IntegrationStatus.connected, None)
-        logger.info("integration_token_refreshed", integration_id=integration.id, provider=integration.provider)
-        return tokens.access_token
+        logger.info(
+            "integration_token_refreshed",
+            integration_id=integration.id,
+            provider=integration.provider,
+            token=kind.token,
+        )
+        return (tokens.user_token or "") if kind is _USER else tokens.access_token
+
+    def _stored(self, integration: Integration) -> TokenSet:
+        """The row's tokens as a TokenSet, to rewrite one half of them."""
+        return TokenSet(
+            access_token=self._open(integration, "access_token") or "",
+            refresh_token=self._open(integration, "refresh_token"),
+            expires_at=integration.token_expires_at,
+            scopes=None,
+            user_token=self._open(integration, "user_token"),
+            user_refresh_token=self._open(integration, "user_refresh_token"),
+            user_expires_at=integration.user_token_expires_at,
+        )
 
     def _refresh_failed(
         self, integration: Integration, current: str, failure: OAuthFailure, *, rejected: bool
@@ -289,12 +350,20 @@ class IntegrationTokenSource:
         self.integration_id = integration_id
         self._loaded = loaded
         self._last_token: str | None = None
+        self._last_user_token: str | None = None
 
     async def access_token(self) -> str:
         self._last_token = await self._manager.access_token(self.integration_id, self._loaded)
         return self._last_token
 
-    async def refresh_after_unauthorized(self) -> str:
+    async def refresh_after_unauthorized(self, user_token: bool = False) -> str:
+        if user_token:
+            rejected = self._last_user_token or await self.user_access_token() or ""
+            self._loaded = None
+            self._last_user_token = await self._manager.refresh(
+                self.integration_id, rejected_token=rejected, user=True
+            )
+            return self._last_user_token
         rejected = self._last_token or await self._manager.access_token(self.integration_id, self._loaded)
         self._loaded = None
         self._last_token = await self._manager.refresh(self.integration_id, rejected_token=rejected)
@@ -304,4 +373,5 @@ class IntegrationTokenSource:
         await self._manager.mark_expired(self.integration_id)
 
     async def user_access_token(self) -> str | None:
-        return await self._manager.user_access_token(self.integration_id, self._loaded)
+        self._last_user_token = await self._manager.user_access_token(self.integration_id, self._loaded)
+        return self._last_user_token

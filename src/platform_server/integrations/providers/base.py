@@ -166,8 +166,9 @@ class Provider:
         """Non-secret facts from the token response worth keeping (e.g. Slack's team id)."""
         return {}
 
-    def user_token(self, token_response: Mapping[str, Any]) -> str | None:
-        """A second, user-scoped token some providers return beside the app token (Slack)."""
+    def user_grant(self, token_response: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """A second, user-scoped token some providers return beside the app token (Slack's `authed_user`), as a
+        token response of its own (`access_token`, and with rotation `refresh_token` and `expires_in`)."""
         return None
 
     async def whoami(self, http: httpx.AsyncClient, token: str) -> Account:

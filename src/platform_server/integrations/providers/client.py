@@ -176,8 +176,9 @@ class TokenSource(Protocol):
         """A valid access token, refreshed beforehand when it is close to expiry."""
         ...
 
-    async def refresh_after_unauthorized(self) -> str:
-        """The provider refused the token: refresh now and return the new one, or raise IntegrationExpired."""
+    async def refresh_after_unauthorized(self, user_token: bool = False) -> str:
+        """The provider refused the token (the user token, with `user_token`): refresh now and return the new
+        one, or raise IntegrationExpired."""
         ...
 
     async def user_access_token(self) -> str | None:
@@ -200,7 +201,7 @@ class StaticTokenSource:
     async def access_token(self) -> str:
         return self._token
 
-    async def refresh_after_unauthorized(self) -> str:
+    async def refresh_after_unauthorized(self, user_token: bool = False) -> str:
         raise IntegrationExpired(self._provider)
 
     async def rejected_after_refresh(self) -> None:
@@ -388,7 +389,7 @@ class ProviderClient:
                 if refreshed:
                     await self.tokens.rejected_after_refresh()
                     raise IntegrationExpired(self.provider)
-                await self.tokens.refresh_after_unauthorized()
+                await self.tokens.refresh_after_unauthorized(user_token)
                 token = await self._token(user_token)
                 refreshed = True
                 continue

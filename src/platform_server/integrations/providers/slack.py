@@ -43,9 +43,9 @@ class Slack(Provider):
             "authedUserId": authed_user.get("id"),
         }
 
-    def user_token(self, token_response: Mapping[str, Any]) -> str | None:
-        token = (token_response.get("authed_user") or {}).get("access_token")
-        return str(token) if token else None
+    def user_grant(self, token_response: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        authed_user = token_response.get("authed_user") or {}
+        return authed_user if authed_user.get("access_token") else None
 
     async def whoami(self, http: httpx.AsyncClient, token: str) -> Account:
         response = await http.post(
