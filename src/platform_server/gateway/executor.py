@@ -71,11 +71,16 @@ _PROVIDER_ERROR_CODES = {
 }
 
 
+_MAX_PROJECT_FORMS = 1_000
+
+
 @dataclass(frozen=True)
 class GatewayTool:
     """A provider's ToolSpec, with what serving it needs computed once: its MCP form and its validator."""
 
     spec: ToolSpec
+    # The tool as seen with each default project, built on first use: every tools/list serves them.
+    _project_forms: dict[str, mcp.Tool] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -94,6 +99,14 @@ class GatewayTool:
         argument = self.spec.default_project_argument
         if default_project is None or argument is None:
             return self.mcp_tool
+        tool = self._project_forms.get(default_project)
+        if tool is None:
+            if len(self._project_forms) >= _MAX_PROJECT_FORMS:
+                self._project_forms.clear()
+            tool = self._project_forms[default_project] = self._with_default(argument, default_project)
+        return tool
+
+    def _with_default(self, argument: str, default_project: str) -> mcp.Tool:
         schema = json.loads(json.dumps(self.spec.input_schema))
         schema["required"] = [name for name in schema.get("required", []) if name != argument]
         prop = schema.get("properties", {}).get(argument)

@@ -13,7 +13,7 @@ import asyncio
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from redis.asyncio import Redis
@@ -47,27 +47,40 @@ def _associated_data(integration_id: str, field: str) -> str:
 
 
 def seal_tokens(encryptor: Encryptor, integration: Integration, tokens: TokenSet) -> None:
-    """Writes a token set onto the row, encrypted and bound to this row and column."""
-    integration.access_token_encrypted = encryptor.encrypt(
-        tokens.access_token, _associated_data(integration.id, "access_token")
-    )
-    integration.refresh_token_encrypted = (
-        encryptor.encrypt(tokens.refresh_token, _associated_data(integration.id, "refresh_token"))
-        if tokens.refresh_token
-        else None
-    )
-    integration.user_token_encrypted = _seal(encryptor, integration, "user_token", tokens.user_token)
-    integration.user_refresh_token_encrypted = _seal(
-        encryptor, integration, "user_refresh_token", tokens.user_refresh_token
-    )
-    integration.user_token_expires_at = tokens.user_expires_at
-    integration.token_key_id = encryptor.current_key_id
-    integration.token_expires_at = tokens.expires_at
-    integration.token_refreshed_at = utcnow()
+    """Writes a whole token set onto the row (a connect), encrypted and bound to this row and column."""
+    _seal_main(encryptor, integration, tokens.access_token, tokens.refresh_token, tokens.expires_at)
+    _seal_user(encryptor, integration, tokens.user_token, tokens.user_refresh_token, tokens.user_expires_at)
+
+
+def _seal_main(
+    encryptor: Encryptor, integration: Integration, token: str, refresh_token: str | None, expires_at: datetime | None
+) -> None:
+    integration.access_token_encrypted = _seal(encryptor, integration, "access_token", token)
+    integration.refresh_token_encrypted = _seal(encryptor, integration, "refresh_token", refresh_token)
+    integration.token_expires_at = expires_at
+    _stamp(encryptor, integration)
+
+
+def _seal_user(
+    encryptor: Encryptor,
+    integration: Integration,
+    token: str | None,
+    refresh_token: str | None,
+    expires_at: datetime | None,
+) -> None:
+    integration.user_token_encrypted = _seal(encryptor, integration, "user_token", token)
+    integration.user_refresh_token_encrypted = _seal(encryptor, integration, "user_refresh_token", refresh_token)
+    integration.user_token_expires_at = expires_at
+    _stamp(encryptor, integration)
 
 
 def _seal(encryptor: Encryptor, integration: Integration, field: str, token: str | None) -> str | None:
     return encryptor.encrypt(token, _associated_data(integration.id, field)) if token else None
+
+
+def _stamp(encryptor: Encryptor, integration: Integration) -> None:
+    integration.token_key_id = encryptor.current_key_id
+    integration.token_refreshed_at = utcnow()
 
 
 def clear_tokens(integration: Integration) -> None:
@@ -179,7 +192,7 @@ class TokenManager:
             integration = await self._lock_row(session, integration_id)
             current = self._usable_token(integration)
             if user:
-                current = self._open(integration, "user_token") or ""
+                current = self._open(integration, kind.token) or ""
             if rejected_token is not None and current != rejected_token:
                 return current
             if rejected_token is None and _fresh(kind.expiry(integration)):
@@ -208,23 +221,16 @@ class TokenManager:
             return self._refresh_failed(integration, current, failure, rejected=rejected)
         # Slack answers a refresh for the one token refreshed; the other keeps what it had.
         if kind is _USER:
-            tokens = replace(
-                self._stored(integration),
-                user_token=tokens.access_token,
-                user_refresh_token=tokens.refresh_token,
-                user_expires_at=tokens.expires_at,
-            )
-        elif tokens.user_token is None:
-            stored = self._stored(integration)
-            tokens = replace(
-                tokens,
-                user_token=stored.user_token,
-                user_refresh_token=stored.user_refresh_token,
-                user_expires_at=stored.user_expires_at,
-            )
-        seal_tokens(self._encryptor, integration, tokens)
-        if tokens.scopes:
-            integration.scopes = tokens.scopes
+            _seal_user(self._encryptor, integration, tokens.access_token, tokens.refresh_token, tokens.expires_at)
+        else:
+            _seal_main(self._encryptor, integration, tokens.access_token, tokens.refresh_token, tokens.expires_at)
+            if tokens.user_token is not None:
+                _seal_user(
+                    self._encryptor, integration, tokens.user_token, tokens.user_refresh_token, tokens.user_expires_at
+                )
+            # The integration's scopes are the main token's; a user token's refresh answers with the user scopes.
+            if tokens.scopes:
+                integration.scopes = tokens.scopes
         self._mark(integration, IntegrationStatus.connected, None)
         logger.info(
             "integration_token_refreshed",
@@ -232,19 +238,7 @@ class TokenManager:
             provider=integration.provider,
             token=kind.token,
         )
-        return (tokens.user_token or "") if kind is _USER else tokens.access_token
-
-    def _stored(self, integration: Integration) -> TokenSet:
-        """The row's tokens as a TokenSet, to rewrite one half of them."""
-        return TokenSet(
-            access_token=self._open(integration, "access_token") or "",
-            refresh_token=self._open(integration, "refresh_token"),
-            expires_at=integration.token_expires_at,
-            scopes=None,
-            user_token=self._open(integration, "user_token"),
-            user_refresh_token=self._open(integration, "user_refresh_token"),
-            user_expires_at=integration.user_token_expires_at,
-        )
+        return tokens.access_token
 
     def _refresh_failed(
         self, integration: Integration, current: str, failure: OAuthFailure, *, rejected: bool

@@ -4,6 +4,7 @@ import base64
 import hashlib
 import uuid
 import zlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -58,6 +59,25 @@ def json_response(data: Any, status_code: int = 200, headers: dict[str, str] | N
     return Response(
         orjson.dumps(data), status_code=status_code, headers=headers, media_type="application/json"
     )
+
+
+class Problem(Exception):
+    """Raised anywhere in a simulated endpoint: its response (in the provider's error shape) is the answer."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+def answers_problems(function: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    """Wraps an endpoint so that a Problem it raises becomes its response."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await function(request)
+        except Problem as problem:
+            return problem.response
+
+    return endpoint
 
 
 def bearer_token(request: Request) -> str | None:

@@ -10,6 +10,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from platform_server.sandbox.common import (
+    Problem,
+    answers_problems,
     bearer_token,
     client_id_for,
     client_secret_for,
@@ -36,11 +38,6 @@ def _invalid(field: str, resource: str = "Issue", code: str = "invalid") -> Resp
     return error(422, "Validation Failed", [{"resource": resource, "field": field, "code": code}])
 
 
-class _Problem(Exception):
-    def __init__(self, response: Response) -> None:
-        self.response = response
-
-
 def create_github_app(store: SandboxStore) -> ProviderGate:
     def world() -> GitHubWorld:
         result: GitHubWorld = store.world("github")
@@ -50,25 +47,16 @@ def create_github_app(store: SandboxStore) -> ProviderGate:
         record, problem = store.authenticate("github", bearer_token(request))
         if record is None:
             message = "Requires authentication" if problem == "missing" else "Bad credentials"
-            raise _Problem(error(401, message))
+            raise Problem(error(401, message))
         return record
 
     def repo_of(request: Request) -> GitHubRepo:
         repo = world().repos.get(f"{request.path_params['owner']}/{request.path_params['repo']}".lower())
         if repo is None:
-            raise _Problem(error(404, "Not Found"))
+            raise Problem(error(404, "Not Found"))
         return repo
 
-    def handler(function: Any) -> Any:
-        async def endpoint(request: Request) -> Response:
-            try:
-                return await function(request)  # type: ignore[no-any-return]
-            except _Problem as problem:
-                return problem.response
-
-        return endpoint
-
-    @handler
+    @answers_problems
     async def get_user(request: Request) -> Response:
         record = auth(request)
         account = record.grant.account
@@ -87,16 +75,16 @@ def create_github_app(store: SandboxStore) -> ProviderGate:
             headers={"X-OAuth-Scopes": ", ".join(record.grant.scopes), "X-Accepted-OAuth-Scopes": ""},
         )
 
-    @handler
+    @answers_problems
     async def list_user_repos(request: Request) -> Response:
         auth(request)
         params = request.query_params
         visibility = params.get("visibility", "all")
         if visibility not in ("all", "public", "private"):
-            raise _Problem(_invalid("visibility", "Repository"))
+            raise Problem(_invalid("visibility", "Repository"))
         sort = params.get("sort", "full_name")
         if sort not in ("created", "updated", "pushed", "full_name"):
-            raise _Problem(_invalid("sort", "Repository"))
+            raise Problem(_invalid("sort", "Repository"))
         repos = [
             repo
             for repo in world().repos.values()
@@ -104,15 +92,15 @@ def create_github_app(store: SandboxStore) -> ProviderGate:
         ]
         return _repo_page(request, repos, sort, params.get("direction"))
 
-    @handler
+    @answers_problems
     async def list_org_repos(request: Request) -> Response:
         auth(request)
         if request.path_params["org"].lower() != "acme":
-            raise _Problem(error(404, "Not Found"))
+            raise Problem(error(404, "Not Found"))
         params = request.query_params
         kind = params.get("type", "all")
         if kind not in ("all", "public", "private", "forks", "sources", "member"):
-            raise _Problem(_invalid("type", "Repository"))
+            raise Problem(_invalid("type", "Repository"))
         repos = [
             repo
             for repo in world().repos.values()
@@ -135,12 +123,12 @@ def create_github_app(store: SandboxStore) -> ProviderGate:
             [world().repo_json(repo) for repo in items], headers=_links(request, page, per_page, len(repos))
         )
 
-    @handler
+    @answers_problems
     async def get_repo(request: Request) -> Response:
         auth(request)
         return json_response(world().repo_json(repo_of(request)))
 
-    @handler
+    @answers_problems
     async def list_issues(request: Request) -> Response:
         auth(request)
         repo = repo_of(request)
@@ -149,11 +137,11 @@ def create_github_app(store: SandboxStore) -> ProviderGate:
         sort = params.get("sort", "created")
         direction = params.get("direction", "desc")
         if state not in ("open", "closed", "all"):
-            raise _Problem(_invalid("state"))
+            raise Problem(_invalid("state"))
         if sort not in ("created", "updated", "comments"):
-            raise _Problem(_invalid("sort"))
+            raise Problem(_invalid("sort"))
         if direction not in ("asc", "desc"):
-            raise _Problem(_invalid("direction"))
+            raise Problem(_invalid("direction"))
         since = _since(params.get("since"))
         labels = tuple(
             sorted(label.strip() for label in params.get("labels", "").split(",") if label.strip())
@@ -181,51 +169,51 @@ def create_github_app(store: SandboxStore) -> ProviderGate:
             headers=_links(request, page, per_page, len(numbers)),
         )
 
-    @handler
+    @answers_problems
     async def get_issue(request: Request) -> Response:
         auth(request)
         repo = repo_of(request)
         number = _int(request.path_params["number"])
         if number is None or not repo.exists(number):
-            raise _Problem(error(404, "Not Found"))
+            raise Problem(error(404, "Not Found"))
         return json_response(world().issue(repo, number))
 
-    @handler
+    @answers_problems
     async def create_issue(request: Request) -> Response:
         record = auth(request)
         repo = repo_of(request)
         if "repo" not in record.grant.scopes and not (
             not repo.private and "public_repo" in record.grant.scopes
         ):
-            raise _Problem(error(404, "Not Found"))
+            raise Problem(error(404, "Not Found"))
         try:
             body = orjson.loads(await request.body())
         except orjson.JSONDecodeError:
-            raise _Problem(error(400, "Problems parsing JSON")) from None
+            raise Problem(error(400, "Problems parsing JSON")) from None
         if not isinstance(body, dict):
-            raise _Problem(error(400, "Problems parsing JSON"))
+            raise Problem(error(400, "Problems parsing JSON"))
         title = body.get("title")
         if title is None:
-            raise _Problem(_invalid("title", code="missing_field"))
+            raise Problem(_invalid("title", code="missing_field"))
         if not isinstance(title, str | int) or not str(title).strip():
-            raise _Problem(_invalid("title"))
+            raise Problem(_invalid("title"))
         fields: dict[str, Any] = {"title": str(title)}
         if body.get("body") is not None:
             if not isinstance(body["body"], str):
-                raise _Problem(_invalid("body"))
+                raise Problem(_invalid("body"))
             fields["body"] = body["body"]
         labels = body.get("labels")
         if labels is not None:
             if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
-                raise _Problem(_invalid("labels"))
+                raise Problem(_invalid("labels"))
             fields["labels"] = labels
         assignees = body.get("assignees")
         if assignees is not None:
             if not isinstance(assignees, list) or not all(isinstance(name, str) for name in assignees):
-                raise _Problem(_invalid("assignees"))
+                raise Problem(_invalid("assignees"))
             unknown = [name for name in assignees if name not in world().users]
             if unknown:
-                raise _Problem(_invalid("assignees", code="invalid"))
+                raise Problem(_invalid("assignees", code="invalid"))
             fields["assignee"] = assignees[0] if assignees else None
         else:
             fields["assignee"] = None
@@ -233,7 +221,7 @@ def create_github_app(store: SandboxStore) -> ProviderGate:
         issue = world().issue(repo, number)
         return json_response(issue, 201, headers={"Location": issue["url"]})
 
-    @handler
+    @answers_problems
     async def list_pulls(request: Request) -> Response:
         auth(request)
         repo = repo_of(request)
@@ -244,11 +232,11 @@ def create_github_app(store: SandboxStore) -> ProviderGate:
             "direction", "asc" if sort == "created" and "direction" not in params else "desc"
         )
         if state not in ("open", "closed", "all"):
-            raise _Problem(_invalid("state", "PullRequest"))
+            raise Problem(_invalid("state", "PullRequest"))
         if sort not in ("created", "updated", "popularity", "long-running"):
-            raise _Problem(_invalid("sort", "PullRequest"))
+            raise Problem(_invalid("sort", "PullRequest"))
         if direction not in ("asc", "desc"):
-            raise _Problem(_invalid("direction", "PullRequest"))
+            raise Problem(_invalid("direction", "PullRequest"))
         base = params.get("base")
         numbers = repo.seq.cached(
             ("pulls", state, sort, direction),
@@ -393,7 +381,7 @@ def _since(value: str | None) -> float | None:
         return None
     parsed = parse_iso(value)
     if parsed is None:
-        raise _Problem(_invalid("since"))
+        raise Problem(_invalid("since"))
     return parsed
 
 
@@ -401,7 +389,7 @@ def _paging(request: Request) -> tuple[int, int]:
     page = _int(request.query_params.get("page", "1"))
     per_page = _int(request.query_params.get("per_page", "30"))
     if page is None or per_page is None:
-        raise _Problem(error(400, "Invalid page or per_page: must be integers"))
+        raise Problem(error(400, "Invalid page or per_page: must be integers"))
     # GitHub clamps rather than refuses out-of-range paging values.
     return max(page, 1), min(max(per_page, 1), 100)
 

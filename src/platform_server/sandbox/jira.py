@@ -4,7 +4,6 @@ import base64
 import hashlib
 import re
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from platform_server.sandbox.common import bearer_token, json_response
+from platform_server.sandbox.common import Problem, answers_problems, bearer_token, json_response
 from platform_server.sandbox.gate import ProviderGate, provider_app
 from platform_server.sandbox.oauth import oauth_routes
 from platform_server.sandbox.store import AccessToken, SandboxStore
@@ -37,11 +36,6 @@ def field_errors(errors: dict[str, str]) -> Response:
     return json_response({"errorMessages": [], "errors": errors}, 400)
 
 
-class _Problem(Exception):
-    def __init__(self, response: Response) -> None:
-        self.response = response
-
-
 def create_jira_app(store: SandboxStore) -> ProviderGate:
     def world() -> JiraWorld:
         result: JiraWorld = store.world("jira")
@@ -50,24 +44,14 @@ def create_jira_app(store: SandboxStore) -> ProviderGate:
     def auth(request: Request, scope: str | None = None) -> AccessToken:
         record, _ = store.authenticate("jira", bearer_token(request))
         if record is None:
-            raise _Problem(json_response({"code": 401, "message": "Unauthorized"}, 401))
+            raise Problem(json_response({"code": 401, "message": "Unauthorized"}, 401))
         if scope and scope not in record.grant.scopes:
-            raise _Problem(json_response({"code": 401, "message": "Unauthorized; scope does not match"}, 401))
+            raise Problem(json_response({"code": 401, "message": "Unauthorized; scope does not match"}, 401))
         if "cloud_id" in request.path_params and request.path_params["cloud_id"] != world().cloud_id:
-            raise _Problem(error(404, "Site not found or not accessible with this token"))
+            raise Problem(error(404, "Site not found or not accessible with this token"))
         return record
 
-    def handler(function: Callable[[Request], Any]) -> Callable[[Request], Any]:
-        async def endpoint(request: Request) -> Response:
-            try:
-                response: Response = await function(request)
-                return response
-            except _Problem as problem:
-                return problem.response
-
-        return endpoint
-
-    @handler
+    @answers_problems
     async def accessible_resources(request: Request) -> Response:
         record = auth(request)
         jira = world()
@@ -83,7 +67,7 @@ def create_jira_app(store: SandboxStore) -> ProviderGate:
             ]
         )
 
-    @handler
+    @answers_problems
     async def myself(request: Request) -> Response:
         record = auth(request, "read:jira-user")
         account = record.grant.account
@@ -101,7 +85,7 @@ def create_jira_app(store: SandboxStore) -> ProviderGate:
             }
         )
 
-    @handler
+    @answers_problems
     async def project_search(request: Request) -> Response:
         auth(request, "read:jira-work")
         params = request.query_params
@@ -127,7 +111,7 @@ def create_jira_app(store: SandboxStore) -> ProviderGate:
             "lastIssueUpdatedDate",
             "archivedDate",
         ):
-            raise _Problem(error(400, f"Invalid orderBy value: {order}"))
+            raise Problem(error(400, f"Invalid orderBy value: {order}"))
         projects.sort(
             key=lambda project: project.name if attribute == "name" else project.key, reverse=reverse
         )
@@ -150,9 +134,9 @@ def create_jira_app(store: SandboxStore) -> ProviderGate:
         try:
             size = int(size_raw) if size_raw is not None else 50
         except (TypeError, ValueError):
-            raise _Problem(error(400, "maxResults must be an integer")) from None
+            raise Problem(error(400, "maxResults must be an integer")) from None
         if size < 0:
-            raise _Problem(error(400, "maxResults must be 0 or more"))
+            raise Problem(error(400, "maxResults must be 0 or more"))
         size = min(size or 50, 5000 if fields in ([], ["id"]) else 100)
         jira = world()
         query = parse_jql(jql, jira)
@@ -166,7 +150,7 @@ def create_jira_app(store: SandboxStore) -> ProviderGate:
                     raise ValueError("token of another query")
                 start = int(decoded["at"])
             except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
-                raise _Problem(error(400, "The provided next page token is invalid or expired.")) from None
+                raise Problem(error(400, "The provided next page token is invalid or expired.")) from None
         page = numbers[start : start + size]
         body: dict[str, Any] = {
             "issues": [_issue_json(jira, project, number, fields) for project, number in page]
@@ -179,7 +163,7 @@ def create_jira_app(store: SandboxStore) -> ProviderGate:
             body["isLast"] = True
         return json_response(body)
 
-    @handler
+    @answers_problems
     async def search_get(request: Request) -> Response:
         auth(request, "read:jira-work")
         params = request.query_params
@@ -188,7 +172,7 @@ def create_jira_app(store: SandboxStore) -> ProviderGate:
             request, params.get("jql", ""), params.get("nextPageToken"), params.get("maxResults"), fields
         )
 
-    @handler
+    @answers_problems
     async def search_post(request: Request) -> Response:
         auth(request, "read:jira-work")
         body = await _json(request)
@@ -205,10 +189,10 @@ def create_jira_app(store: SandboxStore) -> ProviderGate:
         }
         unknown = sorted(set(body) - known)
         if unknown:
-            raise _Problem(error(400, f'Unrecognized field "{unknown[0]}"'))
+            raise Problem(error(400, f'Unrecognized field "{unknown[0]}"'))
         fields = body.get("fields") or []
         if not isinstance(fields, list):
-            raise _Problem(error(400, "fields must be an array of strings"))
+            raise Problem(error(400, "fields must be an array of strings"))
         jql = body.get("jql")
         if not isinstance(jql, str):
             jql = ""
@@ -216,20 +200,20 @@ def create_jira_app(store: SandboxStore) -> ProviderGate:
             request, jql, body.get("nextPageToken"), body.get("maxResults"), [str(f) for f in fields]
         )
 
-    @handler
+    @answers_problems
     async def get_issue(request: Request) -> Response:
         auth(request, "read:jira-work")
         project, number = _find(request)
         fields = [name for name in request.query_params.get("fields", "*all").split(",") if name]
         return json_response(_issue_json(world(), project, number, fields))
 
-    @handler
+    @answers_problems
     async def create_issue(request: Request) -> Response:
         auth(request, "write:jira-work")
         body = await _json(request)
         fields = body.get("fields")
         if not isinstance(fields, dict):
-            raise _Problem(error(400, "No fields were provided for the issue"))
+            raise Problem(error(400, "No fields were provided for the issue"))
         jira = world()
         errors: dict[str, str] = {}
         project_ref: dict[str, Any] = fields["project"] if isinstance(fields.get("project"), dict) else {}
@@ -269,7 +253,7 @@ def create_jira_app(store: SandboxStore) -> ProviderGate:
         ):
             errors["labels"] = "Labels must be a list of strings without spaces"
         if errors or project is None:
-            raise _Problem(field_errors(errors))
+            raise Problem(field_errors(errors))
         project.seq.created += 1
         number = project.seq.last
         now = time.time()
@@ -293,7 +277,7 @@ def create_jira_app(store: SandboxStore) -> ProviderGate:
             {"id": issue_id, "key": f"{project.key}-{number}", "self": jira.api(f"/issue/{issue_id}")}, 201
         )
 
-    @handler
+    @answers_problems
     async def list_transitions(request: Request) -> Response:
         auth(request, "read:jira-work")
         project, number = _find(request)
@@ -320,7 +304,7 @@ def create_jira_app(store: SandboxStore) -> ProviderGate:
             }
         )
 
-    @handler
+    @answers_problems
     async def do_transition(request: Request) -> Response:
         auth(request, "write:jira-work")
         project, number = _find(request)
@@ -328,19 +312,19 @@ def create_jira_app(store: SandboxStore) -> ProviderGate:
         transition = body.get("transition")
         transition_id = str(transition.get("id", "")) if isinstance(transition, dict) else ""
         if not transition_id:
-            raise _Problem(error(400, "Missing 'transition' identifier"))
+            raise Problem(error(400, "Missing 'transition' identifier"))
         jira = world()
         current = jira.status_index(project, number)
         target = next((t for t_id, _, t in JIRA_TRANSITIONS if t_id == transition_id and t != current), None)
         if target is None:
-            raise _Problem(error(400, f"Transition id '{transition_id}' is not valid for this issue."))
+            raise Problem(error(400, f"Transition id '{transition_id}' is not valid for this issue."))
         jira.touch(f"{project.key}-{number}", _status=target)
         return Response(status_code=204)
 
     def _find(request: Request) -> tuple[JiraProject, int]:
         found = world().find(request.path_params["key"])
         if found is None:
-            raise _Problem(error(404, "Issue does not exist or you do not have permission to see it."))
+            raise Problem(error(404, "Issue does not exist or you do not have permission to see it."))
         return found
 
     routes = [
@@ -362,9 +346,9 @@ async def _json(request: Request) -> dict[str, Any]:
     try:
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError:
-        raise _Problem(error(400, "Unexpected character: the request body is not valid JSON")) from None
+        raise Problem(error(400, "Unexpected character: the request body is not valid JSON")) from None
     if not isinstance(body, dict):
-        raise _Problem(error(400, "The request body must be a JSON object"))
+        raise Problem(error(400, "The request body must be a JSON object"))
     return body
 
 
@@ -372,9 +356,9 @@ def _int(value: str, name: str) -> int:
     try:
         number = int(value)
     except ValueError:
-        raise _Problem(error(400, f"{name} must be an integer")) from None
+        raise Problem(error(400, f"{name} must be an integer")) from None
     if number < 0:
-        raise _Problem(error(400, f"{name} must be 0 or more"))
+        raise Problem(error(400, f"{name} must be 0 or more"))
     return number
 
 
@@ -450,8 +434,8 @@ class JqlQuery:
         self.order: list[tuple[str, bool]] = []
 
 
-def _jql_error(message: str) -> _Problem:
-    return _Problem(error(400, message))
+def _jql_error(message: str) -> Problem:
+    return Problem(error(400, message))
 
 
 def parse_jql(jql: str, jira: JiraWorld) -> JqlQuery:

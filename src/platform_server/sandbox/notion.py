@@ -14,6 +14,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from platform_server.sandbox.common import (
+    Problem,
+    answers_problems,
     bearer_token,
     client_id_for,
     client_secret_for,
@@ -64,13 +66,8 @@ def error(status: int, message: str, code: str | None = None) -> Response:
     )
 
 
-class _Problem(Exception):
-    def __init__(self, response: Response) -> None:
-        self.response = response
-
-
-def _invalid(message: str) -> _Problem:
-    return _Problem(error(400, message, "validation_error"))
+def _invalid(message: str) -> Problem:
+    return Problem(error(400, message, "validation_error"))
 
 
 def rich_text(text: str) -> list[dict[str, Any]]:
@@ -108,10 +105,10 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
     def auth(request: Request) -> AccessToken:
         record, _ = store.authenticate("notion", bearer_token(request))
         if record is None:
-            raise _Problem(error(401, "API token is invalid."))
+            raise Problem(error(401, "API token is invalid."))
         version = request.headers.get("notion-version")
         if version is None:
-            raise _Problem(
+            raise Problem(
                 error(
                     400,
                     "Notion-Version header failed validation: Notion-Version header should be "
@@ -124,16 +121,6 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
                 f"Notion-Version header failed validation: `{version}` is not a supported version."
             )
         return record
-
-    def handler(function: Callable[[Request], Any]) -> Callable[[Request], Any]:
-        async def endpoint(request: Request) -> Response:
-            try:
-                response: Response = await function(request)
-                return response
-            except _Problem as problem:
-                return problem.response
-
-        return endpoint
 
     # -- shaping -------------------------------------------------------------------------------------------
 
@@ -290,7 +277,7 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
 
     # -- endpoints -----------------------------------------------------------------------------------------
 
-    @handler
+    @answers_problems
     async def users_me(request: Request) -> Response:
         record = auth(request)
         return json_response(
@@ -308,7 +295,7 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
             }
         )
 
-    @handler
+    @answers_problems
     async def search(request: Request) -> Response:
         record = auth(request)
         version = request.headers["notion-version"]
@@ -373,13 +360,13 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
                 results.append(page_json(ref, found, record))
         return listing(results, next_cursor, "page_or_database")
 
-    @handler
+    @answers_problems
     async def get_page(request: Request) -> Response:
         record = auth(request)
         page_id = _normalize_id(request.path_params["page_id"], "page_id")
         page = lookup(page_id)
         if page is None:
-            raise _Problem(
+            raise Problem(
                 error(
                     404,
                     f"Could not find page with ID: {page_id}. Make sure the relevant pages and "
@@ -388,12 +375,12 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
             )
         return json_response(page_json(page_id, page, record))
 
-    @handler
+    @answers_problems
     async def get_database(request: Request) -> Response:
         auth(request)
         database_id = _normalize_id(request.path_params["database_id"], "database_id")
         if database_id != world().database_id:
-            raise _Problem(
+            raise Problem(
                 error(
                     404,
                     f"Could not find database with ID: {database_id}. Make sure the relevant "
@@ -402,13 +389,13 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
             )
         return json_response(database_json(request.headers["notion-version"]))
 
-    @handler
+    @answers_problems
     async def query_database(request: Request) -> Response:
         record = auth(request)
         notion = world()
         database_id = _normalize_id(request.path_params["database_id"], "database_id")
         if database_id != notion.database_id:
-            raise _Problem(error(404, f"Could not find database with ID: {database_id}."))
+            raise Problem(error(404, f"Could not find database with ID: {database_id}."))
         body = await _json(request)
         filter_ = body.get("filter")
         sorts = body.get("sorts") or [{"timestamp": "last_edited_time", "direction": "descending"}]
@@ -423,13 +410,13 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
             [page_json(ref, lookup(ref) or {}, record) for ref in page], next_cursor, "page_or_database"
         )
 
-    @handler
+    @answers_problems
     async def block_children(request: Request) -> Response:
         auth(request)
         block_id = _normalize_id(request.path_params["block_id"], "block_id")
         page = lookup(block_id)
         if page is None:
-            raise _Problem(
+            raise Problem(
                 error(
                     404,
                     f"Could not find block with ID: {block_id}. Make sure the relevant pages and "
@@ -463,7 +450,7 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
         selected, next_cursor = paginate(ids, body)
         return listing([block for block in blocks if block["id"] in selected], next_cursor, "block")
 
-    @handler
+    @answers_problems
     async def create_page(request: Request) -> Response:
         record = auth(request)
         notion = world()
@@ -479,7 +466,7 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
                 str(parent.get("database_id") or parent.get("data_source_id")), "database_id"
             )
             if target != notion.database_id:
-                raise _Problem(error(404, f"Could not find database with ID: {target}."))
+                raise Problem(error(404, f"Could not find database with ID: {target}."))
             unknown = [name for name in properties if name not in ("Name", "Status", "Priority", "title")]
             if unknown:
                 raise _invalid(f"{unknown[0]} is not a property that exists.")
@@ -488,7 +475,7 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
         elif "page_id" in parent:
             target = _normalize_id(str(parent["page_id"]), "page_id")
             if lookup(target) is None:
-                raise _Problem(
+                raise Problem(
                     error(
                         404,
                         f"Could not find page with ID: {target}. Make sure the relevant pages and "
