@@ -4,8 +4,9 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
-from platform_server.integrations.models import SyncLog
+from platform_server.integrations.models import SyncLog, WorkspaceIntegration
 from platform_server.models import WorkItem
 from tests.conftest import Member, row_count
 from tests.integrations.helpers import connect
@@ -127,7 +128,10 @@ async def test_missing_default_project_is_422(app: Any, client: httpx.AsyncClien
 
 
 async def test_unusable_default_project_is_422(app: Any, client: httpx.AsyncClient, owner: Member) -> None:
-    integration_id = await connect_and_enable(app, client, owner, "jira", project="not a key")
+    # The API refuses such a value when it is set; one stored before that check still cannot steer a sync.
+    integration_id = await connect_and_enable(app, client, owner, "jira")
+    async with app.state.sessionmaker() as session, session.begin():
+        await session.execute(update(WorkspaceIntegration).values(default_project="not a key"))
     response = await post(client, owner, integration_id, {**GOOD, "workspaceId": owner.workspace_id})
     assert response.status_code == 422
     assert "Jira project key" in response.json()["error"]["message"]

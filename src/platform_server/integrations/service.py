@@ -26,8 +26,13 @@ from platform_server.integrations.models import (
     WorkspaceIntegration,
 )
 from platform_server.integrations.oauth import OAuthFailure, authorization_url, exchange_code, new_code_verifier
-from platform_server.integrations.providers import get_provider
-from platform_server.integrations.providers.base import Provider, ProviderResponseError, missing_credential_settings
+from platform_server.integrations.providers import PROVIDER_CLASSES, get_provider
+from platform_server.integrations.providers.base import (
+    InvalidProject,
+    Provider,
+    ProviderResponseError,
+    missing_credential_settings,
+)
 from platform_server.integrations.providers.client import ProviderHttp
 from platform_server.integrations.repository import (
     IntegrationRepository,
@@ -303,13 +308,14 @@ class IntegrationService:
                 details={"integrationId": integration.id, "status": integration.status},
             )
         tools = _checked_tools(integration.provider, data.enabled_tools)
+        project = _checked_project(integration.provider, data.default_project)
         repository = WorkspaceIntegrationRepository(session, principal.team_id)
         access = await repository.get_for(workspace_id, integration.id)
         if access is not None:
             access.enabled = True
             access.enabled_tools = tools
             if "default_project" in data.model_fields_set:
-                access.default_project = data.default_project
+                access.default_project = project
             await session.flush()
             return access, False
         other = await repository.get_by_provider(workspace_id, integration.provider)
@@ -327,7 +333,7 @@ class IntegrationService:
                 provider=integration.provider,
                 enabled=True,
                 enabled_tools=tools,
-                default_project=data.default_project,
+                default_project=project,
             )
         )
         try:
@@ -351,6 +357,8 @@ class IntegrationService:
         changes = data.changes()
         if "enabled_tools" in changes:
             changes["enabled_tools"] = _checked_tools(integration.provider, changes["enabled_tools"])
+        if "default_project" in changes:
+            changes["default_project"] = _checked_project(integration.provider, changes["default_project"])
         for field, value in changes.items():
             setattr(access, field, value)
         await session.flush()
@@ -400,6 +408,23 @@ def _checked_tools(provider: str, requested: list[str] | None) -> list[str]:
         )
     # Keep the provider's order and drop repeats, so the stored list is canonical.
     return [name for name in available if name in set(requested)]
+
+
+def _checked_project(provider: str, project: str | None) -> str | None:
+    """The defaultProject in its provider's form. Checked when it is set: tools put it into request paths and
+    syncs scope by it, so a value they would refuse is never stored (normalized, e.g. a Jira key uppercased)."""
+    if project is None:
+        return None
+    try:
+        return PROVIDER_CLASSES[provider].parse_project(project)
+    except InvalidProject as exc:
+        raise ValidationFailed(
+            str(exc),
+            details={
+                "fields": [{"field": "body.defaultProject", "message": str(exc), "type": "value_error"}],
+                "expected": PROVIDER_CLASSES[provider].project_hint,
+            },
+        ) from exc
 
 
 def _set_status(integration: Integration, status: IntegrationStatus, reason: str | None) -> None:

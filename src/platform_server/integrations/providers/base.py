@@ -77,6 +77,10 @@ class ProviderResponseError(Exception):
         self.status_code = status_code
 
 
+class InvalidProject(ValueError):
+    """A workspace's defaultProject that is not in its provider's form; the message says what the form is."""
+
+
 class Importer(Protocol):
     """Fills work items from one source entity (e.g. GitHub `issues`); implemented by the sync engine."""
 
@@ -140,6 +144,8 @@ class Provider:
     # source entity → importer; the sync engine registers its importers here.
     importers: ClassVar[dict[str, Importer]] = {}
     revocable: ClassVar[bool] = False
+    # The form of a workspace's defaultProject, for messages, e.g. "owner/repo".
+    project_hint: ClassVar[str]
 
     def __init_subclass__(cls) -> None:
         super().__init_subclass__()
@@ -149,6 +155,14 @@ class Provider:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.timeout = settings.PROVIDER_TIMEOUT_SECONDS
+
+    @staticmethod
+    def parse_project(project: str) -> str:
+        """A workspace's defaultProject in the form the tools and importers use, or InvalidProject.
+
+        Checked when it is set, so a value a tool would refuse (or one that could steer a URL) is never stored.
+        """
+        raise NotImplementedError
 
     def url(self, real_url: str) -> str:
         return resolve_url(self.settings, self.name, real_url)

@@ -14,6 +14,12 @@ timeouts and pooling. A call is made through a `ProviderClient` bound to one int
   retried blindly (a timed-out POST may have created the issue).
 - Everything else becomes a typed `ProviderError` with a message a model or a user can act on.
 
+Where a request may go: callers build paths with `provider_path` (every value one encoded segment), and the
+client refuses, before anything is sent, a final URL that is not under the provider's API base (other scheme,
+host or port, a path outside the base, or a `.`/`..` segment, percent-encoded or not). Redirects are never
+followed. So the integration's token only ever travels to its provider's API, and a 401 (which may end with
+the integration marked expired) can only be that API's answer to that token.
+
 Sandbox mode changes nothing here but the base URLs (`provider_host`): every provider host maps to
 `{PUBLIC_BASE_URL}/sandbox/<provider>`. With `SANDBOX_IN_PROCESS` (the default) requests to
 `PUBLIC_BASE_URL` are served by the app itself through `httpx.ASGITransport`, so tests (which run the app
@@ -31,7 +37,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, ClassVar, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 import orjson
@@ -132,6 +138,10 @@ class ProviderForbidden(ProviderError):
     code = "forbidden"
 
 
+class OutsideProviderApi(ProviderBadRequest):
+    """A request the client refused to send: its URL is not under the provider's API base."""
+
+
 class ProviderUnavailable(ProviderError):
     code = "unavailable"
 
@@ -163,6 +173,52 @@ class ProviderRateLimited(ProviderError):
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "retryAfterSeconds": self.retry_after_seconds}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# URLs
+
+
+def provider_path(provider: str, *segments: str | int) -> str:
+    """A path under a provider's API base, e.g. `provider_path("github", "repos", owner, repo, "issues")`.
+
+    Each value becomes exactly one percent-encoded segment: `/`, `?`, `#` and `%` in a tool argument, a
+    workspace's defaultProject or a provider's answer cannot add segments, end the path or smuggle an
+    encoded `..`. Empty, `.` and `..` are refused: no encoding makes them harmless.
+    """
+    encoded = []
+    for segment in segments:
+        text = str(segment)
+        if text in ("", ".", ".."):
+            raise ProviderBadRequest(
+                provider, f"{text!r} cannot be part of a {PROVIDER_TITLES.get(provider, provider)} API path"
+            )
+        encoded.append(quote(text, safe=""))
+    return "/" + "/".join(encoded)
+
+
+def outside_base(url: httpx.URL, base: httpx.URL) -> bool:
+    """Whether a request URL may reach anything but the API base: another origin, a path not under the base
+    path, or a path a server could resolve elsewhere after this check (a dot segment, encoded or not, or an
+    encoded separator, which is one segment here and two at a server that decodes before routing)."""
+    if (url.scheme, url.host, url.port, url.userinfo) != (base.scheme, base.host, base.port, b""):
+        return True
+    raw_path = url.raw_path.split(b"?", 1)[0].decode("ascii")
+    if "%2f" in raw_path.lower() or "%5c" in raw_path.lower() or _has_dot_segment(url.path):
+        return True
+    prefix = base.path.rstrip("/") + "/"
+    return not (url.path.startswith(prefix) and raw_path.startswith(prefix))
+
+
+def _steered(path: str) -> bool:
+    """Whether a caller's path would be changed on its way to a URL: httpx resolves dot segments (so the result
+    alone cannot show that `/orgs/../user` was meant to be `/orgs/<org>/…`) and drops a fragment."""
+    return "#" in path or _has_dot_segment(unquote(urlsplit(path).path))
+
+
+def _has_dot_segment(path: str) -> bool:
+    # A backslash is a separator to some servers.
+    return any(segment in (".", "..") for segment in path.replace("\\", "/").split("/"))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -318,9 +374,7 @@ class ProviderClient:
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
 
-    async def get(
-        self, path: str, *, params: Mapping[str, Any] | None = None, **kwargs: Any
-    ) -> ProviderResponse:
+    async def get(self, path: str, *, params: Mapping[str, Any] | None = None, **kwargs: Any) -> ProviderResponse:
         return await self.request("GET", path, params=params, **kwargs)
 
     async def post(self, path: str, *, json: Any = None, **kwargs: Any) -> ProviderResponse:
@@ -334,35 +388,38 @@ class ProviderClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         data: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
         user_token: bool = False,
     ) -> ProviderResponse:
         """Send a request with the integration's token; see the module docstring for the retry rules.
 
+        `path` is relative to the API base (build it with `path()`), or a full URL the provider gave (a next
+        page link); either way a URL outside the base raises `OutsideProviderApi` and nothing is sent.
         `idempotent` defaults from the method (GET/PUT/DELETE/HEAD); pass True for read-only POSTs such as
         search endpoints and GraphQL queries. `user_token` sends the provider's user token (Slack search).
         """
         method = method.upper()
         safe_to_repeat = method in _IDEMPOTENT_METHODS if idempotent is None else idempotent
+        content = orjson.dumps(json) if json is not None else None
+        request = self.http.build_request(method, path, params=_clean_params(params), content=content, data=data)
+        if _steered(path) or outside_base(request.url, self.http.base_url):
+            raise OutsideProviderApi(
+                self.provider,
+                f"Refused to call {request.url}: it is not under the {self.title} API ({self.http.base_url}); "
+                "check the identifiers in the arguments",
+            )
+        if content is not None:
+            request.headers["Content-Type"] = "application/json"
         token = await self._token(user_token)
         refreshed = False
         attempt = 0
-        content = orjson.dumps(json) if json is not None else None
         while True:
             attempt += 1
-            request_headers = {"Authorization": f"Bearer {token}", **(headers or {})}
-            if content is not None:
-                request_headers.setdefault("Content-Type", "application/json")
+            # Set here and nowhere else, on a request checked above: this is the only token a 401 can refuse.
+            request.headers["Authorization"] = f"Bearer {token}"
             try:
-                response = await self.http.request(
-                    method,
-                    path,
-                    params=_clean_params(params),
-                    content=content,
-                    data=data,
-                    headers=request_headers,
-                )
+                # Never followed: a redirect's target is another URL, which the check above has not seen.
+                response = await self.http.send(request, follow_redirects=False)
             except httpx.TimeoutException as exc:
                 if safe_to_repeat and attempt < self.policy.max_attempts:
                     await self._backoff(attempt)
@@ -411,9 +468,11 @@ class ProviderClient:
                 )
             raise verdict.error
 
-    async def graphql(
-        self, query: str, variables: Mapping[str, Any] | None = None, *, mutation: bool = False
-    ) -> Any:
+    def path(self, *segments: str | int) -> str:
+        """`provider_path` for this client's provider."""
+        return provider_path(self.provider, *segments)
+
+    async def graphql(self, query: str, variables: Mapping[str, Any] | None = None, *, mutation: bool = False) -> Any:
         """Run a GraphQL operation (Linear) and return its `data`; errors raise typed ProviderErrors."""
         response = await self.request(
             "POST",
@@ -451,8 +510,17 @@ class ProviderClient:
             return self._classify_slack(response, str(data.get("error", "unknown_error")))
         if self.provider == "linear" and isinstance(data, dict) and data.get("errors"):
             return self._classify_graphql(response, data["errors"])
-        if status < 400:
+        if status < 300:
             return None
+        if status < 400:
+            return _Failed(
+                ProviderBadRequest(
+                    self.provider,
+                    f"{self.title} answered HTTP {status} (a redirect to {response.headers.get('location')}), "
+                    "which is not followed; check the identifiers",
+                    status_code=status,
+                )
+            )
         if status == 401:
             return _Unauthorized()
         if status == 429 or (self.provider == "notion" and status == 529):
@@ -484,9 +552,7 @@ class ProviderClient:
                 )
             )
         return _Failed(
-            ProviderBadRequest(
-                self.provider, f"{self.title} rejected the request: {message}", status_code=status
-            )
+            ProviderBadRequest(self.provider, f"{self.title} rejected the request: {message}", status_code=status)
         )
 
     def _rate_limit_wait(self, response: ProviderResponse) -> float | None:
@@ -501,16 +567,12 @@ class ProviderClient:
         if error == "ratelimited":
             return _RateLimited(self._rate_limit_wait(response))
         if error in _SLACK_NOT_FOUND:
-            return _Failed(
-                ProviderNotFound("slack", f"Slack could not find it ({error}); check the channel id")
-            )
+            return _Failed(ProviderNotFound("slack", f"Slack could not find it ({error}); check the channel id"))
         if error in _SLACK_FORBIDDEN:
             needed = response.data.get("needed") if isinstance(response.data, dict) else None
             hint = {
                 "not_in_channel": "invite the Slack app to the channel first",
-                "missing_scope": f"reconnect Slack granting the scope {needed}"
-                if needed
-                else "reconnect Slack",
+                "missing_scope": f"reconnect Slack granting the scope {needed}" if needed else "reconnect Slack",
                 "not_allowed_token_type": "this method needs a user token; reconnect Slack with user scopes",
             }.get(error, "check the connected account's permissions")
             return _Failed(ProviderForbidden("slack", f"Slack refused the request ({error}); {hint}"))
@@ -625,9 +687,7 @@ async def github_pages(
         response = await client.get(next_url)
 
 
-async def jira_search_pages(
-    client: ProviderClient, path: str, body: Mapping[str, Any]
-) -> AsyncIterator[list[Any]]:
+async def jira_search_pages(client: ProviderClient, path: str, body: Mapping[str, Any]) -> AsyncIterator[list[Any]]:
     """Jira enhanced search (`POST …/search/jql`): `nextPageToken` until it is absent or `isLast`."""
     request = dict(body)
     while True:
@@ -646,9 +706,7 @@ async def jira_offset_pages(
     """Jira offset pagination (`startAt`/`maxResults` → `values`, `isLast`)."""
     start = 0
     while True:
-        response = await client.get(
-            path, params={**(params or {}), "startAt": start, "maxResults": page_size}
-        )
+        response = await client.get(path, params={**(params or {}), "startAt": start, "maxResults": page_size})
         data = response.data or {}
         values = list(data.get("values") or [])
         yield values

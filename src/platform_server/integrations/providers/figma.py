@@ -1,7 +1,7 @@
 import httpx
 
 from platform_server.integrations.providers.base import Account, Category, OAuthConfig, Provider, ensure_success
-from platform_server.integrations.providers.figma_tools import TOOLS
+from platform_server.integrations.providers.figma_tools import TOOLS, parse_team_id
 
 
 class Figma(Provider):
@@ -17,6 +17,8 @@ class Figma(Provider):
         client_auth="client_secret_basic",
     )
     tools = TOOLS
+    project_hint = "a team id, e.g. 1234567890"
+    parse_project = staticmethod(parse_team_id)
     api_base_url = "https://api.figma.com"
 
     async def whoami(self, http: httpx.AsyncClient, token: str) -> Account:

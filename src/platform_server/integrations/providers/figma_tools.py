@@ -1,8 +1,10 @@
 """Figma tools: files of a team or project, a file's structure, and image exports (api.figma.com/v1)."""
 
 import asyncio
+import re
 from typing import Any
 
+from platform_server.integrations.providers.base import InvalidProject
 from platform_server.integrations.providers.client import ProviderBadRequest, ProviderClient
 from platform_server.integrations.providers.toolspec import (
     ToolSpec,
@@ -14,24 +16,32 @@ from platform_server.integrations.providers.toolspec import (
     string,
 )
 
-FILE_KEY = string(
-    "A Figma file key (the part after /file/ or /design/ in its URL).", pattern=r"^[A-Za-z0-9]{10,64}$"
-)
+FILE_KEY = string("A Figma file key (the part after /file/ or /design/ in its URL).", pattern=r"^[A-Za-z0-9]{10,64}$")
 NODE_ID = string("A node id, e.g. 1:2.", pattern=r"^[0-9]+[:-][0-9]+$")
+NUMERIC_ID_PATTERN = r"^[0-9]{1,30}$"
+_NUMERIC_ID = re.compile(NUMERIC_ID_PATTERN)
+
+
+def parse_team_id(project: str) -> str:
+    """A workspace's defaultProject as a Figma team id (the number in figma.com/files/team/<teamId>)."""
+    team_id = project.strip()
+    if not _NUMERIC_ID.match(team_id):
+        raise InvalidProject(f"defaultProject for Figma must be a team id (digits only); got {project!r}")
+    return team_id
 
 
 async def list_files(client: ProviderClient, arguments: dict[str, Any]) -> dict[str, Any]:
     if arguments.get("projectId"):
-        projects = [{"id": str(arguments["projectId"]), "name": None}]
+        projects: list[dict[str, Any]] = [{"id": str(arguments["projectId"]), "name": None}]
     elif arguments.get("teamId"):
         # Figma's API cannot list a user's teams, so the team id comes from the user (its URL).
-        data = (await client.get(f"/v1/teams/{arguments['teamId']}/projects")).data or {}
+        data = (await client.get(client.path("v1", "teams", arguments["teamId"], "projects"))).data or {}
         projects = [{"id": str(p["id"]), "name": p.get("name")} for p in data.get("projects") or []]
     else:
         raise ProviderBadRequest(
             "figma", "Give `teamId` (from a team URL: figma.com/files/team/<teamId>) or `projectId`"
         )
-    responses = await asyncio.gather(*(client.get(f"/v1/projects/{p['id']}/files") for p in projects))
+    responses = await asyncio.gather(*(client.get(client.path("v1", "projects", p["id"], "files")) for p in projects))
     files = []
     for project, response in zip(projects, responses, strict=True):
         data = response.data or {}
@@ -54,7 +64,7 @@ async def get_file(client: ProviderClient, arguments: dict[str, Any]) -> dict[st
     params: dict[str, Any] = {"depth": arguments.get("depth", 2)}
     if arguments.get("nodeIds"):
         params["ids"] = ",".join(arguments["nodeIds"])
-    data = (await client.get(f"/v1/files/{key}", params=params)).data or {}
+    data = (await client.get(client.path("v1", "files", key), params=params)).data or {}
     pages = [
         {
             "id": page["id"],
@@ -80,7 +90,7 @@ async def export_images(client: ProviderClient, arguments: dict[str, Any]) -> di
     image_format = arguments.get("format", "png")
     data = (
         await client.get(
-            f"/v1/images/{key}",
+            client.path("v1", "images", key),
             params={
                 "ids": ",".join(arguments["nodeIds"]),
                 "format": image_format,
@@ -111,8 +121,8 @@ TOOLS: tuple[ToolSpec, ...] = (
         ),
         input_schema=obj(
             {
-                "teamId": string("Figma team id.", pattern=r"^[0-9]{1,30}$"),
-                "projectId": string("Figma project id.", pattern=r"^[0-9]{1,30}$"),
+                "teamId": string("Figma team id.", pattern=NUMERIC_ID_PATTERN),
+                "projectId": string("Figma project id.", pattern=NUMERIC_ID_PATTERN),
             },
             anyOf=[{"required": ["teamId"]}, {"required": ["projectId"]}],
         ),

@@ -9,7 +9,8 @@ from platform_server.integrations.providers.base import (
     ProviderResponseError,
     ensure_success,
 )
-from platform_server.integrations.providers.github_tools import TOOLS
+from platform_server.integrations.providers.client import provider_path
+from platform_server.integrations.providers.github_tools import TOOLS, parse_repository
 
 
 class GitHub(Provider):
@@ -23,6 +24,8 @@ class GitHub(Provider):
         pkce=True,
     )
     tools = TOOLS
+    project_hint = "owner/repo"
+    parse_project = staticmethod(parse_repository)
     api_base_url = "https://api.github.com"
     api_headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
     token_headers = {"Accept": "application/json"}
@@ -37,7 +40,7 @@ class GitHub(Provider):
         # Deleting the grant (not just the token) removes the app's authorization for the user.
         response = await http.request(
             "DELETE",
-            self.api_url(f"/applications/{credentials.client_id}/grant"),
+            self.api_url(provider_path(self.name, "applications", credentials.client_id, "grant")),
             json={"access_token": token},
             auth=(credentials.client_id, credentials.client_secret),
             headers=dict(self.api_headers),

@@ -4,6 +4,7 @@ import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from platform_server.integrations.providers.base import InvalidProject
 from platform_server.integrations.providers.client import ProviderBadRequest, ProviderClient, ProviderResponse
 from platform_server.integrations.providers.toolspec import (
     ToolSpec,
@@ -17,10 +18,15 @@ from platform_server.integrations.providers.toolspec import (
     string,
 )
 
-REPO_PATTERN = r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"
+# What GitHub allows: a login or organization name is alphanumeric with hyphens, at most 39 characters; a
+# repository name is letters, digits, `.`, `_` and `-`, at most 100 characters, and never `.` or `..`.
+_OWNER = r"[A-Za-z0-9][A-Za-z0-9-]{0,38}"
+_NAME = r"(?!\.\.?$)[A-Za-z0-9._-]{1,100}"
+OWNER_PATTERN = f"^{_OWNER}$"
+REPO_PATTERN = f"^{_OWNER}/{_NAME}$"
 _REPO = re.compile(REPO_PATTERN)
 
-REPO_ARG = string("Repository as owner/name, e.g. acme/product.", pattern=REPO_PATTERN, maxLength=200)
+REPO_ARG = string("Repository as owner/name, e.g. acme/product.", pattern=REPO_PATTERN, maxLength=140)
 PAGE_ARGS = {
     "perPage": integer("Results per page.", 1, 100, 30),
     "page": integer("Page number, starting at 1.", 1, 1000, 1),
@@ -29,12 +35,27 @@ _NEXT_PAGE = nullable(integer("The page to ask for next; null when this was the 
 _USER = nullable(string("GitHub login"))
 
 
-def _repo(arguments: dict[str, Any]) -> tuple[str, str]:
+def parse_repository(project: str) -> str:
+    """A workspace's defaultProject as owner/repo (a trailing .git, as in a clone URL, is dropped)."""
+    repository = project.strip().removesuffix(".git")
+    if not _REPO.match(repository):
+        raise InvalidProject(
+            f"defaultProject must be a GitHub repository as owner/repo (e.g. acme/product); got {project!r}"
+        )
+    return repository
+
+
+def repo_path(client: ProviderClient, repository: str, *segments: str) -> str:
+    """A path under one repository (`owner/name`): `/repos/<owner>/<name>/…`."""
+    owner, _, name = repository.partition("/")
+    return client.path("repos", owner, name, *segments)
+
+
+def _repo(arguments: dict[str, Any]) -> str:
     repo = str(arguments.get("repo") or "")
     if not _REPO.match(repo):
         raise ProviderBadRequest("github", "`repo` must be owner/name, e.g. acme/product")
-    owner, name = repo.split("/", 1)
-    return owner, name
+    return repo
 
 
 def _next_page(response: ProviderResponse) -> int | None:
@@ -92,12 +113,10 @@ async def list_repos(client: ProviderClient, arguments: dict[str, Any]) -> dict[
     }
     if org:
         response = await client.get(
-            f"/orgs/{org}/repos", params={**params, "type": arg(arguments, "visibility", "all")}
+            client.path("orgs", org, "repos"), params={**params, "type": arg(arguments, "visibility", "all")}
         )
     else:
-        response = await client.get(
-            "/user/repos", params={**params, "visibility": arg(arguments, "visibility", "all")}
-        )
+        response = await client.get("/user/repos", params={**params, "visibility": arg(arguments, "visibility", "all")})
     repos = [
         {
             "fullName": repo["full_name"],
@@ -114,7 +133,7 @@ async def list_repos(client: ProviderClient, arguments: dict[str, Any]) -> dict[
 
 
 async def list_issues(client: ProviderClient, arguments: dict[str, Any]) -> dict[str, Any]:
-    owner, name = _repo(arguments)
+    repo = _repo(arguments)
     labels = arguments.get("labels")
     params = {
         "state": arg(arguments, "state", "open"),
@@ -126,22 +145,22 @@ async def list_issues(client: ProviderClient, arguments: dict[str, Any]) -> dict
         "per_page": arg(arguments, "perPage", 30),
         "page": arg(arguments, "page", 1),
     }
-    response = await client.get(f"/repos/{owner}/{name}/issues", params=params)
+    response = await client.get(repo_path(client, repo, "issues"), params=params)
     # The issues endpoint also returns pull requests; they have their own tool.
     issues = [_issue(item) for item in response.data or [] if "pull_request" not in item]
-    return {"repo": f"{owner}/{name}", "issues": issues, "nextPage": _next_page(response)}
+    return {"repo": repo, "issues": issues, "nextPage": _next_page(response)}
 
 
 async def create_issue(client: ProviderClient, arguments: dict[str, Any]) -> dict[str, Any]:
-    owner, name = _repo(arguments)
+    repo = _repo(arguments)
     body: dict[str, Any] = {"title": arguments["title"]}
     for key in ("body", "labels", "assignees"):
         if arguments.get(key) is not None:
             body[key] = arguments[key]
-    response = await client.post(f"/repos/{owner}/{name}/issues", json=body)
+    response = await client.post(repo_path(client, repo, "issues"), json=body)
     item = response.data
     return {
-        "repo": f"{owner}/{name}",
+        "repo": repo,
         "number": item["number"],
         "title": item["title"],
         "state": item["state"],
@@ -150,7 +169,7 @@ async def create_issue(client: ProviderClient, arguments: dict[str, Any]) -> dic
 
 
 async def list_pull_requests(client: ProviderClient, arguments: dict[str, Any]) -> dict[str, Any]:
-    owner, name = _repo(arguments)
+    repo = _repo(arguments)
     params = {
         "state": arg(arguments, "state", "open"),
         "base": arguments.get("base"),
@@ -159,7 +178,7 @@ async def list_pull_requests(client: ProviderClient, arguments: dict[str, Any]) 
         "per_page": arg(arguments, "perPage", 30),
         "page": arg(arguments, "page", 1),
     }
-    response = await client.get(f"/repos/{owner}/{name}/pulls", params=params)
+    response = await client.get(repo_path(client, repo, "pulls"), params=params)
     pulls = [
         {
             "number": item["number"],
@@ -176,7 +195,7 @@ async def list_pull_requests(client: ProviderClient, arguments: dict[str, Any]) 
         }
         for item in response.data or []
     ]
-    return {"repo": f"{owner}/{name}", "pullRequests": pulls, "nextPage": _next_page(response)}
+    return {"repo": repo, "pullRequests": pulls, "nextPage": _next_page(response)}
 
 
 TOOLS: tuple[ToolSpec, ...] = (
@@ -190,7 +209,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         ),
         input_schema=obj(
             {
-                "org": string("Only this organization's repositories, e.g. acme.", maxLength=100),
+                "org": string("Only this organization's repositories, e.g. acme.", pattern=OWNER_PATTERN),
                 "visibility": enum("Which repositories.", ("all", "public", "private"), "all"),
                 "sort": enum("Sort order.", ("created", "updated", "pushed", "full_name"), "updated"),
                 **PAGE_ARGS,
@@ -262,12 +281,8 @@ TOOLS: tuple[ToolSpec, ...] = (
                 "repo": REPO_ARG,
                 "title": string("Issue title.", minLength=1, maxLength=256),
                 "body": string("Issue description in Markdown.", maxLength=65_536),
-                "labels": array(
-                    string("Label name", minLength=1, maxLength=50), "Labels to apply.", maxItems=20
-                ),
-                "assignees": array(
-                    string("GitHub login", minLength=1, maxLength=39), "Logins to assign.", maxItems=10
-                ),
+                "labels": array(string("Label name", minLength=1, maxLength=50), "Labels to apply.", maxItems=20),
+                "assignees": array(string("GitHub login", minLength=1, maxLength=39), "Logins to assign.", maxItems=10),
             },
             ("repo", "title"),
         ),

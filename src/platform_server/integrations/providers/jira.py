@@ -10,7 +10,8 @@ from platform_server.integrations.providers.base import (
     ProviderResponseError,
     ensure_success,
 )
-from platform_server.integrations.providers.jira_tools import TOOLS
+from platform_server.integrations.providers.client import provider_path
+from platform_server.integrations.providers.jira_tools import TOOLS, parse_project_key
 
 
 class Jira(Provider):
@@ -26,6 +27,8 @@ class Jira(Provider):
         rotating_refresh=True,
     )
     tools = TOOLS
+    project_hint = "a project key, e.g. PROJ"
+    parse_project = staticmethod(parse_project_key)
     api_base_url = "https://api.atlassian.com"
     api_headers = {"Accept": "application/json"}
 
@@ -40,7 +43,7 @@ class Jira(Provider):
         site = sites[0]
         cloud_id = str(site["id"])
         response = await http.get(
-            self.api_url(f"/ex/jira/{cloud_id}/rest/api/3/myself"),
+            self.api_url(provider_path(self.name, "ex", "jira", cloud_id, "rest", "api", "3", "myself")),
             headers=self.bearer_headers(token),
             timeout=self.timeout,
         )

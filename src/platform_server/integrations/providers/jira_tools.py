@@ -1,7 +1,9 @@
 """Jira Cloud tools: projects, JQL search, issue creation and workflow transitions (REST API v3)."""
 
+import re
 from typing import Any
 
+from platform_server.integrations.providers.base import InvalidProject
 from platform_server.integrations.providers.client import ProviderBadRequest, ProviderClient
 from platform_server.integrations.providers.toolspec import (
     ToolSpec,
@@ -15,8 +17,11 @@ from platform_server.integrations.providers.toolspec import (
 )
 from platform_server.integrations.sync.render import adf_to_text
 
-PROJECT_KEY_PATTERN = r"^[A-Z][A-Z0-9_]{1,9}$"
-ISSUE_KEY_PATTERN = r"^[A-Z][A-Z0-9_]{1,9}-[0-9]+$"
+# Jira Cloud project keys: an uppercase letter, then uppercase letters, digits or `_`; 2 to 10 characters.
+_KEY = r"[A-Z][A-Z0-9_]{1,9}"
+PROJECT_KEY_PATTERN = f"^{_KEY}$"
+ISSUE_KEY_PATTERN = f"^{_KEY}-[0-9]{{1,18}}$"
+_VALID_PROJECT_KEY = re.compile(PROJECT_KEY_PATTERN)
 SEARCH_FIELDS = [
     "summary",
     "status",
@@ -30,14 +35,27 @@ SEARCH_FIELDS = [
 ]
 
 
-def api(client: ProviderClient, path: str) -> str:
+def parse_project_key(project: str) -> str:
+    """A workspace's defaultProject as a Jira project key (letters uppercased)."""
+    key = project.strip().upper()
+    if not _VALID_PROJECT_KEY.match(key):
+        raise InvalidProject(f"defaultProject must be a Jira project key such as PROJ; got {project!r}")
+    return key
+
+
+def rest_api(client: ProviderClient, cloud_id: str, *segments: str) -> str:
+    """A REST v3 path of one Jira Cloud site, reached through the API gateway (`/ex/jira/<cloudId>`)."""
+    return client.path("ex", "jira", cloud_id, "rest", "api", "3", *segments)
+
+
+def api(client: ProviderClient, *segments: str) -> str:
     cloud_id = client.context.get("cloudId")
     if not cloud_id:
         raise ProviderBadRequest(
             "jira",
             "This Jira connection has no site (cloudId); reconnect Jira and pick a site on the consent screen",
         )
-    return f"/ex/jira/{cloud_id}/rest/api/3{path}"
+    return rest_api(client, str(cloud_id), *segments)
 
 
 def _browse_url(client: ProviderClient, key: str) -> str | None:
@@ -68,7 +86,7 @@ def _name(value: dict[str, Any] | None, key: str = "name") -> str | None:
 async def list_projects(client: ProviderClient, arguments: dict[str, Any]) -> dict[str, Any]:
     start = arg(arguments, "startAt", 0)
     response = await client.get(
-        api(client, "/project/search"),
+        api(client, "project", "search"),
         params={
             "startAt": start,
             "maxResults": arg(arguments, "maxResults", 50),
@@ -102,7 +120,7 @@ async def list_issues(client: ProviderClient, arguments: dict[str, Any]) -> dict
     }
     if arguments.get("nextPageToken"):
         body["nextPageToken"] = arguments["nextPageToken"]
-    response = await client.post(api(client, "/search/jql"), json=body, idempotent=True)
+    response = await client.post(api(client, "search", "jql"), json=body, idempotent=True)
     data = response.data or {}
     issues = []
     for issue in data.get("issues") or []:
@@ -144,7 +162,7 @@ async def create_issue(client: ProviderClient, arguments: dict[str, Any]) -> dic
         fields["labels"] = arguments["labels"]
     if arguments.get("priority"):
         fields["priority"] = {"name": arguments["priority"]}
-    response = await client.post(api(client, "/issue"), json={"fields": fields})
+    response = await client.post(api(client, "issue"), json={"fields": fields})
     data = response.data or {}
     return {"id": data["id"], "key": data["key"], "url": _browse_url(client, data["key"])}
 
@@ -152,7 +170,7 @@ async def create_issue(client: ProviderClient, arguments: dict[str, Any]) -> dic
 async def transition_issue(client: ProviderClient, arguments: dict[str, Any]) -> dict[str, Any]:
     key = str(arguments["issueKey"])
     wanted = str(arguments["transition"]).strip().lower()
-    response = await client.get(api(client, f"/issue/{key}/transitions"))
+    response = await client.get(api(client, "issue", key, "transitions"))
     transitions = (response.data or {}).get("transitions") or []
     # Transition ids differ per workflow, so a name (or the target status) is what a model knows.
     chosen = next(
@@ -173,7 +191,7 @@ async def transition_issue(client: ProviderClient, arguments: dict[str, Any]) ->
         raise ProviderBadRequest(
             "jira", f"{key} has no transition {arguments['transition']!r}; available transitions: {available}"
         )
-    await client.post(api(client, f"/issue/{key}/transitions"), json={"transition": {"id": chosen["id"]}})
+    await client.post(api(client, "issue", key, "transitions"), json={"transition": {"id": chosen["id"]}})
     return {
         "issueKey": key,
         "transition": {"id": str(chosen["id"]), "name": chosen["name"]},
@@ -285,19 +303,13 @@ TOOLS: tuple[ToolSpec, ...] = (
                 "projectKey": _PROJECT_KEY,
                 "summary": string("One-line summary.", minLength=1, maxLength=255),
                 "issueType": string("Issue type name.", minLength=1, maxLength=60, default="Task"),
-                "description": string(
-                    "Plain-text description; blank lines separate paragraphs.", maxLength=32_000
-                ),
-                "labels": array(
-                    string("Label (no spaces)", pattern=r"^\S+$", maxLength=255), "Labels.", maxItems=20
-                ),
+                "description": string("Plain-text description; blank lines separate paragraphs.", maxLength=32_000),
+                "labels": array(string("Label (no spaces)", pattern=r"^\S+$", maxLength=255), "Labels.", maxItems=20),
                 "priority": string("Priority name, e.g. High, Medium, Low.", maxLength=60),
             },
             ("projectKey", "summary"),
         ),
-        output_schema=obj(
-            {"id": {"type": "string"}, "key": {"type": "string"}, "url": _URL}, ("id", "key", "url")
-        ),
+        output_schema=obj({"id": {"type": "string"}, "key": {"type": "string"}, "url": _URL}, ("id", "key", "url")),
         run=create_issue,
         read_only=False,
         destructive=True,
@@ -317,9 +329,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         input_schema=obj(
             {
                 "issueKey": string("Issue key, e.g. PROJ-12.", pattern=ISSUE_KEY_PATTERN),
-                "transition": string(
-                    "Transition name or id, or the target status.", minLength=1, maxLength=100
-                ),
+                "transition": string("Transition name or id, or the target status.", minLength=1, maxLength=100),
             },
             ("issueKey", "transition"),
         ),

@@ -9,7 +9,7 @@ from platform_server.integrations.providers.base import (
     ProviderResponseError,
     ensure_success,
 )
-from platform_server.integrations.providers.linear_tools import TOOLS
+from platform_server.integrations.providers.linear_tools import TOOLS, parse_team_key
 
 _VIEWER_QUERY = "query Viewer { viewer { id name email } organization { id name urlKey } }"
 
@@ -27,6 +27,8 @@ class Linear(Provider):
         rotating_refresh=True,
     )
     tools = TOOLS
+    project_hint = "a team key, e.g. ENG"
+    parse_project = staticmethod(parse_team_key)
     api_base_url = "https://api.linear.app"
     revocable = True
 

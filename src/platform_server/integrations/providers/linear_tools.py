@@ -1,7 +1,9 @@
 """Linear tools: issues, projects and cycles through the GraphQL API (api.linear.app/graphql)."""
 
+import re
 from typing import Any
 
+from platform_server.integrations.providers.base import InvalidProject
 from platform_server.integrations.providers.client import ProviderClient, ProviderNotFound
 from platform_server.integrations.providers.toolspec import (
     ToolSpec,
@@ -16,6 +18,7 @@ from platform_server.integrations.providers.toolspec import (
 )
 
 TEAM_KEY_PATTERN = r"^[A-Z0-9]{1,7}$"
+_VALID_TEAM_KEY = re.compile(TEAM_KEY_PATTERN)
 STATE_TYPES = ("triage", "backlog", "unstarted", "started", "completed", "canceled")
 
 _ISSUES = """
@@ -50,6 +53,14 @@ query Cycles($first: Int, $after: String, $filter: CycleFilter) {
     pageInfo { hasNextPage endCursor }
   }
 }"""
+
+
+def parse_team_key(project: str) -> str:
+    """A workspace's defaultProject as a Linear team key (letters uppercased)."""
+    key = project.strip().upper()
+    if not _VALID_TEAM_KEY.match(key):
+        raise InvalidProject(f"defaultProject must be a Linear team key such as ENG; got {project!r}")
+    return key
 
 
 def _page(connection: dict[str, Any]) -> str | None:
@@ -200,9 +211,7 @@ TOOLS: tuple[ToolSpec, ...] = (
             {
                 "teamKey": _TEAM_KEY,
                 "stateType": enum("Only issues whose state is of this type.", STATE_TYPES),
-                "stateName": string(
-                    "Only issues in the state with this name, e.g. In Progress.", maxLength=100
-                ),
+                "stateName": string("Only issues in the state with this name, e.g. In Progress.", maxLength=100),
                 "assigneeEmail": string("Only issues assigned to this user.", format="email", maxLength=254),
                 "updatedSince": string("Only issues updated at or after this time.", format="date-time"),
                 "first": _FIRST,
@@ -288,9 +297,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         input_schema=obj(
             {
                 "teamKey": _TEAM_KEY,
-                "state": enum(
-                    "Project state.", ("backlog", "planned", "started", "paused", "completed", "canceled")
-                ),
+                "state": enum("Project state.", ("backlog", "planned", "started", "paused", "completed", "canceled")),
                 "first": _FIRST,
                 "after": _AFTER,
             }

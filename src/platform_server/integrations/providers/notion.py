@@ -13,7 +13,7 @@ from platform_server.integrations.providers.base import (
     ensure_success,
 )
 from platform_server.integrations.providers.client import NOTION_VERSION
-from platform_server.integrations.providers.notion_tools import TOOLS
+from platform_server.integrations.providers.notion_tools import TOOLS, parse_parent
 
 
 class Notion(Provider):
@@ -30,6 +30,8 @@ class Notion(Provider):
         extra_authorize_params={"owner": "user"},
     )
     tools = TOOLS
+    project_hint = "a database or page id"
+    parse_project = staticmethod(parse_parent)
     api_base_url = "https://api.notion.com"
     api_headers = {"Notion-Version": NOTION_VERSION}
     revocable = True

@@ -1,7 +1,9 @@
 """Notion tools: pages (list, read, create) and search through the v1 API (api.notion.com/v1)."""
 
+import re
 from typing import Any
 
+from platform_server.integrations.providers.base import InvalidProject
 from platform_server.integrations.providers.client import ProviderBadRequest, ProviderClient
 from platform_server.integrations.providers.toolspec import (
     ToolSpec,
@@ -17,7 +19,22 @@ from platform_server.integrations.sync.render import notion_blocks_to_text, noti
 
 ID_PATTERN = r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
 _ID = string("A Notion page id (32 hex digits, dashes optional).", pattern=ID_PATTERN)
+_UUID = re.compile(r"^[0-9a-f]{32}$")
 _MAX_TEXT = 2000
+
+
+def normalize_id(value: str) -> str:
+    return value.replace("-", "").lower()
+
+
+def parse_parent(project: str) -> str:
+    """A workspace's defaultProject as a database or page id (with or without dashes, or the tail of its URL)."""
+    tail = project.strip().rstrip("/").rsplit("/", 1)[-1].split("?")[0]
+    # A bare id (dashed or not), or a page URL's last segment: "Title-<32 hex>".
+    candidate = normalize_id(tail) if _UUID.match(normalize_id(tail)) else normalize_id(tail.rsplit("-", 1)[-1])
+    if not _UUID.match(candidate):
+        raise InvalidProject(f"defaultProject for Notion must be a database or page id; got {project!r}")
+    return candidate
 
 
 def _title(item: dict[str, Any]) -> str:
@@ -96,7 +113,7 @@ async def list_pages(client: ProviderClient, arguments: dict[str, Any]) -> dict[
 
 async def get_page(client: ProviderClient, arguments: dict[str, Any]) -> dict[str, Any]:
     page_id = str(arguments["pageId"])
-    page = (await client.get(f"/v1/pages/{page_id}")).data or {}
+    page = (await client.get(client.path("v1", "pages", page_id))).data or {}
     result: dict[str, Any] = {
         **_summary(page),
         "properties": {
@@ -108,7 +125,8 @@ async def get_page(client: ProviderClient, arguments: dict[str, Any]) -> dict[st
         "hasMoreContent": False,
     }
     if arg(arguments, "includeContent", True):
-        children = (await client.get(f"/v1/blocks/{page_id}/children", params={"page_size": 100})).data or {}
+        blocks = client.path("v1", "blocks", page_id, "children")
+        children = (await client.get(blocks, params={"page_size": 100})).data or {}
         result["content"] = notion_blocks_to_text(children.get("results") or [])
         result["hasMoreContent"] = bool(children.get("has_more"))
     return result
@@ -118,14 +136,10 @@ async def create_page(client: ProviderClient, arguments: dict[str, Any]) -> dict
     title = [{"type": "text", "text": {"content": arguments["title"]}}]
     if arguments.get("parentDatabaseId"):
         database_id = str(arguments["parentDatabaseId"])
-        database = (await client.get(f"/v1/databases/{database_id}")).data or {}
+        database = (await client.get(client.path("v1", "databases", database_id))).data or {}
         # A database's title property can have any name; find it rather than assume "Name".
         title_property = next(
-            (
-                name
-                for name, prop in (database.get("properties") or {}).items()
-                if prop.get("type") == "title"
-            ),
+            (name for name, prop in (database.get("properties") or {}).items() if prop.get("type") == "title"),
             "Name",
         )
         body: dict[str, Any] = {

@@ -12,7 +12,7 @@ from platform_server.integrations.providers.base import (
     ProviderResponseError,
     ensure_success,
 )
-from platform_server.integrations.providers.slack_tools import TOOLS
+from platform_server.integrations.providers.slack_tools import TOOLS, parse_channel
 
 
 class Slack(Provider):
@@ -30,6 +30,8 @@ class Slack(Provider):
         rotating_refresh=True,
     )
     tools = TOOLS
+    project_hint = "a channel id or #name"
+    parse_project = staticmethod(parse_channel)
     api_base_url = "https://slack.com"
     revocable = True
 

@@ -1,7 +1,9 @@
 """Slack tools: channels, posting messages and message search through the Web API (slack.com/api)."""
 
+import re
 from typing import Any
 
+from platform_server.integrations.providers.base import InvalidProject
 from platform_server.integrations.providers.client import ProviderClient
 from platform_server.integrations.providers.toolspec import (
     ToolSpec,
@@ -15,6 +17,20 @@ from platform_server.integrations.providers.toolspec import (
 )
 
 _CHANNEL_TYPES = ("public_channel", "private_channel")
+# A conversation id (C…, G… or D…, uppercase), or a channel name with or without `#`: Slack names are lowercase
+# letters, digits, `-`, `_` and `.`, at most 80 characters.
+CHANNEL_PATTERN = r"^(?:[CDG][A-Z0-9]{1,20}|#?[a-z0-9][a-z0-9._-]{0,79})$"
+_CHANNEL = re.compile(CHANNEL_PATTERN)
+
+
+def parse_channel(project: str) -> str:
+    """A workspace's defaultProject as a Slack channel id or name."""
+    channel = project.strip()
+    if not _CHANNEL.match(channel):
+        raise InvalidProject(
+            f"defaultProject for Slack must be a channel id (C0123456789) or name (#general); got {project!r}"
+        )
+    return channel
 
 
 async def list_channels(client: ProviderClient, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -154,11 +170,9 @@ TOOLS: tuple[ToolSpec, ...] = (
         ),
         input_schema=obj(
             {
-                "channel": string("Channel id or #name.", minLength=1, maxLength=80),
+                "channel": string("Channel id or #name.", pattern=CHANNEL_PATTERN),
                 "text": string("Message text (mrkdwn).", minLength=1, maxLength=40_000),
-                "threadTs": string(
-                    "Timestamp of the parent message to reply in its thread.", pattern=r"^\d+\.\d+$"
-                ),
+                "threadTs": string("Timestamp of the parent message to reply in its thread.", pattern=r"^\d+\.\d+$"),
             },
             ("channel", "text"),
         ),

@@ -19,10 +19,6 @@ from platform_server.work_items.models import WorkItem
 TARGET_MODELS: dict[str, type[WorkItem] | type[Feature]] = {"work_items": WorkItem, "features": Feature}
 
 
-class InvalidProject(ValueError):
-    """A workspace's defaultProject that the provider's importer cannot use; the message says why."""
-
-
 @dataclass(frozen=True, slots=True)
 class Page:
     """One provider page: mapped rows, the newest provider timestamp seen on it, and where the next begins.
@@ -72,8 +68,8 @@ class Importer:
     needs_completion: ClassVar[bool] = False
 
     def parse_project(self, project: str) -> str:
-        """The normalized scope, or InvalidProject with a message naming the expected form."""
-        return project
+        """The normalized scope, or InvalidProject with a message naming the expected form: the provider's."""
+        return PROVIDER_CLASSES[self.provider].parse_project(project)
 
     def pages(
         self, client: ProviderClient, scope: ImportScope, since: datetime | None, resume: str | None

@@ -14,11 +14,12 @@ from typing import Any, ClassVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from platform_server.integrations.providers.client import ProviderClient, ProviderError, ProviderNotFound
+from platform_server.integrations.providers.github_tools import parse_repository, repo_path
+from platform_server.integrations.providers.jira_tools import parse_project_key, rest_api
+from platform_server.integrations.providers.linear_tools import parse_team_key
 from platform_server.integrations.sync.base import Exporter, ImportScope, clip, parse_time, register_exporter
 from platform_server.integrations.sync.engine import Outcome, Progress, SyncAborted, record_failure
-from platform_server.integrations.sync.github import parse_repository
-from platform_server.integrations.sync.jira import cloud_id, parse_project_key
-from platform_server.integrations.sync.linear import parse_team_key
+from platform_server.integrations.sync.jira import cloud_id
 from platform_server.integrations.sync.repository import COMPLETED, FAILED, ExportRepository, SyncRepository
 from platform_server.log import get_logger
 from platform_server.work_items.models import WorkItem
@@ -38,7 +39,7 @@ class GitHubIssueExporter:
         body: dict[str, Any] = {"title": item.title, "body": item.description or ""}
         if item.labels:
             body["labels"] = list(item.labels)
-        response = await client.post(f"/repos/{scope.project}/issues", json=body)
+        response = await client.post(repo_path(client, str(scope.project), "issues"), json=body)
         issue: Mapping[str, Any] = response.data or {}
         return {
             "external_id": str(issue["id"]),
@@ -75,7 +76,7 @@ class JiraIssueExporter:
         if item.labels:
             # Jira labels cannot contain spaces.
             fields["labels"] = [label.replace(" ", "_") for label in item.labels]
-        response = await client.post(f"/ex/jira/{cloud_id(scope)}/rest/api/3/issue", json={"fields": fields})
+        response = await client.post(rest_api(client, cloud_id(scope), "issue"), json={"fields": fields})
         issue: Mapping[str, Any] = response.data or {}
         key = str(issue.get("key") or "")
         site = str(scope.account.get("siteUrl") or "").rstrip("/")

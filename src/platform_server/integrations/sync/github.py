@@ -4,17 +4,16 @@ The issues endpoint is the one with an updated-since filter (`since`) and return
 with a `pull_request` key), so one ascending, incremental listing serves both entities; each keeps its own.
 """
 
-import re
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
 from platform_server.integrations.providers.client import ProviderClient
+from platform_server.integrations.providers.github_tools import repo_path
 from platform_server.integrations.sync.base import (
     TRACKER_COLUMNS,
     Importer,
     ImportScope,
-    InvalidProject,
     Page,
     clip,
     newest,
@@ -23,17 +22,7 @@ from platform_server.integrations.sync.base import (
 )
 from platform_server.work_items.models import WorkItemStatus
 
-_REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 PAGE_SIZE = 100
-
-
-def parse_repository(project: str) -> str:
-    project = project.strip().removesuffix(".git")
-    if not _REPOSITORY.match(project) or project.endswith("/.") or project.endswith("/.."):
-        raise InvalidProject(
-            f"defaultProject must be a GitHub repository as owner/repo (e.g. acme/product); got {project!r}"
-        )
-    return project
 
 
 def _label(label: Any) -> str:
@@ -51,9 +40,6 @@ class _GitHubIssuesList(Importer):
     columns = tuple(column for column in TRACKER_COLUMNS if column != "priority")
     wants_pull_requests: ClassVar[bool]
 
-    def parse_project(self, project: str) -> str:
-        return parse_repository(project)
-
     async def pages(
         self, client: ProviderClient, scope: ImportScope, since: datetime | None, resume: str | None
     ) -> AsyncIterator[Page]:
@@ -64,7 +50,7 @@ class _GitHubIssuesList(Importer):
         the newest update seen cannot skip anything; the overlap (issues sharing that second) is re-read and
         costs nothing. When a whole page shares one timestamp, the `Link` header steps past it.
         """
-        path = f"/repos/{scope.project}/issues"
+        path = repo_path(client, str(scope.project), "issues")
         params: dict[str, Any] = {"state": "all", "sort": "updated", "direction": "asc", "per_page": PAGE_SIZE}
         next_url: str | None = None
         while True:

@@ -1,17 +1,16 @@
 """Jira Cloud: issues → work_items through enhanced search (`POST /rest/api/3/search/jql`), oldest update first."""
 
-import re
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from platform_server.integrations.providers.client import IntegrationExpired, ProviderClient, jira_search_pages
+from platform_server.integrations.providers.jira_tools import rest_api
 from platform_server.integrations.sync.base import (
     TRACKER_COLUMNS,
     Importer,
     ImportScope,
-    InvalidProject,
     Page,
     clip,
     newest,
@@ -21,7 +20,6 @@ from platform_server.integrations.sync.base import (
 from platform_server.integrations.sync.render import adf_to_text
 from platform_server.work_items.models import Priority, WorkItemStatus
 
-_PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,254}$")
 PAGE_SIZE = 100
 FIELDS = ["summary", "status", "assignee", "created", "updated", "labels", "priority", "description"]
 _STATUS = {"new": WorkItemStatus.todo, "indeterminate": WorkItemStatus.in_progress, "done": WorkItemStatus.done}
@@ -37,13 +35,6 @@ _PRIORITY = {
     "minor": Priority.low,
     "trivial": Priority.low,
 }
-
-
-def parse_project_key(project: str) -> str:
-    key = project.strip().upper()
-    if not _PROJECT_KEY.match(key):
-        raise InvalidProject(f"defaultProject must be a Jira project key such as PROJ; got {project!r}")
-    return key
 
 
 def cloud_id(scope: ImportScope) -> str:
@@ -73,9 +64,6 @@ class JiraIssues(Importer):
     project_hint = "a project key, e.g. PROJ"
     columns = TRACKER_COLUMNS
 
-    def parse_project(self, project: str) -> str:
-        return parse_project_key(project)
-
     async def pages(
         self, client: ProviderClient, scope: ImportScope, since: datetime | None, resume: str | None
     ) -> AsyncIterator[Page]:
@@ -84,7 +72,7 @@ class JiraIssues(Importer):
             jql += f' AND updated >= "{jql_time(since, scope.account)}"'
         body = {"jql": jql + " ORDER BY updated ASC", "fields": FIELDS, "maxResults": PAGE_SIZE}
         site = str(scope.account.get("siteUrl") or "").rstrip("/")
-        path = f"/ex/jira/{cloud_id(scope)}/rest/api/3/search/jql"
+        path = rest_api(client, cloud_id(scope), "search", "jql")
         async for issues in jira_search_pages(client, path, body):
             high = None
             rows = []

@@ -1,6 +1,5 @@
 """Linear: issues → work_items through the GraphQL `issues` connection, filtered by team key and updatedAt."""
 
-import re
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -10,7 +9,6 @@ from platform_server.integrations.sync.base import (
     TRACKER_COLUMNS,
     Importer,
     ImportScope,
-    InvalidProject,
     Page,
     clip,
     newest,
@@ -19,7 +17,6 @@ from platform_server.integrations.sync.base import (
 )
 from platform_server.work_items.models import Priority, WorkItemStatus
 
-_TEAM_KEY = re.compile(r"^[A-Z0-9][A-Z0-9_]{0,9}$")
 PAGE_SIZE = 100
 ISSUES_QUERY = """
 query SyncIssues($first: Int!, $after: String, $filter: IssueFilter) {
@@ -46,13 +43,6 @@ _STATUS = {
 _PRIORITY = {1: Priority.urgent, 2: Priority.high, 3: Priority.medium, 4: Priority.low}
 
 
-def parse_team_key(project: str) -> str:
-    key = project.strip().upper()
-    if not _TEAM_KEY.match(key):
-        raise InvalidProject(f"defaultProject must be a Linear team key such as ENG; got {project!r}")
-    return key
-
-
 class LinearIssues(Importer):
     provider = "linear"
     source_entity = "issues"
@@ -61,9 +51,6 @@ class LinearIssues(Importer):
     ascending = False
     project_hint = "a team key, e.g. ENG"
     columns = TRACKER_COLUMNS
-
-    def parse_project(self, project: str) -> str:
-        return parse_team_key(project)
 
     async def pages(
         self, client: ProviderClient, scope: ImportScope, since: datetime | None, resume: str | None

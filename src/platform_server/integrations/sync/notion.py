@@ -2,17 +2,16 @@
 first and stops at the cursor; page content (blocks) is fetched only for new and changed pages."""
 
 import asyncio
-import re
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any
 
 from platform_server.features.models import FeatureStatus
 from platform_server.integrations.providers.client import ProviderClient, notion_pages
+from platform_server.integrations.providers.notion_tools import normalize_id
 from platform_server.integrations.sync.base import (
     Importer,
     ImportScope,
-    InvalidProject,
     Page,
     clip,
     parse_time,
@@ -23,27 +22,12 @@ from platform_server.integrations.sync.render import notion_blocks_to_text, noti
 PAGE_SIZE = 100
 # Block fetches run side by side, but few at a time: Notion allows about three requests a second.
 BLOCK_FETCH_CONCURRENCY = 4
-_UUID = re.compile(r"^[0-9a-f]{32}$")
 _STATUS_WORDS = (
     (("done", "complete", "completed", "shipped", "released"), FeatureStatus.done),
     (("cancel", "cancelled", "canceled", "won't do", "abandoned"), FeatureStatus.canceled),
     (("in progress", "doing", "started", "in review", "building"), FeatureStatus.in_progress),
     (("planned", "next", "up next", "scheduled"), FeatureStatus.planned),
 )
-
-
-def normalize_id(value: str) -> str:
-    return value.replace("-", "").lower()
-
-
-def parse_parent(project: str) -> str:
-    """An optional scope: a database or page id (with or without dashes, or the tail of its URL)."""
-    tail = project.strip().rstrip("/").rsplit("/", 1)[-1].split("?")[0]
-    # A bare id (dashed or not), or a page URL's last segment: "Title-<32 hex>".
-    candidate = normalize_id(tail) if _UUID.match(normalize_id(tail)) else normalize_id(tail.rsplit("-", 1)[-1])
-    if not _UUID.match(candidate):
-        raise InvalidProject(f"defaultProject for Notion must be a database or page id; got {project!r}")
-    return candidate
 
 
 def _parent_id(page: Mapping[str, Any]) -> str | None:
@@ -83,9 +67,6 @@ class NotionPages(Importer):
     project_hint = "optionally a database or page id whose pages to import"
     columns = ("title", "description", "status", "url", "source_created_at", "source_updated_at")
     needs_completion = True
-
-    def parse_project(self, project: str) -> str:
-        return parse_parent(project)
 
     async def pages(
         self, client: ProviderClient, scope: ImportScope, since: datetime | None, resume: str | None
@@ -134,7 +115,7 @@ class NotionPages(Importer):
             async with limit:
                 blocks: list[Any] = []
                 async for batch in notion_pages(
-                    client, "GET", f"/v1/blocks/{row['external_id']}/children", {"page_size": PAGE_SIZE}
+                    client, "GET", client.path("v1", "blocks", row["external_id"], "children"), {"page_size": PAGE_SIZE}
                 ):
                     blocks.extend(batch)
             row["description"] = notion_blocks_to_text(blocks)

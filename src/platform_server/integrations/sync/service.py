@@ -19,6 +19,7 @@ from platform_server.db import utcnow
 from platform_server.errors import Conflict, PlatformError, ResourceNotFound, ServiceUnavailable, ValidationFailed
 from platform_server.ids import new_id
 from platform_server.integrations.models import Integration, IntegrationStatus, SyncLog, WorkspaceIntegration
+from platform_server.integrations.providers.base import InvalidProject
 from platform_server.integrations.providers.client import (
     IntegrationExpired,
     ProviderClient,
@@ -34,7 +35,6 @@ from platform_server.integrations.sync.base import (
     Exporter,
     Importer,
     ImportScope,
-    InvalidProject,
     supported_pairs,
 )
 from platform_server.integrations.sync.engine import Cursor, ImportEngine, ImportJob, Outcome, Progress
