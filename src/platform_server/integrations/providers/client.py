@@ -197,7 +197,7 @@ def provider_path(provider: str, *segments: str | int) -> str:
     return "/" + "/".join(encoded)
 
 
-def outside_base(url: httpx.URL, base: httpx.URL) -> bool:
+def _outside_base(url: httpx.URL, base: httpx.URL) -> bool:
     """Whether a request URL may reach anything but the API base: another origin, a path not under the base
     path, or a path a server could resolve elsewhere after this check (a dot segment, encoded or not, or an
     encoded separator, which is one segment here and two at a server that decodes before routing)."""
@@ -402,7 +402,7 @@ class ProviderClient:
         safe_to_repeat = method in _IDEMPOTENT_METHODS if idempotent is None else idempotent
         content = orjson.dumps(json) if json is not None else None
         request = self.http.build_request(method, path, params=_clean_params(params), content=content, data=data)
-        if _steered(path) or outside_base(request.url, self.http.base_url):
+        if _steered(path) or _outside_base(request.url, self.http.base_url):
             raise OutsideProviderApi(
                 self.provider,
                 f"Refused to call {request.url}: it is not under the {self.title} API ({self.http.base_url}); "
