@@ -34,6 +34,11 @@ OAUTH_ERRORS = {
         "That authorization link was expired, already used or altered, so nothing was changed. "
         "Start again with Connect."
     ),
+    "wrong_account": (
+        "Nothing was connected: that authorization was started by another user. Only the user who started it can "
+        "finish it, signed in here with their own API key."
+    ),
+    "forbidden": "Nothing was connected: connecting an integration needs the admin or owner role.",
     "invalid_request": "The provider sent back an incomplete answer. Try connecting again.",
     "invalid_grant": "The provider refused the authorization code (it may have expired). Connect again.",
     "invalid_client": (
@@ -53,6 +58,10 @@ OAUTH_ERRORS = {
 NOTICES = {
     "signed_out": Banner(Tone.info, "You have signed out."),
     "session_expired": Banner(Tone.info, "Your session has ended. Sign in again to continue."),
+    "sign_in_to_connect": Banner(
+        Tone.info,
+        "Sign in to finish connecting the integration, with an API key of the user who started the connection.",
+    ),
     "disconnected": Banner(
         Tone.success, "The integration was disconnected. The work items it imported are kept."
     ),

@@ -27,7 +27,8 @@ from platform_server.integrations.providers import PROVIDER_CLASSES
 from platform_server.integrations.providers.base import resolve_url
 from platform_server.integrations.router import integration_deps
 from platform_server.integrations.schemas import ProviderName, WorkspaceIntegrationEnable
-from platform_server.integrations.service import IntegrationDeps, integration_service
+from platform_server.integrations.service import SETTINGS_CALLBACK_PATH, IntegrationDeps, integration_service
+from platform_server.limits.dependencies import PublicRateLimit
 from platform_server.limits.limiter import request_limiter
 from platform_server.security import random_token
 from platform_server.web.csrf import CSRF_NONCE_COOKIE, CsrfSigner
@@ -48,6 +49,8 @@ STATIC_PATH = "/settings/static"
 SIGN_IN_PATH = "/settings/sign-in"
 INTEGRATIONS_PATH = "/settings/integrations"
 MAX_QUERY_VALUE = 200
+# Room for the OAuth callback's code and state, which a sign-in must carry through.
+MAX_NEXT_LENGTH = 4096
 
 router = APIRouter(prefix="/settings", include_in_schema=False)
 
@@ -178,12 +181,30 @@ def _csrf_token(request: Request, web: SignedIn) -> str:
     return _signer(request).token_for(web.token, signed_in=True)
 
 
-def _to_sign_in(request: Request) -> RedirectResponse:
+def _to_sign_in(request: Request, *, notice: str | None = None) -> RedirectResponse:
+    """To the sign-in form; a page that was asked for (with its query: a banner, an OAuth callback's code and
+    state) is where the sign-in then leads."""
     expired = request.cookies.get(SESSION_COOKIE) is not None
-    response = _redirect(request, SIGN_IN_PATH, **({"notice": "session_expired"} if expired else {}))
+    query = {}
+    if notice is not None or expired:
+        query["notice"] = notice or "session_expired"
+    asked_for = f"{request.url.path}?{request.url.query}" if request.url.query else request.url.path
+    if request.method == "GET" and asked_for != INTEGRATIONS_PATH and _safe_next(asked_for):
+        query["next"] = asked_for
+    response = _redirect(request, SIGN_IN_PATH, **query)
     if expired:
         clear_cookie(response, request, _settings(request), SESSION_COOKIE)
     return response
+
+
+def _safe_next(value: str | None) -> str | None:
+    """A page of this site's settings to go on to after sign-in, never anywhere else (no open redirect)."""
+    if not value or len(value) > MAX_NEXT_LENGTH or not value.isprintable() or "\\" in value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/settings/") or parts.path == SIGN_IN_PATH:
+        return None
+    return value
 
 
 @router.get("", response_class=RedirectResponse)
@@ -193,12 +214,16 @@ async def settings_home(request: Request) -> RedirectResponse:
 
 @router.get("/sign-in", response_class=HTMLResponse)
 async def sign_in_page(request: Request, web: WebSessionDep) -> Response:
+    next_page = _safe_next(request.query_params.get("next"))
     if web is not None:
-        return _redirect(request, INTEGRATIONS_PATH)
-    return _sign_in_form(request, banners=query_banners(None, None, _query(request, "notice")))
+        return _redirect(request, next_page or INTEGRATIONS_PATH)
+    banners = query_banners(None, None, _query(request, "notice"))
+    return _sign_in_form(request, banners=banners, next_page=next_page)
 
 
-def _sign_in_form(request: Request, *, banners: list[Banner], status_code: int = 200) -> HTMLResponse:
+def _sign_in_form(
+    request: Request, *, banners: list[Banner], next_page: str | None, status_code: int = 200
+) -> HTMLResponse:
     nonce = request.cookies.get(CSRF_NONCE_COOKIE) or ""
     fresh = not 16 <= len(nonce) <= 100
     if fresh:
@@ -208,6 +233,7 @@ def _sign_in_form(request: Request, *, banners: list[Banner], status_code: int =
         "title": "Sign in",
         "banners": banners,
         "csrf_token": _signer(request).token_for(nonce, signed_in=False),
+        "next_page": next_page,
     }
     response = _render(request, "sign_in.html", context, status_code=status_code)
     if fresh:
@@ -229,18 +255,22 @@ async def sign_in(
     cache: PrincipalCacheDep,
     csrf_token: CsrfField = "",
     api_key: Annotated[str, Form()] = "",
+    next_page: Annotated[str, Form(alias="next")] = "",
 ) -> Response:
     nonce = request.cookies.get(CSRF_NONCE_COOKIE)
     if not (_same_site_request(request) and _signer(request).verify(nonce, csrf_token, signed_in=False)):
         return _csrf_refused(request, None)
     settings = _settings(request)
+    safe_next = _safe_next(next_page)
     try:
         guard = request_limiter(request.app.state).auth_failure_guard(request.scope)
         token = await web_session_service.sign_in(session, cache, settings, api_key, guard)
     except PlatformError as exc:
         await session.rollback()
-        return _sign_in_form(request, banners=[Banner(Tone.error, exc.message)], status_code=exc.status_code)
-    response = _redirect(request, INTEGRATIONS_PATH)
+        return _sign_in_form(
+            request, banners=[Banner(Tone.error, exc.message)], next_page=safe_next, status_code=exc.status_code
+        )
+    response = _redirect(request, safe_next or INTEGRATIONS_PATH)
     set_session_cookie(response, request, settings, token)
     clear_cookie(response, request, settings, CSRF_NONCE_COOKIE)
     return response
@@ -258,6 +288,29 @@ async def sign_out(
     response = _redirect(request, SIGN_IN_PATH, notice="signed_out")
     clear_cookie(response, request, _settings(request), SESSION_COOKIE)
     return response
+
+
+@router.get(SETTINGS_CALLBACK_PATH.removeprefix(router.prefix), dependencies=[PublicRateLimit])
+async def oauth_callback(
+    request: Request,
+    session: SessionDep,
+    web: WebSessionDep,
+    deps: DepsDep,
+    code: str | None = None,
+    state: str | None = None,
+    error: str | None = None,
+) -> Response:
+    """Finishes an OAuth authorization (the API's callback sends the browser here): only for the user who
+    started it, signed in. Without a session nothing is used yet, and the sign-in comes back here."""
+    if web is None:
+        return _to_sign_in(request, notice="sign_in_to_connect")
+    location = await integration_service.complete_oauth(
+        session, deps, web.principal, code=code, state=state, error=error
+    )
+    # The URL carried a code and a state: they go nowhere else, not even in a Referer.
+    return RedirectResponse(
+        location, status_code=303, headers={**_headers(request), "Referrer-Policy": "no-referrer"}
+    )
 
 
 @router.get("/integrations", response_class=HTMLResponse)
