@@ -242,9 +242,7 @@ class IntegrationService:
             logger.warning("oauth_whoami_failed", integration_id=integration.id, error=type(exc).__name__)
             return await abandon("account_lookup_failed")
 
-        target = await repository.find_account(
-            provider.name, account.id, exclude_id=integration.id
-        )
+        target = await repository.find_account(provider.name, account.id, exclude_id=integration.id)
         if target is not None:
             # The same account again: keep the existing integration (its id, name, enablements, work items).
             await repository.delete(integration)

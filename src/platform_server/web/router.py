@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import jinja2
 from fastapi import APIRouter, Depends, Form, Request
@@ -27,7 +27,12 @@ from platform_server.integrations.providers import PROVIDER_CLASSES
 from platform_server.integrations.providers.base import resolve_url
 from platform_server.integrations.router import integration_deps
 from platform_server.integrations.schemas import ProviderName, WorkspaceIntegrationEnable
-from platform_server.integrations.service import SETTINGS_CALLBACK_PATH, IntegrationDeps, integration_service
+from platform_server.integrations.service import (
+    SETTINGS_CALLBACK_PATH,
+    STATE_LIFETIME,
+    IntegrationDeps,
+    integration_service,
+)
 from platform_server.limits.dependencies import PublicRateLimit
 from platform_server.limits.limiter import request_limiter
 from platform_server.security import random_token
@@ -49,8 +54,9 @@ STATIC_PATH = "/settings/static"
 SIGN_IN_PATH = "/settings/sign-in"
 INTEGRATIONS_PATH = "/settings/integrations"
 MAX_QUERY_VALUE = 200
-# Room for the OAuth callback's code and state, which a sign-in must carry through.
-MAX_NEXT_LENGTH = 4096
+MAX_NEXT_LENGTH = 1000
+# An OAuth callback that arrives before sign-in waits here, in this browser only, until the sign-in is done.
+OAUTH_CALLBACK_COOKIE = "platform_oauth_callback"
 
 router = APIRouter(prefix="/settings", include_in_schema=False)
 
@@ -181,16 +187,18 @@ def _csrf_token(request: Request, web: SignedIn) -> str:
     return _signer(request).token_for(web.token, signed_in=True)
 
 
-def _to_sign_in(request: Request, *, notice: str | None = None) -> RedirectResponse:
-    """To the sign-in form; a page that was asked for (with its query: a banner, an OAuth callback's code and
-    state) is where the sign-in then leads."""
+def _to_sign_in(request: Request, *, notice: str | None = None, next_page: str | None = None) -> RedirectResponse:
+    """To the sign-in form, which then leads to `next_page` or else to the page asked for (with its query, e.g.
+    the banner of a connection that just finished)."""
     expired = request.cookies.get(SESSION_COOKIE) is not None
     query = {}
     if notice is not None or expired:
         query["notice"] = notice or "session_expired"
-    asked_for = f"{request.url.path}?{request.url.query}" if request.url.query else request.url.path
-    if request.method == "GET" and asked_for != INTEGRATIONS_PATH and _safe_next(asked_for):
-        query["next"] = asked_for
+    if next_page is None and request.method == "GET":
+        next_page = f"{request.url.path}?{request.url.query}" if request.url.query else request.url.path
+    safe_next = _safe_next(next_page)
+    if safe_next is not None and safe_next != INTEGRATIONS_PATH:
+        query["next"] = safe_next
     response = _redirect(request, SIGN_IN_PATH, **query)
     if expired:
         clear_cookie(response, request, _settings(request), SESSION_COOKIE)
@@ -301,16 +309,34 @@ async def oauth_callback(
     error: str | None = None,
 ) -> Response:
     """Finishes an OAuth authorization (the API's callback sends the browser here): only for the user who
-    started it, signed in. Without a session nothing is used yet, and the sign-in comes back here."""
+    started it, signed in. A browser without a session keeps the code and state in an HttpOnly cookie of this
+    path, unused, and comes back here after sign-in; they never travel in the sign-in page's URL."""
+    received = {name: value for name, value in (("code", code), ("state", state), ("error", error)) if value}
+    settings = _settings(request)
     if web is None:
-        return _to_sign_in(request, notice="sign_in_to_connect")
+        response = _to_sign_in(request, notice="sign_in_to_connect", next_page=SETTINGS_CALLBACK_PATH)
+        if received:
+            response.set_cookie(
+                OAUTH_CALLBACK_COOKIE,
+                urlencode(received),
+                max_age=int(STATE_LIFETIME.total_seconds()),
+                path=SETTINGS_CALLBACK_PATH,
+                secure=cookies_secure(request, settings),
+                httponly=True,
+                samesite="lax",
+            )
+        return response
+    params = received or dict(parse_qsl(request.cookies.get(OAUTH_CALLBACK_COOKIE, "")))
     location = await integration_service.complete_oauth(
-        session, deps, web.principal, code=code, state=state, error=error
+        session, deps, web.principal, code=params.get("code"), state=params.get("state"), error=params.get("error")
     )
     # The URL carried a code and a state: they go nowhere else, not even in a Referer.
-    return RedirectResponse(
+    response = RedirectResponse(
         location, status_code=303, headers={**_headers(request), "Referrer-Policy": "no-referrer"}
     )
+    if OAUTH_CALLBACK_COOKIE in request.cookies:
+        clear_cookie(response, request, settings, OAUTH_CALLBACK_COOKIE, SETTINGS_CALLBACK_PATH)
+    return response
 
 
 @router.get("/integrations", response_class=HTMLResponse)
