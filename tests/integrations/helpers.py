@@ -1,5 +1,11 @@
-"""Drives the OAuth round trip the way a browser does: create, open the consent page, approve or deny, callback."""
+"""Drives the OAuth round trip the way a browser does: create, open the consent page, approve or deny, callback.
 
+The callback finishes only in a browser signed in to the settings page as the user who started the flow: sign
+the client in first (`tests.web.helpers.sign_in`), or let `connect` play that browser.
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -7,9 +13,11 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 
 from tests.conftest import Member
+from tests.web.helpers import sign_in
 
 PROVIDERS = ("github", "jira", "linear", "notion", "slack", "figma")
 SETTINGS_URL = "http://testserver/settings/integrations"
+SETTINGS_CALLBACK_URL = "http://testserver/settings/oauth/callback"
 
 
 @dataclass
@@ -54,20 +62,43 @@ async def decide(
     return location
 
 
-async def callback(client: httpx.AsyncClient, url: str) -> str:
-    """Follows the provider's redirect to our callback; answers where we send the browser next."""
+async def forward(client: httpx.AsyncClient, url: str) -> str:
+    """Follows the provider's redirect to the API's callback; answers where it hands the browser over to."""
     response = await client.get(url)
     assert response.status_code == 302, response.text
     location = response.headers["location"]
+    assert location.startswith(SETTINGS_CALLBACK_URL + "?")
+    return location
+
+
+async def callback(client: httpx.AsyncClient, url: str) -> str:
+    """Follows the provider's redirect through both callbacks in a signed-in browser; answers where we send the
+    browser next."""
+    response = await client.get(await forward(client, url))
+    assert response.status_code == 303, response.text
+    location = response.headers["location"]
     assert location.startswith(SETTINGS_URL + "?")
     return location
+
+
+@asynccontextmanager
+async def browser_of(client: httpx.AsyncClient, member: Member) -> AsyncIterator[None]:
+    """The member's own browser, signed in to the settings page; the client's cookies are back afterwards."""
+    saved = httpx.Cookies(client.cookies)
+    client.cookies.clear()
+    try:
+        await sign_in(client, member)
+        yield
+    finally:
+        client.cookies = saved
 
 
 async def connect(
     client: httpx.AsyncClient, member: Member, provider: str, *, login: str | None = None, **body: Any
 ) -> Authorization:
     authorization = await start(client, member, provider, **body)
-    location = await callback(client, await decide(client, authorization, login=login))
+    async with browser_of(client, member):
+        location = await callback(client, await decide(client, authorization, login=login))
     assert location == f"{SETTINGS_URL}?success={provider}"
     return authorization
 

@@ -8,8 +8,15 @@ from sqlalchemy import select, update
 from platform_server.db import utcnow
 from platform_server.integrations.models import Integration, OAuthState
 from platform_server.security import Encryptor
-from tests.conftest import Member
+from tests.conftest import Member, row_count
 from tests.integrations.helpers import PROVIDERS, SETTINGS_URL, callback, connect, decide, query, start
+from tests.web.helpers import sign_in
+
+
+@pytest.fixture(autouse=True)
+async def owners_browser(client: httpx.AsyncClient, owner: Member) -> None:
+    """The client is also the owner's browser, signed in: the owner starts every flow here and finishes it."""
+    await sign_in(client, owner)
 
 
 async def _integration(app: Any, integration_id: str) -> Integration | None:
@@ -59,16 +66,16 @@ class TestRoundTrip:
         assert notion.params["owner"] == "user"
         assert "scope" not in notion.params
 
-    async def test_deny_marks_error(self, app: Any, client: httpx.AsyncClient, owner: Member) -> None:
+    async def test_deny_removes_the_pending_integration(
+        self, app: Any, client: httpx.AsyncClient, owner: Member
+    ) -> None:
         authorization = await start(client, owner, "github")
         location = await callback(client, await decide(client, authorization, approve=False))
         assert query(location) == {"error": "access_denied"}
-        row = await _integration(app, authorization.id)
-        assert row is not None
-        assert row.status == "error"
-        assert row.status_reason is not None
-        assert "access_denied" in row.status_reason
-        assert row.access_token_encrypted is None
+        # Nothing was connected, so nothing is left behind: no "Error" integration beside the banner.
+        assert await _integration(app, authorization.id) is None
+        assert await _listing(client, owner) == []
+        assert await row_count(app, OAuthState) == 0
 
 
 class TestStateChecks:
@@ -121,9 +128,8 @@ class TestStateChecks:
 
     async def test_missing_parameters(self, client: httpx.AsyncClient) -> None:
         for params in ({}, {"code": "abc"}, {"error": "access_denied"}):
-            response = await client.get("/api/integrations/oauth/callback", params=params)
-            assert response.status_code == 302
-            assert response.headers["location"] == f"{SETTINGS_URL}?error=invalid_state"
+            url = httpx.URL("http://testserver/api/integrations/oauth/callback").copy_with(params=params)
+            assert await callback(client, str(url)) == f"{SETTINGS_URL}?error=invalid_state"
 
     async def test_state_is_stored_hashed(self, app: Any, client: httpx.AsyncClient, owner: Member) -> None:
         authorization = await start(client, owner, "linear")
@@ -151,10 +157,7 @@ class TestStateChecks:
         location = await callback(client, url)
         assert "error" in query(location)
         assert "success" not in query(location)
-        row = await _integration(app, authorization.id)
-        assert row is not None
-        assert row.status == "error"
-        assert row.access_token_encrypted is None
+        assert await _integration(app, authorization.id) is None
 
 
 class TestReconnect:

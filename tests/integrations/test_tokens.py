@@ -15,6 +15,7 @@ from platform_server.integrations.tokens import TokenManager, open_token
 from platform_server.security import DecryptionError, Encryptor
 from tests.conftest import TEST_SECRET_KEY, Member
 from tests.integrations.helpers import PROVIDERS, callback, connect, decide, start
+from tests.web.helpers import sign_in
 
 REFRESH_PATHS = {
     "github": "/login/oauth/access_token",
@@ -291,6 +292,7 @@ class TestSecrecy:
         self, app: Any, client: httpx.AsyncClient, owner: Member, caplog: pytest.LogCaptureFixture
     ) -> None:
         bodies: list[str] = []
+        await sign_in(client, owner)
         caplog.set_level(logging.DEBUG)
         with capture_logs() as entries:
             app.state.sandbox.faults.token_lifetime_seconds = 3600

@@ -103,6 +103,16 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 @pytest.fixture
 async def account(live_server: LiveServer) -> Account:
     """A team of its own per test (one server serves them all), made as `platform-server bootstrap` does."""
+    return await _bootstrap(live_server)
+
+
+@pytest.fixture
+async def other_account(live_server: LiveServer) -> Account:
+    """A second team, for what one team must never do to another."""
+    return await _bootstrap(live_server)
+
+
+async def _bootstrap(live_server: LiveServer) -> Account:
     engine = create_engine(live_server.settings)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():

@@ -3,6 +3,7 @@
 import re
 from typing import Any
 
+import httpx
 import pytest
 from playwright.async_api import expect
 
@@ -88,18 +89,69 @@ async def test_denying_consent_shows_the_error_banner(page: Any, account: Accoun
     await sign_in(page, account)
     await connect_github(page, approve=False)
     await expect(page).to_have_url(re.compile(r"\?error=access_denied$"))
-    await expect(page.get_by_role("alert")).to_contain_text("You cancelled the authorization")
-    github = card(page, "GitHub")
-    await expect(github.get_by_test_id("status")).to_have_text(re.compile(r"Error"))
-    await expect(github.get_by_role("button", name="Reconnect GitHub")).to_be_visible()
+    await expect(page.get_by_role("alert")).to_contain_text("You cancelled the authorization, so nothing was connected")
+    # The page agrees with the banner: no card is left behind for the refused attempt.
+    await expect(page.locator("article.integration")).to_have_count(0)
+    await expect(page.get_by_text("Nothing is connected yet")).to_be_visible()
     await screenshot(page, "denied")
 
-    # Reconnecting replaces the refused attempt rather than piling up beside it.
-    await github.get_by_role("button", name="Reconnect GitHub").click()
-    await page.get_by_role("button", name="Approve").click()
+    await connect_github(page)
     await expect(page).to_have_url(re.compile(r"\?success=github$"))
     await expect(page.locator("article.integration")).to_have_count(1)
     await expect(card(page, "GitHub").get_by_test_id("status")).to_have_text(re.compile(r"Connected"))
+
+
+async def test_a_link_opened_before_sign_in_connects_after_it(
+    page: Any, account: Account, live_server: LiveServer
+) -> None:
+    """The API starts the flow; a browser that is not signed in opens oauthUrl, approves, signs in, and the
+    connection completes with its banner."""
+    async with httpx.AsyncClient(base_url=live_server.base_url) as api:
+        created = await api.post(
+            "/api/integrations",
+            json={"provider": "github"},
+            headers={"Authorization": f"Bearer {account.api_key}"},
+        )
+    assert created.status_code == 201, created.text
+    await page.goto(created.json()["oauthUrl"])
+    await page.get_by_role("button", name="Approve").click()
+
+    await expect(page).to_have_url(re.compile(r"/settings/sign-in\?notice=sign_in_to_connect&next="))
+    await expect(page.get_by_role("status")).to_contain_text("Sign in to finish connecting the integration")
+    assert "code=" not in page.url
+    assert "state=" not in page.url
+    await screenshot(page, "sign-in-to-connect")
+    await page.get_by_label("API key").fill(account.api_key)
+    await page.get_by_role("button", name="Sign in").click()
+
+    await expect(page).to_have_url(re.compile(r"/settings/integrations\?success=github$"))
+    await expect(page.get_by_role("status").first).to_contain_text("GitHub is connected")
+    await expect(card(page, "GitHub").get_by_test_id("status")).to_have_text(re.compile(r"Connected"))
+    cookies = {cookie["name"] for cookie in await page.context.cookies()}
+    assert "platform_oauth_callback" not in cookies
+
+
+async def test_a_link_approved_in_another_teams_browser_connects_nothing(
+    page: Any, account: Account, other_account: Account, live_server: LiveServer
+) -> None:
+    """A lured approval: the link of one team's pending integration, approved in a browser signed in to another
+    team, is refused and links nothing into either team."""
+    async with httpx.AsyncClient(base_url=live_server.base_url) as api:
+        created = await api.post(
+            "/api/integrations",
+            json={"provider": "github"},
+            headers={"Authorization": f"Bearer {account.api_key}"},
+        )
+        await sign_in(page, other_account)
+        await page.goto(created.json()["oauthUrl"])
+        await page.get_by_role("button", name="Approve").click()
+        await expect(page).to_have_url(re.compile(r"/settings/integrations\?error=wrong_account$"))
+        await expect(page.get_by_role("alert")).to_contain_text("started by another user")
+        await expect(page.locator("article.integration")).to_have_count(0)
+        listed = await api.get("/api/integrations", headers={"Authorization": f"Bearer {account.api_key}"})
+    [pending] = listed.json()["integrations"]
+    assert pending["status"] == "pending"
+    assert pending.get("providerAccountName") is None
 
 
 async def test_enable_tools_for_a_workspace_and_run_a_sync(page: Any, account: Account) -> None:

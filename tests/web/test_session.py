@@ -279,3 +279,75 @@ class TestSession:
         async with httpx.AsyncClient(transport=client._transport, base_url="http://testserver") as browser:
             response = await browser.get("/api/integrations", headers={"Cookie": f"platform_session={token}"})
         assert response.status_code == 401
+
+
+class TestSignInLeadsBack:
+    """The page that sent the browser to sign in is where the sign-in leads, so its banner is not lost."""
+
+    async def test_the_outcome_banner_survives_a_sign_in(self, client: httpx.AsyncClient, owner: Member) -> None:
+        response = await client.get("/settings/integrations?success=github")
+        assert response.status_code == 303
+        assert response.headers["location"] == "/settings/sign-in?next=%2Fsettings%2Fintegrations%3Fsuccess%3Dgithub"
+        form = await client.get(response.headers["location"])
+        assert 'name="next" value="/settings/integrations?success=github"' in form.text
+        signed_in = await client.post(
+            "/settings/sign-in",
+            data={
+                "csrf_token": csrf_token(form.text),
+                "api_key": owner.api_key,
+                "next": "/settings/integrations?success=github",
+            },
+        )
+        assert signed_in.status_code == 303
+        assert signed_in.headers["location"] == "/settings/integrations?success=github"
+        page = await client.get(signed_in.headers["location"])
+        assert "GitHub is connected." in page.text
+
+    async def test_an_ended_session_leads_back_too(self, app: Any, client: httpx.AsyncClient, owner: Member) -> None:
+        await sign_in(client, owner)
+        async with app.state.sessionmaker() as session, session.begin():
+            await session.execute(update(WebSession).values(expires_at=utcnow() - timedelta(seconds=1)))
+        response = await client.get("/settings/integrations?error=access_denied")
+        assert response.headers["location"] == (
+            "/settings/sign-in?notice=session_expired&next=%2Fsettings%2Fintegrations%3Ferror%3Daccess_denied"
+        )
+
+    async def test_a_wrong_key_keeps_where_to_go(self, client: httpx.AsyncClient, owner: Member) -> None:
+        form = await client.get("/settings/sign-in?next=/settings/integrations?notice=enabled")
+        response = await client.post(
+            "/settings/sign-in",
+            data={"csrf_token": csrf_token(form.text), "api_key": "plat_wrong", "next": "/settings/integrations?x=1"},
+        )
+        assert response.status_code == 401
+        assert 'name="next" value="/settings/integrations?x=1"' in response.text
+
+    async def test_signed_in_the_sign_in_page_leads_on(self, client: httpx.AsyncClient, owner: Member) -> None:
+        await sign_in(client, owner)
+        response = await client.get("/settings/sign-in", params={"next": "/settings/integrations?notice=enabled"})
+        assert response.headers["location"] == "/settings/integrations?notice=enabled"
+
+    @pytest.mark.parametrize(
+        "next_page",
+        [
+            "https://evil.example/settings/x",
+            "//evil.example/settings/x",
+            "/\\evil.example/settings/",
+            "/settings\\@evil.example",
+            "javascript:alert(1)//settings/",
+            "/api/integrations",
+            "/settings/sign-in",
+            "/settings/x\r\nSet-Cookie: a=b",
+            "/settings/" + "x" * 2000,
+        ],
+    )
+    async def test_only_settings_pages_of_this_site_are_led_to(
+        self, client: httpx.AsyncClient, owner: Member, next_page: str
+    ) -> None:
+        form = await client.get("/settings/sign-in", params={"next": next_page})
+        assert 'name="next"' not in form.text
+        response = await client.post(
+            "/settings/sign-in",
+            data={"csrf_token": csrf_token(form.text), "api_key": owner.api_key, "next": next_page},
+        )
+        assert response.status_code == 303
+        assert response.headers["location"] == "/settings/integrations"

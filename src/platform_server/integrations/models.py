@@ -51,12 +51,16 @@ class Integration(IdMixin, TimestampMixin, Base):
 
 
 class OAuthState(IdMixin, Base):
-    """One pending authorization: the state travels only as a hash, the PKCE verifier only encrypted."""
+    """One pending authorization: the state travels only as a hash, the PKCE verifier only encrypted.
+
+    It belongs to the user who started it: only that user, signed in to the settings page, can finish it.
+    """
 
     __tablename__ = "oauth_states"
 
     state_hash: Mapped[str] = mapped_column(String(64), unique=True)
     team_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("users.id", ondelete="CASCADE"))
     integration_id: Mapped[str] = mapped_column(
         IdColumn, ForeignKey("integrations.id", ondelete="CASCADE"), index=True
     )

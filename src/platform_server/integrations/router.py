@@ -93,26 +93,30 @@ async def list_providers(_principal: CurrentPrincipal, deps: DepsDep) -> Provide
 @router.get(
     "/oauth/callback",
     operation_id="completeIntegrationOAuth",
-    summary="OAuth callback (redirects to the settings page)",
+    summary="OAuth callback (redirects to the settings page, which finishes the authorization)",
     response_class=RedirectResponse,
     status_code=302,
     dependencies=[PublicRateLimit],
-    responses={302: {"description": "To `/settings/integrations?success=<provider>` or `?error=<code>`"}},
+    responses={
+        302: {
+            "description": "To `/settings/oauth/callback` with the same `code`, `state` and `error`; from there to "
+            "`/settings/integrations?success=<provider>` or `?error=<code>`"
+        }
+    },
 )
 async def oauth_callback(
-    session: SessionDep,
     deps: DepsDep,
     code: Annotated[str | None, Query(description="Authorization code")] = None,
     state: Annotated[str | None, Query(description="The state issued with the authorization URL")] = None,
     error: Annotated[str | None, Query(description="Error code, when the authorization failed")] = None,
-    error_description: Annotated[str | None, Query()] = None,
 ) -> RedirectResponse:
-    """Called by the provider in the user's browser; the single-use `state` is its only credential. Error codes:
-    `invalid_state` (unknown, expired, used or altered state; nothing changed), `access_denied` and other
-    provider errors, `invalid_grant` (code exchange refused), `account_lookup_failed`."""
-    location = await integration_service.complete_oauth(
-        session, deps, code=code, state=state, error=error, error_description=error_description
-    )
+    """Called by the provider in the user's browser. The authorization is finished by the settings page, in a
+    browser signed in (`/settings/sign-in`) as the user who started it; a browser that is not signed in is asked
+    to sign in first. Error codes: `invalid_state` (unknown, expired, used or altered state; nothing changed),
+    `wrong_account` (signed in as another user; nothing changed), `access_denied` and other provider errors,
+    `invalid_grant` (code exchange refused), `account_lookup_failed`. An authorization that fails removes the
+    pending integration it was for: nothing was connected."""
+    location = integration_service.settings_callback_url(deps.settings, code=code, state=state, error=error)
     # The URL carried a code and a state; keep it out of caches and Referer headers.
     return RedirectResponse(
         location, status_code=302, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}

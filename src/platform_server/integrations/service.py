@@ -54,6 +54,8 @@ from platform_server.workspaces.repository import WorkspaceRepository
 STATE_LIFETIME = timedelta(minutes=10)
 SYNC_LOGS_SHOWN = 50
 CALLBACK_PATH = "/api/integrations/oauth/callback"
+# Where the callback hands over: under the settings page's cookie path, so the browser's sign-in comes along.
+SETTINGS_CALLBACK_PATH = "/settings/oauth/callback"
 SETTINGS_PATH = "/settings/integrations"
 # A provider's error code is echoed into our redirect only when it looks like one.
 _ERROR_CODE = re.compile(r"^[a-z0-9_]{1,64}$")
@@ -130,6 +132,7 @@ class IntegrationService:
             OAuthState(
                 state_hash=state_hash,
                 team_id=principal.team_id,
+                user_id=principal.user_id,
                 integration_id=integration.id,
                 code_verifier_encrypted=(
                     deps.encryptor.encrypt(verifier, _verifier_associated_data(state_hash)) if verifier else None
@@ -152,17 +155,34 @@ class IntegrationService:
         logger.info("integration_created", integration_id=integration.id, provider=provider.name)
         return integration, oauth_url
 
+    def settings_callback_url(
+        self, settings: Settings, *, code: str | None, state: str | None, error: str | None
+    ) -> str:
+        """Where the provider's redirect goes on: the settings page, whose cookie says who is signed in. Nothing
+        is checked or used here, so a browser that has to sign in first still holds a usable state."""
+        passed = {"code": code, "state": state, "error": error}
+        return _redirect(
+            settings.PUBLIC_BASE_URL + SETTINGS_CALLBACK_PATH,
+            **{name: value for name, value in passed.items() if value is not None},
+        )
+
     async def complete_oauth(
         self,
         session: AsyncSession,
         deps: IntegrationDeps,
+        principal: Principal,
         *,
         code: str | None,
         state: str | None,
         error: str | None,
-        error_description: str | None,
     ) -> str:
-        """Finishes an authorization; always answers a URL under PUBLIC_BASE_URL to redirect the browser to."""
+        """Finishes an authorization in the browser of `principal`, who must be the user who started it;
+        always answers a URL under PUBLIC_BASE_URL to redirect the browser to.
+
+        The state is checked against the signed-in user before it is used, so a link sent to someone else
+        (approved with their provider account) can neither connect nor burn it. An authorization that ends
+        without a connection removes the integration it was for: nothing was connected, and the page says so.
+        """
         base = deps.settings.PUBLIC_BASE_URL + SETTINGS_PATH
         if not state or len(state) > 200:
             return _redirect(base, error="invalid_state")
@@ -172,29 +192,37 @@ class IntegrationService:
         if pending is None or pending.used_at is not None or pending.expires_at <= now:
             logger.warning("oauth_state_rejected", reason="unknown, used or expired")
             return _redirect(base, error="invalid_state")
+        if (pending.team_id, pending.user_id) != (principal.team_id, principal.user_id):
+            logger.warning(
+                "oauth_state_rejected",
+                reason="signed in as another user",
+                integration_id=pending.integration_id,
+                user_id=principal.user_id,
+            )
+            return _redirect(base, error="wrong_account")
+        if not principal.can_manage:
+            return _redirect(base, error="forbidden")
         if not await states.claim(pending.id, now):
             return _redirect(base, error="invalid_state")
-        integration = await IntegrationRepository(session, pending.team_id).get(pending.integration_id)
+        repository = IntegrationRepository(session, pending.team_id)
+        integration = await repository.get(pending.integration_id)
         if integration is None:
             return _redirect(base, error="invalid_state")
         provider = get_provider(deps.settings, integration.provider)
 
-        if error is not None:
-            code_name = error if _ERROR_CODE.match(error) else "oauth_error"
-            detail = f": {error_description[:300]}" if error_description else ""
-            _set_status(
-                integration,
-                IntegrationStatus.error,
-                f"{provider.display_name} authorization failed ({code_name}){detail}",
-            )
-            logger.info("oauth_authorization_refused", integration_id=integration.id, error=code_name)
+        async def abandon(code_name: str) -> str:
+            await repository.delete(integration)
             await session.flush()
             return _redirect(base, error=code_name)
+
+        if error is not None:
+            code_name = error if _ERROR_CODE.match(error) else "oauth_error"
+            logger.info("oauth_authorization_refused", integration_id=integration.id, error=code_name)
+            return await abandon(code_name)
         credentials = provider.credentials()
         if not code or len(code) > 2000 or credentials is None:
-            _set_status(integration, IntegrationStatus.error, "The authorization answered no usable code")
-            await session.flush()
-            return _redirect(base, error="invalid_request")
+            logger.warning("oauth_code_missing", integration_id=integration.id)
+            return await abandon("invalid_request")
 
         verifier = None
         if pending.code_verifier_encrypted is not None:
@@ -211,28 +239,18 @@ class IntegrationService:
             )
         except OAuthFailure as failure:
             code_name = failure.error if _ERROR_CODE.match(failure.error) else "token_exchange_failed"
-            _set_status(
-                integration,
-                IntegrationStatus.error,
-                f"{provider.display_name} refused the authorization code ({code_name})",
-            )
             logger.warning("oauth_code_exchange_failed", integration_id=integration.id, error=code_name)
-            await session.flush()
-            return _redirect(base, error=code_name)
+            return await abandon(code_name)
         try:
             account = await provider.whoami(http, tokens.access_token)
         except (ProviderResponseError, httpx.HTTPError, KeyError, TypeError, ValueError) as exc:
-            _set_status(integration, IntegrationStatus.error, f"{provider.display_name} account lookup failed")
             logger.warning("oauth_whoami_failed", integration_id=integration.id, error=type(exc).__name__)
-            await session.flush()
-            return _redirect(base, error="account_lookup_failed")
+            return await abandon("account_lookup_failed")
 
-        target = await IntegrationRepository(session, integration.team_id).find_account(
-            provider.name, account.id, exclude_id=integration.id
-        )
+        target = await repository.find_account(provider.name, account.id, exclude_id=integration.id)
         if target is not None:
             # The same account again: keep the existing integration (its id, name, enablements, work items).
-            await session.delete(integration)
+            await repository.delete(integration)
             await session.flush()
         else:
             target = integration

@@ -34,16 +34,26 @@ OAUTH_ERRORS = {
         "That authorization link was expired, already used or altered, so nothing was changed. "
         "Start again with Connect."
     ),
-    "invalid_request": "The provider sent back an incomplete answer. Try connecting again.",
-    "invalid_grant": "The provider refused the authorization code (it may have expired). Connect again.",
+    "wrong_account": (
+        "Nothing was connected: that authorization was started by another user. Only the user who started it can "
+        "finish it, signed in here with their own API key."
+    ),
+    "forbidden": "Nothing was connected: connecting an integration needs the admin or owner role.",
+    "invalid_request": "The provider sent back an incomplete answer, so nothing was connected. Try connecting again.",
+    "invalid_grant": (
+        "The provider refused the authorization code (it may have expired), so nothing was connected. Connect again."
+    ),
     "invalid_client": (
         "The provider did not accept this server's OAuth app credentials. Check the client id and secret."
     ),
     "unauthorized_client": "This server's OAuth app is not allowed to request this authorization.",
     "invalid_scope": "The provider refused the requested permissions (scopes).",
-    "token_exchange_failed": "Exchanging the authorization code for a token failed. Try connecting again.",
+    "token_exchange_failed": (
+        "Exchanging the authorization code for a token failed, so nothing was connected. Try connecting again."
+    ),
     "account_lookup_failed": (
-        "The provider granted access, but looking up the connected account failed. Try connecting again."
+        "The provider granted access, but looking up the connected account failed, so nothing was connected. "
+        "Try connecting again."
     ),
     "server_error": "The provider had an internal error. Try again in a few minutes.",
     "temporarily_unavailable": "The provider is temporarily unavailable. Try again in a few minutes.",
@@ -53,6 +63,10 @@ OAUTH_ERRORS = {
 NOTICES = {
     "signed_out": Banner(Tone.info, "You have signed out."),
     "session_expired": Banner(Tone.info, "Your session has ended. Sign in again to continue."),
+    "sign_in_to_connect": Banner(
+        Tone.info,
+        "Sign in to finish connecting the integration, with an API key of the user who started the connection.",
+    ),
     "disconnected": Banner(
         Tone.success, "The integration was disconnected. The work items it imported are kept."
     ),

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import jinja2
 from fastapi import APIRouter, Depends, Form, Request
@@ -27,7 +27,13 @@ from platform_server.integrations.providers import PROVIDER_CLASSES
 from platform_server.integrations.providers.base import resolve_url
 from platform_server.integrations.router import integration_deps
 from platform_server.integrations.schemas import ProviderName, WorkspaceIntegrationEnable
-from platform_server.integrations.service import IntegrationDeps, integration_service
+from platform_server.integrations.service import (
+    SETTINGS_CALLBACK_PATH,
+    STATE_LIFETIME,
+    IntegrationDeps,
+    integration_service,
+)
+from platform_server.limits.dependencies import PublicRateLimit
 from platform_server.limits.limiter import request_limiter
 from platform_server.security import random_token
 from platform_server.web.csrf import CSRF_NONCE_COOKIE, CsrfSigner
@@ -48,6 +54,9 @@ STATIC_PATH = "/settings/static"
 SIGN_IN_PATH = "/settings/sign-in"
 INTEGRATIONS_PATH = "/settings/integrations"
 MAX_QUERY_VALUE = 200
+MAX_NEXT_LENGTH = 1000
+# An OAuth callback that arrives before sign-in waits here, in this browser only, until the sign-in is done.
+OAUTH_CALLBACK_COOKIE = "platform_oauth_callback"
 
 router = APIRouter(prefix="/settings", include_in_schema=False)
 
@@ -178,12 +187,32 @@ def _csrf_token(request: Request, web: SignedIn) -> str:
     return _signer(request).token_for(web.token, signed_in=True)
 
 
-def _to_sign_in(request: Request) -> RedirectResponse:
+def _to_sign_in(request: Request, *, notice: str | None = None, next_page: str | None = None) -> RedirectResponse:
+    """To the sign-in form, which then leads to `next_page` or else to the page asked for (with its query, e.g.
+    the banner of a connection that just finished)."""
     expired = request.cookies.get(SESSION_COOKIE) is not None
-    response = _redirect(request, SIGN_IN_PATH, **({"notice": "session_expired"} if expired else {}))
+    query = {}
+    if notice is not None or expired:
+        query["notice"] = notice or "session_expired"
+    if next_page is None and request.method == "GET":
+        next_page = f"{request.url.path}?{request.url.query}" if request.url.query else request.url.path
+    safe_next = _safe_next(next_page)
+    if safe_next is not None and safe_next != INTEGRATIONS_PATH:
+        query["next"] = safe_next
+    response = _redirect(request, SIGN_IN_PATH, **query)
     if expired:
         clear_cookie(response, request, _settings(request), SESSION_COOKIE)
     return response
+
+
+def _safe_next(value: str | None) -> str | None:
+    """A page of this site's settings to go on to after sign-in, never anywhere else (no open redirect)."""
+    if not value or len(value) > MAX_NEXT_LENGTH or not value.isprintable() or "\\" in value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/settings/") or parts.path == SIGN_IN_PATH:
+        return None
+    return value
 
 
 @router.get("", response_class=RedirectResponse)
@@ -193,12 +222,16 @@ async def settings_home(request: Request) -> RedirectResponse:
 
 @router.get("/sign-in", response_class=HTMLResponse)
 async def sign_in_page(request: Request, web: WebSessionDep) -> Response:
+    next_page = _safe_next(request.query_params.get("next"))
     if web is not None:
-        return _redirect(request, INTEGRATIONS_PATH)
-    return _sign_in_form(request, banners=query_banners(None, None, _query(request, "notice")))
+        return _redirect(request, next_page or INTEGRATIONS_PATH)
+    banners = query_banners(None, None, _query(request, "notice"))
+    return _sign_in_form(request, banners=banners, next_page=next_page)
 
 
-def _sign_in_form(request: Request, *, banners: list[Banner], status_code: int = 200) -> HTMLResponse:
+def _sign_in_form(
+    request: Request, *, banners: list[Banner], next_page: str | None, status_code: int = 200
+) -> HTMLResponse:
     nonce = request.cookies.get(CSRF_NONCE_COOKIE) or ""
     fresh = not 16 <= len(nonce) <= 100
     if fresh:
@@ -208,6 +241,7 @@ def _sign_in_form(request: Request, *, banners: list[Banner], status_code: int =
         "title": "Sign in",
         "banners": banners,
         "csrf_token": _signer(request).token_for(nonce, signed_in=False),
+        "next_page": next_page,
     }
     response = _render(request, "sign_in.html", context, status_code=status_code)
     if fresh:
@@ -229,18 +263,22 @@ async def sign_in(
     cache: PrincipalCacheDep,
     csrf_token: CsrfField = "",
     api_key: Annotated[str, Form()] = "",
+    next_page: Annotated[str, Form(alias="next")] = "",
 ) -> Response:
     nonce = request.cookies.get(CSRF_NONCE_COOKIE)
     if not (_same_site_request(request) and _signer(request).verify(nonce, csrf_token, signed_in=False)):
         return _csrf_refused(request, None)
     settings = _settings(request)
+    safe_next = _safe_next(next_page)
     try:
         guard = request_limiter(request.app.state).auth_failure_guard(request.scope)
         token = await web_session_service.sign_in(session, cache, settings, api_key, guard)
     except PlatformError as exc:
         await session.rollback()
-        return _sign_in_form(request, banners=[Banner(Tone.error, exc.message)], status_code=exc.status_code)
-    response = _redirect(request, INTEGRATIONS_PATH)
+        return _sign_in_form(
+            request, banners=[Banner(Tone.error, exc.message)], next_page=safe_next, status_code=exc.status_code
+        )
+    response = _redirect(request, safe_next or INTEGRATIONS_PATH)
     set_session_cookie(response, request, settings, token)
     clear_cookie(response, request, settings, CSRF_NONCE_COOKIE)
     return response
@@ -257,6 +295,47 @@ async def sign_out(
     await web_session_service.sign_out(session, web.token)
     response = _redirect(request, SIGN_IN_PATH, notice="signed_out")
     clear_cookie(response, request, _settings(request), SESSION_COOKIE)
+    return response
+
+
+@router.get(SETTINGS_CALLBACK_PATH.removeprefix(router.prefix), dependencies=[PublicRateLimit])
+async def oauth_callback(
+    request: Request,
+    session: SessionDep,
+    web: WebSessionDep,
+    deps: DepsDep,
+    code: str | None = None,
+    state: str | None = None,
+    error: str | None = None,
+) -> Response:
+    """Finishes an OAuth authorization (the API's callback sends the browser here): only for the user who
+    started it, signed in. A browser without a session keeps the code and state in an HttpOnly cookie of this
+    path, unused, and comes back here after sign-in; they never travel in the sign-in page's URL."""
+    received = {name: value for name, value in (("code", code), ("state", state), ("error", error)) if value}
+    settings = _settings(request)
+    if web is None:
+        response = _to_sign_in(request, notice="sign_in_to_connect", next_page=SETTINGS_CALLBACK_PATH)
+        if received:
+            response.set_cookie(
+                OAUTH_CALLBACK_COOKIE,
+                urlencode(received),
+                max_age=int(STATE_LIFETIME.total_seconds()),
+                path=SETTINGS_CALLBACK_PATH,
+                secure=cookies_secure(request, settings),
+                httponly=True,
+                samesite="lax",
+            )
+        return response
+    params = received or dict(parse_qsl(request.cookies.get(OAUTH_CALLBACK_COOKIE, "")))
+    location = await integration_service.complete_oauth(
+        session, deps, web.principal, code=params.get("code"), state=params.get("state"), error=params.get("error")
+    )
+    # The URL carried a code and a state: they go nowhere else, not even in a Referer.
+    response = RedirectResponse(
+        location, status_code=303, headers={**_headers(request), "Referrer-Policy": "no-referrer"}
+    )
+    if OAUTH_CALLBACK_COOKIE in request.cookies:
+        clear_cookie(response, request, settings, OAUTH_CALLBACK_COOKIE, SETTINGS_CALLBACK_PATH)
     return response
 
 

@@ -102,10 +102,8 @@ def set_session_cookie(response: Response, request: Request, settings: Settings,
     )
 
 
-def clear_cookie(response: Response, request: Request, settings: Settings, name: str) -> None:
-    response.delete_cookie(
-        name, path=COOKIE_PATH, secure=cookies_secure(request, settings), httponly=True, samesite="lax"
-    )
+def clear_cookie(response: Response, request: Request, settings: Settings, name: str, path: str = COOKIE_PATH) -> None:
+    response.delete_cookie(name, path=path, secure=cookies_secure(request, settings), httponly=True, samesite="lax")
 
 
 web_session_service = WebSessionService()

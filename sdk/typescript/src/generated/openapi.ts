@@ -443,10 +443,13 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * OAuth callback (redirects to the settings page)
-         * @description Called by the provider in the user's browser; the single-use `state` is its only credential. Error codes:
-         *     `invalid_state` (unknown, expired, used or altered state; nothing changed), `access_denied` and other
-         *     provider errors, `invalid_grant` (code exchange refused), `account_lookup_failed`.
+         * OAuth callback (redirects to the settings page, which finishes the authorization)
+         * @description Called by the provider in the user's browser. The authorization is finished by the settings page, in a
+         *     browser signed in (`/settings/sign-in`) as the user who started it; a browser that is not signed in is asked
+         *     to sign in first. Error codes: `invalid_state` (unknown, expired, used or altered state; nothing changed),
+         *     `wrong_account` (signed in as another user; nothing changed), `access_denied` and other provider errors,
+         *     `invalid_grant` (code exchange refused), `account_lookup_failed`. An authorization that fails removes the
+         *     pending integration it was for: nothing was connected.
          */
         get: operations["completeIntegrationOAuth"];
         put?: never;
@@ -3892,7 +3895,6 @@ export interface operations {
                 state?: string | null;
                 /** @description Error code, when the authorization failed */
                 error?: string | null;
-                error_description?: string | null;
             };
             header?: never;
             path?: never;
@@ -3900,7 +3902,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description To `/settings/integrations?success=<provider>` or `?error=<code>` */
+            /** @description To `/settings/oauth/callback` with the same `code`, `state` and `error`; from there to `/settings/integrations?success=<provider>` or `?error=<code>` */
             302: {
                 headers: {
                     [name: string]: unknown;
