@@ -6,7 +6,6 @@ from importlib.metadata import version
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from redis.asyncio import Redis
 
 from platform_server.assistant.client import build_chat_client
 from platform_server.assistant.router import router as assistant_router
@@ -34,6 +33,7 @@ from platform_server.limits.middleware import RateLimitHeadersMiddleware
 from platform_server.limits.router import router as usage_router
 from platform_server.log import configure_logging
 from platform_server.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from platform_server.redis_store import connect_redis
 from platform_server.sandbox import install_sandbox
 from platform_server.security import Encryptor
 from platform_server.teams.router import router as me_router
@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.provider_http = ProviderHttp(settings, app=app if in_process else None)
         app.state.sessionmaker = create_sessionmaker(app.state.engine)
         app.state.limiter = RequestLimiter(settings, app.state.sessionmaker)
-        app.state.redis = Redis.from_url(settings.REDIS_URL) if settings.REDIS_URL else None
+        app.state.redis = connect_redis(settings)
         app.state.token_manager = TokenManager(
             settings, app.state.sessionmaker, app.state.encryptor, app.state.provider_http, app.state.redis
         )

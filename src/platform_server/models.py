@@ -2,7 +2,7 @@
 
 from platform_server.assistant.models import AiConversation, AiMessage
 from platform_server.auth.models import ApiKey
-from platform_server.billing.models import StripeSubscription
+from platform_server.billing.models import StripePendingEvent, StripeSubscription
 from platform_server.email.models import Email, EmailSuppression
 from platform_server.features.models import Feature
 from platform_server.gateway.models import ToolCall
@@ -26,6 +26,7 @@ __all__ = [
     "Feature",
     "Integration",
     "OAuthState",
+    "StripePendingEvent",
     "StripeSubscription",
     "SyncLog",
     "Team",

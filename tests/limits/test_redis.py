@@ -1,15 +1,10 @@
 """Per-minute limits on Redis: one count for every process, plan changes seen everywhere, and fail-open."""
 
 import asyncio
-import shutil
-import socket
-import subprocess
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from importlib.resources import files
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,8 +14,11 @@ from structlog.testing import capture_logs
 
 from platform_server.app import create_app
 from platform_server.config import Settings
-from tests.conftest import REQUIRE_SERVICES, Member
+from tests.conftest import Member
 from tests.limits.conftest import MakeMember, rate_headers, set_plan
+from tests.redis_server import RedisServer, own_redis
+
+__all__ = ["own_redis"]
 
 
 @pytest.fixture
@@ -128,60 +126,6 @@ class TestSharedCount:
             assert (await http.get("/api/me", headers=wrong)).status_code == 401
         assert (await client.get("/api/me", headers=wrong)).status_code == 429
         assert (await second_client.get("/api/me", headers=wrong)).status_code == 429
-
-
-@dataclass
-class RedisServer:
-    """A redis-server of this test's own, so stopping it cannot disturb anyone else's tests."""
-
-    process: subprocess.Popen[bytes]
-    port: int
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def stop(self) -> None:
-        self.process.kill()
-        self.process.wait(timeout=10)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        if REQUIRE_SERVICES:
-            pytest.fail("redis-server is required (PLATFORM_REQUIRE_SERVICES=1) but is not installed")
-        pytest.skip("redis-server is not installed")
-    port = _free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-    )
-    server = RedisServer(process, port)
-    probe = redis.Redis(port=port, socket_connect_timeout=0.2)
-    try:
-        for _ in range(100):
-            try:
-                if probe.ping():
-                    break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        else:
-            pytest.fail("the test's own redis-server did not start within 5 s")
-        yield server
-    finally:
-        probe.close()
-        if process.poll() is None:
-            server.stop()
 
 
 class TestRedisOutage:

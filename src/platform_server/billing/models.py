@@ -4,6 +4,7 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from platform_server.db import Base, IdColumn, IdMixin, TimestampMixin
+from platform_server.webhook_events.models import WebhookEvent
 
 
 class StripeSubscription(IdMixin, TimestampMixin, Base):
@@ -25,3 +26,20 @@ class StripeSubscription(IdMixin, TimestampMixin, Base):
     cancel_at_period_end: Mapped[bool] = mapped_column(default=False)
     last_event_created: Mapped[int] = mapped_column(BigInteger)
     last_event_id: Mapped[str] = mapped_column(String(255))
+
+
+class StripePendingEvent(Base):
+    """A stored Stripe event whose customer no team is bound to yet: applied, in `created` order, once one is.
+
+    Apart from `webhook_events` so that the lookup a binding makes (by customer) reads a table that holds only
+    the few events still waiting, through its own index. The row goes once the event is applied.
+    """
+
+    __tablename__ = "stripe_pending_events"
+
+    webhook_event_id: Mapped[str] = mapped_column(
+        IdColumn, ForeignKey(WebhookEvent.id, ondelete="CASCADE"), primary_key=True
+    )
+    stripe_customer_id: Mapped[str] = mapped_column(String(255), index=True)
+    # Stripe's `created` of the event: the order in which waiting events are applied.
+    event_created: Mapped[int] = mapped_column(BigInteger)

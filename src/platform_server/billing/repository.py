@@ -1,11 +1,14 @@
+import hashlib
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, delete, func, insert, select
 
-from platform_server.billing.models import StripeSubscription
+from platform_server.billing.models import StripePendingEvent, StripeSubscription
 from platform_server.ids import is_valid_id
 from platform_server.repository import Repository
 from platform_server.teams.models import Role, Team, User
+from platform_server.webhook_events.models import WebhookEvent, WebhookSource
 
 # Built once: every Stripe event runs them, and building a statement costs more than running it on SQLite.
 _subscription_team_id = select(StripeSubscription.team_id).where(
@@ -56,6 +59,50 @@ class BillingRepository(Repository[StripeSubscription]):
     async def team_subscriptions(self, team_id: str) -> list[StripeSubscription]:
         rows = await self.session.scalars(_team_subscriptions, {"team_id": team_id})
         return list(rows)
+
+    async def lock_customer(self, stripe_customer_id: str) -> None:
+        """Serializes, per Stripe customer, storing an event as waiting and binding the customer to a team.
+
+        Without it, on PostgreSQL, an event could miss a binding committed beside it (and wait forever) while the
+        binding missed the event. A transaction-scoped advisory lock; on SQLite the write lock, which every
+        webhook transaction takes with its first statement, already serializes them.
+        """
+        if self.session.get_bind().dialect.name != "postgresql":
+            return
+        digest = hashlib.blake2b(stripe_customer_id.encode(), digest_size=8).digest()
+        await self.session.execute(select(func.pg_advisory_xact_lock(int.from_bytes(digest, signed=True))))
+
+    async def add_pending(self, webhook_event_id: str, stripe_customer_id: str, event_created: int) -> None:
+        await self.session.execute(
+            insert(StripePendingEvent).values(
+                webhook_event_id=webhook_event_id, stripe_customer_id=stripe_customer_id, event_created=event_created
+            )
+        )
+
+    async def pending_event(self, stripe_event_id: str) -> StripePendingEvent | None:
+        """The waiting entry of a stored Stripe event, if it is still waiting for its team."""
+        pending: StripePendingEvent | None = await self.session.scalar(
+            select(StripePendingEvent)
+            .join(WebhookEvent, WebhookEvent.id == StripePendingEvent.webhook_event_id)
+            .where(WebhookEvent.source == WebhookSource.stripe, WebhookEvent.external_id == stripe_event_id)
+            .execution_options(populate_existing=True)
+        )
+        return pending
+
+    async def pending_for_customer(self, stripe_customer_id: str) -> list[tuple[str, dict[str, Any]]]:
+        """(webhook event row id, event) of every event waiting for this customer's team, oldest first."""
+        rows = await self.session.execute(
+            select(WebhookEvent.id, WebhookEvent.payload)
+            .join(StripePendingEvent, StripePendingEvent.webhook_event_id == WebhookEvent.id)
+            .where(StripePendingEvent.stripe_customer_id == stripe_customer_id)
+            .order_by(StripePendingEvent.event_created, WebhookEvent.id)
+        )
+        return [(row_id, payload) for row_id, payload in rows]
+
+    async def remove_pending(self, webhook_event_id: str) -> None:
+        await self.session.execute(
+            delete(StripePendingEvent).where(StripePendingEvent.webhook_event_id == webhook_event_id)
+        )
 
     async def team_owners(self, team_id: str) -> Sequence[User]:
         rows = await self.session.scalars(

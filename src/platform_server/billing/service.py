@@ -1,6 +1,6 @@
 """Stripe events → the team's plan and billing state, applied once and never older-over-newer."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +38,10 @@ SUBSCRIPTION_EVENTS = frozenset(
     {"customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted"}
 )
 PAYMENT_FAILED = "invoice.payment_failed"
+CHECKOUT_COMPLETED = "checkout.session.completed"
+# Events that tie a Stripe customer to a team; other events for that customer then find the team by it.
+CUSTOMER_IDENTIFIED = frozenset({CHECKOUT_COMPLETED, "customer.created", "customer.updated"})
+APPLIED_EVENTS = SUBSCRIPTION_EVENTS | CUSTOMER_IDENTIFIED | {PAYMENT_FAILED}
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +85,22 @@ class EventPosition:
 @dataclass(frozen=True, slots=True)
 class Applied:
     processed: bool
-    plan_changed_team_id: str | None = None
+    # The event names a customer that no team is bound to yet: it waits for one (stripe_pending_events).
+    waiting_for_customer: str | None = None
+
+
+@dataclass(slots=True)
+class _Delivery:
+    """One Stripe delivery being applied, with the teams whose plan it changed (unblocked events included)."""
+
+    session: AsyncSession
+    settings: Settings
+    sender: EmailSender
+    plan_changed: list[str] = field(default_factory=list)
+
+    def plan_changed_for(self, team_id: str | None) -> None:
+        if team_id is not None and team_id not in self.plan_changed:
+            self.plan_changed.append(team_id)
 
 
 class BillingService:
@@ -92,42 +111,70 @@ class BillingService:
     async def handle_stripe_event(
         self, session: AsyncSession, settings: Settings, sender: EmailSender, event: dict[str, Any]
     ) -> StripeOutcome:
-        """Stores the event once by id and applies it in the caller's transaction: both commit or neither."""
-        events = WebhookEventRepository(session)
-        row_id = await events.insert_once(WebhookSource.stripe, event["id"], event["type"], event)
+        """Stores the event once by id and applies it in the caller's transaction: both commit or neither.
+
+        An event for a customer that no team is bound to yet is stored and waits; the transaction that binds
+        the customer to a team applies every event waiting for it, oldest first. A redelivery of an event that
+        is still waiting tries it again; any other redelivery changes nothing.
+        """
+        row_id = await WebhookEventRepository(session).insert_once(
+            WebhookSource.stripe, event["id"], event["type"], event
+        )
+        waiting = row_id is None
         if row_id is None:
-            return StripeOutcome(duplicate=True)
-        if event["type"] not in SUBSCRIPTION_EVENTS and event["type"] != PAYMENT_FAILED:
-            return StripeOutcome(duplicate=False)
+            row_id = await self._still_waiting(BillingRepository(session), event["id"])
+            if row_id is None:
+                return StripeOutcome(duplicate=True)
+        delivery = _Delivery(session, settings, sender)
+        await self._process(delivery, row_id, event, waiting=waiting)
+        return StripeOutcome(duplicate=False, plan_changed_team_ids=tuple(delivery.plan_changed))
+
+    async def _still_waiting(self, repository: BillingRepository, stripe_event_id: str) -> str | None:
+        pending = await repository.pending_event(stripe_event_id)
+        if pending is None:
+            return None
+        # Read again under the customer's lock: a binding committed meanwhile has applied it.
+        await repository.lock_customer(pending.stripe_customer_id)
+        pending = await repository.pending_event(stripe_event_id)
+        return pending.webhook_event_id if pending is not None else None
+
+    async def _process(self, delivery: _Delivery, row_id: str, event: dict[str, Any], *, waiting: bool) -> None:
+        """Applies one stored event; `waiting` says it is already listed as waiting for its team."""
+        applied = await self._apply(delivery, event)
+        repository = BillingRepository(delivery.session)
+        if applied.waiting_for_customer is not None:
+            if not waiting:
+                await repository.add_pending(row_id, applied.waiting_for_customer, event["created"])
+        elif applied.processed:
+            await WebhookEventRepository(delivery.session).mark_processed(row_id)
+            if waiting:
+                await repository.remove_pending(row_id)
+        # Without autoflush: the next event of this delivery reloads the same rows (populate_existing).
+        await delivery.session.flush()
+
+    async def _apply(self, delivery: _Delivery, event: dict[str, Any]) -> Applied:
+        if event["type"] not in APPLIED_EVENTS:
+            return Applied(processed=False)
         data = event.get("data")
         obj = data.get("object") if isinstance(data, dict) else None
         if not isinstance(obj, dict):
             logger.warning("stripe_event_without_object", event_id=event["id"], type=event["type"])
-            return StripeOutcome(duplicate=False)
+            return Applied(processed=False)
         if event["type"] == PAYMENT_FAILED:
-            applied = await self._payment_failed(session, settings, sender, event, obj)
-        else:
-            applied = await self._subscription_changed(session, settings, event, obj)
-        if applied.processed:
-            await events.mark_processed(row_id)
-        await session.flush()
-        changed = (applied.plan_changed_team_id,) if applied.plan_changed_team_id else ()
-        return StripeOutcome(duplicate=False, plan_changed_team_ids=changed)
+            return await self._payment_failed(delivery, event, obj)
+        if event["type"] in CUSTOMER_IDENTIFIED:
+            return await self._customer_identified(delivery, event, obj)
+        return await self._subscription_changed(delivery, event, obj)
 
-    async def _subscription_changed(
-        self, session: AsyncSession, settings: Settings, event: dict[str, Any], obj: dict[str, Any]
-    ) -> Applied:
+    async def _subscription_changed(self, delivery: _Delivery, event: dict[str, Any], obj: dict[str, Any]) -> Applied:
         snapshot = _parse_subscription(obj)
         if snapshot is None:
             logger.warning("stripe_subscription_unreadable", event_id=event["id"])
             return Applied(processed=False)
-        repository = BillingRepository(session)
-        team = await self._find_team(
-            repository, snapshot.subscription_id, snapshot.team_id_hint, snapshot.customer_id
-        )
+        repository = BillingRepository(delivery.session)
+        team = await self._find_team(repository, snapshot.subscription_id, snapshot.team_id_hint, snapshot.customer_id)
         if team is None:
-            logger.warning("stripe_event_for_unknown_team", event_id=event["id"], type=event["type"])
-            return Applied(processed=False)
+            return _unknown_team(event, snapshot.customer_id)
         subscriptions = await repository.team_subscriptions(team.id)
         subscription = _find(subscriptions, snapshot.subscription_id)
         position = EventPosition(event["created"], snapshot.status, event["id"])
@@ -146,59 +193,82 @@ class BillingService:
         subscription.cancel_at_period_end = snapshot.cancel_at_period_end
         subscription.last_event_created = position.created
         subscription.last_event_id = position.event_id
-        await self._remember_customer(repository, team, snapshot.customer_id)
-        changed = _derive_team_billing(team, subscriptions, settings)
-        return Applied(processed=True, plan_changed_team_id=changed)
+        delivery.plan_changed_for(_derive_team_billing(team, subscriptions, delivery.settings))
+        # Last: the events this binding unblocks derive the team's billing again, from these rows.
+        if snapshot.customer_id is not None and team.stripe_customer_id is None:
+            await self._bind_customer(delivery, team, snapshot.customer_id)
+        return Applied(processed=True)
 
-    async def _payment_failed(
-        self,
-        session: AsyncSession,
-        settings: Settings,
-        sender: EmailSender,
-        event: dict[str, Any],
-        invoice: dict[str, Any],
-    ) -> Applied:
+    async def _payment_failed(self, delivery: _Delivery, event: dict[str, Any], invoice: dict[str, Any]) -> Applied:
         invoice_id = invoice.get("id")
         if not isinstance(invoice_id, str):
             return Applied(processed=False)
         subscription_id, metadata_team_id = _invoice_subscription(invoice)
         customer_id = _customer_id(invoice.get("customer"))
-        repository = BillingRepository(session)
+        repository = BillingRepository(delivery.session)
         team = await self._find_team(repository, subscription_id, metadata_team_id, customer_id)
         if team is None:
-            logger.warning("stripe_event_for_unknown_team", event_id=event["id"], type=event["type"])
-            return Applied(processed=False)
+            return _unknown_team(event, customer_id)
         subscriptions = await repository.team_subscriptions(team.id)
         subscription = _find(subscriptions, subscription_id) if subscription_id else None
-        plan_changed_team_id = None
         if subscription is None:
             team.billing_status = "past_due"
         elif EventPosition(event["created"], "past_due", event["id"]).is_newer_than(subscription):
             subscription.status = "past_due"
             subscription.last_event_created = event["created"]
             subscription.last_event_id = event["id"]
-            plan_changed_team_id = _derive_team_billing(team, subscriptions, settings)
-        await self._email_owners_payment_failed(session, settings, sender, team, invoice, invoice_id)
-        return Applied(processed=True, plan_changed_team_id=plan_changed_team_id)
+            delivery.plan_changed_for(_derive_team_billing(team, subscriptions, delivery.settings))
+        await self._email_owners_payment_failed(delivery, team, invoice, invoice_id)
+        return Applied(processed=True)
+
+    async def _customer_identified(self, delivery: _Delivery, event: dict[str, Any], obj: dict[str, Any]) -> Applied:
+        """A finished Checkout (`client_reference_id`, else `metadata.team_id`) or a customer created or updated
+        with `metadata.team_id` says which team a Stripe customer is."""
+        if event["type"] == CHECKOUT_COMPLETED:
+            customer_id = _customer_id(obj.get("customer"))
+            team_ref = obj.get("client_reference_id") or _metadata_team_id(obj)
+        else:
+            customer_id = _customer_id(obj)
+            team_ref = _metadata_team_id(obj)
+        if customer_id is None or not isinstance(team_ref, str):
+            return Applied(processed=False)
+        team = await BillingRepository(delivery.session).lock_team(team_ref)
+        if team is None:
+            logger.warning("stripe_event_for_unknown_team", event_id=event["id"], type=event["type"])
+            return Applied(processed=False)
+        return Applied(processed=await self._bind_customer(delivery, team, customer_id))
+
+    async def _bind_customer(self, delivery: _Delivery, team: Team, customer_id: str) -> bool:
+        """Ties the customer to the team (a team keeps its first customer), then applies what waited for it."""
+        if team.stripe_customer_id not in (None, customer_id):
+            logger.warning("stripe_team_has_another_customer", team_id=team.id)
+            return False
+        repository = BillingRepository(delivery.session)
+        await repository.lock_customer(customer_id)
+        if team.stripe_customer_id is None:
+            if await repository.customer_is_taken(customer_id):
+                logger.warning("stripe_customer_belongs_to_another_team", team_id=team.id)
+                return False
+            team.stripe_customer_id = customer_id
+            # The waiting events find their team through this column.
+            await delivery.session.flush()
+        for row_id, event in await repository.pending_for_customer(customer_id):
+            logger.info("stripe_waiting_event_applied", event_id=event.get("id"), team_id=team.id)
+            await self._process(delivery, row_id, event, waiting=True)
+        return True
 
     async def _email_owners_payment_failed(
-        self,
-        session: AsyncSession,
-        settings: Settings,
-        sender: EmailSender,
-        team: Team,
-        invoice: dict[str, Any],
-        invoice_id: str,
+        self, delivery: _Delivery, team: Team, invoice: dict[str, Any], invoice_id: str
     ) -> None:
         attempt = invoice.get("attempt_count")
         attempt = attempt if isinstance(attempt, int) else 0
         subject, text = _payment_failed_message(team, invoice, attempt)
-        for owner in await BillingRepository(session).team_owners(team.id):
+        for owner in await BillingRepository(delivery.session).team_owners(team.id):
             # One email per owner per payment attempt, however often Stripe delivers the event.
             await email_service.send(
-                session,
-                sender,
-                settings,
+                delivery.session,
+                delivery.sender,
+                delivery.settings,
                 to=owner.email,
                 subject=subject,
                 text=text,
@@ -219,17 +289,21 @@ class BillingService:
         for team_id in (known_team_id, metadata_team_id):
             if team_id is not None and (team := await repository.lock_team(team_id)) is not None:
                 return team
-        return await repository.lock_team_by_customer(customer_id) if customer_id else None
+        if customer_id is None:
+            return None
+        team = await repository.lock_team_by_customer(customer_id)
+        if team is None:
+            # Before the event is left waiting: a binding of this customer may be about to commit.
+            await repository.lock_customer(customer_id)
+            team = await repository.lock_team_by_customer(customer_id)
+        return team
 
-    async def _remember_customer(
-        self, repository: BillingRepository, team: Team, customer_id: str | None
-    ) -> None:
-        if customer_id is None or team.stripe_customer_id is not None:
-            return
-        if await repository.customer_is_taken(customer_id):
-            logger.warning("stripe_customer_belongs_to_another_team", team_id=team.id)
-            return
-        team.stripe_customer_id = customer_id
+
+def _unknown_team(event: dict[str, Any], customer_id: str | None) -> Applied:
+    logger.warning(
+        "stripe_event_for_unknown_team", event_id=event["id"], type=event["type"], waits=customer_id is not None
+    )
+    return Applied(processed=False, waiting_for_customer=customer_id)
 
 
 def _derive_team_billing(
@@ -274,8 +348,6 @@ def _parse_subscription(obj: dict[str, Any]) -> SubscriptionSnapshot | None:
     period_ends = [end for item in item_list if isinstance(end := item.get("current_period_end"), int)]
     if not period_ends and isinstance(obj.get("current_period_end"), int):
         period_ends = [obj["current_period_end"]]
-    metadata = obj.get("metadata")
-    team_id_hint = metadata.get("team_id") if isinstance(metadata, dict) else None
     return SubscriptionSnapshot(
         subscription_id=subscription_id,
         customer_id=_customer_id(obj.get("customer")),
@@ -283,7 +355,7 @@ def _parse_subscription(obj: dict[str, Any]) -> SubscriptionSnapshot | None:
         price_ids=price_ids,
         current_period_end=datetime.fromtimestamp(max(period_ends), UTC) if period_ends else None,
         cancel_at_period_end=obj.get("cancel_at_period_end") is True,
-        team_id_hint=team_id_hint if isinstance(team_id_hint, str) else None,
+        team_id_hint=_metadata_team_id(obj),
     )
 
 
@@ -295,12 +367,13 @@ def _invoice_subscription(invoice: dict[str, Any]) -> tuple[str | None, str | No
     subscription = details.get("subscription", invoice.get("subscription"))
     if isinstance(subscription, dict):
         subscription = subscription.get("id")
-    metadata = details.get("metadata")
+    return subscription if isinstance(subscription, str) else None, _metadata_team_id(details)
+
+
+def _metadata_team_id(obj: dict[str, Any]) -> str | None:
+    metadata = obj.get("metadata")
     team_id = metadata.get("team_id") if isinstance(metadata, dict) else None
-    return (
-        subscription if isinstance(subscription, str) else None,
-        team_id if isinstance(team_id, str) else None,
-    )
+    return team_id if isinstance(team_id, str) else None
 
 
 def _customer_id(customer: object) -> str | None:

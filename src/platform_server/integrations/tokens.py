@@ -4,9 +4,11 @@ A refresh runs in its own session and commits before returning: a rotating provi
 token the moment it answers, so the new one must be on disk even if the caller's transaction rolls back.
 
 Serialization, per integration: an in-process asyncio lock first (coroutines of one process share the result),
-then a lock that holds across processes: a Redis lock when Redis is configured, otherwise the database's
-own — `SELECT … FOR UPDATE` on PostgreSQL, the write lock (taken by a no-op UPDATE) on SQLite. The row is
-re-read after the lock is taken, so a waiter that finds a fresh token uses it instead of refreshing again.
+then a lock that holds across processes: a Redis lock when Redis is configured and answers, otherwise the
+database's own — the write lock (taken by a no-op UPDATE) on SQLite. On PostgreSQL `SELECT … FOR UPDATE` is
+taken in every case: it costs nothing uncontended, and a process that cannot reach Redis then still waits for
+one that holds the Redis lock (with rotating refresh tokens, two concurrent refreshes revoke the grant). The
+row is re-read after the lock is taken, so a waiter that finds a fresh token uses it instead of refreshing again.
 """
 
 import asyncio
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from redis.asyncio import Redis
+from redis.asyncio.lock import Lock
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -32,6 +35,7 @@ from platform_server.integrations.providers.client import (
     ProviderUnavailable,
 )
 from platform_server.log import get_logger
+from platform_server.redis_store import REDIS_ERRORS, redis_key
 from platform_server.security import DecryptionError, Encryptor
 
 REFRESH_MARGIN = timedelta(minutes=5)
@@ -185,11 +189,11 @@ class TokenManager:
             lock = self._locks[integration_id] = asyncio.Lock()
         async with (
             lock,
-            self._cross_process_lock(integration_id),
+            self._cross_process_lock(integration_id) as redis_locked,
             self._sessionmaker() as session,
             session.begin(),
         ):
-            integration = await self._lock_row(session, integration_id)
+            integration = await self._lock_row(session, integration_id, redis_locked=redis_locked)
             current = self._usable_token(integration)
             if user:
                 current = self._open(integration, kind.token) or ""
@@ -298,34 +302,59 @@ class TokenManager:
             raise IntegrationExpired("unknown", f"Integration {integration_id} no longer exists")
         return integration
 
-    async def _lock_row(self, session: AsyncSession, integration_id: str) -> Integration:
-        statement = select(Integration).where(Integration.id == integration_id).execution_options(
-            populate_existing=True
+    async def _lock_row(self, session: AsyncSession, integration_id: str, *, redis_locked: bool) -> Integration:
+        statement = (
+            select(Integration).where(Integration.id == integration_id).execution_options(populate_existing=True)
         )
-        if self._redis is None:
-            if self._settings.is_sqlite:
-                # The first write of a transaction takes SQLite's database-wide write lock until commit.
-                await session.execute(
-                    update(Integration)
-                    .where(Integration.id == integration_id)
-                    .values(token_refreshed_at=Integration.token_refreshed_at)
-                )
-            else:
-                statement = statement.with_for_update()
+        if not self._settings.is_sqlite:
+            statement = statement.with_for_update()
+        elif not redis_locked:
+            # The first write of a transaction takes SQLite's database-wide write lock until commit.
+            await session.execute(
+                update(Integration)
+                .where(Integration.id == integration_id)
+                .values(token_refreshed_at=Integration.token_refreshed_at)
+            )
         integration = await session.scalar(statement)
         if integration is None:
             raise IntegrationExpired("unknown", f"Integration {integration_id} no longer exists")
         return integration
 
     @asynccontextmanager
-    async def _cross_process_lock(self, integration_id: str) -> AsyncIterator[None]:
+    async def _cross_process_lock(self, integration_id: str) -> AsyncIterator[bool]:
+        """Yields whether Redis holds the lock; when it does not, the database lock is what serializes."""
         if self._redis is None:
-            yield
+            yield False
             return
-        async with self._redis.lock(
-            f"platform:lock:refresh:{integration_id}", timeout=_LOCK_TTL_SECONDS, blocking_timeout=_LOCK_WAIT_SECONDS
-        ):
-            yield
+        lock = self._redis.lock(
+            redis_key(self._settings, "lock", "refresh", integration_id),
+            timeout=_LOCK_TTL_SECONDS,
+            blocking_timeout=_LOCK_WAIT_SECONDS,
+        )
+        try:
+            held = await lock.acquire()
+        except REDIS_ERRORS as exc:
+            # Redis is optional: a due token must not fail a tool call or a sync because Redis is down.
+            logger.warning(
+                "refresh_lock_redis_unavailable",
+                integration_id=integration_id,
+                error=f"{type(exc).__name__}: {exc}",
+                consequence="the database lock serializes the refresh",
+            )
+            held = False
+        try:
+            yield held
+        finally:
+            if held:
+                await _release(lock, integration_id)
+
+
+async def _release(lock: Lock, integration_id: str) -> None:
+    try:
+        await lock.release()
+    except REDIS_ERRORS as exc:
+        # The refresh has committed; the lock expires on its own (_LOCK_TTL_SECONDS).
+        logger.warning("refresh_lock_release_failed", integration_id=integration_id, error=f"{type(exc).__name__}")
 
 
 def provider_title(integration: Integration) -> str:

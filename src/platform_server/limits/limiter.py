@@ -23,9 +23,7 @@ from limits.aio.storage.redis.redispy import RedispyBridge
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import Scope
 
@@ -35,15 +33,15 @@ from platform_server.errors import RateLimited
 from platform_server.limits.plans import PlanDirectory
 from platform_server.limits.storage import LocalWindowStorage
 from platform_server.log import get_logger
+from platform_server.redis_store import REDIS_ERRORS, connect_redis, redis_key
 from platform_server.teams.models import Plan
 from platform_server.teams.plans import plan_limits
 
 STATE_KEY = "rate_limit"
 WINDOW_SECONDS = 60
-# A limiter that waits on a sick Redis would slow every request: fail fast, then leave Redis alone briefly.
-REDIS_TIMEOUT_SECONDS = 1.0
+# After a failure (which took at most redis_store.REDIS_TIMEOUT_SECONDS), Redis is left alone briefly.
 STORE_RETRY_SECONDS = 2.0
-STORE_ERRORS = (RedisError, StorageError, OSError, TimeoutError)
+STORE_ERRORS = (*REDIS_ERRORS, StorageError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,20 +133,14 @@ class RequestLimiter:
     ) -> None:
         self.enabled = settings.RATE_LIMIT_ENABLED
         self.clock = clock
-        self._redis: Redis | None = None
-        if settings.REDIS_URL:
-            self._redis = Redis.from_url(
-                settings.REDIS_URL,
-                socket_timeout=REDIS_TIMEOUT_SECONDS,
-                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-                retry=Retry(NoBackoff(), 0),
-            )
+        self._redis = connect_redis(settings)
+        if self._redis is not None:
             storage: RedisStorage | LocalWindowStorage = RedisStorage(
                 f"async+{settings.REDIS_URL}",
                 implementation="redispy",
                 # One pool with our timeouts and no retries; limits types its options as scalars only.
                 connection_pool=self._redis.connection_pool,  # type: ignore[arg-type]
-                key_prefix=f"{settings.REDIS_KEY_PREFIX}:limits",
+                key_prefix=redis_key(settings, "limits"),
             )
         else:
             storage = LocalWindowStorage(clock)
@@ -156,7 +148,7 @@ class RequestLimiter:
         self._pipelined = (
             PipelinedWindow(storage, self._redis) if isinstance(storage, RedisStorage) and self._redis else None
         )
-        self.plans = PlanDirectory(sessionmaker, self._redis, settings.REDIS_KEY_PREFIX)
+        self.plans = PlanDirectory(sessionmaker, self._redis, settings)
         self._plan_items = {plan.value: _PerMinute(plan_limits(plan, settings).requests_per_minute) for plan in Plan}
         self._auth_failures = _PerMinute(settings.RATE_LIMIT_AUTH_FAILURES_PER_MINUTE)
         self._public = _PerMinute(settings.RATE_LIMIT_PUBLIC_PER_MINUTE)

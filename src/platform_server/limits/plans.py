@@ -20,7 +20,9 @@ from contextlib import asynccontextmanager
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from platform_server.config import Settings
 from platform_server.limits.repository import TeamPlanRepository
+from platform_server.redis_store import redis_key
 from platform_server.teams.models import Plan
 
 PLAN_TTL_SECONDS = 60
@@ -31,12 +33,12 @@ class PlanDirectory:
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
         redis: Redis | None,
-        key_prefix: str,
+        settings: Settings,
         max_entries: int = 10_000,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._redis = redis
-        self._key_prefix = key_prefix
+        self._settings = settings
         self._max_entries = max_entries
         self._local: dict[str, tuple[str, float]] = {}
 
@@ -92,4 +94,4 @@ class PlanDirectory:
         self._local[team_id] = (plan, time.monotonic() + PLAN_TTL_SECONDS)
 
     def key(self, team_id: str) -> str:
-        return f"{self._key_prefix}:plan:{team_id}"
+        return redis_key(self._settings, "plan", team_id)

@@ -17,7 +17,9 @@ class WebhookEvent(IdMixin, Base):
     """Every verified delivery, stored once per provider id: the unique key is what makes redelivery harmless.
 
     The row is inserted in the same transaction as the event's effect, so a stored event has been applied
-    (or deliberately ignored, with `processed_at` left empty) and a failed one leaves no row behind.
+    (or deliberately ignored, with `processed_at` left empty) and a failed one leaves no row behind. A Stripe
+    event that names a customer no team is bound to yet also stays unprocessed, listed in
+    `stripe_pending_events` until its team is known (billing.service).
     """
 
     __tablename__ = "webhook_events"

@@ -7,7 +7,6 @@ In sandbox mode the provider calls go to the running server's /sandbox (PUBLIC_B
 
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
 from sqlalchemy import select
 
 from platform_server.config import Settings
@@ -20,6 +19,7 @@ from platform_server.integrations.sync.engine import Outcome, Progress
 from platform_server.integrations.sync.schemas import SyncRequest, SyncType
 from platform_server.integrations.sync.service import sync_service
 from platform_server.integrations.tokens import TokenManager
+from platform_server.redis_store import connect_redis
 from platform_server.security import Encryptor
 
 
@@ -44,7 +44,7 @@ async def run_sync_command(
     engine = create_engine(settings)
     sessionmaker = create_sessionmaker(engine)
     provider_http = ProviderHttp(settings)
-    redis = Redis.from_url(settings.REDIS_URL) if settings.REDIS_URL else None
+    redis = connect_redis(settings)
     try:
         async with sessionmaker() as session:
             found = (
