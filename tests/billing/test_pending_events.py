@@ -216,25 +216,25 @@ class TestRedelivery:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-async def database_at_0009(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+async def database_before_pending_events(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path}/upgrade.db"
-        await asyncio.to_thread(migrate.upgrade, url, "0009_user_token_rotation")
+        await asyncio.to_thread(migrate.upgrade, url, "0010_oauth_state_binding")
         yield url
         return
     url, drop = await _create_postgres_database(require_service("TEST_POSTGRES_URL", "PostgreSQL"))
     try:
-        await asyncio.to_thread(migrate.upgrade, url, "0009_user_token_rotation")
+        await asyncio.to_thread(migrate.upgrade, url, "0010_oauth_state_binding")
         yield url
     finally:
         await drop()
 
 
 async def test_events_stored_unapplied_before_the_upgrade_wait_for_their_team(
-    database_at_0009: str, settings_overrides: dict[str, Any]
+    database_before_pending_events: str, settings_overrides: dict[str, Any]
 ) -> None:
     team_id, event = new_id(), subscription_event(customer=CUSTOMER)
-    engine = create_async_engine(database_at_0009)
+    engine = create_async_engine(database_before_pending_events)
     async with engine.begin() as connection:
         await connection.execute(
             text(
@@ -256,9 +256,9 @@ async def test_events_stored_unapplied_before_the_upgrade_wait_for_their_team(
             },
         )
     await engine.dispose()
-    await asyncio.to_thread(migrate.upgrade, database_at_0009)
+    await asyncio.to_thread(migrate.upgrade, database_before_pending_events)
 
-    app = create_app(make_settings(database_at_0009, **settings_overrides))
+    app = create_app(make_settings(database_before_pending_events, **settings_overrides))
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client,

@@ -1,7 +1,7 @@
 """Stripe events waiting for their team: stripe_pending_events, filled with the unapplied events stored so far
 
-Revision ID: 0010_billing_pending_events
-Revises: 0009_user_token_rotation
+Revision ID: 0011_billing_pending_events
+Revises: 0010_oauth_state_binding
 Create Date: 2026-12-02 14:30:00.000000
 """
 
@@ -11,8 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010_billing_pending_events"
-down_revision: str | Sequence[str] | None = "0009_user_token_rotation"
+revision: str = "0011_billing_pending_events"
+down_revision: str | Sequence[str] | None = "0010_oauth_state_binding"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
