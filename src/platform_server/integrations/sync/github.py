@@ -8,8 +8,9 @@ import re
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
 
-from platform_server.integrations.providers.client import ProviderClient
+from platform_server.integrations.providers.client import ProviderClient, ProviderResponse
 from platform_server.integrations.sync.base import (
     TRACKER_COLUMNS,
     Importer,
@@ -42,6 +43,19 @@ def _label(label: Any) -> str:
 
 def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _remaining_pages(response: ProviderResponse) -> int | None:
+    """Pages after this one in the current listing, from the `Link` header's next and last page numbers."""
+    if response.next_link() is None:
+        return 0
+    numbers = []
+    for rel in ("next", "last"):
+        values = parse_qs(urlsplit(response.links.get(rel, {}).get("url", "")).query).get("page", [])
+        if not values or not values[0].isdigit():
+            return None
+        numbers.append(int(values[0]))
+    return max(0, numbers[1] - numbers[0] + 1)
 
 
 class _GitHubIssuesList(Importer):
@@ -78,7 +92,7 @@ class _GitHubIssuesList(Importer):
                 high = newest(high, parse_time(item.get("updated_at")))
                 if ("pull_request" in item) == self.wants_pull_requests:
                     rows.append(self.map(item, str(scope.project)))
-            yield Page(rows, high)
+            yield Page(rows, high, remaining=_remaining_pages(response))
             link = response.next_link()
             if link is None:
                 return
