@@ -2,7 +2,7 @@
 """Install into ./.venv from the lock files, then serve or test. Needs only python3 (3.11+).
 
     python3 scripts/dev.py serve [platform-server serve options]
-    python3 scripts/dev.py test [pytest options]
+    python3 scripts/dev.py test [pytest options]   (in parallel, `-n auto`, unless the options say -n)
 """
 
 import hashlib
@@ -67,6 +67,14 @@ def test_environment() -> dict[str, str]:
     return env
 
 
+def pytest_arguments(rest: list[str]) -> list[str]:
+    """Parallel by default (pytest-xdist, one worker per core), as CI runs; `-n N`, `-n0` or `-p no:xdist` win."""
+    chooses = any(arg == "-n" or arg.startswith(("-n", "--numprocesses")) for arg in rest)
+    if chooses or "no:xdist" in rest:
+        return rest
+    return ["-n", "auto", *rest]
+
+
 def main() -> None:
     command, *rest = sys.argv[1:] or ["help"]
     if command not in LOCKS:
@@ -75,7 +83,7 @@ def main() -> None:
     if command == "serve":
         os.execv(BIN / "platform-server", [str(BIN / "platform-server"), "serve", *rest])
     env = test_environment()
-    os.execve(BIN / "python", [str(BIN / "python"), "-m", "pytest", *rest], env)
+    os.execve(BIN / "python", [str(BIN / "python"), "-m", "pytest", *pytest_arguments(rest)], env)
 
 
 if __name__ == "__main__":

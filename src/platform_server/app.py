@@ -5,7 +5,11 @@ from contextlib import asynccontextmanager
 from importlib.metadata import version
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from platform_server.assistant.client import build_chat_client
 from platform_server.assistant.router import router as assistant_router
@@ -52,8 +56,41 @@ Authenticate with an API key: `Authorization: Bearer plat_…`. Errors always ha
 """
 
 
+DOCS_PATH = "/docs"
+DOCS_ASSETS_PATH = "/docs/assets"
+OAUTH2_REDIRECT_PATH = "/docs/oauth2-redirect"
+SETTINGS_PAGE_PATH = "/settings"
+
+
 def _operation_id(route: APIRoute) -> str:
     return route.name
+
+
+def _install_docs(app: FastAPI) -> None:
+    """Swagger UI from the pinned swagger-ui-bundle-v2 package, not a CDN: /docs works offline too."""
+    openapi_url = app.openapi_url or "/openapi.json"
+
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} - docs",
+            swagger_js_url=f"{DOCS_ASSETS_PATH}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS_PATH}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS_PATH}/favicon-32x32.png",
+            oauth2_redirect_url=OAUTH2_REDIRECT_PATH,
+        )
+
+    async def oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    async def home() -> RedirectResponse:
+        # A browser opening the server's address wants a page, not a JSON 404.
+        return RedirectResponse(SETTINGS_PAGE_PATH)
+
+    app.add_api_route(DOCS_PATH, swagger_ui, include_in_schema=False)
+    app.add_api_route(OAUTH2_REDIRECT_PATH, oauth2_redirect, include_in_schema=False)
+    app.add_api_route("/", home, include_in_schema=False)
+    app.mount(DOCS_ASSETS_PATH, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -101,6 +138,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=API_DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        # Served by _install_docs from local assets; ReDoc would need a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.principal_cache = PrincipalCache(
@@ -131,6 +171,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     app.mount(STATIC_PATH, static_files(), name="settings-static")
+    _install_docs(app)
 
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.MAX_BODY_BYTES)
     app.add_middleware(RequestContextMiddleware)

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     SECRET_KEY: SecretStr | None = None
     SECRET_KEY_FILE: Path = Path(".platform-secret")
     PUBLIC_BASE_URL: str = "http://127.0.0.1:8000"
+    # Host header values the MCP endpoint accepts besides PUBLIC_BASE_URL's (e.g. `localhost:8000` beside
+    # `127.0.0.1:8000`): its DNS-rebinding protection refuses every other Host.
+    MCP_ALLOWED_HOSTS: CommaSeparated = Field(default_factory=list)
     PLATFORM_SANDBOX: bool = False
     LOG_LEVEL: str = "INFO"
     LOG_JSON: bool | None = None
@@ -97,7 +100,7 @@ class Settings(BaseSettings):
     # network; turn off to measure the loopback path (benchmarks) or when PUBLIC_BASE_URL is another server.
     SANDBOX_IN_PROCESS: bool = True
 
-    @field_validator("STRIPE_WEBHOOK_SECRET", "STRIPE_PRO_PRICE_IDS", mode="before")
+    @field_validator("STRIPE_WEBHOOK_SECRET", "STRIPE_PRO_PRICE_IDS", "MCP_ALLOWED_HOSTS", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         return _split_csv(value)

@@ -182,7 +182,7 @@ async def test_killed_sync_resumes_and_matches_an_uninterrupted_one(
     class Killed(Exception):
         pass
 
-    def kill_after_two_pages(_items: int, pages: int) -> None:
+    def kill_after_two_pages(_items: int, pages: int, _total: int | None) -> None:
         if pages == 2:
             raise Killed
 
@@ -225,7 +225,7 @@ async def test_an_issue_updated_during_the_run_skips_nothing(
     integration_id = await connect_and_enable(app, client, owner, "github")
     expected = expected_github(app, pulls=False)
 
-    def edit_a_seen_issue(_items: int, pages: int) -> None:
+    def edit_a_seen_issue(_items: int, pages: int, _total: int | None) -> None:
         # Issue #1 was on page 1; updating it moves it to the end of the listing (an offset shift).
         if pages == 1:
             store.world("github").touch("acme/product", 1, title="Edited mid-run")

@@ -263,6 +263,8 @@ class TestSession:
         await sign_in(client, owner)
         keys = await client.get("/api/api-keys", headers=owner.headers)
         key_id = keys.json()["data"][0]["id"]
+        # Another owner key first: the team's last one cannot be revoked.
+        assert (await client.post("/api/api-keys", json={"name": "spare"}, headers=owner.headers)).status_code == 201
         assert (await client.delete(f"/api/api-keys/{key_id}", headers=owner.headers)).status_code == 200
         response = await client.get("/settings/integrations")
         assert response.status_code == 303

@@ -27,11 +27,17 @@ async def create_api_key(principal: CurrentPrincipal, session: SessionDep, body:
 
 
 @router.delete(
-    "/{api_key_id}", operation_id="revokeApiKey", summary="Revoke an API key", responses=error_responses(404)
+    "/{api_key_id}",
+    operation_id="revokeApiKey",
+    summary="Revoke an API key",
+    responses=error_responses(403, 404, 409),
 )
 async def revoke_api_key(
     principal: CurrentPrincipal, session: SessionDep, cache: PrincipalCacheDep, api_key_id: str
 ) -> ApiKeyRead:
-    """Revokes at once on this server; other server processes stop accepting it within the cache TTL (30 s)."""
+    """Everyone may revoke their own keys; owners and admins also members' and admins' keys; only owners an
+    owner's key (403 otherwise). The last active key of the team's owners cannot be revoked (409): create
+    another first. Revokes at once on this server; other server processes stop accepting it within the cache
+    TTL (30 s)."""
     api_key = await api_key_service.revoke(session, principal, cache, api_key_id)
     return ApiKeyRead.model_validate(api_key)

@@ -9,7 +9,7 @@ from platform_server.auth.models import ApiKey
 from platform_server.auth.principal import Principal
 from platform_server.auth.repository import ApiKeyLookup, ApiKeyRepository
 from platform_server.db import utcnow
-from platform_server.errors import ResourceNotFound, Unauthorized
+from platform_server.errors import Conflict, Forbidden, ResourceNotFound, Unauthorized
 from platform_server.pagination import PageParams
 from platform_server.security import display_prefix, generate_api_key, hash_token
 from platform_server.teams.models import Role
@@ -136,16 +136,39 @@ class ApiKeyService:
     async def revoke(
         self, session: AsyncSession, principal: Principal, cache: PrincipalCache, api_key_id: str
     ) -> ApiKey:
-        api_key = await ApiKeyRepository(session, principal.team_id).get(api_key_id)
-        if api_key is None or (not principal.can_manage and api_key.user_id != principal.user_id):
+        keys = ApiKeyRepository(session, principal.team_id)
+        found = await keys.get_with_holder_role(api_key_id)
+        if found is None:
             raise ResourceNotFound("API key", api_key_id)
+        api_key, holder_role = found
+        _check_may_revoke(principal, api_key, holder_role)
         if api_key.revoked_at is None:
+            if holder_role is Role.owner:
+                await keys.lock_team()
             api_key.revoked_at = utcnow()
             await session.flush()
+            # Counted after the write, so that two owners revoking each other's last keys at once cannot
+            # both succeed: the second waits for the first's lock and then sees its revocation.
+            if holder_role is Role.owner and await keys.count_active_owner_keys() == 0:
+                raise Conflict(
+                    "This is the last active API key of the team's owners: create another key first "
+                    "(an operator can issue one with `platform-server issue-key`)",
+                    details={"apiKeyId": api_key.id},
+                )
         cache.evict(api_key_id=api_key.id)
         # A concurrent request may re-cache the key from the database before this transaction commits.
         event.listen(session.sync_session, "after_commit", lambda _: cache.evict(api_key_id=api_key.id), once=True)
         return api_key
+
+
+def _check_may_revoke(principal: Principal, api_key: ApiKey, holder_role: Role) -> None:
+    """Anyone revokes their own keys; admins and owners those of members and admins; only owners an owner's."""
+    if api_key.user_id == principal.user_id:
+        return
+    if holder_role is Role.owner and principal.role is not Role.owner:
+        raise Forbidden("Only an owner can revoke an owner's API key", details={"role": principal.role.value})
+    if not principal.can_manage:
+        raise Forbidden("Members can revoke only their own API keys", details={"role": principal.role.value})
 
 
 auth_service = AuthService()

@@ -58,7 +58,7 @@ def _check_host_and_origin(request: Request) -> None:
     security = request.app.state.mcp_gateway.security
     if request.headers.get("host") not in security.allowed_hosts:
         raise MisdirectedRequest(
-            "The Host header does not match this server's public address (PUBLIC_BASE_URL)",
+            "The Host header is neither this server's public address (PUBLIC_BASE_URL) nor one of MCP_ALLOWED_HOSTS",
             details={"allowedHosts": security.allowed_hosts},
         )
     origin = request.headers.get("origin")

@@ -79,12 +79,14 @@ async def _call_tool(ctx: ServerRequestContext[Any, Any], params: mcp.CallToolRe
 
 
 def transport_security(settings: Settings) -> TransportSecuritySettings:
-    """Host and Origin must be this deployment's public address, not the SDK's localhost-only default."""
+    """Host and Origin must be this deployment's public address or one the operator added (MCP_ALLOWED_HOSTS),
+    not the SDK's localhost-only default."""
     public = urlsplit(settings.PUBLIC_BASE_URL)
+    hosts = list(dict.fromkeys([public.netloc, *settings.MCP_ALLOWED_HOSTS]))
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
-        allowed_hosts=[public.netloc],
-        allowed_origins=[f"{public.scheme}://{public.netloc}"],
+        allowed_hosts=hosts,
+        allowed_origins=[f"{public.scheme}://{host}" for host in hosts],
     )
 
 

@@ -20,7 +20,15 @@ class TeamRepository(Repository[Team]):
 
 
 class UserRepository(Repository[User]):
+    """Users across teams: for operator commands, which act before any team is known."""
+
     model = User
+
+    async def by_email(self, email: str, team_id: str | None = None) -> Sequence[User]:
+        statement = select(User).where(func.lower(User.email) == email.lower()).order_by(User.id)
+        if team_id is not None:
+            statement = statement.where(User.team_id == team_id)
+        return (await self.session.scalars(statement)).all()
 
 
 class TeamMemberRepository(TeamScopedRepository[User]):

@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from platform_server.auth.models import ApiKey
 from platform_server.auth.principal import Principal
 from platform_server.auth.service import api_key_service
-from platform_server.errors import Conflict, Forbidden, Unauthorized
+from platform_server.errors import Conflict, Forbidden, NotFound, Unauthorized
 from platform_server.pagination import PageParams
 from platform_server.teams.models import Role, Team, User
 from platform_server.teams.repository import TeamMemberRepository, TeamRepository, UserRepository
@@ -62,6 +62,24 @@ class TeamService:
             session, team_id=team.id, user_id=user.id, name="bootstrap"
         )
         return team, user, workspace, api_key, secret
+
+    async def issue_recovery_key(
+        self, session: AsyncSession, *, email: str, team_id: str | None, name: str
+    ) -> tuple[User, ApiKey, str]:
+        """A new API key for an existing user, whatever their keys' state: the way back in for a locked-out owner."""
+        users = await UserRepository(session).by_email(email, team_id)
+        if not users:
+            raise NotFound(f"No user has the email {email}" + (f" in team {team_id}" if team_id else ""))
+        if len(users) > 1:
+            raise Conflict(
+                f"Users of several teams have the email {email}: choose the team",
+                details={"teamIds": [user.team_id for user in users]},
+            )
+        user = users[0]
+        api_key, secret = await api_key_service.create_for_user(
+            session, team_id=user.team_id, user_id=user.id, name=name
+        )
+        return user, api_key, secret
 
 
 team_service = TeamService()

@@ -1,6 +1,6 @@
 from fastapi import APIRouter
 
-from platform_server.auth.dependencies import CurrentPrincipal
+from platform_server.auth.dependencies import AdminPrincipal, CurrentPrincipal
 from platform_server.db import SessionDep
 from platform_server.errors import error_responses
 from platform_server.pagination import PageDep, Paginated, Pagination
@@ -19,24 +19,26 @@ async def list_workspaces(principal: CurrentPrincipal, session: SessionDep, page
     )
 
 
-@router.post("", status_code=201, operation_id="createWorkspace", summary="Create a workspace")
-async def create_workspace(principal: CurrentPrincipal, session: SessionDep, body: WorkspaceCreate) -> WorkspaceRead:
+@router.post(
+    "", status_code=201, operation_id="createWorkspace", summary="Create a workspace", responses=error_responses(403)
+)
+async def create_workspace(principal: AdminPrincipal, session: SessionDep, body: WorkspaceCreate) -> WorkspaceRead:
+    """Owners and admins only."""
     return WorkspaceRead.model_validate(await workspace_service.create(session, principal, body))
 
 
-@router.get(
-    "/{workspace_id}", operation_id="getWorkspace", summary="Get a workspace", responses=error_responses(404)
-)
+@router.get("/{workspace_id}", operation_id="getWorkspace", summary="Get a workspace", responses=error_responses(404))
 async def get_workspace(principal: CurrentPrincipal, session: SessionDep, workspace_id: str) -> WorkspaceRead:
     return WorkspaceRead.model_validate(await workspace_service.get(session, principal, workspace_id))
 
 
 @router.patch(
-    "/{workspace_id}", operation_id="updateWorkspace", summary="Update a workspace", responses=error_responses(404)
+    "/{workspace_id}", operation_id="updateWorkspace", summary="Update a workspace", responses=error_responses(403, 404)
 )
 async def update_workspace(
-    principal: CurrentPrincipal, session: SessionDep, workspace_id: str, body: WorkspaceUpdate
+    principal: AdminPrincipal, session: SessionDep, workspace_id: str, body: WorkspaceUpdate
 ) -> WorkspaceRead:
+    """Owners and admins only."""
     return WorkspaceRead.model_validate(await workspace_service.update(session, principal, workspace_id, body))
 
 
@@ -44,8 +46,9 @@ async def update_workspace(
     "/{workspace_id}",
     operation_id="deleteWorkspace",
     summary="Delete a workspace with its features, work items and integration enablements",
-    responses=error_responses(404),
+    responses=error_responses(403, 404),
 )
-async def delete_workspace(principal: CurrentPrincipal, session: SessionDep, workspace_id: str) -> Message:
+async def delete_workspace(principal: AdminPrincipal, session: SessionDep, workspace_id: str) -> Message:
+    """Owners and admins only: it also removes the workspace's integration settings and sync history."""
     await workspace_service.delete(session, principal, workspace_id)
     return Message(message="Workspace deleted")

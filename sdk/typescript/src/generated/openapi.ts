@@ -112,7 +112,10 @@ export interface paths {
         post?: never;
         /**
          * Revoke an API key
-         * @description Revokes at once on this server; other server processes stop accepting it within the cache TTL (30 s).
+         * @description Everyone may revoke their own keys; owners and admins also members' and admins' keys; only owners an
+         *     owner's key (403 otherwise). The last active key of the team's owners cannot be revoked (409): create
+         *     another first. Revokes at once on this server; other server processes stop accepting it within the cache
+         *     TTL (30 s).
          */
         delete: operations["revokeApiKey"];
         options?: never;
@@ -130,7 +133,10 @@ export interface paths {
         /** List workspaces */
         get: operations["listWorkspaces"];
         put?: never;
-        /** Create a workspace */
+        /**
+         * Create a workspace
+         * @description Owners and admins only.
+         */
         post: operations["createWorkspace"];
         delete?: never;
         options?: never;
@@ -149,11 +155,17 @@ export interface paths {
         get: operations["getWorkspace"];
         put?: never;
         post?: never;
-        /** Delete a workspace with its features, work items and integration enablements */
+        /**
+         * Delete a workspace with its features, work items and integration enablements
+         * @description Owners and admins only: it also removes the workspace's integration settings and sync history.
+         */
         delete: operations["deleteWorkspace"];
         options?: never;
         head?: never;
-        /** Update a workspace */
+        /**
+         * Update a workspace
+         * @description Owners and admins only.
+         */
         patch: operations["updateWorkspace"];
         trace?: never;
     };
@@ -2512,8 +2524,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller's role does not allow this action */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not found (also for another team's resources) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2599,6 +2629,15 @@ export interface operations {
             };
             /** @description Missing, malformed, unknown or revoked API key */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller's role does not allow this action */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2695,6 +2734,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The caller's role does not allow this action */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not found (also for another team's resources) */
             404: {
                 headers: {
@@ -2741,6 +2789,15 @@ export interface operations {
             };
             /** @description Missing, malformed, unknown or revoked API key */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller's role does not allow this action */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

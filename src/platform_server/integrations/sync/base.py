@@ -31,6 +31,8 @@ class Page:
     rows: list[dict[str, Any]]
     high: datetime | None
     next_token: str | None = None
+    # Pages still to come after this one, when the provider says (GitHub's `Link: rel="last"`): progress bars.
+    remaining: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

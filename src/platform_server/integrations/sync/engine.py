@@ -33,8 +33,8 @@ from platform_server.work_items.models import Priority
 
 logger = get_logger(__name__)
 
-Progress = Callable[[int, int], None]
-"""Called after each committed page with (items synced so far, pages so far)."""
+Progress = Callable[[int, int, int | None], None]
+"""Called after each committed page with (items synced so far, pages so far, all pages when the provider says)."""
 
 
 class SyncAborted(Exception):
@@ -149,7 +149,8 @@ class ImportEngine:
                 synced += await self._write(job, rows, cursor, _elapsed_ms(started))
                 pages_done += 1
                 if progress is not None:
-                    progress(synced, pages_done)
+                    total = pages_done + page.remaining if page.remaining is not None else None
+                    progress(synced, pages_done, total)
         return synced
 
     async def _prepare(self, job: ImportJob, client: ProviderClient, page: Page) -> list[dict[str, Any]]:

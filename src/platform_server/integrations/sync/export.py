@@ -177,6 +177,11 @@ class ExportEngine:
     async def _export(self, job: ExportJob, client: ProviderClient, started: float, progress: Progress | None) -> int:
         created = batches = 0
         after: str | None = None
+        total: int | None = None
+        if progress is not None:
+            async with self.sessionmaker() as session:
+                waiting = await ExportRepository(session, job.team_id).count_unlinked(job.workspace_id)
+            total = -(-waiting // BATCH)
         while True:
             async with self.sessionmaker() as session:
                 items = await ExportRepository(session, job.team_id).unlinked(job.workspace_id, after, BATCH)
@@ -200,7 +205,7 @@ class ExportEngine:
             after = items[-1].id
             batches += 1
             if progress is not None:
-                progress(created, batches)
+                progress(created, batches, total)
 
     async def _finish(self, job: ExportJob, status: str, started: float, error: str | None) -> None:
         async with self.sessionmaker() as session, session.begin():

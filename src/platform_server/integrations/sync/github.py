@@ -7,8 +7,9 @@ with a `pull_request` key), so one ascending, incremental listing serves both en
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
 
-from platform_server.integrations.providers.client import ProviderClient
+from platform_server.integrations.providers.client import ProviderClient, ProviderResponse
 from platform_server.integrations.providers.github_tools import repo_path
 from platform_server.integrations.sync.base import (
     TRACKER_COLUMNS,
@@ -31,6 +32,19 @@ def _label(label: Any) -> str:
 
 def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _remaining_pages(response: ProviderResponse) -> int | None:
+    """Pages after this one in the current listing, from the `Link` header's next and last page numbers."""
+    if response.next_link() is None:
+        return 0
+    numbers = []
+    for rel in ("next", "last"):
+        values = parse_qs(urlsplit(response.links.get(rel, {}).get("url", "")).query).get("page", [])
+        if not values or not values[0].isdigit():
+            return None
+        numbers.append(int(values[0]))
+    return max(0, numbers[1] - numbers[0] + 1)
 
 
 class _GitHubIssuesList(Importer):
@@ -64,7 +78,7 @@ class _GitHubIssuesList(Importer):
                 high = newest(high, parse_time(item.get("updated_at")))
                 if ("pull_request" in item) == self.wants_pull_requests:
                     rows.append(self.map(item, str(scope.project)))
-            yield Page(rows, high)
+            yield Page(rows, high, remaining=_remaining_pages(response))
             link = response.next_link()
             if link is None:
                 return

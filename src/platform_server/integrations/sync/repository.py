@@ -6,7 +6,7 @@ from functools import cache
 from typing import Any
 from typing import cast as type_cast
 
-from sqlalchemy import Index, Insert, Table, Text, and_, case, cast, or_, select, update
+from sqlalchemy import Index, Insert, Select, Table, Text, and_, case, cast, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -188,13 +188,20 @@ class ExportRepository:
         self.session = session
         self.team_id = team_id
 
-    async def unlinked(self, workspace_id: str, after: str | None, limit: int) -> Sequence[WorkItem]:
-        statement = select(WorkItem).where(
+    def _unlinked(self, workspace_id: str) -> Select[WorkItem]:
+        return select(WorkItem).where(
             WorkItem.team_id == self.team_id,
             WorkItem.workspace_id == workspace_id,
             WorkItem.integration_id.is_(None),
             WorkItem.external_id.is_(None),
         )
+
+    async def count_unlinked(self, workspace_id: str) -> int:
+        statement = self._unlinked(workspace_id).with_only_columns(func.count())
+        return int(await self.session.scalar(statement) or 0)
+
+    async def unlinked(self, workspace_id: str, after: str | None, limit: int) -> Sequence[WorkItem]:
+        statement = self._unlinked(workspace_id)
         if after is not None:
             statement = statement.where(WorkItem.id > after)
         return (await self.session.scalars(statement.order_by(WorkItem.id).limit(limit))).all()
