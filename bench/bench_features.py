@@ -93,9 +93,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 figures = uvloop.run(measure(targets, args.requests, args.concurrency, args.warmup, args.runs))
     healthz, listing = (figures[target.name] for target in targets)
     ratio = listing.requests_per_second / healthz.requests_per_second
-    print(ratio_line("ratio features ÷ healthz (throughput)", ratio, GOAL))
+    cpu_ratio = healthz.cpu_us / listing.cpu_us
+    print(ratio_line("ratio features ÷ healthz (throughput)", ratio, GOAL, cpu_ratio))
     print(f"server CPU per request: features {listing.cpu_us:.0f} µs, healthz {healthz.cpu_us:.0f} µs")
-    return summary("features", conditions(args, args.concurrency), figures, ratio=round(ratio, 3), goal=GOAL)
+    return summary(
+        "features",
+        conditions(args, args.concurrency),
+        figures,
+        ratio=round(ratio, 3),
+        cpu_ratio=round(cpu_ratio, 3),
+        goal=GOAL,
+    )
 
 
 def parser() -> argparse.ArgumentParser:

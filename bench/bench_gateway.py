@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -246,7 +247,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         tools_file.write_text(answers["tools"].expected_body.decode())
         bare_port = free_port()
         bare_command = [PYTHON, __file__, "--bare-server", str(bare_port), str(tools_file)]
-        bare = stack.enter_context(Server({}, workdir, bare_port, command=bare_command))
+        bare = stack.enter_context(Server(dict(os.environ), workdir, bare_port, command=bare_command))
         bare_list = asyncio.run(bare_exchange(bare, answers["list"].expected_body))
         where = "upstream" if args.upstream else "same server"
         targets = [
@@ -266,17 +267,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ]
         figures = uvloop.run(measure(targets, args.requests, args.concurrency, args.warmup, args.runs))
     rps = {name: f.requests_per_second for name, f in figures.items()}
+    cpu = {name: f.cpu_us for name, f in figures.items()}
     names = [target.name for target in targets]
-    ratios: dict[str, Any] = {
-        "tools_list_ratio": round(rps[names[1]] / rps[names[0]], 3),
-        "tools_list_vs_bare_sdk": round(rps[names[1]] / rps[names[2]], 3),
-        "tools_call_ratio": round(rps[names[4]] / rps[names[3]], 3),
-    }
-    print(ratio_line("ratio tools/list ÷ healthz (throughput)", ratios["tools_list_ratio"], GOAL))
+
+    def pair(numerator: str, denominator: str) -> tuple[float, float]:
+        return round(rps[numerator] / rps[denominator], 3), round(cpu[denominator] / cpu[numerator], 3)
+
+    ratios: dict[str, Any] = {}
+    ratios["tools_list_ratio"], ratios["tools_list_cpu_ratio"] = pair(names[1], names[0])
+    ratios["tools_list_vs_bare_sdk"], _ = pair(names[1], names[2])
+    ratios["tools_call_ratio"], ratios["tools_call_cpu_ratio"] = pair(names[4], names[3])
+    print(
+        ratio_line(
+            "ratio tools/list ÷ healthz (throughput)", ratios["tools_list_ratio"], GOAL, ratios["tools_list_cpu_ratio"]
+        )
+    )
     print(f"ratio tools/list ÷ bare SDK server, same list (extra): {ratios['tools_list_vs_bare_sdk']:.3f}")
-    print(ratio_line(f"ratio tools/call ÷ direct GET, loopback ({where})", ratios["tools_call_ratio"], GOAL))
+    label = f"ratio tools/call ÷ direct GET, loopback ({where})"
+    print(ratio_line(label, ratios["tools_call_ratio"], GOAL, ratios["tools_call_cpu_ratio"]))
     if not args.upstream:
-        ratios["tools_call_in_process_ratio"] = round(rps[names[6]] / rps[names[5]], 3)
+        ratios["tools_call_in_process_ratio"], _ = pair(names[6], names[5])
         print(
             f"ratio tools/call ÷ direct GET, sandbox in-process (not production): "
             f"{ratios['tools_call_in_process_ratio']:.3f}"
