@@ -1,17 +1,28 @@
-"""MCP gateway benchmark: `tools/list` and `tools/call` through the gateway, beside its baselines, in one run.
+"""MCP gateway: `tools/list` and `tools/call` against the same server's baselines, measured from outside.
 
-- gateway: `POST /api/workspaces/{id}/mcp` of a real server (`platform-server serve --sandbox`, one uvicorn
-  worker, SQLite), authenticated with an API key, GitHub connected through the sandbox's OAuth flow;
-- (a) a bare `mcp` SDK server (low-level `Server`, same transport options) returning a static list of the same
-  tools — the baseline for `tools/list`;
-- (b) a direct call to the sandbox endpoint behind `github_list_issues` (`GET /repos/acme/product/issues`) with
-  a sandbox token — the baseline for `tools/call`; the gateway's extra cost is everything on top of it.
+The real server (`platform-server serve --sandbox`, one uvicorn worker, SQLite, rate limit off, logs at
+WARNING) with `SANDBOX_IN_PROCESS=0`: the gateway reaches the sandbox's GitHub over loopback HTTP at
+PUBLIC_BASE_URL (this same server), as it reaches a provider in production. GitHub is connected through the
+sandbox's OAuth flow and enabled for the workspace with one tool, `github_list_issues`. Targets, each answer
+checked (status and exact bytes, after one answer of each was checked in depth):
 
-All requests are 2026-07-28 JSON-RPC POSTs over loopback from this process. Latency is measured one request
-at a time (p50/p99), throughput with `--concurrency` requests in flight. Goals (issue 5): tools/list
-throughput >= 0.5 x (a); tools/call p50 <= (b) p50 + 2 ms.
+- `GET /healthz` of the same server: the denominator of the `tools/list` goal (>= 0.50);
+- `tools/list` through the gateway: the one enabled tool;
+- `tools/list` of a bare `mcp` SDK server (low-level `Server`, same transport options, another process)
+  serving exactly the same list: an extra row, the SDK's own cost for the same answer;
+- `GET /sandbox/github/repos/acme/product/issues` with a sandbox token, the request the tool makes, through
+  the same server: the denominator of the `tools/call` goal (>= 0.50);
+- `tools/call github_list_issues` (3 open issues) through the gateway, over loopback;
+- the same pair on a second server with `SANDBOX_IN_PROCESS=1` (the sandbox answered in-process, a shortcut
+  production never takes), reported beside the loopback figure.
 
-    .venv/bin/python bench/bench_gateway.py [--requests 400] [--concurrency 8]
+With `--workers 2` (or `--upstream`) the sandbox runs as an upstream server of its own (one worker): the
+sandbox's tokens live in one process's memory, so workers cannot share it. The gateway's PUBLIC_BASE_URL is
+then the upstream's address (requests to the gateway carry that Host), and the direct GET goes to the upstream.
+
+    .venv/bin/python bench/bench_gateway.py [--requests 2000] [--concurrency 16] [--runs 5]
+    .venv/bin/python bench/bench_gateway.py --postgres postgresql+asyncpg://postgres@127.0.0.1:5432/test \\
+        --redis redis://127.0.0.1:6379/0 --workers 2
 """
 
 import argparse
@@ -19,325 +30,286 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
-import statistics
-import subprocess
-import sys
 import tempfile
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import httpx
+import uvloop
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
+from common import (
+    PYTHON,
+    Server,
+    Target,
+    add_service_options,
+    approve,
+    bootstrap,
+    check,
+    client,
+    conditions,
+    free_port,
+    measure,
+    ratio_line,
+    sandbox_token,
+    server_env,
+    services,
+    summary,
+)
+from loadgen import Exchange, http_request
+
 MODERN = "2026-07-28"
 META = {
     "io.modelcontextprotocol/protocolVersion": MODERN,
     "io.modelcontextprotocol/clientCapabilities": {},
     "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "1"},
 }
-LIST_ISSUES = {"name": "github_list_issues", "arguments": {"repo": "acme/product", "state": "open", "perPage": 10}}
+TOOL = "github_list_issues"
+REPO = "acme/product"
+OPEN_ISSUES = 3
+# The query `github_list_issues` sends for {"repo": REPO, "perPage": 3}, so the direct GET is the same request.
+ISSUES_PATH = (
+    f"/sandbox/github/repos/{REPO}/issues?state=open&sort=created&direction=desc&per_page={OPEN_ISSUES}&page=1"
+)
+GOAL = 0.50
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def rpc(method: str, params: dict[str, Any] | None = None) -> bytes:
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": {**(params or {}), "_meta": META}}
+    return json.dumps(body).encode()
 
 
-def rpc(method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": 1, "method": method, "params": {**(params or {}), "_meta": META}}
-
-
-def rpc_headers(method: str, name: str | None = None) -> dict[str, str]:
-    headers = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": MODERN, "Mcp-Method": method}
+def rpc_headers(method: str, name: str | None = None, auth: dict[str, str] | None = None) -> dict[str, str]:
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": MODERN,
+        "Mcp-Method": method,
+        **(auth or {}),
+    }
     if name is not None:
         headers["Mcp-Name"] = name
     return headers
 
 
-# -- the bare SDK server (baseline a) ------------------------------------------------------------------------
+# -- the bare SDK server (extra row) -------------------------------------------------------------------------
 
 
-def serve_bare(port: int) -> None:
-    """A bare low-level `Server` with a static list of the gateway's tools, served like the gateway is."""
+def serve_bare(port: int, tools_file: str) -> None:
+    """A bare low-level `Server` listing the tools in `tools_file` (the gateway's own answer), served alike."""
+    from importlib.metadata import version
+
     import uvicorn
-    from mcp.server import Server
-    from mcp_types import CallToolResult, ListToolsResult, TextContent
+    from mcp.server import Server as McpServer
+    from mcp_types import ListToolsResult, Tool
 
     from platform_server.config import Settings
-    from platform_server.gateway.executor import CATALOG
-    from platform_server.gateway.server import transport_security
+    from platform_server.gateway.server import SERVER_NAME, transport_security
 
-    tools = [tool.mcp_tool for tool in CATALOG.values()]
+    tools = [Tool.model_validate(tool) for tool in json.loads(Path(tools_file).read_text())]
 
     async def list_tools(_ctx: Any, _params: Any) -> ListToolsResult:
         return ListToolsResult(tools=tools, cache_scope="private", ttl_ms=0)
 
-    async def call_tool(_ctx: Any, _params: Any) -> CallToolResult:
-        return CallToolResult(content=[TextContent(type="text", text="{}")], structured_content={})
-
-    server: Server[Any] = Server("bare", on_list_tools=list_tools, on_call_tool=call_tool)
-    public = f"http://127.0.0.1:{port}"
-    security = transport_security(Settings(_env_file=None, PUBLIC_BASE_URL=public))  # type: ignore[call-arg]
-    mcp_app = server.streamable_http_app(
+    # The gateway's name and version, so that even the server info in `_meta` is the same.
+    server: McpServer[Any] = McpServer(
+        SERVER_NAME, version=version("platform-server"), title="Platform MCP gateway", on_list_tools=list_tools
+    )
+    security = transport_security(Settings(_env_file=None, PUBLIC_BASE_URL=f"http://127.0.0.1:{port}"))  # type: ignore[call-arg]
+    app = server.streamable_http_app(
         streamable_http_path="/mcp", stateless_http=True, json_response=True, transport_security=security
     )
-    # The SDK's own app runs the session manager in its lifespan.
-    uvicorn.run(
-        mcp_app, host="127.0.0.1", port=port, loop="uvloop", http="httptools", log_level="warning", access_log=False
-    )
-
-
-# -- servers -------------------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def process(args: list[str], env: dict[str, str], health_url: str) -> Iterator[subprocess.Popen[bytes]]:
-    # Our own interpreter and console script, with arguments built here.
-    proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{args} exited: {proc.stderr.read().decode() if proc.stderr else ''}")
-            # Any HTTP answer means the server is up (the bare server answers a plain GET with an error).
-            with contextlib.suppress(httpx.TransportError):
-                httpx.request("OPTIONS", health_url, timeout=1)
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{args} did not start")
-            time.sleep(0.1)
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def gateway_env(tmp: Path, port: int) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'bench.db'}",
-        "PLATFORM_SANDBOX": "1",
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "SECRET_KEY": "bench-secret-key-0123456789-bench-secret-key",
-        "LOG_LEVEL": "WARNING",
-        # The benchmark sends far more than a plan's per-minute allowance; the limiter has its own benchmark.
-        "RATE_LIMIT_ENABLED": "false",
-    }
+    uvicorn.run(app, host="127.0.0.1", port=port, loop="uvloop", http="httptools", log_level="warning")
 
 
 # -- setup through the public API ----------------------------------------------------------------------------
 
 
-async def approve(http: httpx.AsyncClient, oauth_url: str) -> str:
-    """Submits the sandbox consent page's Approve button; answers where the provider redirects."""
-    parts = urlsplit(oauth_url)
-    form = {**dict(parse_qsl(parts.query)), "decision": "approve"}
-    response = await http.post(parts.path, data=form)
-    assert response.status_code == 302, response.text
-    return response.headers["location"]
+@dataclass(frozen=True)
+class Gateway:
+    """A gateway server set up for the benchmark, and where its provider (the sandbox) answers."""
+
+    server: Server
+    sandbox: Server
+    # The Host the gateway expects (its PUBLIC_BASE_URL's), which is the upstream's when there is one.
+    host: str
+    workspace_id: str
+    api_key: str
 
 
-async def connect_github(http: httpx.AsyncClient, key: str, workspace_id: str) -> None:
-    auth = {"Authorization": f"Bearer {key}"}
-    created = await http.post("/api/integrations", json={"provider": "github", "name": "GitHub"}, headers=auth)
-    assert created.status_code == 201, created.text
-    callback = await http.get(await approve(http, created.json()["oauthUrl"]))
-    assert "success=github" in callback.headers.get("location", ""), callback.text
-    enabled = await http.post(
-        f"/api/workspaces/{workspace_id}/integrations",
-        json={"integrationId": created.json()["integration"]["id"], "defaultProject": "acme/product"},
-        headers=auth,
+async def connect_github(gateway: Gateway) -> None:
+    """Connects GitHub through the sandbox's OAuth flow and enables one tool for the workspace."""
+    auth = {"Authorization": f"Bearer {gateway.api_key}", "Host": gateway.host}
+    async with client(gateway.server.base_url, auth) as http, client(gateway.sandbox.base_url) as provider:
+        created = await http.post("/api/integrations", json={"provider": "github", "name": "GitHub"})
+        check(created.status_code == 201, created.text)
+        location = urlsplit(await approve(provider, created.json()["oauthUrl"]))
+        # The provider redirects the browser to PUBLIC_BASE_URL, which is the upstream's when there is one.
+        callback = await http.get(location.path, params=dict(parse_qsl(location.query)))
+        check("success=github" in callback.headers.get("location", ""), callback.text)
+        enabled = await http.post(
+            f"/api/workspaces/{gateway.workspace_id}/integrations",
+            json={
+                "integrationId": created.json()["integration"]["id"],
+                "defaultProject": REPO,
+                "enabledTools": [TOOL],
+            },
+        )
+        check(enabled.status_code in (200, 201), enabled.text)
+
+
+async def exchanges(gateway: Gateway) -> dict[str, Exchange]:
+    """One answer of each target checked in depth; under load every answer must repeat it byte for byte."""
+    await connect_github(gateway)
+    token = await sandbox_token(gateway.sandbox.base_url)
+    auth = {"Authorization": f"Bearer {gateway.api_key}"}
+    mcp_path = f"/api/workspaces/{gateway.workspace_id}/mcp"
+    list_body, call_body = (
+        rpc("tools/list"),
+        rpc("tools/call", {"name": TOOL, "arguments": {"repo": REPO, "perPage": OPEN_ISSUES}}),
     )
-    assert enabled.status_code in (200, 201), enabled.text
+    list_headers = rpc_headers("tools/list", auth=auth)
+    call_headers = rpc_headers("tools/call", TOOL, auth=auth)
+    direct_headers = {"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json"}
+    host = {"Host": gateway.host}
+    async with client(gateway.server.base_url) as http, client(gateway.sandbox.base_url) as provider:
+        health = await http.get("/healthz")
+        listed = await http.post(mcp_path, content=list_body, headers={**list_headers, **host})
+        called = [await http.post(mcp_path, content=call_body, headers={**call_headers, **host}) for _ in range(2)]
+        direct = await provider.get(ISSUES_PATH, headers=direct_headers)
+    check(health.status_code == 200 and health.json() == {"status": "ok"}, health.text)
+    check(listed.status_code == 200, listed.text)
+    tools = listed.json()["result"]["tools"]
+    check([tool["name"] for tool in tools] == [TOOL], listed.text[:500])
+    check(direct.status_code == 200, direct.text)
+    numbers = [issue["number"] for issue in direct.json() if "pull_request" not in issue]
+    check(len(numbers) == OPEN_ISSUES, direct.text[:500])
+    for answer in called:
+        check(answer.status_code == 200, answer.text)
+        result = answer.json()["result"]
+        check(not result.get("isError"), answer.text[:500])
+        check([issue["number"] for issue in result["structuredContent"]["issues"]] == numbers, answer.text[:500])
+    check(called[0].content == called[1].content, "tools/call answers differ between calls")
+    sandbox_host = urlsplit(gateway.sandbox.base_url).netloc
+    return {
+        "healthz": Exchange(http_request("GET", "/healthz"), health.content),
+        "list": Exchange(http_request("POST", mcp_path, list_headers, list_body, gateway.host), listed.content),
+        "call": Exchange(http_request("POST", mcp_path, call_headers, call_body, gateway.host), called[0].content),
+        "direct": Exchange(http_request("GET", ISSUES_PATH, direct_headers, host=sandbox_host), direct.content),
+        "tools": Exchange(b"", json.dumps(tools).encode()),
+    }
 
 
-async def sandbox_token(http: httpx.AsyncClient, base: str) -> str:
-    """A GitHub sandbox token obtained like any OAuth app would, for the direct-call baseline."""
-    redirect_uri = f"{base}/api/integrations/oauth/callback"
-    query = {"client_id": "sandbox-github", "redirect_uri": redirect_uri, "state": "bench", "scope": "repo"}
-    location = await approve(http, f"/sandbox/github/login/oauth/authorize?{httpx.QueryParams(query)}")
-    code = dict(parse_qsl(urlsplit(location).query))["code"]
-    response = await http.post(
-        "/sandbox/github/login/oauth/access_token",
-        data={
-            "client_id": "sandbox-github",
-            "client_secret": "sandbox-secret-github",
-            "code": code,
-            "redirect_uri": redirect_uri,
-        },
-        headers={"Accept": "application/json"},
-    )
-    token: str = response.json()["access_token"]
-    return token
+async def bare_exchange(bare: Server, gateway_list: bytes) -> Exchange:
+    headers = rpc_headers("tools/list")
+    async with client(bare.base_url) as http:
+        answer = await http.post("/mcp", content=rpc("tools/list"), headers=headers)
+    check(answer.status_code == 200, answer.text)
+    # Same bytes as the gateway's answer, server info included.
+    check(answer.content == gateway_list, f"the bare server's list differs: {answer.text[:300]}")
+    return Exchange(http_request("POST", "/mcp", headers, rpc("tools/list"), f"127.0.0.1:{bare.port}"), answer.content)
 
 
-# -- measurement ---------------------------------------------------------------------------------------------
+# -- the run -------------------------------------------------------------------------------------------------
 
 
-class Result:
-    def __init__(self, name: str, latencies: list[float], throughput: float) -> None:
-        self.name = name
-        self.latencies = sorted(latencies)
-        self.throughput = throughput
-
-    def pct(self, q: float) -> float:
-        return self.latencies[min(len(self.latencies) - 1, int(q * len(self.latencies)))] * 1000
-
-    @property
-    def p50(self) -> float:
-        return statistics.median(self.latencies) * 1000
-
-    def line(self) -> str:
-        p99 = self.pct(0.99)
-        return f"{self.name:<34} {self.throughput:>9.0f} req/s   p50 {self.p50:>7.2f} ms   p99 {p99:>7.2f} ms"
-
-
-async def measure(
-    name: str, send: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]], http: httpx.AsyncClient, n: int, c: int
-) -> Result:
-    for _ in range(20):  # warm-up: connections, caches, JIT-free but lazy imports
-        response = await send(http)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        if isinstance(body, dict):  # a JSON-RPC answer (the sandbox answers GitHub's list)
-            assert "error" not in body, response.text
-            assert not (body.get("result") or {}).get("isError"), response.text
-    latencies = []
-    for _ in range(n):
-        started = time.perf_counter()
-        await send(http)
-        latencies.append(time.perf_counter() - started)
-    remaining = n * 2
-
-    async def worker() -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            await send(http)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(c)))
-    return Result(name, latencies, n * 2 / (time.perf_counter() - started))
+@contextlib.contextmanager
+def gateway(
+    args: argparse.Namespace, workdir: Path, database_url: str, settings: dict[str, str], in_process: bool
+) -> Any:
+    """A set-up gateway server (and its upstream sandbox, with `--upstream`)."""
+    with contextlib.ExitStack() as stack:
+        port = free_port()
+        sandbox = None
+        public_port = port
+        if args.upstream:
+            upstream_port = free_port()
+            upstream_dir = workdir / f"upstream-{upstream_port}"
+            upstream_dir.mkdir()
+            upstream_env = server_env(f"sqlite+aiosqlite:///{upstream_dir / 'sandbox.db'}", upstream_port)
+            bootstrap(upstream_env, upstream_dir)
+            sandbox = stack.enter_context(Server(upstream_env, upstream_dir, upstream_port, sandbox=True))
+            public_port = upstream_port
+        env = server_env(database_url, public_port, SANDBOX_IN_PROCESS="1" if in_process else "0", **settings)
+        ids = bootstrap(env, workdir)
+        server = stack.enter_context(Server(env, workdir, port, workers=args.workers, sandbox=True))
+        yield Gateway(server, sandbox or server, f"127.0.0.1:{public_port}", ids["workspace_id"], ids["api_key"])
 
 
-@contextlib.asynccontextmanager
-async def client(base: str, headers: dict[str, str] | None = None) -> AsyncIterator[httpx.AsyncClient]:
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=30) as http:
-        yield http
-
-
-def prepare(tmp: Path, env: dict[str, str]) -> dict[str, str]:
-    """A migrated database with a team, its owner's API key and a workspace (the CLI's bootstrap)."""
-    cli = str(Path(PYTHON).parent / "platform-server")
-    subprocess.run([cli, "migrate"], env=env, cwd=tmp, check=True, capture_output=True)  # noqa: S603
-    boot = subprocess.run(  # noqa: S603
-        [cli, "bootstrap", "--team", "Bench", "--email", "bench@example.com"],
-        env=env,
-        cwd=tmp,
-        check=True,
-        capture_output=True,
-    )
-    ids: dict[str, str] = json.loads(boot.stdout)
-    return ids
-
-
-def run(requests: int, concurrency: int) -> None:
-    gateway_port, bare_port = free_port(), free_port()
-    base = f"http://127.0.0.1:{gateway_port}"
-    with tempfile.TemporaryDirectory() as tmpdir:
-        env = gateway_env(Path(tmpdir), gateway_port)
-        ids = prepare(Path(tmpdir), env)
-        serve = [str(Path(PYTHON).parent / "platform-server"), "serve", "--port", str(gateway_port), "--no-migrate"]
-        bare = [PYTHON, __file__, "--bare-server", str(bare_port)]
-        with (
-            process([*serve, "--sandbox"], env, f"{base}/healthz"),
-            process(bare, dict(os.environ), f"http://127.0.0.1:{bare_port}/mcp"),
-        ):
-            results = asyncio.run(measure_all(base, f"http://127.0.0.1:{bare_port}", ids, requests, concurrency))
-    report(results, requests, concurrency)
-
-
-async def measure_all(base: str, bare_base: str, ids: dict[str, str], requests: int, concurrency: int) -> list[Result]:
-    async with client(base) as setup:
-        await connect_github(setup, ids["api_key"], ids["workspace_id"])
-        token = await sandbox_token(setup, base)
-    mcp_path = f"/api/workspaces/{ids['workspace_id']}/mcp"
-    auth = {"Authorization": f"Bearer {ids['api_key']}"}
-    list_body, list_headers = rpc("tools/list"), rpc_headers("tools/list")
-    call_body, call_headers = rpc("tools/call", LIST_ISSUES), rpc_headers("tools/call", LIST_ISSUES["name"])
-    issues_params = {"state": "open", "per_page": 10}
-    github_headers = {"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json"}
-    async with (
-        client(base, auth) as gateway,
-        client(bare_base) as bare_http,
-        client(base, github_headers) as direct,
-    ):
-        return [
-            await measure(
-                "tools/list  bare SDK server (a)",
-                lambda h: h.post("/mcp", json=list_body, headers=list_headers),
-                bare_http,
-                requests,
-                concurrency,
-            ),
-            await measure(
-                "tools/list  gateway",
-                lambda h: h.post(mcp_path, json=list_body, headers=list_headers),
-                gateway,
-                requests,
-                concurrency,
-            ),
-            await measure(
-                "GET issues  sandbox direct (b)",
-                lambda h: h.get("/sandbox/github/repos/acme/product/issues", params=issues_params),
-                direct,
-                requests,
-                concurrency,
-            ),
-            await measure(
-                "tools/call  gateway (list_issues)",
-                lambda h: h.post(mcp_path, json=call_body, headers=call_headers),
-                gateway,
-                requests,
-                concurrency,
-            ),
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    args.upstream = args.upstream or args.workers > 1
+    with tempfile.TemporaryDirectory(prefix="bench-gateway-") as scratch, contextlib.ExitStack() as stack:
+        workdir = Path(scratch)
+        database_url, settings = stack.enter_context(services(args, workdir))
+        loopback = stack.enter_context(gateway(args, workdir, database_url, settings, in_process=False))
+        answers = asyncio.run(exchanges(loopback))
+        tools_file = workdir / "tools.json"
+        tools_file.write_text(answers["tools"].expected_body.decode())
+        bare_port = free_port()
+        bare_command = [PYTHON, __file__, "--bare-server", str(bare_port), str(tools_file)]
+        bare = stack.enter_context(Server(dict(os.environ), workdir, bare_port, command=bare_command))
+        bare_list = asyncio.run(bare_exchange(bare, answers["list"].expected_body))
+        where = "upstream" if args.upstream else "same server"
+        targets = [
+            Target("GET /healthz", loopback.server, [answers["healthz"]]),
+            Target("tools/list gateway (1 tool)", loopback.server, [answers["list"]]),
+            Target("tools/list bare SDK (same list)", bare, [bare_list]),
+            Target(f"GET issues direct ({where})", loopback.sandbox, [answers["direct"]]),
+            Target("tools/call gateway (loopback)", loopback.server, [answers["call"]]),
         ]
+        if not args.upstream:
+            # Only one process can hold the sandbox's tokens, so the in-process pair needs a single worker.
+            shortcut = stack.enter_context(gateway(args, workdir, database_url, settings, in_process=True))
+            shortcut_answers = asyncio.run(exchanges(shortcut))
+            targets += [
+                Target("GET issues direct (in-process srv)", shortcut.server, [shortcut_answers["direct"]]),
+                Target("tools/call gateway (in-process)", shortcut.server, [shortcut_answers["call"]]),
+            ]
+        figures = uvloop.run(measure(targets, args.requests, args.concurrency, args.warmup, args.runs))
+    rps = {name: f.requests_per_second for name, f in figures.items()}
+    cpu = {name: f.cpu_us for name, f in figures.items()}
+    names = [target.name for target in targets]
+
+    def pair(numerator: str, denominator: str) -> tuple[float, float]:
+        return round(rps[numerator] / rps[denominator], 3), round(cpu[denominator] / cpu[numerator], 3)
+
+    ratios: dict[str, Any] = {}
+    ratios["tools_list_ratio"], ratios["tools_list_cpu_ratio"] = pair(names[1], names[0])
+    ratios["tools_list_vs_bare_sdk"], _ = pair(names[1], names[2])
+    ratios["tools_call_ratio"], ratios["tools_call_cpu_ratio"] = pair(names[4], names[3])
+    print(
+        ratio_line(
+            "ratio tools/list ÷ healthz (throughput)", ratios["tools_list_ratio"], GOAL, ratios["tools_list_cpu_ratio"]
+        )
+    )
+    print(f"ratio tools/list ÷ bare SDK server, same list (extra): {ratios['tools_list_vs_bare_sdk']:.3f}")
+    label = f"ratio tools/call ÷ direct GET, loopback ({where})"
+    print(ratio_line(label, ratios["tools_call_ratio"], GOAL, ratios["tools_call_cpu_ratio"]))
+    if not args.upstream:
+        ratios["tools_call_in_process_ratio"], _ = pair(names[6], names[5])
+        print(
+            f"ratio tools/call ÷ direct GET, sandbox in-process (not production): "
+            f"{ratios['tools_call_in_process_ratio']:.3f}"
+        )
+    extra = {"sandbox": where}
+    return summary("gateway", {**conditions(args, args.concurrency), **extra}, figures, **ratios, goal=GOAL)
 
 
-def report(results: list[Result], requests: int, concurrency: int) -> None:
-    bare_list, gateway_list, direct_call, gateway_call = results
-    print(f"MCP gateway benchmark: {requests} sequential + {requests * 2} at concurrency {concurrency}, loopback")
-    for result in results:
-        print(result.line())
-    ratio = gateway_list.throughput / bare_list.throughput
-    added = gateway_call.p50 - direct_call.p50
-    print(f"tools/list throughput ratio to bare SDK server: {ratio:.2f} (goal >= 0.5)")
-    added_p99 = gateway_call.pct(0.99) - direct_call.pct(0.99)
-    print(f"tools/call added latency over direct sandbox call: p50 {added:.2f} ms (goal <= 2 ms), p99 {added_p99:.2f}")
-
-
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=400)
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.bare_server:
-        serve_bare(args.bare_server)
-        return
-    run(args.requests, args.concurrency)
+    parser.add_argument("--requests", type=int, default=2000, help="measured requests per target and round")
+    parser.add_argument("--concurrency", type=int, default=16, help="keep-alive connections in flight")
+    parser.add_argument("--warmup", type=int, default=300, help="unmeasured requests per target first")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--upstream", action="store_true", help="the sandbox in a server of its own")
+    parser.add_argument("--bare-server", nargs=2, metavar=("PORT", "TOOLS"), help=argparse.SUPPRESS)
+    add_service_options(parser)
+    return parser
 
 
 if __name__ == "__main__":
-    main()
+    arguments = parser().parse_args()
+    if arguments.bare_server:
+        serve_bare(int(arguments.bare_server[0]), arguments.bare_server[1])
+    else:
+        run(arguments)

