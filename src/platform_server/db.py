@@ -73,6 +73,9 @@ def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
         "pool_pre_ping": False,
         "json_serializer": _json_dumps,
         "json_deserializer": orjson.loads,
+        # A database error's message would otherwise carry the statement's parameters (payloads, tokens) into
+        # the log.
+        "hide_parameters": True,
     }
     if settings.is_sqlite:
         database = make_url(settings.DATABASE_URL).database or ":memory:"

@@ -1,0 +1,29 @@
+"""What every webhook delivery must satisfy, once its signature is verified, before anything of it is stored.
+
+A delivery that can never be stored answers 400: the sender then stops retrying it, where a 500 would make it
+retry for days. The text guard leaves these routes' bodies to this check, which runs after the signature's.
+"""
+
+from typing import Any
+
+from platform_server.errors import BadRequest
+from platform_server.text_guard import UNSTORABLE_TEXT_MESSAGE, describe, is_storable, unstorable_location
+from platform_server.webhook_events.models import EXTERNAL_ID_LENGTH, TYPE_LENGTH
+
+# Every webhook route lives under this prefix (see TextGuardMiddleware).
+WEBHOOK_PATH_PREFIX = "/api/webhooks/"
+
+
+def ensure_storable(external_id: str, event_type: str, event: dict[str, Any]) -> None:
+    if len(external_id) > EXTERNAL_ID_LENGTH or not is_storable(external_id):
+        raise BadRequest(
+            f"Webhook event id must be at most {EXTERNAL_ID_LENGTH} characters of storable text",
+            details={"maxLength": EXTERNAL_ID_LENGTH},
+        )
+    if len(event_type) > TYPE_LENGTH:
+        raise BadRequest(
+            f"Webhook event type is longer than {TYPE_LENGTH} characters", details={"maxLength": TYPE_LENGTH}
+        )
+    location = unstorable_location(event)
+    if location is not None:
+        raise BadRequest(UNSTORABLE_TEXT_MESSAGE, details={"field": describe(("body", *location))})
