@@ -3,19 +3,21 @@ integers are refused at the edge with a 4xx in the error format, and nothing of 
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 import orjson
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 
 from platform_server.gateway.models import ToolCall
 from platform_server.pagination import MAX_PAGE
 from platform_server.webhook_events.models import WebhookEvent
 from tests.billing.conftest import STRIPE_SECRET, post_stripe, subscription_event
-from tests.conftest import Member, row_count
+from tests.conftest import Database, Member, row_count
 from tests.email.conftest import RESEND_WEBHOOK_SECRET, post_resend, resend_event, sign_resend
 from tests.gateway.conftest import tool_calls
 from tests.gateway.test_transport import ACCEPT, LEGACY
@@ -263,6 +265,20 @@ async def test_a_signed_stripe_event_that_cannot_be_stored_is_400(
     assert await row_count(app, WebhookEvent) == 0
 
 
+@pytest.mark.parametrize("field", ["customer", "subscription", "status"])
+async def test_a_signed_stripe_event_with_a_value_too_long_for_its_column_is_400_on_postgresql(
+    app: Any, client: httpx.AsyncClient, owner: Member, database: Database, field: str
+) -> None:
+    response = await post_stripe(client, subscription_event(team_id=owner.team_id, **{field: "x" * 5000}))
+    if database.backend == "postgres":
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["message"] == "Webhook event holds a value that cannot be stored"
+        assert await row_count(app, WebhookEvent) == 0
+    else:
+        # SQLite does not enforce lengths: the event is simply applied.
+        assert response.status_code == 200, response.text
+
+
 async def test_an_unsigned_stripe_event_is_refused_for_its_signature_first(client: httpx.AsyncClient) -> None:
     payload = orjson.dumps(_stripe_event(id="evt_\x00"))
     response = await post_stripe(client, payload, header="t=1,v1=00")
@@ -294,3 +310,16 @@ async def test_a_storable_resend_event_is_still_received(app: Any, client: httpx
     assert response.status_code == 200, response.text
     async with app.state.sessionmaker() as session:
         assert (await session.scalars(select(WebhookEvent.external_id))).all() == ["msg_ok"]
+
+
+async def test_a_database_error_never_carries_the_statements_values(app: Any, owner: Member) -> None:
+    secret = "customer-payload-never-logged"
+    statement = text(
+        "INSERT INTO workspaces (id, team_id, name, created_at, updated_at) VALUES (:id, :team, :name, :at, :at)"
+    )
+    values = {"id": "1", "team": "404", "name": secret, "at": datetime.now(UTC).replace(tzinfo=None)}
+    async with app.state.sessionmaker() as session:
+        with pytest.raises(IntegrityError) as caught:
+            await session.execute(statement, values)
+    assert secret not in str(caught.value)
+    assert "parameters hidden" in str(caught.value)

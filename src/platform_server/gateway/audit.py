@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from platform_server.auth.principal import Principal
-from platform_server.db import utcnow
+from platform_server.db import refused_for_its_values, utcnow
 from platform_server.errors import ResourceNotFound
 from platform_server.gateway.models import ToolCall, ToolCallChannel, ToolCallOutcome
 from platform_server.gateway.repository import ToolCallRepository
@@ -32,8 +32,6 @@ RETRY_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
 SHUTDOWN_FLUSH_SECONDS = 10.0
 # After the shutdown flush, how long a cancelled write may take to unwind.
 _CANCEL_SECONDS = 2.0
-# SQLSTATE classes of a refusal caused by the values themselves: data exception, integrity violation.
-_REFUSED_ROW_SQLSTATES = ("22", "23")
 
 logger = get_logger(__name__)
 
@@ -194,15 +192,8 @@ class AuditWriter:
 
 
 def _refused_rows(exc: Exception) -> bool:
-    """Whether the rows themselves are refused, so that no retry can store them."""
-    if isinstance(exc, (IntegrityError, DataError)):
-        return True
-    if isinstance(exc, DBAPIError):
-        # asyncpg's data errors arrive as the generic DBAPIError; their SQLSTATE says what they are.
-        sqlstate = getattr(exc.orig, "sqlstate", None)
-        return isinstance(sqlstate, str) and sqlstate.startswith(_REFUSED_ROW_SQLSTATES)
-    # Raised before the statement reached the database: a value that no bind processor or encoder takes.
-    return isinstance(exc, (StatementError, ValueError, TypeError))
+    """Whether the rows themselves are refused (a constraint, a value), so that no retry can store them."""
+    return isinstance(exc, IntegrityError) or refused_for_its_values(exc)
 
 
 def _reason(exc: Exception) -> str:
