@@ -8,8 +8,9 @@ from fastapi import Depends, Query
 from pydantic import BaseModel, Field
 
 MAX_LIMIT = 100
-# Offsets are 64-bit signed integers in SQLite and PostgreSQL: a larger page would fail in the driver (500).
-MAX_PAGE = (2**63 - 1) // MAX_LIMIT
+# Offsets are 64-bit signed integers in SQLite and PostgreSQL, and a larger one fails in the driver: this bound
+# keeps (page - 1) * limit far inside that range, and is exact as a JavaScript number too (below 2**53).
+MAX_PAGE = 10**15
 
 
 @dataclass(frozen=True, slots=True)
