@@ -36,7 +36,7 @@ from platform_server.limits.limiter import RequestLimiter
 from platform_server.limits.middleware import RateLimitHeadersMiddleware
 from platform_server.limits.router import router as usage_router
 from platform_server.log import configure_logging
-from platform_server.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from platform_server.middleware import BodySizeLimitMiddleware, RequestContextMiddleware, TextGuardMiddleware
 from platform_server.redis_store import connect_redis
 from platform_server.sandbox import install_sandbox
 from platform_server.security import Encryptor
@@ -44,6 +44,7 @@ from platform_server.teams.router import router as me_router
 from platform_server.web.csrf import CsrfSigner
 from platform_server.web.router import STATIC_PATH, static_files
 from platform_server.web.router import router as settings_page_router
+from platform_server.webhook_events.intake import WEBHOOK_PATH_PREFIX
 from platform_server.work_items.router import router as work_items_router
 from platform_server.workspaces.router import router as workspaces_router
 
@@ -173,6 +174,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount(STATIC_PATH, static_files(), name="settings-static")
     _install_docs(app)
 
+    # Inside the size limit: it reads the body before any route does.
+    app.add_middleware(TextGuardMiddleware, raw_body_prefixes=(WEBHOOK_PATH_PREFIX,))
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.MAX_BODY_BYTES)
     app.add_middleware(RequestContextMiddleware)
     # Outermost: the headers also reach the 500 that RequestContextMiddleware renders.

@@ -8,6 +8,7 @@ import orjson
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, String, TypeDecorator, event
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DataError, DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -73,6 +74,9 @@ def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
         "pool_pre_ping": False,
         "json_serializer": _json_dumps,
         "json_deserializer": orjson.loads,
+        # A database error's message would otherwise carry the statement's parameters (payloads, tokens) into
+        # the log.
+        "hide_parameters": True,
     }
     if settings.is_sqlite:
         database = make_url(settings.DATABASE_URL).database or ":memory:"
@@ -97,6 +101,20 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def refused_for_its_values(exc: BaseException) -> bool:
+    """Whether a statement failed for the values it carried (too long for the column, text the encoding cannot
+    hold), so that running it again can never succeed; connection, lock and timeout failures are not."""
+    if isinstance(exc, DataError):
+        return True
+    if isinstance(exc, DBAPIError):
+        # asyncpg's data errors arrive as the generic DBAPIError; SQLSTATE class 22 is "data exception".
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        return isinstance(sqlstate, str) and sqlstate.startswith("22")
+    # Raised before the statement reached the database: a bind processor (orjson) or the driver (sqlite3)
+    # could not encode a value.
+    return isinstance(exc, (StatementError, UnicodeError))
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -1,8 +1,9 @@
-"""Pure-ASGI middleware: request id, access log and body size limit."""
+"""Pure-ASGI middleware: request id, access log, body size limit and the text guard."""
 
 import re
 import time
 import uuid
+from collections.abc import Callable
 
 import structlog
 from starlette.datastructures import MutableHeaders
@@ -12,6 +13,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from platform_server.errors import ErrorBody, ErrorResponse
 from platform_server.exception_handlers import internal_error_body
 from platform_server.log import get_logger
+from platform_server.text_guard import (
+    UNSTORABLE_TEXT_MESSAGE,
+    Location,
+    describe,
+    form_body_location,
+    json_body_location,
+    path_location,
+    query_location,
+    raw_body_location,
+)
 
 REQUEST_ID_HEADER = "x-request-id"
 _ACCEPTABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
@@ -89,6 +100,12 @@ def _incoming_request_id(scope: Scope) -> str | None:
     return None
 
 
+class BodyTooLarge(HTTPException):
+    def __init__(self, max_body_bytes: int) -> None:
+        super().__init__(status_code=413, detail=_too_large_message(max_body_bytes))
+        self.max_body_bytes = max_body_bytes
+
+
 class BodySizeLimitMiddleware:
     """Refuses bodies over the limit, whether announced by Content-Length or streamed without one."""
 
@@ -112,30 +129,39 @@ class BodySizeLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    raise HTTPException(status_code=413)
+                    raise BodyTooLarge(self.max_body_bytes)
             return message
 
         await self.app(scope, limited_receive, send)
 
     async def _reject(self, send: Send) -> None:
-        body = ErrorResponse(
-            error=ErrorBody(
-                code="PAYLOAD_TOO_LARGE",
-                message=f"Request body exceeds {self.max_body_bytes} bytes",
-                details={"maxBytes": self.max_body_bytes},
-            )
-        ).model_dump_json().encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await _reject_too_large(send, self.max_body_bytes)
+
+
+def _too_large_message(max_body_bytes: int) -> str:
+    return f"Request body exceeds {max_body_bytes} bytes"
+
+
+async def _reject_too_large(send: Send, max_body_bytes: int) -> None:
+    error = ErrorBody(
+        code="PAYLOAD_TOO_LARGE", message=_too_large_message(max_body_bytes), details={"maxBytes": max_body_bytes}
+    )
+    await _send_error(send, 413, error)
+
+
+async def _send_error(send: Send, status: int, error: ErrorBody) -> None:
+    body = ErrorResponse(error=error).model_dump_json().encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -146,3 +172,87 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+_BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class TextGuardMiddleware:
+    """Refuses (422) a request whose path, query string or body holds text that no column or log can take.
+
+    One check for every route, before any of them runs: the body is read here (within the size limit, so this
+    sits inside `BodySizeLimitMiddleware`) and handed on unchanged. A clean body costs three byte scans (about
+    a microsecond for a small one); only a body with a suspect escape is parsed, to name the field. The MCP
+    endpoint's JSON-RPC body is checked the same way, so a `tools/call` with such text answers this 422 rather
+    than a JSON-RPC error, and is never audited. Paths under `raw_body_prefixes` (signed webhooks) keep their
+    body unchecked: they must verify the signature first, then refuse with 400.
+    """
+
+    def __init__(self, app: ASGIApp, raw_body_prefixes: tuple[str, ...] = ()) -> None:
+        self.app = app
+        self.raw_body_prefixes = raw_body_prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        location = path_location(path) or query_location(scope["query_string"])
+        if location is not None:
+            await _refuse_text(send, location)
+            return
+        if scope["method"] in _BODYLESS_METHODS or path.startswith(self.raw_body_prefixes):
+            await self.app(scope, receive, send)
+            return
+        try:
+            body = await _read_body(receive)
+        except BodyTooLarge as exc:
+            await _reject_too_large(send, exc.max_body_bytes)
+            return
+        if body is None:
+            return  # The client went away before sending its body; nobody is left to answer.
+        location = _body_checker(scope)(body) if body else None
+        if location is not None:
+            await _refuse_text(send, location)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _body_checker(scope: Scope) -> Callable[[bytes], Location | None]:
+    media_type = b""
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            media_type = value.split(b";", 1)[0].strip().lower()
+            break
+    # No content type: read as JSON, as the MCP SDK and FastAPI's non-strict routes would.
+    if media_type in (b"", b"application/json") or media_type.endswith(b"+json"):
+        return json_body_location
+    if media_type == b"application/x-www-form-urlencoded":
+        return form_body_location
+    return raw_body_location
+
+
+async def _refuse_text(send: Send, location: Location) -> None:
+    field = {"field": describe(location), "message": UNSTORABLE_TEXT_MESSAGE, "type": "text_unstorable"}
+    error = ErrorBody(code="VALIDATION_ERROR", message="Request validation failed", details={"fields": [field]})
+    await _send_error(send, 422, error)

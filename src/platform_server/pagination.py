@@ -7,6 +7,11 @@ from typing import Annotated, Generic, TypeVar
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
 
+MAX_LIMIT = 100
+# Offsets are 64-bit signed integers in SQLite and PostgreSQL, and a larger one fails in the driver: this bound
+# keeps (page - 1) * limit far inside that range, and is exact as a JavaScript number too (below 2**53).
+MAX_PAGE = 10**15
+
 
 @dataclass(frozen=True, slots=True)
 class PageParams:
@@ -20,8 +25,8 @@ class PageParams:
 
 # async on purpose: FastAPI runs a plain `def` dependency in a worker thread, a hop on every list request.
 async def _page_params(
-    page: Annotated[int, Query(ge=1, description="Page number, from 1")] = 1,
-    limit: Annotated[int, Query(ge=1, le=100, description="Items per page, 1 to 100")] = 20,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page number, from 1")] = 1,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page, 1 to 100")] = 20,
 ) -> PageParams:
     return PageParams(page=page, limit=limit)
 

@@ -10,6 +10,7 @@ from platform_server.db import SessionDep
 from platform_server.errors import error_responses
 from platform_server.limits.dependencies import PublicRateLimit
 from platform_server.limits.service import plan_changed
+from platform_server.webhook_events.intake import refused_values_answer_400
 from platform_server.webhook_events.schemas import WebhookReceived, raw_event_openapi
 
 router = APIRouter(prefix="/api", tags=["billing"])
@@ -52,8 +53,9 @@ async def receive_stripe_webhook(
     event = verify_stripe_event(state.settings.STRIPE_WEBHOOK_SECRET, await request.body(), stripe_signature)
     # This route owns its transaction, unlike SessionDep routes: the plan change may only be announced after
     # the commit, or a request in between could cache the old plan again.
-    async with state.sessionmaker() as session, session.begin():
-        outcome = await billing_service.handle_stripe_event(session, state.settings, state.email_sender, event)
+    with refused_values_answer_400():
+        async with state.sessionmaker() as session, session.begin():
+            outcome = await billing_service.handle_stripe_event(session, state.settings, state.email_sender, event)
     for team_id in outcome.plan_changed_team_ids:
         await plan_changed(state, team_id)
     return WebhookReceived()

@@ -6,6 +6,7 @@ import orjson
 import stripe
 
 from platform_server.errors import BadRequest, NotFound
+from platform_server.webhook_events.intake import ensure_storable
 
 TOLERANCE_SECONDS = stripe.Webhook.DEFAULT_TOLERANCE
 
@@ -42,4 +43,5 @@ def verify_stripe_event(secrets: list[str], body: bytes, signature: str | None) 
         or not isinstance(event.get("created"), int)
     ):
         raise BadRequest("Webhook body is not a Stripe event (thin events are not supported)")
+    ensure_storable(event["id"], event["type"], event)
     return event

@@ -5,6 +5,7 @@ from platform_server.email.service import email_service
 from platform_server.email.webhook import SVIX_HEADERS, verify_resend_event
 from platform_server.errors import error_responses
 from platform_server.limits.dependencies import PublicRateLimit
+from platform_server.webhook_events.intake import refused_values_answer_400
 from platform_server.webhook_events.schemas import WebhookReceived, raw_event_openapi
 
 router = APIRouter(
@@ -27,5 +28,6 @@ async def receive_resend_webhook(request: Request, session: SessionDep) -> Webho
     svix_id, event = verify_resend_event(
         secret.get_secret_value() if secret is not None else None, await request.body(), headers
     )
-    await email_service.handle_resend_event(session, svix_id, event)
+    with refused_values_answer_400():
+        await email_service.handle_resend_event(session, svix_id, event)
     return WebhookReceived()

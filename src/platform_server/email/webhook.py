@@ -6,6 +6,7 @@ import orjson
 from svix.webhooks import Webhook, WebhookVerificationError
 
 from platform_server.errors import BadRequest, NotFound
+from platform_server.webhook_events.intake import ensure_storable
 
 SVIX_HEADERS = ("svix-id", "svix-timestamp", "svix-signature")
 
@@ -30,4 +31,5 @@ def verify_resend_event(
         raise BadRequest("Webhook body is not valid JSON") from exc
     if not isinstance(event, dict) or not isinstance(event.get("type"), str):
         raise BadRequest("Webhook body is not a Resend event")
+    ensure_storable(headers["svix-id"], event["type"], event)
     return headers["svix-id"], event

@@ -1,7 +1,6 @@
 """The tool-call audit: one row per call, written off the caller's path in batches, listed per workspace."""
 
 import asyncio
-import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from platform_server.auth.principal import Principal
-from platform_server.db import utcnow
+from platform_server.db import refused_for_its_values, utcnow
 from platform_server.errors import ResourceNotFound
 from platform_server.gateway.models import ToolCall, ToolCallChannel, ToolCallOutcome
 from platform_server.gateway.repository import ToolCallRepository
@@ -28,8 +27,11 @@ _MAX_ARGUMENT_NAME_LENGTH = 100
 _INSERT_TOOL_CALL = insert(ToolCall.metadata.tables[ToolCall.__tablename__])
 _MAX_BATCH = 500
 _MAX_PENDING = 10_000
-_RETRY_SECONDS = (0.1, 0.5, 2.0, 5.0)
-_SHUTDOWN_FLUSH_SECONDS = 10.0
+# The pauses between the attempts of one write that failed for a reason outside its rows (about 40 s in all).
+RETRY_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
+SHUTDOWN_FLUSH_SECONDS = 10.0
+# After the shutdown flush, how long a cancelled write may take to unwind.
+_CANCEL_SECONDS = 2.0
 
 logger = get_logger(__name__)
 
@@ -61,17 +63,32 @@ class AuditWriter:
 
     A tool call waits for its provider, not for its audit row: on SQLite the row's own commit is a fifth of a
     gateway call, and batches keep the cost flat under load. The row's id is fixed when the call is queued.
-    Nothing is dropped: a failed batch is retried with backoff (a row whose workspace was deleted meanwhile is
-    the one exception: its row would have been deleted with it); a full queue makes callers wait. `flush`
-    returns once everything queued so far is stored, so a process always lists its own calls; shutdown
-    flushes. A crash loses what is still queued, a few milliseconds' worth, as it would lose a call whose
-    provider request was still in flight.
+
+    No row holds up the others. A write that fails for a reason outside its rows (the database away, a lock
+    timeout) is retried with backoff for `retry_seconds`, then given up. A batch the database refuses for its
+    values (a constraint, text it cannot store) is written row by row, and each refused row is dropped with a
+    log line naming the reason, never the values. A full queue makes callers wait. `flush` waits, for at most
+    the time it is given, until every row queued before it is stored or given up, so a process lists its own
+    calls; shutdown flushes for `shutdown_seconds`. A crash loses what is still queued, a few milliseconds'
+    worth, as it would lose a call whose provider request was still in flight.
     """
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        retry_seconds: Sequence[float] = RETRY_SECONDS,
+        shutdown_seconds: float = SHUTDOWN_FLUSH_SECONDS,
+    ) -> None:
         self._sessionmaker = sessionmaker
+        self._retry_seconds = tuple(retry_seconds)
+        self._shutdown_seconds = shutdown_seconds
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=_MAX_PENDING)
         self._task: asyncio.Task[None] | None = None
+        # Counters rather than `Queue.join`, which under steady traffic might never see the queue empty.
+        self._queued = 0
+        self._settled = 0
+        self._progress = asyncio.Event()
 
     async def record(self, entry: AuditEntry) -> str:
         """Queues the call's row; answers its id."""
@@ -95,23 +112,31 @@ class AuditWriter:
                 "created_at": utcnow(),
             }
         )
+        self._queued += 1
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="audit-writer")
         return tool_call_id
 
     async def flush(self) -> None:
-        await self._queue.join()
+        """Returns once every row queued before the call is stored or given up (bound it with asyncio.timeout)."""
+        target = self._queued
+        while self._settled < target:
+            await self._progress.wait()
 
     async def aclose(self) -> None:
-        if self._task is None:
+        task = self._task
+        if task is None:
             return
         try:
-            await asyncio.wait_for(self.flush(), _SHUTDOWN_FLUSH_SECONDS)
+            async with asyncio.timeout(self._shutdown_seconds):
+                await self.flush()
         except TimeoutError:
-            logger.error("audit_rows_not_stored_at_shutdown", rows=self._queue.qsize())
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+            logger.error("audit_rows_not_stored_at_shutdown", rows=self._queued - self._settled)
+        task.cancel()
+        # Bounded too: a write stuck on a dead connection must not keep the process from exiting.
+        _, pending = await asyncio.wait({task}, timeout=_CANCEL_SECONDS)
+        if pending:
+            logger.error("audit_writer_not_stopped", rows=self._queued - self._settled)
         self._task = None
 
     async def _run(self) -> None:
@@ -119,45 +144,74 @@ class AuditWriter:
             batch = [await self._queue.get()]
             while len(batch) < _MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            await self._store(batch)
-            for _ in batch:
-                self._queue.task_done()
+            try:
+                await self._store(batch)
+            except Exception as exc:
+                # A bug here must not end the task: every later row (and every flush) would wait for ever.
+                logger.error("audit_rows_dropped", rows=len(batch), reason=_reason(exc))
+            self._settled += len(batch)
+            self._progress.set()
+            self._progress = asyncio.Event()
 
     async def _store(self, batch: list[dict[str, Any]]) -> None:
-        try:
-            await self._insert_retrying(batch)
-        except IntegrityError:
-            for row in batch:
-                try:
-                    await self._insert_retrying([row])
-                except IntegrityError:
-                    # The workspace (and with it its audit) was deleted after the call.
-                    logger.warning(
-                        "audit_row_without_workspace", tool_call_id=row["id"], workspace_id=row["workspace_id"]
-                    )
+        failure = await self._insert(batch)
+        if failure is None:
+            return
+        if not _refused_rows(failure):
+            logger.error("audit_rows_dropped", rows=len(batch), reason=_reason(failure))
+            return
+        for index, row in enumerate(batch):
+            failure = await self._insert([row])
+            if failure is None:
+                continue
+            if not _refused_rows(failure):
+                logger.error("audit_rows_dropped", rows=len(batch) - index, reason=_reason(failure))
+                return
+            if isinstance(failure, IntegrityError):
+                # The workspace (and with it its audit) was deleted after the call.
+                logger.warning("audit_row_without_workspace", tool_call_id=row["id"], workspace_id=row["workspace_id"])
+            else:
+                logger.error("audit_row_dropped", tool_call_id=row["id"], reason=_reason(failure))
 
-    async def _insert_retrying(self, rows: list[dict[str, Any]]) -> None:
-        """Retries everything but a constraint violation, which no retry can fix."""
+    async def _insert(self, rows: list[dict[str, Any]]) -> Exception | None:
+        """Answers None once stored, or the failure: at once when the rows are refused, else after the retries."""
         attempt = 0
         while True:
             try:
                 async with self._sessionmaker() as session, session.begin():
                     await session.execute(_INSERT_TOOL_CALL, rows)
-                return
-            except IntegrityError:
-                raise
-            except Exception:
-                delay = _RETRY_SECONDS[min(attempt, len(_RETRY_SECONDS) - 1)]
-                logger.exception("audit_write_failed", rows=len(rows), retry_in_seconds=delay)
+            except Exception as exc:
+                if _refused_rows(exc) or attempt == len(self._retry_seconds):
+                    return exc
+                delay = self._retry_seconds[attempt]
                 attempt += 1
+                logger.warning("audit_write_failed", rows=len(rows), retry_in_seconds=delay, reason=_reason(exc))
                 await asyncio.sleep(delay)
+            else:
+                return None
+
+
+def _refused_rows(exc: Exception) -> bool:
+    """Whether the rows themselves are refused (a constraint, a value), so that no retry can store them."""
+    return isinstance(exc, IntegrityError) or refused_for_its_values(exc)
+
+
+def _reason(exc: Exception) -> str:
+    """The failure's classes (and SQLSTATE), never its message: messages quote the values."""
+    reason = type(exc).__name__
+    cause = getattr(exc, "orig", None)
+    if isinstance(cause, BaseException):
+        reason += f"({type(cause.__cause__ or cause).__name__})"
+        sqlstate = getattr(cause, "sqlstate", None)
+        if isinstance(sqlstate, str):
+            reason += f" SQLSTATE {sqlstate}"
+    return reason
 
 
 class AuditService:
     async def list(
         self,
         session: AsyncSession,
-        writer: AuditWriter,
         principal: Principal,
         workspace_id: str,
         tool: str | None,
@@ -166,7 +220,6 @@ class AuditService:
     ) -> tuple[Sequence[ToolCall], int]:
         if await WorkspaceRepository(session, principal.team_id).get(workspace_id) is None:
             raise ResourceNotFound("Workspace", workspace_id)
-        await writer.flush()
         return await ToolCallRepository(session, principal.team_id).list_page(workspace_id, tool, outcome, params)
 
 

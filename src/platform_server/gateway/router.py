@@ -10,6 +10,7 @@ from platform_server.db import SessionDep
 from platform_server.errors import Forbidden, PlatformError, ResourceNotFound, Unauthorized, error_responses
 from platform_server.exception_handlers import error_json
 from platform_server.gateway.audit import audit_service
+from platform_server.gateway.dependencies import AuditWritten
 from platform_server.gateway.executor import ToolErrorCode, ToolReport, tool_executor
 from platform_server.gateway.models import ToolCallChannel, ToolCallOutcome
 from platform_server.gateway.schemas import ProtectedResourceMetadata, ToolCallRead, ToolCallResult
@@ -187,7 +188,7 @@ def _rest_error(report: ToolReport) -> JSONResponse:
     responses=error_responses(401, 404, 422),
 )
 async def list_tool_calls(
-    request: Request,
+    _written: AuditWritten,
     principal: CurrentPrincipal,
     session: SessionDep,
     page: PageDep,
@@ -197,8 +198,7 @@ async def list_tool_calls(
 ) -> Paginated[ToolCallRead]:
     """Newest first, from MCP and the REST form alike. Argument names are listed; their values are never
     stored."""
-    writer = request.app.state.audit_writer
-    calls, total = await audit_service.list(session, writer, principal, workspace_id, tool, outcome, page)
+    calls, total = await audit_service.list(session, principal, workspace_id, tool, outcome, page)
     return Paginated[ToolCallRead](
         data=[ToolCallRead.model_validate(call) for call in calls], pagination=Pagination.of(page, total)
     )

@@ -22,6 +22,7 @@ from platform_server.auth.dependencies import PrincipalCacheDep, admin_principal
 from platform_server.config import Settings
 from platform_server.db import SessionDep
 from platform_server.errors import NotFound, PlatformError, ResourceNotFound
+from platform_server.gateway.dependencies import AuditWritten
 from platform_server.ids import is_valid_id
 from platform_server.integrations.providers import PROVIDER_CLASSES
 from platform_server.integrations.providers.base import resolve_url
@@ -341,7 +342,7 @@ async def oauth_callback(
 
 @router.get("/integrations", response_class=HTMLResponse)
 async def integrations_page(
-    request: Request, session: SessionDep, web: WebSessionDep, deps: DepsDep
+    request: Request, _written: AuditWritten, session: SessionDep, web: WebSessionDep, deps: DepsDep
 ) -> Response:
     if web is None:
         return _to_sign_in(request)
@@ -358,7 +359,7 @@ async def _integrations(
     banners: list[Banner],
     status_code: int = 200,
 ) -> HTMLResponse:
-    page = await settings_page_service.integrations_page(session, web.principal, deps, request.app.state.audit_writer)
+    page = await settings_page_service.integrations_page(session, web.principal, deps)
     sync_result = _sync_result(page, _query(request, "sync"))
     context = {
         "web": web,
@@ -462,7 +463,12 @@ async def reconnect(
 
 @router.get("/integrations/{integration_id}/disconnect", response_class=HTMLResponse)
 async def confirm_disconnect(
-    request: Request, session: SessionDep, web: WebSessionDep, deps: DepsDep, integration_id: str
+    request: Request,
+    _written: AuditWritten,
+    session: SessionDep,
+    web: WebSessionDep,
+    deps: DepsDep,
+    integration_id: str,
 ) -> Response:
     if web is None:
         return _to_sign_in(request)
@@ -477,7 +483,7 @@ async def confirm_disconnect(
             banners=[Banner(Tone.error, exc.message)],
             status_code=exc.status_code,
         )
-    page = await settings_page_service.integrations_page(session, web.principal, deps, request.app.state.audit_writer)
+    page = await settings_page_service.integrations_page(session, web.principal, deps)
     card = next((card for card in page.cards if card.integration.id == integration.id), None)
     context = {
         "web": web,

@@ -14,7 +14,7 @@ from starlette.datastructures import State
 
 from platform_server.auth.principal import Principal
 from platform_server.errors import ValidationFailed
-from platform_server.gateway.audit import AuditWriter, audit_service
+from platform_server.gateway.audit import audit_service
 from platform_server.gateway.models import ToolCall
 from platform_server.integrations.catalog import provider_catalog
 from platform_server.integrations.models import Integration, SyncLog, WorkspaceIntegration
@@ -99,7 +99,7 @@ class IntegrationsPage:
 
 class SettingsPageService:
     async def integrations_page(
-        self, session: AsyncSession, principal: Principal, deps: IntegrationDeps, audit_writer: AuditWriter
+        self, session: AsyncSession, principal: Principal, deps: IntegrationDeps
     ) -> IntegrationsPage:
         providers = provider_catalog(deps.settings)
         by_provider = {info.provider: info for info in providers}
@@ -118,9 +118,7 @@ class SettingsPageService:
                 accesses[(workspace.id, integration.id)] = access
                 holders[(workspace.id, integration.provider)] = integration
             # The audit is kept per workspace; each integration shows its own latest calls across them.
-            recent, _ = await audit_service.list(
-                session, audit_writer, principal, workspace.id, None, None, _EVERYTHING
-            )
+            recent, _ = await audit_service.list(session, principal, workspace.id, None, None, _EVERYTHING)
             for call in recent:
                 if call.integration_id in by_id and len(calls[call.integration_id]) < RECENT_TOOL_CALLS:
                     calls[call.integration_id].append(call)

@@ -13,6 +13,10 @@ class WebhookSource(StrEnum):
     resend = "resend"
 
 
+EXTERNAL_ID_LENGTH = 255
+TYPE_LENGTH = 100
+
+
 class WebhookEvent(IdMixin, Base):
     """Every verified delivery, stored once per provider id: the unique key is what makes redelivery harmless.
 
@@ -27,8 +31,8 @@ class WebhookEvent(IdMixin, Base):
 
     source: Mapped[str] = mapped_column(String(20))
     # Stripe's event id, or Resend's svix-id (Resend payloads carry no id of their own).
-    external_id: Mapped[str] = mapped_column(String(255))
-    type: Mapped[str] = mapped_column(String(100))
+    external_id: Mapped[str] = mapped_column(String(EXTERNAL_ID_LENGTH))
+    type: Mapped[str] = mapped_column(String(TYPE_LENGTH))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None]
