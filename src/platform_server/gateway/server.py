@@ -15,12 +15,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import mcp_types as mcp
+import orjson
 from mcp.server import Server, ServerRequestContext
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
+from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
-from starlette.types import Receive, Scope, Send
+from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
 
 from platform_server.auth.principal import Principal
 from platform_server.config import Settings
@@ -136,4 +139,65 @@ class McpGateway:
             await task
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.manager.handle_request(scope, receive, send)
+        """Refuses what is not one JSON-RPC message as JSON-RPC errors, the same for both protocol generations
+        (the SDK's 2025 transport would answer a malformed envelope with -32602 and a validation dump, a wrong
+        Content-Type with plain text), then hands the exchange to the SDK."""
+        request = Request(scope, receive)
+        if not _is_json(request.headers.get("content-type")):
+            await jsonrpc_error(
+                415, mcp.INVALID_REQUEST, "Unsupported Media Type: Content-Type must be application/json"
+            )(scope, receive, send)
+            return
+        body = await request.body()
+        if not _is_one_message(body):
+            await jsonrpc_error(400, mcp.INVALID_REQUEST, _INVALID_ENVELOPE)(scope, receive, send)
+            return
+        await self.manager.handle_request(scope, _replay(body, receive), send)
+
+
+_REQUEST: TypeAdapter[Any] = TypeAdapter(mcp.JSONRPCRequest)
+_NOTIFICATION: TypeAdapter[Any] = TypeAdapter(mcp.JSONRPCNotification)
+# A client may post its answer to a server's request (2025 protocol).
+_RESPONSE: TypeAdapter[Any] = TypeAdapter(mcp.JSONRPCResponse | mcp.JSONRPCError)
+_INVALID_ENVELOPE = "Invalid Request: the body must be one JSON-RPC 2.0 request or notification object"
+
+
+def jsonrpc_error(status_code: int, code: int, message: str, request_id: str | int | None = None) -> Response:
+    body = {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
+    return Response(orjson.dumps(body), status_code=status_code, media_type="application/json")
+
+
+def _is_json(content_type: str | None) -> bool:
+    return content_type is not None and content_type.split(";", 1)[0].strip().lower() == "application/json"
+
+
+def _is_one_message(body: bytes) -> bool:
+    """False for JSON that is not one JSON-RPC message (a batch, a wrong envelope); a body that is not JSON at all
+    is left to the SDK, which answers it with -32700."""
+    try:
+        decoded = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return True
+    if not isinstance(decoded, dict):
+        return False
+    # Key presence picks the kind (JSON-RPC 2.0 §4.1): a request with a malformed id is not a notification.
+    kind = _RESPONSE if "method" not in decoded else _REQUEST if "id" in decoded else _NOTIFICATION
+    try:
+        kind.validate_python(decoded)
+    except ValidationError:
+        return False
+    return True
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The request's receive channel with its already-read body handed over again first."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
