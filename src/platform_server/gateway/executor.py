@@ -174,15 +174,17 @@ class ToolReport:
         del body["message"]
         return {ERROR_META_KEY: body}
 
-    def to_mcp(self) -> mcp.CallToolResult:
+    def to_wire(self) -> dict[str, Any]:
+        """The MCP `CallToolResult` in its wire form (camelCase), as the SDK would serialize it."""
         if self.ok:
             result = self.result or {}
             text = orjson.dumps(result, default=str).decode()
-            return mcp.CallToolResult(content=[mcp.TextContent(type="text", text=text)], structured_content=result)
+            return {"content": [{"type": "text", "text": text}], "structuredContent": result, "isError": False}
         # The model reads `content`; the message in it says what to do.
-        return mcp.CallToolResult(
-            content=[mcp.TextContent(type="text", text=self.message)], is_error=True, meta=self.error_meta()
-        )
+        return {"content": [{"type": "text", "text": self.message}], "isError": True, "_meta": self.error_meta()}
+
+    def to_mcp(self) -> mcp.CallToolResult:
+        return mcp.CallToolResult.model_validate(self.to_wire())
 
 
 @dataclass(frozen=True)
