@@ -153,14 +153,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     register_exception_handlers(app)
     if settings.PLATFORM_SANDBOX:
         install_sandbox(app, settings)
+    # Routers are matched in order: the MCP endpoint, the busiest route, comes right after the probes.
     for router in (
         health_router,
+        gateway_router,
         me_router,
         api_keys_router,
         workspaces_router,
         features_router,
         work_items_router,
-        gateway_router,
         assistant_router,
         integrations_router,
         sync_router,

@@ -7,7 +7,7 @@ import httpx
 import mcp_types as mcp
 import pytest
 
-from platform_server.gateway.executor import CATALOG
+from platform_server.gateway.executor import CATALOG, ERROR_META_KEY
 from tests.conftest import Member
 from tests.gateway.conftest import MODES, Enable, mcp_client, tool_calls
 
@@ -53,6 +53,15 @@ def text_of(result: mcp.CallToolResult) -> str:
     return block.text
 
 
+def error_of(result: mcp.CallToolResult) -> dict[str, Any]:
+    """The machine-readable side of an error result; `structuredContent` is reserved for the output schema."""
+    assert result.is_error is True
+    assert result.structured_content is None
+    assert result.meta is not None
+    error: dict[str, Any] = result.meta[ERROR_META_KEY]
+    return error
+
+
 @pytest.mark.parametrize("mode", MODES)
 async def test_each_workspace_lists_only_its_enabled_tools(
     app: Any, client: httpx.AsyncClient, owner: Member, enable: Enable, mode: str
@@ -83,7 +92,8 @@ async def test_each_workspace_lists_only_its_enabled_tools(
     create = next(tool for tool in listed if tool.name == "github_create_issue")
     assert create.annotations is not None
     assert create.annotations.read_only_hint is False
-    assert create.annotations.destructive_hint is True
+    # Creating an issue adds; it never destroys or overwrites anything.
+    assert create.annotations.destructive_hint is False
     # No defaultProject here: `repo` stays required.
     assert "repo" in next(tool for tool in listed if tool.name == "github_list_issues").input_schema["required"]
 
@@ -126,8 +136,7 @@ async def test_disabled_tool_is_refused_at_call_time(
         result = await session.call_tool("github_create_issue", ARGUMENTS["github_create_issue"])
     assert result.is_error is True
     assert "not enabled for this workspace" in text_of(result)
-    assert result.structured_content is not None
-    assert result.structured_content["error"] == "TOOL_NOT_ENABLED"
+    assert error_of(result)["error"] == "TOOL_NOT_ENABLED"
     assert sandbox.count("github", "POST", "/repos/{owner}/{repo}/issues") == 0
     [call] = await tool_calls(client, owner)
     assert (call["outcome"], call["errorCode"]) == ("rejected", "TOOL_NOT_ENABLED")
@@ -193,8 +202,7 @@ async def test_provider_not_found(app: Any, client: httpx.AsyncClient, owner: Me
         result = await session.call_tool("github_list_issues", {"repo": "acme/does-not-exist"})
     assert result.is_error is True
     assert "GitHub found nothing" in text_of(result)
-    assert result.structured_content is not None
-    assert result.structured_content["error"] == "PROVIDER_NOT_FOUND"
+    assert error_of(result)["error"] == "PROVIDER_NOT_FOUND"
     [call] = await tool_calls(client, owner)
     assert (call["outcome"], call["errorCode"]) == ("error", "PROVIDER_NOT_FOUND")
 
@@ -205,8 +213,7 @@ async def test_provider_permission_denied(app: Any, client: httpx.AsyncClient, o
         # The bot is not a member of this private channel.
         result = await session.call_tool("slack_send_message", {"channel": "leadership", "text": "hi"})
     assert result.is_error is True
-    assert result.structured_content is not None
-    assert result.structured_content["error"] == "PROVIDER_FORBIDDEN"
+    assert error_of(result)["error"] == "PROVIDER_FORBIDDEN"
     assert "Slack" in text_of(result)
     [call] = await tool_calls(client, owner)
     assert (call["outcome"], call["errorCode"]) == ("error", "PROVIDER_FORBIDDEN")
@@ -222,9 +229,8 @@ async def test_provider_rate_limit_says_how_long_to_wait(
         result = await session.call_tool("github_list_issues", ARGUMENTS["github_list_issues"])
     assert result.is_error is True
     assert "Wait 120 seconds" in text_of(result) or "retry in 12" in text_of(result)
-    assert result.structured_content is not None
-    assert result.structured_content["error"] == "PROVIDER_RATE_LIMITED"
-    assert 110 <= result.structured_content["retryAfterSeconds"] <= 121
+    assert error_of(result)["error"] == "PROVIDER_RATE_LIMITED"
+    assert 110 <= error_of(result)["retryAfterSeconds"] <= 121
 
     response = await client.post(
         f"/api/workspaces/{owner.workspace_id}/tools/github_list_issues",
@@ -264,8 +270,7 @@ async def test_expired_integration_asks_for_a_reconnect(
         result = await session.call_tool("github_list_repos", {})
         assert result.is_error is True
         assert "reconnect" in text_of(result).lower()
-        assert result.structured_content is not None
-        assert result.structured_content["error"] == "INTEGRATION_EXPIRED"
+        assert error_of(result)["error"] == "INTEGRATION_EXPIRED"
         # Once known to be expired, its tools leave the list and calls are refused before reaching GitHub.
         assert (await session.list_tools()).tools == []
         before = sandbox.count("github")

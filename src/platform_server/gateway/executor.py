@@ -44,6 +44,9 @@ from platform_server.log import get_logger
 logger = get_logger(__name__)
 
 _MAX_REPORTED_ERRORS = 10
+# Where an MCP error result carries its code for programs: `structuredContent` must match the tool's output
+# schema, which describes success only, so an error leaves it out (validating clients would reject it).
+ERROR_META_KEY = "platform/error"
 
 
 class ToolErrorCode(StrEnum):
@@ -111,8 +114,9 @@ class GatewayTool:
         schema["required"] = [name for name in schema.get("required", []) if name != argument]
         prop = schema.get("properties", {}).get(argument)
         if isinstance(prop, dict):
+            project = orjson.dumps(default_project).decode()
             prop["description"] = (
-                f"{prop.get('description', '')} Defaults to this workspace's project {default_project!r}."
+                f"{prop.get('description', '')} Defaults to this workspace's project {project}."
             ).strip()
         return self._to_mcp(schema)
 
@@ -164,16 +168,23 @@ class ToolReport:
             body["retryAfterSeconds"] = self.retry_after_seconds
         return body
 
-    def to_mcp(self) -> mcp.CallToolResult:
+    def error_meta(self) -> dict[str, Any]:
+        """The error for programs (its code, `retryAfterSeconds`, details); the message is in `content`."""
+        body = self.error_body()
+        del body["message"]
+        return {ERROR_META_KEY: body}
+
+    def to_wire(self) -> dict[str, Any]:
+        """The MCP `CallToolResult` in its wire form (camelCase), as the SDK would serialize it."""
         if self.ok:
             result = self.result or {}
             text = orjson.dumps(result, default=str).decode()
-            return mcp.CallToolResult(content=[mcp.TextContent(type="text", text=text)], structured_content=result)
-        return mcp.CallToolResult(
-            content=[mcp.TextContent(type="text", text=self.message)],
-            structured_content=self.error_body(),
-            is_error=True,
-        )
+            return {"content": [{"type": "text", "text": text}], "structuredContent": result, "isError": False}
+        # The model reads `content`; the message in it says what to do.
+        return {"content": [{"type": "text", "text": self.message}], "isError": True, "_meta": self.error_meta()}
+
+    def to_mcp(self) -> mcp.CallToolResult:
+        return mcp.CallToolResult.model_validate(self.to_wire())
 
 
 @dataclass(frozen=True)

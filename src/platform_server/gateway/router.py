@@ -1,12 +1,14 @@
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import Receive, Scope, Send
 
-from platform_server.auth.dependencies import CurrentPrincipal, PrincipalCacheDep, current_principal
+from platform_server.auth.dependencies import CurrentPrincipal, current_principal
 from platform_server.auth.principal import Principal
-from platform_server.db import SessionDep
+from platform_server.db import SessionDep, get_session
 from platform_server.errors import Forbidden, PlatformError, ResourceNotFound, Unauthorized, error_responses
 from platform_server.exception_handlers import error_json
 from platform_server.gateway.audit import audit_service
@@ -67,27 +69,32 @@ def _check_host_and_origin(request: Request) -> None:
         raise Forbidden("Requests from this Origin are not allowed", details={"origin": origin})
 
 
-async def mcp_principal(
-    request: Request, session: SessionDep, cache: PrincipalCacheDep, workspace_id: str
-) -> Principal:
+async def _mcp_principal(request: Request, session: AsyncSession, workspace_id: str) -> Principal:
     _check_host_and_origin(request)
     try:
-        return await current_principal(request, session, cache)
+        return await current_principal(request, session, request.app.state.principal_cache)
     except Unauthorized as exc:
         # RFC 9728: the challenge points the client at the metadata that says how to authenticate here.
         challenge = f'Bearer resource_metadata="{_metadata_url(request, workspace_id)}"'
         raise Unauthorized(exc.message, details=exc.details, headers={"WWW-Authenticate": challenge}) from None
 
 
-class _McpExchange(Response):
-    """Hands the raw exchange to the SDK once FastAPI has authenticated it and closed its DB session."""
+# The request's unit of work as `SessionDep` runs it (commit on success, rollback on failure), entered here
+# rather than solved as dependencies: it ends before the exchange, which may run a tool for a long time.
+_unit_of_work = asynccontextmanager(get_session)
 
-    def __init__(self, gateway: McpGateway) -> None:
+
+class _McpExchange(Response):
+    """Hands the raw exchange to the gateway once the route has authenticated it and closed its DB session."""
+
+    def __init__(self, gateway: McpGateway, request: Request, context: GatewayRequest) -> None:
         super().__init__()
         self.gateway = gateway
+        self.request = request
+        self.context = context
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.gateway.handle(scope, receive, send)
+        await self.gateway.handle(self.request, send, self.context)
 
 
 _JSONRPC_RESPONSE = {
@@ -103,19 +110,19 @@ _JSONRPC_RESPONSE = {
     response_class=Response,
     responses={200: _JSONRPC_RESPONSE, **error_responses(401, 404, 413)},
 )
-async def mcp_gateway(
-    request: Request,
-    principal: Annotated[Principal, Depends(mcp_principal)],
-    session: SessionDep,
-    workspace_id: str,
-) -> Response:
+async def mcp_gateway(request: Request, workspace_id: str) -> Response:
     """One JSON-RPC message per POST: `server/discover` (2026-07-28) or `initialize` (2025 clients),
     `tools/list` and `tools/call`. Authenticate with an API key of a member of the workspace's team. The list
     holds the tools enabled for this workspace on connected integrations; calls run with the team's stored
-    provider credentials, never with the caller's key, and are audited (`GET .../tool-calls`)."""
-    workspace = await tool_executor.load_workspace(session, principal, workspace_id)
-    request.state.gateway = GatewayRequest(principal=principal, workspace=workspace)
-    return _McpExchange(request.app.state.mcp_gateway)
+    provider credentials, never with the caller's key, and are audited (`GET .../tool-calls`). A body that is
+    not one JSON-RPC message, or not `application/json` (415), answers a JSON-RPC error."""
+    gateway: McpGateway = request.app.state.mcp_gateway
+    async with _unit_of_work(request) as session:
+        principal = await _mcp_principal(request, session, workspace_id)
+        workspace = await gateway.workspaces.get(session, principal.team_id, workspace_id)
+    if workspace is None:
+        raise ResourceNotFound("Workspace", workspace_id)
+    return _McpExchange(gateway, request, GatewayRequest(principal=principal, workspace=workspace))
 
 
 @router.get(

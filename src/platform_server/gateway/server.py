@@ -1,13 +1,20 @@
 """The MCP side of the gateway: one low-level `mcp` Server whose handlers serve the workspace of the request.
 
-The HTTP route authenticates the caller and loads the workspace's enablements, then hands the exchange to the
-SDK's Streamable HTTP session manager, stateless with JSON responses: 2026-07-28 clients (`server/discover`,
-per-request envelopes) and 2025-era clients (`initialize`) are served by the same endpoint, no request depends
-on an earlier one, and any process can answer any request (no sticky routing).
+The HTTP route authenticates the caller and finds the workspace's enablements, then hands the exchange here:
+stateless JSON responses, 2026-07-28 clients (`server/discover`, per-request envelopes) and 2025-era clients
+(`initialize`) on the same endpoint, no request depending on an earlier one, so any process can answer any
+request (no sticky routing).
+
+The two messages that make up the traffic, a well-formed `tools/list` or `tools/call`, are answered here
+directly: checked by the SDK's own rules (its envelope classifier and per-version request validation), their
+result shaped as the SDK shapes it, but without what a stateless JSON exchange does not need — a transport,
+a runner and a tracing span per request, and a pydantic round trip of every result. Everything else
+(`initialize`, `server/discover`, notifications, an unknown tool or method, any malformed part) goes to the
+SDK's Streamable HTTP session manager, which stays the authority on the protocol's edges.
 """
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -15,18 +22,30 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import mcp_types as mcp
+import orjson
 from mcp.server import Server, ServerRequestContext
+from mcp.server.streamable_http import check_accept_headers
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
+from mcp.shared.inbound import (
+    MCP_PROTOCOL_VERSION_HEADER,
+    InboundModernRoute,
+    classify_inbound_request,
+    find_duplicated_routing_header,
+)
+from mcp_types import methods as mcp_methods
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
+from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
-from starlette.types import Receive, Scope, Send
+from starlette.responses import Response
+from starlette.types import Message, Receive, Send
 
 from platform_server.auth.principal import Principal
 from platform_server.config import Settings
-from platform_server.gateway.executor import input_schema, tool_executor
+from platform_server.gateway.cache import CachedWorkspace, WorkspaceToolsCache
+from platform_server.gateway.executor import CATALOG, input_schema, tool_executor
 from platform_server.gateway.models import ToolCallChannel
-from platform_server.gateway.repository import WorkspaceTools
 
 SERVER_NAME = "platform-gateway"
 INSTRUCTIONS = (
@@ -43,7 +62,7 @@ class GatewayRequest:
     """What the HTTP route resolved for one MCP exchange; handlers find it on the request scope."""
 
     principal: Principal
-    workspace: WorkspaceTools
+    workspace: CachedWorkspace
 
 
 def _gateway_request(ctx: ServerRequestContext[Any, Any]) -> tuple[GatewayRequest, Request]:
@@ -56,6 +75,12 @@ def _gateway_request(ctx: ServerRequestContext[Any, Any]) -> tuple[GatewayReques
     return gateway, request
 
 
+def _listing(workspace: CachedWorkspace) -> mcp.ListToolsResult:
+    return mcp.ListToolsResult(
+        tools=tool_executor.enabled_tools(workspace.tools), cache_scope="private", ttl_ms=_LIST_TTL_MS
+    )
+
+
 async def _list_tools(
     ctx: ServerRequestContext[Any, Any], params: mcp.PaginatedRequestParams | None
 ) -> mcp.ListToolsResult:
@@ -63,15 +88,18 @@ async def _list_tools(
     if params is not None and params.cursor is not None:
         # Every list fits one page, so no cursor was ever handed out.
         raise MCPError(code=mcp.INVALID_PARAMS, message="Invalid cursor: tools/list returns a single page")
-    return mcp.ListToolsResult(
-        tools=tool_executor.enabled_tools(gateway.workspace), cache_scope="private", ttl_ms=_LIST_TTL_MS
-    )
+    return _listing(gateway.workspace)
 
 
 async def _call_tool(ctx: ServerRequestContext[Any, Any], params: mcp.CallToolRequestParams) -> mcp.CallToolResult:
     gateway, request = _gateway_request(ctx)
     report = await tool_executor.call(
-        request.app.state, gateway.principal, gateway.workspace, params.name, params.arguments, ToolCallChannel.mcp
+        request.app.state,
+        gateway.principal,
+        gateway.workspace.tools,
+        params.name,
+        params.arguments,
+        ToolCallChannel.mcp,
     )
     if report.error_code == "UNKNOWN_TOOL":
         raise MCPError(code=mcp.INVALID_PARAMS, message=report.message)
@@ -90,11 +118,27 @@ def transport_security(settings: Settings) -> TransportSecuritySettings:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """A `tools/list` or `tools/call` the SDK would accept, at the protocol version it is served at."""
+
+    method: str
+    request_id: str | int
+    params: dict[str, Any]
+    protocol_version: str
+
+    @property
+    def modern(self) -> bool:
+        return self.protocol_version in MODERN_PROTOCOL_VERSIONS
+
+
 class McpGateway:
-    """The MCP server and its session manager; `run()` once per application lifespan."""
+    """The MCP server, its session manager and the workspaces' cached enablements; `run()` once per
+    application lifespan."""
 
     def __init__(self, settings: Settings) -> None:
         self.security = transport_security(settings)
+        self.workspaces = WorkspaceToolsCache()
         self.server: Server[Any] = Server(
             SERVER_NAME,
             version=version("platform-server"),
@@ -111,6 +155,8 @@ class McpGateway:
             security_settings=self.security,
             max_request_body_size=settings.MAX_BODY_BYTES,
         )
+        # The identity 2026-07-28 results carry; serialized into each answer, so never shared with a caller.
+        self._server_info = {mcp.SERVER_INFO_META_KEY: self.server.server_info_stamp}
 
     @asynccontextmanager
     async def run(self) -> AsyncIterator["McpGateway"]:
@@ -137,5 +183,162 @@ class McpGateway:
             stopping.set()
             await task
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.manager.handle_request(scope, receive, send)
+    async def handle(self, request: Request, send: Send, gateway: GatewayRequest) -> None:
+        """Refuses what is not one JSON-RPC message as JSON-RPC errors, the same for both protocol generations
+        (the SDK's 2025 transport would answer a malformed envelope with -32602 and a validation dump, a wrong
+        Content-Type with plain text), answers the hot path, and hands the rest to the SDK."""
+        scope, receive = request.scope, request.receive
+        if not _is_json(request.headers.get("content-type")):
+            message = "Unsupported Media Type: Content-Type must be application/json"
+            await jsonrpc_error(415, mcp.INVALID_REQUEST, message)(scope, receive, send)
+            return
+        body = await request.body()
+        try:
+            decoded = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            # The SDK answers -32700 in each generation's own words.
+            await self.manager.handle_request(scope, _replay(body, receive), send)
+            return
+        call = _hot_call(decoded, request)
+        if call is not None:
+            answer = await self._answer(request, gateway, call)
+            if answer is not None:
+                await answer(scope, receive, send)
+                return
+        if not _is_one_message(decoded):
+            await jsonrpc_error(400, mcp.INVALID_REQUEST, _INVALID_ENVELOPE)(scope, receive, send)
+            return
+        scope.setdefault("state", {})["gateway"] = gateway
+        await self.manager.handle_request(scope, _replay(body, receive), send)
+
+    async def _answer(self, request: Request, gateway: GatewayRequest, call: _Call) -> Response | None:
+        """The result the SDK would send, or None when the SDK must answer (it raises a JSON-RPC error)."""
+        if call.method == "tools/list":
+            if call.params.get("cursor") is not None:
+                return None
+            result = gateway.workspace.listings.get(call.protocol_version)
+            if result is None:
+                dumped = _listing(gateway.workspace).model_dump(by_alias=True, mode="json", exclude_none=True)
+                result = orjson.dumps(self._shaped("tools/list", call, dumped))
+                gateway.workspace.listings[call.protocol_version] = result
+            return _jsonrpc_result(call.request_id, result)
+        name = call.params["name"]
+        if name not in CATALOG:
+            return None
+        report = await tool_executor.call(
+            request.app.state,
+            gateway.principal,
+            gateway.workspace.tools,
+            name,
+            call.params.get("arguments"),
+            ToolCallChannel.mcp,
+        )
+        wire = report.to_wire()
+        if call.modern:
+            wire["resultType"] = "complete"
+            wire["_meta"] = {**wire.get("_meta", {}), **self._server_info}
+        return _jsonrpc_result(call.request_id, orjson.dumps(wire, default=str))
+
+    def _shaped(self, method: str, call: _Call, dumped: dict[str, Any]) -> dict[str, Any]:
+        """A result in the SDK's wire form for the call's protocol version: sieved by the version's schema, and
+        on 2026-07-28 marked complete and stamped with the server's identity."""
+        if call.modern:
+            dumped.setdefault("resultType", "complete")
+        shaped = mcp_methods.serialize_server_result(method, call.protocol_version, dumped)
+        if call.modern:
+            shaped["_meta"] = {**shaped.get("_meta", {}), **self._server_info}
+        return shaped
+
+
+_HOT_METHODS = frozenset({"tools/list", "tools/call"})
+_ENVELOPE_KEYS = frozenset({"jsonrpc", "id", "method", "params"})
+_PARAM_HEADER_PREFIX = "mcp-param-"
+_SESSION_HEADER = "mcp-session-id"
+
+
+def _hot_call(message: Any, request: Request) -> _Call | None:
+    """The message as a `tools/list` or `tools/call`, if it is one that the SDK would accept and dispatch to
+    our handlers; None for anything else, which the SDK then answers."""
+    if not (
+        isinstance(message, dict)
+        and message.get("method") in _HOT_METHODS
+        and message.get("jsonrpc") == "2.0"
+        and message.keys() <= _ENVELOPE_KEYS
+    ):
+        return None
+    request_id, params = message.get("id"), message.get("params")
+    if isinstance(request_id, bool) or not isinstance(request_id, str | int) or not isinstance(params, dict):
+        return None
+    headers = request.headers
+    if not check_accept_headers(request)[0] or _SESSION_HEADER in headers:
+        return None
+    if find_duplicated_routing_header(headers.items()) is not None:
+        return None
+    protocol_version = headers.get(MCP_PROTOCOL_VERSION_HEADER)
+    if protocol_version in MODERN_PROTOCOL_VERSIONS:
+        if not isinstance(classify_inbound_request(message, headers=dict(headers)), InboundModernRoute):
+            return None
+        # `Mcp-Param-*` headers are checked against the tool's schema by the SDK.
+        if any(name.startswith(_PARAM_HEADER_PREFIX) for name in headers):
+            return None
+    elif protocol_version is None or protocol_version in HANDSHAKE_PROTOCOL_VERSIONS:
+        protocol_version = protocol_version or mcp.DEFAULT_NEGOTIATED_VERSION
+        meta = params.get("_meta")
+        # A 2026-07-28 envelope on a 2025 request is refused by the SDK.
+        if isinstance(meta, Mapping) and mcp.PROTOCOL_VERSION_META_KEY in meta:
+            return None
+    else:
+        return None
+    try:
+        mcp_methods.validate_client_request(message["method"], protocol_version, params)
+    except (ValidationError, KeyError, ValueError):
+        return None
+    return _Call(message["method"], request_id, params, protocol_version)
+
+
+def _jsonrpc_result(request_id: str | int, result: bytes) -> Response:
+    body = b'{"jsonrpc":"2.0","id":' + orjson.dumps(request_id) + b',"result":' + result + b"}"
+    return Response(body, media_type="application/json")
+
+
+def jsonrpc_error(status_code: int, code: int, message: str, request_id: str | int | None = None) -> Response:
+    body = {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
+    return Response(orjson.dumps(body), status_code=status_code, media_type="application/json")
+
+
+_REQUEST: TypeAdapter[Any] = TypeAdapter(mcp.JSONRPCRequest)
+_NOTIFICATION: TypeAdapter[Any] = TypeAdapter(mcp.JSONRPCNotification)
+# A client may post its answer to a server's request (2025 protocol).
+_RESPONSE: TypeAdapter[Any] = TypeAdapter(mcp.JSONRPCResponse | mcp.JSONRPCError)
+_INVALID_ENVELOPE = "Invalid Request: the body must be one JSON-RPC 2.0 request or notification object"
+
+
+def _is_json(content_type: str | None) -> bool:
+    return content_type is not None and content_type.split(";", 1)[0].strip().lower() == "application/json"
+
+
+def _is_one_message(decoded: Any) -> bool:
+    """False for JSON that is not one JSON-RPC message: a batch, a bare value, a malformed envelope."""
+    if not isinstance(decoded, dict):
+        return False
+    # Key presence picks the kind (JSON-RPC 2.0 §4.1): a request with a malformed id is not a notification.
+    kind = _RESPONSE if "method" not in decoded else _REQUEST if "id" in decoded else _NOTIFICATION
+    try:
+        kind.validate_python(decoded)
+    except ValidationError:
+        return False
+    return True
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The request's receive channel with its already-read body handed over again first."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay

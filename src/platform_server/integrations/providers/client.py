@@ -532,7 +532,8 @@ class ProviderClient:
         if status >= 500:
             return _Transient()
         message = _error_message(self.provider, data) or f"HTTP {status}"
-        path = urlsplit(response.url).path
+        # The path as the provider documents it: the base URL's own path (the sandbox's mount) is ours.
+        path = urlsplit(response.url).path.removeprefix(self.http.base_url.path.rstrip("/"))
         if status == 404:
             return _Failed(
                 ProviderNotFound(
@@ -662,7 +663,7 @@ def _error_message(provider: str, data: Any) -> str | None:
     if provider == "github":
         message = str(data.get("message") or "")
         details = [
-            str(error.get("message") or f"{error.get('field')} {error.get('code')}")
+            str(error.get("message") or " ".join(str(error[key]) for key in ("field", "code") if error.get(key)))
             for error in data.get("errors") or []
             if isinstance(error, dict)
         ]

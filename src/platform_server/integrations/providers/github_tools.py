@@ -298,7 +298,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         ),
         run=create_issue,
         read_only=False,
-        destructive=True,
+        destructive=False,
         idempotent=False,
         default_project_argument="repo",
         scopes=("repo",),

@@ -253,7 +253,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         ),
         run=create_page,
         read_only=False,
-        destructive=True,
+        destructive=False,
         idempotent=False,
     ),
     ToolSpec(

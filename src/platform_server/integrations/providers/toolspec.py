@@ -11,7 +11,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+import orjson
+from jsonschema import Draft202012Validator, ValidationError  # type: ignore[import-untyped]
 
 from platform_server.integrations.providers.client import ProviderBadRequest, ProviderClient
 
@@ -60,12 +61,57 @@ class ToolSpec:
         if validator.is_valid(candidate):
             return []
         return [
-            f"{'/'.join(str(part) for part in error.absolute_path) or 'arguments'}: {error.message}"
+            f"{'/'.join(str(part) for part in error.absolute_path) or 'arguments'}: {_describe(error)}"
             for error in sorted(validator.iter_errors(candidate), key=lambda error: list(error.absolute_path))
         ]
 
 
 _validators: dict[str, Any] = {}
+
+_MAX_QUOTED_CHARS = 80
+# What a failed keyword means, for the keywords whose failure is "the value passes a bound".
+_BOUNDS = {
+    "minimum": "is less than the minimum {}",
+    "maximum": "is greater than the maximum {}",
+    "minLength": "is shorter than {} characters",
+    "maxLength": "is longer than {} characters",
+    "minItems": "has fewer than {} items",
+    "maxItems": "has more than {} items",
+    "pattern": "does not match the pattern {}",
+    "format": "is not a valid {}",
+}
+
+
+def _describe(error: ValidationError) -> str:
+    """A schema violation in JSON terms: jsonschema's own messages quote Python reprs (`None`, `'x'`, `True`)."""
+    keyword, expected, value = error.validator, error.validator_value, error.instance
+    if keyword == "required":
+        return f"missing required {_quote_all([name for name in expected if name not in value])}"
+    if keyword == "additionalProperties":
+        known = error.schema.get("properties", {})
+        return f"unexpected {_quote_all(sorted(name for name in value if name not in known))}"
+    if keyword == "type":
+        kinds = expected if isinstance(expected, list) else [expected]
+        return f"{_quote(value)} is not of type {' or '.join(kinds)}"
+    if keyword == "enum":
+        return f"{_quote(value)} is not one of {_quote_all(expected)}"
+    if keyword == "uniqueItems":
+        return "has repeated items"
+    if keyword in ("anyOf", "oneOf"):
+        return f"{_quote(value)} matches none of the allowed forms"
+    if keyword in _BOUNDS:
+        shown = _quote(expected) if keyword == "pattern" else expected
+        return f"{_quote(value)} {_BOUNDS[keyword].format(shown)}"
+    return f"{_quote(value)} does not satisfy {keyword} {_quote(expected)}"
+
+
+def _quote(value: Any) -> str:
+    text = orjson.dumps(value, default=str).decode()
+    return text if len(text) <= _MAX_QUOTED_CHARS else f"{text[:_MAX_QUOTED_CHARS]}…"
+
+
+def _quote_all(values: list[Any]) -> str:
+    return ", ".join(_quote(value) for value in values)
 
 
 # -- schema helpers ----------------------------------------------------------------------------------------
