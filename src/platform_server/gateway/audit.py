@@ -67,9 +67,9 @@ class AuditWriter:
     No row holds up the others. A write that fails for a reason outside its rows (the database away, a lock
     timeout) is retried with backoff for `retry_seconds`, then given up. A batch the database refuses for its
     values (a constraint, text it cannot store) is written row by row, and each refused row is dropped with a
-    log line naming the reason, never the values. A full queue makes callers wait. `flush` waits, for at most
-    the time it is given, until every row queued before it is stored or given up, so a process lists its own
-    calls; shutdown flushes for `shutdown_seconds`. A crash loses what is still queued, a few milliseconds'
+    log line naming the reason, never the values. A full queue makes callers wait. `flush` waits until every row
+    queued before it is stored or given up, so a process lists its own calls (listings bound that wait);
+    shutdown flushes for at most `shutdown_seconds`. A crash loses what is still queued, a few milliseconds'
     worth, as it would lose a call whose provider request was still in flight.
     """
 
