@@ -44,6 +44,7 @@ import orjson
 from starlette.types import ASGIApp
 
 from platform_server.config import PROVIDER_NAMES, Settings
+from platform_server.integrations.providers.toolspec import quote_value
 
 PROVIDER_TITLES = {
     "github": "GitHub",
@@ -191,7 +192,7 @@ def provider_path(provider: str, *segments: str | int) -> str:
         text = str(segment)
         if text in ("", ".", ".."):
             raise ProviderBadRequest(
-                provider, f"{text!r} cannot be part of a {PROVIDER_TITLES.get(provider, provider)} API path"
+                provider, f"{quote_value(text)} cannot be part of a {PROVIDER_TITLES.get(provider, provider)} API path"
             )
         encoded.append(quote(text, safe=""))
     return "/" + "/".join(encoded)

@@ -13,6 +13,7 @@ from platform_server.integrations.providers.toolspec import (
     integer,
     nullable,
     obj,
+    quote_value,
     string,
 )
 
@@ -26,7 +27,7 @@ def parse_team_id(project: str) -> str:
     """A workspace's defaultProject as a Figma team id (the number in figma.com/files/team/<teamId>)."""
     team_id = project.strip()
     if not _NUMERIC_ID.match(team_id):
-        raise InvalidProject(f"defaultProject for Figma must be a team id (digits only); got {project!r}")
+        raise InvalidProject(f"defaultProject for Figma must be a team id (digits only); got {quote_value(project)}")
     return team_id
 
 

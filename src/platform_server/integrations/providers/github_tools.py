@@ -15,6 +15,7 @@ from platform_server.integrations.providers.toolspec import (
     integer,
     nullable,
     obj,
+    quote_value,
     string,
 )
 
@@ -40,7 +41,7 @@ def parse_repository(project: str) -> str:
     repository = project.strip().removesuffix(".git")
     if not _REPO.match(repository):
         raise InvalidProject(
-            f"defaultProject must be a GitHub repository as owner/repo (e.g. acme/product); got {project!r}"
+            f"defaultProject must be a GitHub repository as owner/repo (e.g. acme/product); got {quote_value(project)}"
         )
     return repository
 

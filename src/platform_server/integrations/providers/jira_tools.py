@@ -13,6 +13,7 @@ from platform_server.integrations.providers.toolspec import (
     integer,
     nullable,
     obj,
+    quote_value,
     string,
 )
 from platform_server.integrations.sync.render import adf_to_text
@@ -39,7 +40,7 @@ def parse_project_key(project: str) -> str:
     """A workspace's defaultProject as a Jira project key (letters uppercased)."""
     key = project.strip().upper()
     if not _VALID_PROJECT_KEY.match(key):
-        raise InvalidProject(f"defaultProject must be a Jira project key such as PROJ; got {project!r}")
+        raise InvalidProject(f"defaultProject must be a Jira project key such as PROJ; got {quote_value(project)}")
     return key
 
 
@@ -189,7 +190,8 @@ async def transition_issue(client: ProviderClient, arguments: dict[str, Any]) ->
     if chosen is None:
         available = ", ".join(f"{t['name']} (id {t['id']})" for t in transitions) or "none"
         raise ProviderBadRequest(
-            "jira", f"{key} has no transition {arguments['transition']!r}; available transitions: {available}"
+            "jira",
+            f"{key} has no transition {quote_value(arguments['transition'])}; available transitions: {available}",
         )
     await client.post(api(client, "issue", key, "transitions"), json={"transition": {"id": chosen["id"]}})
     return {

@@ -14,6 +14,7 @@ from platform_server.integrations.providers.toolspec import (
     integer,
     nullable,
     obj,
+    quote_value,
     string,
 )
 
@@ -59,7 +60,7 @@ def parse_team_key(project: str) -> str:
     """A workspace's defaultProject as a Linear team key (letters uppercased)."""
     key = project.strip().upper()
     if not _VALID_TEAM_KEY.match(key):
-        raise InvalidProject(f"defaultProject must be a Linear team key such as ENG; got {project!r}")
+        raise InvalidProject(f"defaultProject must be a Linear team key such as ENG; got {quote_value(project)}")
     return key
 
 
@@ -72,7 +73,7 @@ async def _team(client: ProviderClient, key: str) -> dict[str, Any]:
     data = await client.graphql(_TEAM, {"key": key})
     nodes = ((data or {}).get("teams") or {}).get("nodes") or []
     if not nodes:
-        raise ProviderNotFound("linear", f"Linear has no team with key {key!r}; keys look like ENG")
+        raise ProviderNotFound("linear", f"Linear has no team with key {quote_value(key)}; keys look like ENG")
     team: dict[str, Any] = nodes[0]
     return team
 
@@ -125,7 +126,7 @@ async def create_issue(client: ProviderClient, arguments: dict[str, Any]) -> dic
         if state is None:
             names = ", ".join(s["name"] for s in states)
             raise ProviderNotFound(
-                "linear", f"Team {team['key']} has no state {arguments['stateName']!r}; use one of: {names}"
+                "linear", f"Team {team['key']} has no state {quote_value(arguments['stateName'])}; use one of: {names}"
             )
         data["stateId"] = state["id"]
     result = await client.graphql(_CREATE, {"input": data}, mutation=True)

@@ -13,6 +13,7 @@ from platform_server.integrations.providers.toolspec import (
     integer,
     nullable,
     obj,
+    quote_value,
     string,
 )
 from platform_server.integrations.sync.render import notion_blocks_to_text, notion_rich_text
@@ -33,7 +34,7 @@ def parse_parent(project: str) -> str:
     # A bare id (dashed or not), or a page URL's last segment: "Title-<32 hex>".
     candidate = normalize_id(tail) if _UUID.match(normalize_id(tail)) else normalize_id(tail.rsplit("-", 1)[-1])
     if not _UUID.match(candidate):
-        raise InvalidProject(f"defaultProject for Notion must be a database or page id; got {project!r}")
+        raise InvalidProject(f"defaultProject for Notion must be a database or page id; got {quote_value(project)}")
     return candidate
 
 

@@ -13,6 +13,7 @@ from platform_server.integrations.providers.toolspec import (
     integer,
     nullable,
     obj,
+    quote_value,
     string,
 )
 
@@ -28,7 +29,8 @@ def parse_channel(project: str) -> str:
     channel = project.strip()
     if not _CHANNEL.match(channel):
         raise InvalidProject(
-            f"defaultProject for Slack must be a channel id (C0123456789) or name (#general); got {project!r}"
+            "defaultProject for Slack must be a channel id (C0123456789) or name (#general); "
+            f"got {quote_value(project)}"
         )
     return channel
 

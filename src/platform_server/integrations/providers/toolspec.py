@@ -92,26 +92,27 @@ def _describe(error: ValidationError) -> str:
         return f"unexpected {_quote_all(sorted(name for name in value if name not in known))}"
     if keyword == "type":
         kinds = expected if isinstance(expected, list) else [expected]
-        return f"{_quote(value)} is not of type {' or '.join(kinds)}"
+        return f"{quote_value(value)} is not of type {' or '.join(kinds)}"
     if keyword == "enum":
-        return f"{_quote(value)} is not one of {_quote_all(expected)}"
+        return f"{quote_value(value)} is not one of {_quote_all(expected)}"
     if keyword == "uniqueItems":
         return "has repeated items"
     if keyword in ("anyOf", "oneOf"):
-        return f"{_quote(value)} matches none of the allowed forms"
+        return f"{quote_value(value)} matches none of the allowed forms"
     if keyword in _BOUNDS:
-        shown = _quote(expected) if keyword == "pattern" else expected
-        return f"{_quote(value)} {_BOUNDS[keyword].format(shown)}"
-    return f"{_quote(value)} does not satisfy {keyword} {_quote(expected)}"
+        shown = quote_value(expected) if keyword == "pattern" else expected
+        return f"{quote_value(value)} {_BOUNDS[keyword].format(shown)}"
+    return f"{quote_value(value)} does not satisfy {keyword} {quote_value(expected)}"
 
 
-def _quote(value: Any) -> str:
+def quote_value(value: Any) -> str:
+    """A value as model-facing text: JSON, cut short, never a Python repr."""
     text = orjson.dumps(value, default=str).decode()
     return text if len(text) <= _MAX_QUOTED_CHARS else f"{text[:_MAX_QUOTED_CHARS]}…"
 
 
 def _quote_all(values: list[Any]) -> str:
-    return ", ".join(_quote(value) for value in values)
+    return ", ".join(quote_value(value) for value in values)
 
 
 # -- schema helpers ----------------------------------------------------------------------------------------
@@ -153,11 +154,7 @@ def enum(description: str, values: tuple[str, ...], default: str | None = None) 
 
 def nullable(schema: Mapping[str, Any]) -> dict[str, Any]:
     kind = schema.get("type")
-    return (
-        {**schema, "type": [kind, "null"]}
-        if isinstance(kind, str)
-        else {"anyOf": [dict(schema), {"type": "null"}]}
-    )
+    return {**schema, "type": [kind, "null"]} if isinstance(kind, str) else {"anyOf": [dict(schema), {"type": "null"}]}
 
 
 def array(items: Mapping[str, Any], description: str | None = None, **extra: Any) -> dict[str, Any]:
