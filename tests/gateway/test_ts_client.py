@@ -17,12 +17,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
 
 from tests.conftest import REQUIRE_SERVICES
+from tests.integrations.helpers import connect_over_http
 
 PROJECT = Path(__file__).parent / "ts_client"
 CLI = str(Path(sys.executable).parent / "platform-server")
@@ -99,17 +99,11 @@ def _connect_github(base: str, key: str, workspace_id: str) -> None:
     """The OAuth round trip through the sandbox's consent page, then two tools enabled for the workspace."""
     auth = {"Authorization": f"Bearer {key}"}
     with httpx.Client(base_url=base, timeout=30) as http:
-        created = http.post("/api/integrations", json={"provider": "github", "name": "GitHub"}, headers=auth)
-        assert created.status_code == 201, created.text
-        consent = urlsplit(created.json()["oauthUrl"])
-        approved = http.post(consent.path, data={**dict(parse_qsl(consent.query)), "decision": "approve"})
-        assert approved.status_code == 302, approved.text
-        callback = http.get(approved.headers["location"])
-        assert "success=github" in callback.headers.get("location", ""), callback.text
+        integration_id = connect_over_http(http, key, "github")
         enabled = http.post(
             f"/api/workspaces/{workspace_id}/integrations",
             json={
-                "integrationId": created.json()["integration"]["id"],
+                "integrationId": integration_id,
                 "enabledTools": ["github_list_issues", "github_list_repos"],
             },
             headers=auth,

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 
 from tests.conftest import Member
-from tests.web.helpers import sign_in
+from tests.web.helpers import csrf_token, sign_in
 
 PROVIDERS = ("github", "jira", "linear", "notion", "slack", "figma")
 SETTINGS_URL = "http://testserver/settings/integrations"
@@ -105,3 +105,24 @@ async def connect(
 
 def query(url: str) -> dict[str, str]:
     return dict(parse_qsl(urlsplit(url).query))
+
+
+def connect_over_http(http: httpx.Client, api_key: str, provider: str) -> str:
+    """A browser against a real server: signs in to the settings page with the key (the browser that must finish
+    the authorization), creates the integration, approves on the sandbox's consent page and follows both
+    callbacks; answers the connected integration's id."""
+    form = http.get("/settings/sign-in")
+    signed_in = http.post("/settings/sign-in", data={"csrf_token": csrf_token(form.text), "api_key": api_key})
+    assert signed_in.status_code == 303, signed_in.text
+    created = http.post(
+        "/api/integrations", json={"provider": provider}, headers={"Authorization": f"Bearer {api_key}"}
+    )
+    assert created.status_code == 201, created.text
+    consent = urlsplit(created.json()["oauthUrl"])
+    approved = http.post(consent.path, data={**dict(parse_qsl(consent.query)), "decision": "approve"})
+    assert approved.status_code == 302, approved.text
+    location = approved.headers["location"]
+    for _ in range(2):
+        location = http.get(location).headers["location"]
+    assert location.endswith(f"/settings/integrations?success={provider}"), location
+    return str(created.json()["integration"]["id"])

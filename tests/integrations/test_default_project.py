@@ -1,5 +1,6 @@
 """A workspace's defaultProject is checked against its provider's form when it is set, not when it is used."""
 
+import json
 from typing import Any
 
 import httpx
@@ -44,7 +45,7 @@ def _assert_refused(response: httpx.Response, value: str) -> None:
     error = response.json()["error"]
     assert error["code"] == "VALIDATION_ERROR"
     assert error["message"].startswith("defaultProject ")
-    assert repr(value) in error["message"]
+    assert json.dumps(value) in error["message"]
     assert error["details"]["fields"][0]["field"] == "body.defaultProject"
     assert error["details"]["expected"]
 

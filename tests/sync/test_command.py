@@ -15,9 +15,9 @@ import pytest
 from platform_server.integrations.sync.schemas import SyncRequest, SyncType
 from platform_server.integrations.sync.service import sync_service
 from tests.conftest import Member
+from tests.integrations.helpers import connect_over_http
 from tests.sync.helpers import connect_and_enable
 from tests.test_cli import COMMAND, run
-from tests.web.helpers import csrf_token
 
 Report = tuple[int, int, int | None]
 
@@ -100,21 +100,8 @@ def _connect_github(base: str, key: str, workspace_id: str) -> str:
     """The README's steps over real HTTP: sign in to the settings page (the browser that finishes the
     authorization), create, approve on the sandbox's consent page, enable."""
     headers = {"Authorization": f"Bearer {key}"}
-    with httpx.Client(base_url=base, timeout=30, follow_redirects=False) as http:
-        form = http.get("/settings/sign-in")
-        signed_in = http.post("/settings/sign-in", data={"csrf_token": csrf_token(form.text), "api_key": key})
-        assert signed_in.status_code == 303, signed_in.text
-        created = http.post("/api/integrations", json={"provider": "github"}, headers=headers).json()
-        oauth_url = created["oauthUrl"]
-        assert http.get(oauth_url).status_code == 200
-        params = dict(httpx.URL(oauth_url).params)
-        approved = http.post(httpx.URL(oauth_url).path, data={**params, "decision": "approve"})
-        assert approved.status_code == 302, approved.text
-        forwarded = http.get(approved.headers["location"])
-        assert forwarded.status_code in (302, 303, 307), forwarded.text
-        finished = http.get(forwarded.headers["location"])
-        assert "error=" not in finished.headers.get("location", ""), finished.headers.get("location")
-        integration_id = str(created["integration"]["id"])
+    with httpx.Client(base_url=base, timeout=30) as http:
+        integration_id = connect_over_http(http, key, "github")
         body = {"integrationId": integration_id, "defaultProject": "acme/product"}
         enabled = http.post(f"/api/workspaces/{workspace_id}/integrations", json=body, headers=headers)
         assert enabled.status_code == 201, enabled.text

@@ -9,9 +9,7 @@ from platform_server.integrations.providers.linear import Linear
 from platform_server.integrations.providers.notion import Notion
 from platform_server.integrations.providers.slack import Slack
 
-PROVIDER_CLASSES: dict[str, type[Provider]] = {
-    cls.name: cls for cls in (GitHub, Jira, Linear, Notion, Slack, Figma)
-}
+PROVIDER_CLASSES: dict[str, type[Provider]] = {cls.name: cls for cls in (GitHub, Jira, Linear, Notion, Slack, Figma)}
 
 
 def get_provider(settings: Settings, name: str) -> Provider:

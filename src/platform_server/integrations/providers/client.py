@@ -44,7 +44,6 @@ import orjson
 from starlette.types import ASGIApp
 
 from platform_server.config import PROVIDER_NAMES, Settings
-from platform_server.integrations.providers.toolspec import quote_value
 
 PROVIDER_TITLES = {
     "github": "GitHub",
@@ -178,6 +177,16 @@ class ProviderRateLimited(ProviderError):
 
 # ---------------------------------------------------------------------------------------------------------
 # URLs
+
+
+# Values quoted in model-facing text are cut here: enough to recognise, never a wall of the caller's input.
+_MAX_QUOTED_CHARS = 80
+
+
+def quote_value(value: Any) -> str:
+    """A value as model-facing text: JSON, cut short, never a Python repr."""
+    text = orjson.dumps(value, default=str).decode()
+    return text if len(text) <= _MAX_QUOTED_CHARS else f"{text[:_MAX_QUOTED_CHARS]}…"
 
 
 def provider_path(provider: str, *segments: str | int) -> str:

@@ -5,7 +5,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from platform_server.integrations.providers.base import InvalidProject
-from platform_server.integrations.providers.client import ProviderBadRequest, ProviderClient, ProviderResponse
+from platform_server.integrations.providers.client import (
+    ProviderBadRequest,
+    ProviderClient,
+    ProviderResponse,
+    quote_value,
+)
 from platform_server.integrations.providers.toolspec import (
     ToolSpec,
     arg,
@@ -15,7 +20,6 @@ from platform_server.integrations.providers.toolspec import (
     integer,
     nullable,
     obj,
-    quote_value,
     string,
 )
 

@@ -4,7 +4,7 @@ import re
 from typing import Any
 
 from platform_server.integrations.providers.base import InvalidProject
-from platform_server.integrations.providers.client import ProviderBadRequest, ProviderClient
+from platform_server.integrations.providers.client import ProviderBadRequest, ProviderClient, quote_value
 from platform_server.integrations.providers.toolspec import (
     ToolSpec,
     arg,
@@ -13,7 +13,6 @@ from platform_server.integrations.providers.toolspec import (
     integer,
     nullable,
     obj,
-    quote_value,
     string,
 )
 from platform_server.integrations.sync.render import adf_to_text

@@ -4,7 +4,7 @@ import re
 from typing import Any
 
 from platform_server.integrations.providers.base import InvalidProject
-from platform_server.integrations.providers.client import ProviderClient, ProviderNotFound
+from platform_server.integrations.providers.client import ProviderClient, ProviderNotFound, quote_value
 from platform_server.integrations.providers.toolspec import (
     ToolSpec,
     arg,
@@ -14,7 +14,6 @@ from platform_server.integrations.providers.toolspec import (
     integer,
     nullable,
     obj,
-    quote_value,
     string,
 )
 

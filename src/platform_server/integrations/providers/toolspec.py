@@ -11,10 +11,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from jsonschema import Draft202012Validator, ValidationError  # type: ignore[import-untyped]
 
-from platform_server.integrations.providers.client import ProviderBadRequest, ProviderClient
+from platform_server.integrations.providers.client import ProviderBadRequest, ProviderClient, quote_value
 
 ToolFunction = Callable[[ProviderClient, dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -68,7 +67,6 @@ class ToolSpec:
 
 _validators: dict[str, Any] = {}
 
-_MAX_QUOTED_CHARS = 80
 # What a failed keyword means, for the keywords whose failure is "the value passes a bound".
 _BOUNDS = {
     "minimum": "is less than the minimum {}",
@@ -103,12 +101,6 @@ def _describe(error: ValidationError) -> str:
         shown = quote_value(expected) if keyword == "pattern" else expected
         return f"{quote_value(value)} {_BOUNDS[keyword].format(shown)}"
     return f"{quote_value(value)} does not satisfy {keyword} {quote_value(expected)}"
-
-
-def quote_value(value: Any) -> str:
-    """A value as model-facing text: JSON, cut short, never a Python repr."""
-    text = orjson.dumps(value, default=str).decode()
-    return text if len(text) <= _MAX_QUOTED_CHARS else f"{text[:_MAX_QUOTED_CHARS]}…"
 
 
 def _quote_all(values: list[Any]) -> str:
