@@ -151,12 +151,13 @@ class SourcedItemContract:
         self, app: Any, client: httpx.AsyncClient, owner: Member, other_team: Member
     ) -> None:
         response = await client.post(self.path, json=self.body(other_team), headers=owner.headers)
-        missing = await client.post(self.path, json=self.body(owner, workspaceId="1234567890123456789"),
-                                    headers=owner.headers)
+        missing = await client.post(
+            self.path, json=self.body(owner, workspaceId="1234567890123456789"), headers=owner.headers
+        )
         error = assert_error(response, 404, "NOT_FOUND")
-        assert error["message"].replace(other_team.workspace_id, "ID") == assert_error(
-            missing, 404, "NOT_FOUND"
-        )["message"].replace("1234567890123456789", "ID")
+        assert error["message"].replace(other_team.workspace_id, "ID") == assert_error(missing, 404, "NOT_FOUND")[
+            "message"
+        ].replace("1234567890123456789", "ID")
         assert await row_count(app, self.model) == 0
 
     @pytest.mark.parametrize("item_id", UNKNOWN_IDS)
@@ -188,9 +189,7 @@ class SourcedItemContract:
         assert field in failing_fields(response), case
         assert (await client.get(f"{self.path}/{created['id']}", headers=owner.headers)).json() == created
 
-    async def test_list_filters(
-        self, client: httpx.AsyncClient, owner: Member, other_team: Member
-    ) -> None:
+    async def test_list_filters(self, client: httpx.AsyncClient, owner: Member, other_team: Member) -> None:
         second_workspace = await create(client, owner, "/api/workspaces", {"name": "Second"})
         first = await create(client, owner, self.path, self.body(owner, status=self.statuses[0]))
         second = await create(client, owner, self.path, self.body(owner, status=self.statuses[1]))

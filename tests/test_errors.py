@@ -34,8 +34,7 @@ async def test_wrong_method(client: httpx.AsyncClient, owner: Member) -> None:
 async def test_malformed_json_is_a_bad_request(app: Any, client: httpx.AsyncClient, owner: Member) -> None:
     headers = {**owner.headers, "Content-Type": "application/json"}
     for content in (b"{", b'{"name": }', b"nul", b'{"name": "x"} trailing'):
-        error = assert_error(await client.post("/api/workspaces", content=content, headers=headers), 400,
-                             "BAD_REQUEST")
+        error = assert_error(await client.post("/api/workspaces", content=content, headers=headers), 400, "BAD_REQUEST")
         assert "JSON" in error["message"]
     not_utf8 = '{"name": "\xe9"}'.encode("latin-1")
     assert_error(await client.post("/api/workspaces", content=not_utf8, headers=headers), 400, "BAD_REQUEST")
@@ -75,9 +74,7 @@ async def test_streamed_body_under_the_limit_is_accepted(client: httpx.AsyncClie
 
 
 async def test_validation_error_lists_every_failing_field(client: httpx.AsyncClient, owner: Member) -> None:
-    response = await client.post(
-        "/api/features", json={"title": "", "status": "x", "extra": 1}, headers=owner.headers
-    )
+    response = await client.post("/api/features", json={"title": "", "status": "x", "extra": 1}, headers=owner.headers)
     error = assert_error(response, 422, "VALIDATION_ERROR")
     fields = {field["field"] for field in error["details"]["fields"]}
     assert fields == {"body.workspaceId", "body.title", "body.status", "body.extra"}

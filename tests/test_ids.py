@@ -59,8 +59,17 @@ def test_sequence_overflow_waits_for_the_next_millisecond(monkeypatch: pytest.Mo
 
 @pytest.mark.parametrize(
     ("value", "valid"),
-    [("7390123456789012345", True), ("1", True), ("1" * 20, True), ("1" * 21, False), ("", False),
-     ("12a", False), ("-1", False), ("١٢٣", False), (" 1", False)],
+    [
+        ("7390123456789012345", True),
+        ("1", True),
+        ("1" * 20, True),
+        ("1" * 21, False),
+        ("", False),
+        ("12a", False),
+        ("-1", False),
+        ("١٢٣", False),
+        (" 1", False),
+    ],
 )
 def test_is_valid_id(value: str, valid: bool) -> None:
     assert is_valid_id(value) is valid

@@ -11,5 +11,8 @@ def test_pagination_of(page: int, limit: int, total: int, total_pages: int, offs
     params = PageParams(page=page, limit=limit)
     assert params.offset == offset
     assert Pagination.of(params, total).model_dump() == {
-        "page": page, "limit": limit, "total": total, "total_pages": total_pages
+        "page": page,
+        "limit": limit,
+        "total": total,
+        "total_pages": total_pages,
     }

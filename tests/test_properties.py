@@ -25,10 +25,12 @@ PROPERTY_SETTINGS = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
+
 # Any text PostgreSQL and JSON can carry: no NUL, no lone surrogates.
 def text(min_size: int, max_size: int) -> st.SearchStrategy[str]:
-    return st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), min_size=min_size,
-                   max_size=max_size)
+    return st.text(
+        st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), min_size=min_size, max_size=max_size
+    )
 
 
 def optional(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -53,8 +55,13 @@ feature_fields = st.fixed_dictionaries(
 )
 feature_patch = st.fixed_dictionaries(
     {},
-    optional={"title": text(1, 500), "description": optional(text(0, 300)), "status": FEATURE_STATUSES,
-              "priority": PRIORITIES, "url": optional(text(0, 300))},
+    optional={
+        "title": text(1, 500),
+        "description": optional(text(0, 300)),
+        "status": FEATURE_STATUSES,
+        "priority": PRIORITIES,
+        "url": optional(text(0, 300)),
+    },
 )
 work_item_fields = st.fixed_dictionaries(
     {"title": text(1, 500)},
@@ -69,13 +76,20 @@ work_item_fields = st.fixed_dictionaries(
 )
 work_item_patch = st.fixed_dictionaries(
     {},
-    optional={"title": text(1, 500), "status": WORK_ITEM_STATUSES, "labels": st.lists(text(1, 100), max_size=5),
-              "assignee": optional(text(0, 255))},
+    optional={
+        "title": text(1, 500),
+        "status": WORK_ITEM_STATUSES,
+        "labels": st.lists(text(1, 100), max_size=5),
+        "assignee": optional(text(0, 255)),
+    },
 )
 
 # Values no field accepts as-is, and one that no schema knows.
 JUNK = st.one_of(
-    st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.booleans(), st.lists(st.integers(), min_size=1),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.lists(st.integers(), min_size=1),
     st.dictionaries(st.text(max_size=3), st.integers(), min_size=1),
 )
 
@@ -97,7 +111,11 @@ RESOURCES = {
     "workspaces": ("/api/workspaces", Workspace, workspace_fields, workspace_patch, ["name", "description"]),
     "features": ("/api/features", Feature, feature_fields, feature_patch, ["title", "description", "url"]),
     "work-items": (
-        "/api/work-items", WorkItem, work_item_fields, work_item_patch, ["title", "labels", "assignee", "url"]
+        "/api/work-items",
+        WorkItem,
+        work_item_fields,
+        work_item_patch,
+        ["title", "labels", "assignee", "url"],
     ),
 }
 
@@ -128,7 +146,11 @@ async def _check_round_trip(
 
 
 async def _check_refused(
-    app: Any, client: httpx.AsyncClient, owner: Member, resource: str, bad_create: dict[str, Any],
+    app: Any,
+    client: httpx.AsyncClient,
+    owner: Member,
+    resource: str,
+    bad_create: dict[str, Any],
     bad_patch: dict[str, Any],
 ) -> None:
     path, model = RESOURCES[resource][:2]

@@ -66,8 +66,10 @@ class TestEncryptor:
         with pytest.raises(DecryptionError):
             encryptor.decrypt(token, "row:2")
 
-    @pytest.mark.parametrize("mangle", [lambda t: t[:-2] + ("A" if t[-2] != "A" else "B") + t[-1],
-                                        lambda t: "garbage", lambda t: "v2" + t[2:]])
+    @pytest.mark.parametrize(
+        "mangle",
+        [lambda t: t[:-2] + ("A" if t[-2] != "A" else "B") + t[-1], lambda t: "garbage", lambda t: "v2" + t[2:]],
+    )
     def test_tampering_is_detected(self, mangle: object) -> None:
         encryptor = Encryptor(["key"])
         token = encryptor.encrypt("value")

@@ -35,9 +35,11 @@ class SnowflakeGenerator:
             else:
                 self._sequence = 0
             self._last_ms = now_ms
-            return ((now_ms - _EPOCH_MS) << (_WORKER_BITS + _SEQUENCE_BITS)) | (
-                self._worker_id << _SEQUENCE_BITS
-            ) | self._sequence
+            return (
+                ((now_ms - _EPOCH_MS) << (_WORKER_BITS + _SEQUENCE_BITS))
+                | (self._worker_id << _SEQUENCE_BITS)
+                | self._sequence
+            )
 
     @staticmethod
     def _wait_next_ms(last_ms: int) -> int:

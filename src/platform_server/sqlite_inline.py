@@ -180,4 +180,3 @@ def inline_connector(database: str, timeout: float) -> Callable[[], Awaitable[In
         return InlineConnection(connection, timeout)
 
     return connect
-

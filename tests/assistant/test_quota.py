@@ -51,9 +51,7 @@ async def test_pro_allowance_is_per_user_under_concurrency(
 
     responses = await asyncio.gather(*(ask(client, who, f"Hello {n}") for n, who in enumerate(senders)))
 
-    by_sender = Counter(
-        (who.user_id, response.status_code) for who, response in zip(senders, responses, strict=True)
-    )
+    by_sender = Counter((who.user_id, response.status_code) for who, response in zip(senders, responses, strict=True))
     for who in (owner, member):
         assert by_sender[(who.user_id, 200)] == PRO_LIMIT
         assert by_sender[(who.user_id, 429)] == 4 - PRO_LIMIT

@@ -112,9 +112,7 @@ async def test_revocation_takes_effect_immediately(app: Any, client: httpx.Async
     assert revoked.status_code == 200
     assert revoked.json()["revokedAt"] is not None
     for method, path, body in ENDPOINTS:
-        response = await client.request(
-            **_request(method, path, body, owner, created["apiKey"]["id"]), headers=temp
-        )
+        response = await client.request(**_request(method, path, body, owner, created["apiKey"]["id"]), headers=temp)
         assert_error(response, 401, "UNAUTHORIZED")
     assert (await client.get("/api/me", headers=owner.headers)).status_code == 200
 
@@ -145,9 +143,7 @@ async def test_keys_are_hashed_at_rest(app: Any, client: httpx.AsyncClient, owne
     assert len(row.prefix) < 16
 
 
-async def test_last_used_is_written_at_most_once_a_minute(
-    app: Any, client: httpx.AsyncClient, owner: Member
-) -> None:
+async def test_last_used_is_written_at_most_once_a_minute(app: Any, client: httpx.AsyncClient, owner: Member) -> None:
     async def last_used() -> Any:
         async with app.state.sessionmaker() as session:
             return await session.scalar(select(ApiKey.last_used_at).where(ApiKey.user_id == owner.user_id))

@@ -188,9 +188,7 @@ class TestSubscriptionEvents:
         assert await row_count(app, StripeSubscription) == 1
         assert (await team_row(app, owner.team_id)).cancel_at_period_end is True
 
-    async def test_deleted_returns_the_team_to_free(
-        self, app: Any, client: httpx.AsyncClient, owner: Member
-    ) -> None:
+    async def test_deleted_returns_the_team_to_free(self, app: Any, client: httpx.AsyncClient, owner: Member) -> None:
         await post_stripe(client, subscription_event(team_id=owner.team_id, created=T0))
         deleted = subscription_event(
             "customer.subscription.deleted", team_id=owner.team_id, created=T0 + 5, status="canceled"
@@ -211,9 +209,7 @@ class TestSubscriptionEvents:
         await post_stripe(client, subscription_event(team_id=owner.team_id, status=status))
         assert (await team_row(app, owner.team_id)).plan == "free"
 
-    async def test_team_found_by_stored_customer_id(
-        self, app: Any, client: httpx.AsyncClient, owner: Member
-    ) -> None:
+    async def test_team_found_by_stored_customer_id(self, app: Any, client: httpx.AsyncClient, owner: Member) -> None:
         await post_stripe(client, subscription_event(team_id=owner.team_id, subscription="sub_1", created=T0))
         # A second subscription of the same customer, without team metadata.
         await post_stripe(client, subscription_event(subscription="sub_2", created=T0 + 1, cancel_at_period_end=True))

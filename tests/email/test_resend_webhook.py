@@ -36,7 +36,13 @@ def settings_overrides() -> dict[str, Any]:
 async def sent_email(app: Any, to: str = "ada@example.com", key: str = "k1") -> Email:
     async with app.state.sessionmaker() as session, session.begin():
         return await email_service.send(
-            session, app.state.email_sender, app.state.settings, to=to, subject="Hi", text="x", kind="test",
+            session,
+            app.state.email_sender,
+            app.state.settings,
+            to=to,
+            subject="Hi",
+            text="x",
+            kind="test",
             idempotency_key=key,
         )
 
@@ -213,9 +219,7 @@ class TestSuppression:
         await post_resend(client, resend_event("email.complained", email.resend_id or ""), "m1")
         assert (await sent_email(app, key="k2")).status == EmailStatus.suppressed
 
-    async def test_hard_bounce_for_an_unknown_email_still_suppresses(
-        self, app: Any, client: httpx.AsyncClient
-    ) -> None:
+    async def test_hard_bounce_for_an_unknown_email_still_suppresses(self, app: Any, client: httpx.AsyncClient) -> None:
         bounce = {"message": "no such user", "type": "Permanent", "subType": "General"}
         body = resend_event("email.bounced", "not-ours", to="x@example.com", bounce=bounce)
         for _ in range(2):

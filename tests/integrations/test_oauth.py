@@ -166,9 +166,7 @@ class TestReconnect:
         before = await _integration(app, first.id)
         second = await start(client, owner, "github")
         assert second.integration["name"] == "GitHub 2"
-        assert query(await callback(client, await decide(client, second, login="acme-corp"))) == {
-            "success": "github"
-        }
+        assert query(await callback(client, await decide(client, second, login="acme-corp"))) == {"success": "github"}
         [listed] = await _listing(client, owner)
         assert listed["id"] == first.id
         assert listed["name"] == "GitHub"

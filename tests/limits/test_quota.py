@@ -120,9 +120,7 @@ class TestRefund:
             assert await quota_service.refund(session, tickets[-1])
         assert (await consume_at(app, owner, NOVEMBER_END)).used == 3
 
-    async def test_a_refund_after_the_month_ended_goes_to_the_month_it_came_from(
-        self, app: Any, owner: Member
-    ) -> None:
+    async def test_a_refund_after_the_month_ended_goes_to_the_month_it_came_from(self, app: Any, owner: Member) -> None:
         november = await consume_at(app, owner, NOVEMBER_END)
         await consume_at(app, owner, DECEMBER_START)
         async with app.state.sessionmaker() as session, session.begin():
@@ -213,4 +211,3 @@ class TestHttpError:
             response = await client.post("/api/test-ai-failure", headers=owner.headers)
         assert response.status_code == 503
         assert list((await used_rows(app)).values()) in ([], [0])
-

@@ -106,9 +106,7 @@ async def test_persistent_server_errors_give_up_after_max_attempts(
     assert store.count("notion", "GET", "/v1/users/me") == 3
 
 
-async def test_writes_are_not_retried_after_a_server_error(
-    store: SandboxStore, provider_http: ProviderHttp
-) -> None:
+async def test_writes_are_not_retried_after_a_server_error(store: SandboxStore, provider_http: ProviderHttp) -> None:
     client = make_client(store, provider_http, "github", Sleeps())
     store.faults.error_every = 1
     with pytest.raises(ProviderUnavailable, match="check whether the change was made"):
@@ -128,9 +126,7 @@ async def test_rate_limited_writes_are_retried_because_they_were_not_processed(
         await client.post("/api/chat.postMessage", json={"channel": "C0000000001", "text": "x"})
     assert store.count("slack", "POST", "/api/chat.postMessage") == RetryPolicy().max_attempts
     store.faults.rate_limit_every = 2
-    response = await client.post(
-        "/api/chat.postMessage", json={"channel": "C0000000001", "text": "posted once"}
-    )
+    response = await client.post("/api/chat.postMessage", json={"channel": "C0000000001", "text": "posted once"})
     assert response.data["ok"] is True
     assert [m["text"] for m in store.world("slack").messages].count("posted once") == 1
 
@@ -162,9 +158,7 @@ async def test_a_wait_beyond_the_cap_raises_at_once(store: SandboxStore, provide
     assert store.count("jira") == 1
 
 
-async def test_github_primary_limit_waits_for_the_epoch_reset(
-    store: SandboxStore, provider_http: ProviderHttp
-) -> None:
+async def test_github_primary_limit_waits_for_the_epoch_reset(store: SandboxStore, provider_http: ProviderHttp) -> None:
     sleeps = Sleeps()
     client = make_client(store, provider_http, "github", sleeps)
     store.faults.rate_limit_every = 2
@@ -176,9 +170,7 @@ async def test_github_primary_limit_waits_for_the_epoch_reset(
     assert 1 <= sleeps.waits[0] <= 3 * 1.1 + 0.05
 
 
-async def test_linear_rate_limit_in_the_graphql_body(
-    store: SandboxStore, provider_http: ProviderHttp
-) -> None:
+async def test_linear_rate_limit_in_the_graphql_body(store: SandboxStore, provider_http: ProviderHttp) -> None:
     sleeps = Sleeps()
     client = make_client(store, provider_http, "linear", sleeps)
     store.faults.rate_limit_every = 1
@@ -189,9 +181,7 @@ async def test_linear_rate_limit_in_the_graphql_body(
     assert 58 <= raised.value.retry_after_seconds <= 61
 
 
-async def test_unauthorized_refreshes_once_then_retries(
-    store: SandboxStore, provider_http: ProviderHttp
-) -> None:
+async def test_unauthorized_refreshes_once_then_retries(store: SandboxStore, provider_http: ProviderHttp) -> None:
     tokens = RefreshingTokens(store, "github")
     client = provider_http.client("github", tokens)
     response = await client.get("/user")
@@ -253,9 +243,7 @@ async def test_timeouts_are_retried_on_reads_only(store: SandboxStore, provider_
     assert inner is not None
     for method, expected in (("GET", 200), ("POST", None)):
         transport = FlakyTransport(inner)
-        async with httpx.AsyncClient(
-            base_url=provider_http.http("github").base_url, transport=transport
-        ) as http:
+        async with httpx.AsyncClient(base_url=provider_http.http("github").base_url, transport=transport) as http:
             client = ProviderClient("github", http, StaticTokenSource("github", token), sleep=Sleeps())
             if expected:
                 assert (await client.request(method, "/user")).status_code == expected
@@ -266,9 +254,7 @@ async def test_timeouts_are_retried_on_reads_only(store: SandboxStore, provider_
                 assert transport.calls == 1
 
 
-async def test_in_process_calls_keep_the_callers_log_context(
-    store: SandboxStore, provider_http: ProviderHttp
-) -> None:
+async def test_in_process_calls_keep_the_callers_log_context(store: SandboxStore, provider_http: ProviderHttp) -> None:
     client = make_client(store, provider_http, "github", Sleeps())
     structlog.contextvars.bind_contextvars(request_id="caller-request")
     try:
@@ -290,10 +276,7 @@ def test_retry_after_parsing() -> None:
 def test_reset_header_parsing() -> None:
     now = 1_700_000_000.0
     assert parse_reset("github", httpx.Headers({"x-ratelimit-reset": str(int(now) + 42)}), now) == 42
-    assert (
-        parse_reset("linear", httpx.Headers({"x-ratelimit-requests-reset": str(int(now * 1000) + 5000)}), now)
-        == 5
-    )
+    assert parse_reset("linear", httpx.Headers({"x-ratelimit-requests-reset": str(int(now * 1000) + 5000)}), now) == 5
     jira = httpx.Headers({"x-ratelimit-reset": "2023-11-14T22:14Z"})
     assert parse_reset("jira", jira, now) == pytest.approx(1_700_000_040 - now)
     assert parse_reset("jira", httpx.Headers({"x-ratelimit-reset": str(int(now) + 9)}), now) == 9
@@ -303,8 +286,7 @@ def test_reset_header_parsing() -> None:
 async def test_github_link_pagination(store: SandboxStore, provider_http: ProviderHttp) -> None:
     client = make_client(store, provider_http, "github", Sleeps())
     pages = [
-        page
-        async for page in github_pages(client, "/repos/acme/website/issues", {"state": "all", "per_page": 10})
+        page async for page in github_pages(client, "/repos/acme/website/issues", {"state": "all", "per_page": 10})
     ]
     numbers = [issue["number"] for page in pages for issue in page]
     # 25 issues, and every fifth number is a pull request served by the same endpoint.

@@ -39,9 +39,7 @@ SPEC_TABLE = {
 }
 
 
-def client_for(
-    store: SandboxStore, provider_http: ProviderHttp, provider: str, **mint: Any
-) -> ProviderClient:
+def client_for(store: SandboxStore, provider_http: ProviderHttp, provider: str, **mint: Any) -> ProviderClient:
     tokens = store.mint_token(provider, **mint)
     context: dict[str, Any] = {}
     if provider == "jira":
@@ -52,9 +50,7 @@ def client_for(
     )
 
 
-async def run(
-    store: SandboxStore, provider_http: ProviderHttp, name: str, arguments: dict[str, Any]
-) -> dict[str, Any]:
+async def run(store: SandboxStore, provider_http: ProviderHttp, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
     tool = ALL_TOOLS[name]
     assert tool.validation_errors(arguments) == []
     result = await tool.execute(client_for(store, provider_http, tool.provider), arguments)
@@ -112,9 +108,7 @@ async def test_github_tools(store: SandboxStore, provider_http: ProviderHttp) ->
     assert newest["issues"][0]["number"] == created["number"]
     assert newest["issues"][0]["labels"] == ["bug"]
 
-    pulls = await run(
-        store, provider_http, "github_list_pull_requests", {"repo": "acme/product", "state": "all"}
-    )
+    pulls = await run(store, provider_http, "github_list_pull_requests", {"repo": "acme/product", "state": "all"})
     assert pulls["pullRequests"]
     assert all(pull["number"] % 5 == 0 for pull in pulls["pullRequests"])
 
@@ -157,9 +151,7 @@ async def test_jira_tools(store: SandboxStore, provider_http: ProviderHttp) -> N
     )
     assert created["key"] == f"PROJ-{store.world('jira').projects['PROJ'].seq.last}"
 
-    moved = await run(
-        store, provider_http, "jira_transition_issue", {"issueKey": created["key"], "transition": "done"}
-    )
+    moved = await run(store, provider_http, "jira_transition_issue", {"issueKey": created["key"], "transition": "done"})
     assert moved["status"] == "Done"
     with pytest.raises(ProviderBadRequest, match="available transitions: To Do"):
         await ALL_TOOLS["jira_transition_issue"].execute(
@@ -184,9 +176,7 @@ async def test_linear_tools(store: SandboxStore, provider_http: ProviderHttp) ->
         {"teamKey": "ENG", "first": 5, "after": page["nextCursor"]},
     )
     assert not {i["id"] for i in page["issues"]} & {i["id"] for i in following["issues"]}
-    started = await run(
-        store, provider_http, "linear_list_issues", {"teamKey": "ENG", "stateType": "started"}
-    )
+    started = await run(store, provider_http, "linear_list_issues", {"teamKey": "ENG", "stateType": "started"})
     assert started["issues"]
     assert {issue["stateType"] for issue in started["issues"]} == {"started"}
 
@@ -217,9 +207,7 @@ async def test_notion_tools(store: SandboxStore, provider_http: ProviderHttp) ->
     pages = await run(store, provider_http, "notion_list_pages", {"pageSize": 10})
     assert len(pages["pages"]) == 10
     assert pages["nextCursor"]
-    page = await run(
-        store, provider_http, "notion_get_page", {"pageId": pages["pages"][0]["id"].replace("-", "")}
-    )
+    page = await run(store, provider_http, "notion_get_page", {"pageId": pages["pages"][0]["id"].replace("-", "")})
     assert page["title"] == pages["pages"][0]["title"]
     assert page["content"]
 
@@ -253,9 +241,7 @@ async def test_slack_tools(store: SandboxStore, provider_http: ProviderHttp) -> 
     assert [channel["name"] for channel in channels["channels"]] == ["general", "random", "engineering"]
     assert channels["nextCursor"]
 
-    sent = await run(
-        store, provider_http, "slack_send_message", {"channel": "#general", "text": "Deploy 42 is out"}
-    )
+    sent = await run(store, provider_http, "slack_send_message", {"channel": "#general", "text": "Deploy 42 is out"})
     assert sent["channel"] == "C0000000001"
     assert sent["ts"]
     found = await run(store, provider_http, "slack_search_messages", {"query": "deploy 42 in:#general"})

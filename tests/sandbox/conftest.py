@@ -35,9 +35,7 @@ def sandbox_settings_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-async def sandbox_app(
-    sandbox_database: str, sandbox_settings_overrides: dict[str, Any]
-) -> AsyncIterator[FastAPI]:
+async def sandbox_app(sandbox_database: str, sandbox_settings_overrides: dict[str, Any]) -> AsyncIterator[FastAPI]:
     app = create_app(make_settings(sandbox_database, PLATFORM_SANDBOX=True, **sandbox_settings_overrides))
     async with app.router.lifespan_context(app):
         yield app

@@ -139,9 +139,7 @@ async def test_github_rejects_bad_parameters(http: httpx.AsyncClient, store: San
         assert (response.status_code, response.json()["message"]) == (422, "Validation Failed"), params
     assert (await http.get(issues, params={"per_page": "many"}, headers=headers)).status_code == 400
     # Like GitHub, out-of-range page sizes are clamped rather than refused.
-    assert (
-        len((await http.get(issues, params={"per_page": 500, "state": "all"}, headers=headers)).json()) == 100
-    )
+    assert len((await http.get(issues, params={"per_page": 500, "state": "all"}, headers=headers)).json()) == 100
 
     missing_title = await http.post(issues, json={"body": "no title"}, headers=headers)
     assert missing_title.status_code == 422
@@ -165,9 +163,7 @@ async def test_github_incremental_listing_with_since(http: httpx.AsyncClient, st
     store.world("github").touch("acme/product", 7, title="Changed at GitHub", state="closed")
     since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment - 1))
     changed = (await http.get(issues, params={**params, "since": since}, headers=headers)).json()
-    assert [(item["number"], item["title"], item["state"]) for item in changed] == [
-        (7, "Changed at GitHub", "closed")
-    ]
+    assert [(item["number"], item["title"], item["state"]) for item in changed] == [(7, "Changed at GitHub", "closed")]
     closed = (await http.get(issues, params={"state": "closed", "per_page": 100}, headers=headers)).json()
     assert 7 in [item["number"] for item in closed]
 
@@ -207,9 +203,7 @@ async def test_jira_search_rules(http: httpx.AsyncClient, store: SandboxStore) -
     assert set(ids_only["issues"][0]) == {"id"}
     assert ids_only["isLast"]
     assert "nextPageToken" not in ids_only
-    bad_token = await http.post(
-        search, json={"jql": "project = DES", "nextPageToken": "forged"}, headers=headers
-    )
+    bad_token = await http.post(search, json={"jql": "project = DES", "nextPageToken": "forged"}, headers=headers)
     assert bad_token.status_code == 400
 
     store.world("jira").touch("PROJ-3", summary="Edited in Jira")
@@ -219,9 +213,7 @@ async def test_jira_search_rules(http: httpx.AsyncClient, store: SandboxStore) -
         json={"jql": f'project = PROJ AND updated >= "{recent}" ORDER BY updated ASC', "fields": ["summary"]},
         headers=headers,
     )
-    assert [(i["key"], i["fields"]["summary"]) for i in changed.json()["issues"]] == [
-        ("PROJ-3", "Edited in Jira")
-    ]
+    assert [(i["key"], i["fields"]["summary"]) for i in changed.json()["issues"]] == [("PROJ-3", "Edited in Jira")]
 
 
 async def test_jira_create_and_transition_validation(http: httpx.AsyncClient, store: SandboxStore) -> None:
@@ -236,26 +228,20 @@ async def test_jira_create_and_transition_validation(http: httpx.AsyncClient, st
     assert response.status_code == 400
     assert {"summary", "issuetype", "description"} <= set(errors)
     assert store.world("jira").projects["PROJ"].seq.created == 0
-    bad = await http.post(
-        f"{base}/issue/PROJ-1/transitions", json={"transition": {"id": "99"}}, headers=headers
-    )
+    bad = await http.post(f"{base}/issue/PROJ-1/transitions", json={"transition": {"id": "99"}}, headers=headers)
     assert bad.status_code == 400
     assert "not valid for this issue" in bad.json()["errorMessages"][0]
     missing = await http.get(f"{base}/issue/PROJ-99999/transitions", headers=headers)
     assert missing.status_code == 404
     read_only = bearer(store.mint_token("jira", scopes=["read:jira-work"]).access_token)
-    refused = await http.post(
-        f"{base}/issue/PROJ-1/transitions", json={"transition": {"id": "31"}}, headers=read_only
-    )
+    refused = await http.post(f"{base}/issue/PROJ-1/transitions", json={"transition": {"id": "31"}}, headers=read_only)
     assert refused.status_code == 401
     assert "scope does not match" in refused.json()["message"]
 
 
 async def test_linear_graphql_validation(http: httpx.AsyncClient, store: SandboxStore) -> None:
     headers = bearer(store.mint_token("linear").access_token)
-    invalid = await http.post(
-        "/sandbox/linear/graphql", json={"query": "{ viewer { shoeSize } }"}, headers=headers
-    )
+    invalid = await http.post("/sandbox/linear/graphql", json={"query": "{ viewer { shoeSize } }"}, headers=headers)
     assert invalid.status_code == 400
     assert "shoeSize" in invalid.json()["errors"][0]["message"]
     too_many = await http.post(
@@ -334,15 +320,11 @@ async def test_notion_rules(http: httpx.AsyncClient, store: SandboxStore) -> Non
 async def test_slack_and_figma_parameter_errors(http: httpx.AsyncClient, store: SandboxStore) -> None:
     slack = store.mint_token("slack")
     bot = bearer(slack.access_token)
-    assert (
-        await http.get("/sandbox/slack/api/conversations.list", params={"limit": 5000}, headers=bot)
-    ).json() == {
+    assert (await http.get("/sandbox/slack/api/conversations.list", params={"limit": 5000}, headers=bot)).json() == {
         "ok": False,
         "error": "invalid_limit",
     }
-    no_text = await http.post(
-        "/sandbox/slack/api/chat.postMessage", data={"channel": "C0000000001"}, headers=bot
-    )
+    no_text = await http.post("/sandbox/slack/api/chat.postMessage", data={"channel": "C0000000001"}, headers=bot)
     assert no_text.json()["error"] == "no_text"
     bot_search = await http.get("/sandbox/slack/api/search.messages", params={"query": "x"}, headers=bot)
     assert bot_search.json()["error"] == "not_allowed_token_type"
@@ -383,9 +365,7 @@ async def test_control_endpoint(http: httpx.AsyncClient, store: SandboxStore) ->
     assert store.faults.providers == ["slack"]
     assert store.faults.volume == 50
     headers = bearer(store.mint_token("slack").access_token)
-    statuses = [
-        (await http.get("/sandbox/slack/api/auth.test", headers=headers)).status_code for _ in range(3)
-    ]
+    statuses = [(await http.get("/sandbox/slack/api/auth.test", headers=headers)).status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
     state = (await http.get("/sandbox/_control")).json()
     assert state["counters"]["slack GET /api/auth.test"] == 3
@@ -412,9 +392,7 @@ async def test_rate_limit_headers_on_success(http: httpx.AsyncClient, store: San
     assert int(linear.headers["x-ratelimit-requests-reset"]) > time.time() * 1000
 
 
-async def test_latency_knob_applies_to_apis_not_consent_pages(
-    http: httpx.AsyncClient, store: SandboxStore
-) -> None:
+async def test_latency_knob_applies_to_apis_not_consent_pages(http: httpx.AsyncClient, store: SandboxStore) -> None:
     store.faults.error_every = 1
     page = await http.get(
         "/sandbox/figma/oauth",

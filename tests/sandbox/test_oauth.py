@@ -67,18 +67,14 @@ async def authorize(
     assert f"Sandbox — {rules.title} wants access" in page.text
     assert 'value="approve">Approve</button>' in page.text
     assert 'value="deny">Deny</button>' in page.text
-    response = await http.post(
-        f"/sandbox/{provider}{rules.authorize_path}", data={**params, "decision": decision}
-    )
+    response = await http.post(f"/sandbox/{provider}{rules.authorize_path}", data={**params, "decision": decision})
     assert response.status_code == 302
     location = response.headers["location"]
     assert location.startswith(CALLBACK + "?")
     return parse_qs(urlsplit(location).query)
 
 
-async def exchange(
-    http: httpx.AsyncClient, provider: str, code: str, verifier: str | None = None
-) -> httpx.Response:
+async def exchange(http: httpx.AsyncClient, provider: str, code: str, verifier: str | None = None) -> httpx.Response:
     params = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK}
     if verifier:
         params["code_verifier"] = verifier
@@ -115,9 +111,7 @@ async def test_full_round_trip_with_pkce(provider: str, http: httpx.AsyncClient,
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-async def test_wrong_verifier_and_reused_code_fail(
-    provider: str, http: httpx.AsyncClient, store: SandboxStore
-) -> None:
+async def test_wrong_verifier_and_reused_code_fail(provider: str, http: httpx.AsyncClient, store: SandboxStore) -> None:
     verifier = secrets.token_urlsafe(48)
     code = (await authorize(http, provider, challenge=s256(verifier)))["code"][0]
     assert failed(provider, await exchange(http, provider, code, "not-the-verifier")) is not None
@@ -129,9 +123,7 @@ async def test_wrong_verifier_and_reused_code_fail(
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-async def test_deny_redirects_with_access_denied(
-    provider: str, http: httpx.AsyncClient, store: SandboxStore
-) -> None:
+async def test_deny_redirects_with_access_denied(provider: str, http: httpx.AsyncClient, store: SandboxStore) -> None:
     query = await authorize(http, provider, decision="deny")
     assert query["error"] == ["access_denied"]
     assert query["state"] == ["st-123"]
@@ -227,12 +219,8 @@ async def test_github_answers_errors_with_200_and_form_encoding_by_default(http:
     assert "refresh_token" not in granted.json()
 
 
-async def test_slack_puts_the_user_token_under_authed_user(
-    http: httpx.AsyncClient, store: SandboxStore
-) -> None:
-    code = (await authorize(http, "slack", scope="channels:read,chat:write", user_scope="search:read"))[
-        "code"
-    ][0]
+async def test_slack_puts_the_user_token_under_authed_user(http: httpx.AsyncClient, store: SandboxStore) -> None:
+    code = (await authorize(http, "slack", scope="channels:read,chat:write", user_scope="search:read"))["code"][0]
     body = (await exchange(http, "slack", code)).json()
     assert body["ok"]
     assert body["token_type"] == "bot"
@@ -259,9 +247,7 @@ async def test_refresh_rotates_and_reuse_revokes_the_grant(
     # GitHub and Slack only issue refresh tokens when tokens expire (expiring tokens, token rotation).
     store.faults.token_lifetime_seconds = 3600
     first = (await exchange(http, provider, (await authorize(http, provider))["code"][0])).json()
-    refresh = TokenCall(provider).request(
-        {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
-    )
+    refresh = TokenCall(provider).request({"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
     second = (await http.post(**refresh)).json()
     assert failed(provider, httpx.Response(200, json=second)) is None
     assert second["refresh_token"] != first["refresh_token"]
@@ -274,9 +260,7 @@ async def test_refresh_rotates_and_reuse_revokes_the_grant(
         assert reused.status_code == 403
     # The reuse revoked the whole grant: the rotated token and its access token are dead too.
     assert store.authenticate(provider, second["access_token"]) == (None, "revoked")
-    again = TokenCall(provider).request(
-        {"grant_type": "refresh_token", "refresh_token": second["refresh_token"]}
-    )
+    again = TokenCall(provider).request({"grant_type": "refresh_token", "refresh_token": second["refresh_token"]})
     assert failed(provider, await http.post(**again)) is not None
 
 
@@ -299,9 +283,7 @@ async def test_jira_issues_refresh_tokens_only_with_offline_access(http: httpx.A
 async def test_expired_tokens_are_refused(http: httpx.AsyncClient, store: SandboxStore) -> None:
     token = store.mint_token("linear").access_token
     store.expire_token(token)
-    response = await http.post(
-        "/sandbox/linear/graphql", json={"query": "{ viewer { id } }"}, headers=bearer(token)
-    )
+    response = await http.post("/sandbox/linear/graphql", json={"query": "{ viewer { id } }"}, headers=bearer(token))
     assert response.status_code == 401
     assert response.json()["errors"][0]["extensions"]["type"] == "authentication error"
 
@@ -311,23 +293,15 @@ async def test_revocation_endpoints(http: httpx.AsyncClient, store: SandboxStore
     basic = "Basic " + base64.b64encode(b"sandbox-github:sandbox-secret-github").decode()
     wrong = "Basic " + base64.b64encode(b"sandbox-github:nope").decode()
     path = "/sandbox/github/applications/sandbox-github/grant"
-    refused = await http.request(
-        "DELETE", path, json={"access_token": github}, headers={"Authorization": wrong}
-    )
+    refused = await http.request("DELETE", path, json={"access_token": github}, headers={"Authorization": wrong})
     assert refused.status_code == 401
     gone = await http.request("DELETE", path, json={"access_token": github}, headers={"Authorization": basic})
     assert gone.status_code == 204
-    assert (await http.get("/sandbox/github/user", headers=bearer(github))).json()[
-        "message"
-    ] == "Bad credentials"
+    assert (await http.get("/sandbox/github/user", headers=bearer(github))).json()["message"] == "Bad credentials"
 
     slack = store.mint_token("slack").access_token
-    assert (await http.post("/sandbox/slack/api/auth.revoke", headers=bearer(slack))).json()[
-        "revoked"
-    ] is True
-    assert (await http.get("/sandbox/slack/api/auth.test", headers=bearer(slack))).json()[
-        "error"
-    ] == "token_revoked"
+    assert (await http.post("/sandbox/slack/api/auth.revoke", headers=bearer(slack))).json()["revoked"] is True
+    assert (await http.get("/sandbox/slack/api/auth.test", headers=bearer(slack))).json()["error"] == "token_revoked"
 
     linear = store.mint_token("linear").access_token
     assert (await http.post("/sandbox/linear/oauth/revoke", headers=bearer(linear))).status_code == 200
@@ -335,9 +309,7 @@ async def test_revocation_endpoints(http: httpx.AsyncClient, store: SandboxStore
 
     notion = store.mint_token("notion").access_token
     auth = {"Authorization": "Basic " + base64.b64encode(b"sandbox-notion:sandbox-secret-notion").decode()}
-    assert (
-        await http.post("/sandbox/notion/v1/oauth/revoke", json={"token": notion}, headers=auth)
-    ).status_code == 200
+    assert (await http.post("/sandbox/notion/v1/oauth/revoke", json={"token": notion}, headers=auth)).status_code == 200
     introspect = await http.post("/sandbox/notion/v1/oauth/introspect", json={"token": notion}, headers=auth)
     assert introspect.json() == {"active": False}
 

@@ -120,9 +120,7 @@ async def test_jira_changes_are_picked_up_incrementally(app: Any, client: httpx.
     assert changed["title"] == "Changed in Jira"
 
 
-async def test_linear_changes_are_picked_up_incrementally(
-    app: Any, client: httpx.AsyncClient, owner: Member
-) -> None:
+async def test_linear_changes_are_picked_up_incrementally(app: Any, client: httpx.AsyncClient, owner: Member) -> None:
     store = app.state.sandbox
     integration_id = await connect_and_enable(app, client, owner, "linear")
     await sync(client, owner, integration_id)

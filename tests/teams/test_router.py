@@ -20,8 +20,12 @@ class TestMe:
         assert me["user"]["role"] == "owner"
         assert me["user"]["email"].endswith("@example.com")
         assert me["team"] == {"id": owner.team_id, "name": "Acme", "plan": "free", "createdAt": me["team"]["createdAt"]}
-        assert me["plan"] == {"name": "free", "requestsPerMinute": 100, "aiMessagesPerMonth": 50,
-                              "aiMessagesScope": "team"}
+        assert me["plan"] == {
+            "name": "free",
+            "requestsPerMinute": 100,
+            "aiMessagesPerMonth": 50,
+            "aiMessagesScope": "team",
+        }
 
     async def test_pro_plan(self, client: httpx.AsyncClient, make_team: Any) -> None:
         pro: Member = await make_team("Initech", plan="pro")
@@ -45,8 +49,9 @@ class TestUsers:
             assert listing["pagination"]["total"] == 2
         past = (await client.get("/api/users", params={"page": 2, "limit": 2}, headers=owner.headers)).json()
         assert past == {"data": [], "pagination": {"page": 2, "limit": 2, "total": 2, "total_pages": 1}}
-        assert_error(await client.get("/api/users", params={"limit": 101}, headers=owner.headers), 422,
-                     "VALIDATION_ERROR")
+        assert_error(
+            await client.get("/api/users", params={"limit": 101}, headers=owner.headers), 422, "VALIDATION_ERROR"
+        )
 
     @pytest.mark.parametrize("role", [Role.owner, Role.admin])
     async def test_managers_add_members_with_a_first_key(
@@ -89,8 +94,9 @@ class TestUsers:
         self, app: Any, client: httpx.AsyncClient, owner: Member, other_team: Member
     ) -> None:
         await create(client, owner, "/api/users", {"email": "dup@example.com", "name": "A"})
-        response = await client.post("/api/users", json={"email": "DUP@example.com", "name": "B"},
-                                     headers=owner.headers)
+        response = await client.post(
+            "/api/users", json={"email": "DUP@example.com", "name": "B"}, headers=owner.headers
+        )
         assert_error(response, 409, "CONFLICT")
         assert await row_count(app, User) == 3
         assert await row_count(app, ApiKey) == 3

@@ -20,9 +20,7 @@ def settings_overrides() -> dict[str, Any]:
 
 
 async def _connect_through_the_page(client: httpx.AsyncClient, token: str, provider: str = "github") -> str:
-    response = await client.post(
-        "/settings/integrations/connect", data={"csrf_token": token, "provider": provider}
-    )
+    response = await client.post("/settings/integrations/connect", data={"csrf_token": token, "provider": provider})
     assert response.status_code == 303, response.text
     oauth_url = response.headers["location"]
     authorization = Authorization({"id": ""}, oauth_url)
@@ -41,9 +39,7 @@ async def _tools(client: httpx.AsyncClient, member: Member) -> list[str]:
 
 
 class TestPage:
-    async def test_lists_every_provider_with_a_connect_button(
-        self, client: httpx.AsyncClient, owner: Member
-    ) -> None:
+    async def test_lists_every_provider_with_a_connect_button(self, client: httpx.AsyncClient, owner: Member) -> None:
         await sign_in(client, owner)
         response = await client.get("/settings/integrations")
         assert response.status_code == 200
@@ -99,9 +95,7 @@ class TestConnect:
         self, app: Any, client: httpx.AsyncClient, owner: Member
     ) -> None:
         token = await sign_in(client, owner)
-        response = await client.post(
-            "/settings/integrations/connect", data={"csrf_token": token, "provider": "github"}
-        )
+        response = await client.post("/settings/integrations/connect", data={"csrf_token": token, "provider": "github"})
         assert response.status_code == 303
         oauth_url = response.headers["location"]
         assert oauth_url.startswith("http://testserver/sandbox/github/login/oauth/authorize?")
@@ -128,9 +122,7 @@ class TestConnect:
         self, app: Any, client: httpx.AsyncClient, owner: Member, provider: str
     ) -> None:
         token = await sign_in(client, owner)
-        response = await client.post(
-            "/settings/integrations/connect", data={"csrf_token": token, "provider": provider}
-        )
+        response = await client.post("/settings/integrations/connect", data={"csrf_token": token, "provider": provider})
         assert response.status_code == 404
         assert "There is no provider called" in response.text
         assert "<b>github" not in response.text
@@ -149,9 +141,7 @@ class TestConnect:
         token = await sign_in(client, member)
         page = await client.get("/settings/integrations")
         assert "only owners and admins can connect or change them" in page.text
-        response = await client.post(
-            "/settings/integrations/connect", data={"csrf_token": token, "provider": "github"}
-        )
+        response = await client.post("/settings/integrations/connect", data={"csrf_token": token, "provider": "github"})
         assert response.status_code == 403
         assert "needs the admin or owner role" in response.text
         assert await row_count(app, Integration) == 0
@@ -162,15 +152,11 @@ class TestConnect:
         await connect(client, owner, "github")
         before = await _github(app)
         async with app.state.sessionmaker() as session, session.begin():
-            await session.execute(
-                update(Integration).values(status="expired", status_reason="Refresh token revoked")
-            )
+            await session.execute(update(Integration).values(status="expired", status_reason="Refresh token revoked"))
         token = await sign_in(client, owner)
         page = await client.get("/settings/integrations")
         assert "Refresh token revoked" in page.text
-        response = await client.post(
-            f"/settings/integrations/{before.id}/reconnect", data={"csrf_token": token}
-        )
+        response = await client.post(f"/settings/integrations/{before.id}/reconnect", data={"csrf_token": token})
         assert response.status_code == 303
         await callback(client, await decide(client, Authorization({"id": ""}, response.headers["location"])))
         after = await _github(app)
@@ -190,9 +176,7 @@ class TestUnconfigured:
         page = await client.get("/settings/integrations")
         assert 'aria-describedby="missing-github"' in page.text
         assert "set GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET" in page.text
-        response = await client.post(
-            "/settings/integrations/connect", data={"csrf_token": token, "provider": "github"}
-        )
+        response = await client.post("/settings/integrations/connect", data={"csrf_token": token, "provider": "github"})
         assert response.status_code == 400
         assert "GitHub is not configured on this server" in response.text
         assert await row_count(app, Integration) == 0
@@ -247,12 +231,8 @@ class TestWorkspaceAccess:
             path, data={"csrf_token": token, "tools": tools[:2], "default_project": " acme/website "}
         )
         assert response.status_code == 303
-        assert (
-            response.headers["location"] == f"/settings/integrations?notice=enabled#integration-{github.id}"
-        )
-        listing = await client.get(
-            f"/api/workspaces/{owner.workspace_id}/integrations", headers=owner.headers
-        )
+        assert response.headers["location"] == f"/settings/integrations?notice=enabled#integration-{github.id}"
+        listing = await client.get(f"/api/workspaces/{owner.workspace_id}/integrations", headers=owner.headers)
         [enabled] = listing.json()["integrations"]
         assert enabled["enabledTools"] == tools[:2]
         assert enabled["defaultProject"] == "acme/website"
@@ -262,9 +242,7 @@ class TestWorkspaceAccess:
         # Nothing ticked means no tools at all, not every tool.
         response = await client.post(path, data={"csrf_token": token, "default_project": ""})
         assert response.status_code == 303
-        listing = await client.get(
-            f"/api/workspaces/{owner.workspace_id}/integrations", headers=owner.headers
-        )
+        listing = await client.get(f"/api/workspaces/{owner.workspace_id}/integrations", headers=owner.headers)
         assert listing.json()["integrations"][0]["enabledTools"] == []
         assert listing.json()["integrations"][0]["defaultProject"] is None
 
@@ -300,9 +278,7 @@ class TestWorkspaceAccess:
         assert message in response.text
         assert await row_count(app, WorkspaceIntegration) == 0
 
-    @pytest.mark.parametrize(
-        ("workspace", "integration"), [("abc", "own"), ("own", "abc"), ("own", "9" * 19)]
-    )
+    @pytest.mark.parametrize(("workspace", "integration"), [("abc", "own"), ("own", "abc"), ("own", "9" * 19)])
     async def test_unknown_ids_are_not_found(
         self, app: Any, client: httpx.AsyncClient, owner: Member, workspace: str, integration: str
     ) -> None:
@@ -418,9 +394,7 @@ class TestDisconnect:
         assert "Disconnect GitHub?" in confirm.text
         assert "It is removed from 1 workspace (Main)" in confirm.text
         assert await row_count(app, Integration) == 1
-        response = await client.post(
-            f"/settings/integrations/{github.id}/disconnect", data={"csrf_token": token}
-        )
+        response = await client.post(f"/settings/integrations/{github.id}/disconnect", data={"csrf_token": token})
         assert response.status_code == 303
         assert response.headers["location"] == "/settings/integrations?notice=disconnected"
         assert await row_count(app, Integration) == 0
@@ -437,14 +411,10 @@ class TestDisconnect:
             assert response.status_code == 403
         assert await row_count(app, Integration) == 1
 
-    async def test_an_unknown_integration_is_not_found(
-        self, client: httpx.AsyncClient, owner: Member
-    ) -> None:
+    async def test_an_unknown_integration_is_not_found(self, client: httpx.AsyncClient, owner: Member) -> None:
         token = await sign_in(client, owner)
         for integration_id in ("abc", "9" * 19):
-            assert (
-                await client.get(f"/settings/integrations/{integration_id}/disconnect")
-            ).status_code == 404
+            assert (await client.get(f"/settings/integrations/{integration_id}/disconnect")).status_code == 404
             response = await client.post(
                 f"/settings/integrations/{integration_id}/disconnect", data={"csrf_token": token}
             )

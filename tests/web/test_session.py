@@ -69,9 +69,7 @@ class TestSignIn:
         assert "platform_session" not in response.headers.get("set-cookie", "")
         assert await row_count(app, WebSession) == 0
 
-    async def test_a_revoked_key_cannot_sign_in(
-        self, app: Any, client: httpx.AsyncClient, owner: Member
-    ) -> None:
+    async def test_a_revoked_key_cannot_sign_in(self, app: Any, client: httpx.AsyncClient, owner: Member) -> None:
         async with app.state.sessionmaker() as session, session.begin():
             await session.execute(update(ApiKey).values(revoked_at=utcnow()))
         app.state.principal_cache.evict(team_id=owner.team_id)
@@ -98,9 +96,7 @@ class TestSignIn:
         async with httpx.AsyncClient(transport=client._transport, base_url="http://testserver") as attacker:
             token = csrf_token((await attacker.get("/settings/sign-in")).text)
         await client.get("/settings/sign-in")
-        response = await client.post(
-            "/settings/sign-in", data={"csrf_token": token, "api_key": owner.api_key}
-        )
+        response = await client.post("/settings/sign-in", data={"csrf_token": token, "api_key": owner.api_key})
         assert response.status_code == 403
         assert await row_count(app, WebSession) == 0
 
@@ -109,9 +105,7 @@ class TestSignIn:
     ) -> None:
         token = csrf_token((await client.get("/settings/sign-in")).text)
         client.cookies.clear()
-        response = await client.post(
-            "/settings/sign-in", data={"csrf_token": token, "api_key": owner.api_key}
-        )
+        response = await client.post("/settings/sign-in", data={"csrf_token": token, "api_key": owner.api_key})
         assert response.status_code == 403
         assert await row_count(app, WebSession) == 0
 
@@ -210,15 +204,11 @@ class TestSession:
     async def test_a_forged_cookie_is_no_session(self, client: httpx.AsyncClient, owner: Member) -> None:
         await sign_in(client, owner)
         async with httpx.AsyncClient(transport=client._transport, base_url="http://testserver") as forger:
-            response = await forger.get(
-                "/settings/integrations", headers={"Cookie": "platform_session=forged"}
-            )
+            response = await forger.get("/settings/integrations", headers={"Cookie": "platform_session=forged"})
         assert response.status_code == 303
         assert response.headers["location"] == "/settings/sign-in?notice=session_expired"
 
-    async def test_sign_out_ends_the_session(
-        self, app: Any, client: httpx.AsyncClient, owner: Member
-    ) -> None:
+    async def test_sign_out_ends_the_session(self, app: Any, client: httpx.AsyncClient, owner: Member) -> None:
         token = await sign_in(client, owner)
         assert await row_count(app, WebSession) == 1
         response = await client.post("/settings/sign-out", data={"csrf_token": token})
@@ -270,9 +260,7 @@ class TestSession:
         assert response.status_code == 303
         assert response.headers["location"].startswith("/settings/sign-in")
 
-    async def test_the_session_cookie_is_not_an_api_credential(
-        self, client: httpx.AsyncClient, owner: Member
-    ) -> None:
+    async def test_the_session_cookie_is_not_an_api_credential(self, client: httpx.AsyncClient, owner: Member) -> None:
         await sign_in(client, owner)
         token = client.cookies.get("platform_session")
         assert token

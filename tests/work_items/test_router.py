@@ -66,8 +66,10 @@ class TestWorkItemFields:
     ) -> None:
         field = f"body.{next(iter(changes))}"
         body = {"workspaceId": owner.workspace_id, "title": "Bug", **changes}
-        assert any(f.startswith(field) for f in failing_fields(await client.post("/api/work-items", json=body,
-                                                                                  headers=owner.headers)))
+        assert any(
+            f.startswith(field)
+            for f in failing_fields(await client.post("/api/work-items", json=body, headers=owner.headers))
+        )
         assert await row_count(app, WorkItem) == 0
         created = await create(client, owner, "/api/work-items", {"workspaceId": owner.workspace_id, "title": "Bug"})
         response = await client.patch(f"/api/work-items/{created['id']}", json=changes, headers=owner.headers)

@@ -108,8 +108,7 @@ class ChatClient:
                 response = await self._http.post("/chat/completions", json=body)
         except (TimeoutError, httpx.TimeoutException):
             raise AiModelTimeout(
-                f"The AI model did not answer within {self.timeout_seconds:g} seconds (AI_TIMEOUT_SECONDS); "
-                "try again",
+                f"The AI model did not answer within {self.timeout_seconds:g} seconds (AI_TIMEOUT_SECONDS); try again",
                 details={"timeoutSeconds": self.timeout_seconds},
             ) from None
         except httpx.HTTPError as exc:

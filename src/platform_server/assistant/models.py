@@ -35,9 +35,7 @@ class AiMessage(IdMixin, Base):
     __table_args__ = (Index("ix_ai_messages_conversation_id_id", "conversation_id", "id"),)
 
     team_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("teams.id", ondelete="CASCADE"), index=True)
-    conversation_id: Mapped[str] = mapped_column(
-        IdColumn, ForeignKey("ai_conversations.id", ondelete="CASCADE")
-    )
+    conversation_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("ai_conversations.id", ondelete="CASCADE"))
     role: Mapped[str] = mapped_column(String(16))
     content: Mapped[str] = mapped_column(Text)
     # The assistant's tool calls of this turn: name, arguments, outcome, duration, error code, audit id.

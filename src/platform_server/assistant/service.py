@@ -161,8 +161,7 @@ class AssistantService:
             run.step_limit_reached = last and bool(tools)
             if not completion.tool_calls or last:
                 run.reply = completion.content or (
-                    f"I could not finish within {max_steps} steps (AI_MAX_STEPS); ask again with a narrower "
-                    "question."
+                    f"I could not finish within {max_steps} steps (AI_MAX_STEPS); ask again with a narrower question."
                     if completion.tool_calls
                     else ""
                 )

@@ -306,9 +306,7 @@ def _unknown_team(event: dict[str, Any], customer_id: str | None) -> Applied:
     return Applied(processed=False, waiting_for_customer=customer_id)
 
 
-def _derive_team_billing(
-    team: Team, subscriptions: list[StripeSubscription], settings: Settings
-) -> str | None:
+def _derive_team_billing(team: Team, subscriptions: list[StripeSubscription], settings: Settings) -> str | None:
     """Mirrors the team's most relevant subscription onto the team; returns its id if the plan changed."""
     pro_price_ids = set(settings.STRIPE_PRO_PRICE_IDS)
 
@@ -318,9 +316,7 @@ def _derive_team_billing(
 
     primary = max(
         subscriptions,
-        key=lambda s: (
-            entitles_pro(s), s.status not in TERMINAL_STATUSES, s.last_event_created, s.last_event_id
-        ),
+        key=lambda s: (entitles_pro(s), s.status not in TERMINAL_STATUSES, s.last_event_created, s.last_event_id),
     )
     previous_plan = team.plan
     team.plan = Plan.pro if entitles_pro(primary) else Plan.free

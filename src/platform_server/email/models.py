@@ -27,9 +27,7 @@ class Email(IdMixin, TimestampMixin, Base):
 
     __tablename__ = "emails"
 
-    team_id: Mapped[str | None] = mapped_column(
-        IdColumn, ForeignKey("teams.id", ondelete="CASCADE"), index=True
-    )
+    team_id: Mapped[str | None] = mapped_column(IdColumn, ForeignKey("teams.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(60))
     to_address: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(500))

@@ -42,9 +42,7 @@ class EmailSender(Protocol):
 
 
 class ResendSender:
-    def __init__(
-        self, base_url: str, api_key: str, transport: httpx.AsyncBaseTransport | None = None
-    ) -> None:
+    def __init__(self, base_url: str, api_key: str, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._client = httpx.AsyncClient(
             base_url=base_url,
             timeout=RESEND_TIMEOUT,

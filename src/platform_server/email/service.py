@@ -112,9 +112,7 @@ class EmailService:
         await session.flush()
         return email
 
-    async def handle_resend_event(
-        self, session: AsyncSession, svix_id: str, payload: dict[str, Any]
-    ) -> ResendOutcome:
+    async def handle_resend_event(self, session: AsyncSession, svix_id: str, payload: dict[str, Any]) -> ResendOutcome:
         """Stores the event once (by svix-id) and applies it to the email it is about, if we sent it."""
         event_type = str(payload.get("type", ""))
         events = WebhookEventRepository(session)
@@ -135,9 +133,7 @@ class EmailService:
             logger.info("resend_event_for_unknown_email", type=event_type)
             return ResendOutcome(duplicate=False)
         occurred_at = _parse_time(payload.get("created_at")) or utcnow()
-        email.events = sorted(
-            [*email.events, _event_record(status, occurred_at)], key=lambda event: event["at"]
-        )
+        email.events = sorted([*email.events, _event_record(status, occurred_at)], key=lambda event: event["at"])
         if _STATUS_RANK[status] > _STATUS_RANK.get(email.status, 0):
             email.status = status
         await events.mark_processed(row_id)

@@ -11,9 +11,7 @@ from platform_server.webhook_events.intake import ensure_storable
 SVIX_HEADERS = ("svix-id", "svix-timestamp", "svix-signature")
 
 
-def verify_resend_event(
-    secret: str | None, body: bytes, headers: dict[str, str]
-) -> tuple[str, dict[str, Any]]:
+def verify_resend_event(secret: str | None, body: bytes, headers: dict[str, str]) -> tuple[str, dict[str, Any]]:
     """Returns (svix-id, event) for a genuine delivery; raises NotFound when no secret is configured."""
     if not secret:
         raise NotFound("The Resend webhook endpoint is disabled: RESEND_WEBHOOK_SECRET is not set")

@@ -61,9 +61,7 @@ class OAuthState(IdMixin, Base):
     state_hash: Mapped[str] = mapped_column(String(64), unique=True)
     team_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("teams.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("users.id", ondelete="CASCADE"))
-    integration_id: Mapped[str] = mapped_column(
-        IdColumn, ForeignKey("integrations.id", ondelete="CASCADE"), index=True
-    )
+    integration_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("integrations.id", ondelete="CASCADE"), index=True)
     code_verifier_encrypted: Mapped[str | None] = mapped_column(Text)
     redirect_uri: Mapped[str] = mapped_column(String(2000))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -104,9 +102,7 @@ class WorkspaceIntegration(IdMixin, TimestampMixin, Base):
 
     team_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("teams.id", ondelete="CASCADE"), index=True)
     workspace_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("workspaces.id", ondelete="CASCADE"))
-    integration_id: Mapped[str] = mapped_column(
-        IdColumn, ForeignKey("integrations.id", ondelete="CASCADE"), index=True
-    )
+    integration_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("integrations.id", ondelete="CASCADE"), index=True)
     provider: Mapped[str] = mapped_column(String(20))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     enabled_tools: Mapped[list[str]] = mapped_column(JSON, default=list)

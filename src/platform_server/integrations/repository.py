@@ -65,9 +65,7 @@ class OAuthStateRepository(Repository[OAuthState]):
         return result.rowcount == 1
 
     async def delete_expired(self, team_id: str, now: datetime) -> None:
-        await self.session.execute(
-            delete(OAuthState).where(OAuthState.team_id == team_id, OAuthState.expires_at < now)
-        )
+        await self.session.execute(delete(OAuthState).where(OAuthState.team_id == team_id, OAuthState.expires_at < now))
 
 
 class SyncLogRepository(TeamScopedRepository[SyncLog]):

@@ -383,9 +383,7 @@ class IntegrationTokenSource:
         if user_token:
             rejected = self._last_user_token or await self.user_access_token() or ""
             self._loaded = None
-            self._last_user_token = await self._manager.refresh(
-                self.integration_id, rejected_token=rejected, user=True
-            )
+            self._last_user_token = await self._manager.refresh(self.integration_id, rejected_token=rejected, user=True)
             return self._last_user_token
         rejected = self._last_token or await self._manager.access_token(self.integration_id, self._loaded)
         self._loaded = None

@@ -56,9 +56,7 @@ def parse_iso(value: str) -> float | None:
 
 
 def json_response(data: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        orjson.dumps(data), status_code=status_code, headers=headers, media_type="application/json"
-    )
+    return Response(orjson.dumps(data), status_code=status_code, headers=headers, media_type="application/json")
 
 
 class Problem(Exception):

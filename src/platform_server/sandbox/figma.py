@@ -164,11 +164,7 @@ def create_figma_app(store: SandboxStore) -> ProviderGate:
             {
                 "err": None,
                 "images": {
-                    node: (
-                        f"{base}/{node.replace(':', '-')}.{image_format}?scale={scale:g}"
-                        if node in known
-                        else None
-                    )
+                    node: (f"{base}/{node.replace(':', '-')}.{image_format}?scale={scale:g}" if node in known else None)
                     for node in ids
                 },
                 "status": 200,

@@ -86,9 +86,7 @@ def create_github_app(store: SandboxStore) -> ProviderGate:
         if sort not in ("created", "updated", "pushed", "full_name"):
             raise Problem(_invalid("sort", "Repository"))
         repos = [
-            repo
-            for repo in world().repos.values()
-            if visibility == "all" or (visibility == "private") == repo.private
+            repo for repo in world().repos.values() if visibility == "all" or (visibility == "private") == repo.private
         ]
         return _repo_page(request, repos, sort, params.get("direction"))
 
@@ -104,8 +102,7 @@ def create_github_app(store: SandboxStore) -> ProviderGate:
         repos = [
             repo
             for repo in world().repos.values()
-            if kind in ("all", "sources", "member")
-            or ((kind == "private") == repo.private and kind != "forks")
+            if kind in ("all", "sources", "member") or ((kind == "private") == repo.private and kind != "forks")
         ]
         return _repo_page(request, repos, params.get("sort", "created"), params.get("direction"))
 
@@ -114,9 +111,7 @@ def create_github_app(store: SandboxStore) -> ProviderGate:
         if sort == "full_name":
             repos.sort(key=lambda repo: repo.full_name, reverse=descending)
         else:
-            repos.sort(
-                key=lambda repo: repo.seq.updated(repo.seq.last) if repo.seq.last else 0, reverse=descending
-            )
+            repos.sort(key=lambda repo: repo.seq.updated(repo.seq.last) if repo.seq.last else 0, reverse=descending)
         page, per_page = _paging(request)
         items = repos[(page - 1) * per_page : page * per_page]
         return json_response(
@@ -143,9 +138,7 @@ def create_github_app(store: SandboxStore) -> ProviderGate:
         if direction not in ("asc", "desc"):
             raise Problem(_invalid("direction"))
         since = _since(params.get("since"))
-        labels = tuple(
-            sorted(label.strip() for label in params.get("labels", "").split(",") if label.strip())
-        )
+        labels = tuple(sorted(label.strip() for label in params.get("labels", "").split(",") if label.strip()))
         assignee = params.get("assignee")
         numbers = repo.seq.cached(
             ("issues", state, sort, direction, since, labels, assignee),
@@ -182,9 +175,7 @@ def create_github_app(store: SandboxStore) -> ProviderGate:
     async def create_issue(request: Request) -> Response:
         record = auth(request)
         repo = repo_of(request)
-        if "repo" not in record.grant.scopes and not (
-            not repo.private and "public_repo" in record.grant.scopes
-        ):
+        if "repo" not in record.grant.scopes and not (not repo.private and "public_repo" in record.grant.scopes):
             raise Problem(error(404, "Not Found"))
         try:
             body = orjson.loads(await request.body())
@@ -228,9 +219,7 @@ def create_github_app(store: SandboxStore) -> ProviderGate:
         params = request.query_params
         state = params.get("state", "open")
         sort = params.get("sort", "created")
-        direction = params.get(
-            "direction", "asc" if sort == "created" and "direction" not in params else "desc"
-        )
+        direction = params.get("direction", "asc" if sort == "created" and "direction" not in params else "desc")
         if state not in ("open", "closed", "all"):
             raise Problem(_invalid("state", "PullRequest"))
         if sort not in ("created", "updated", "popularity", "long-running"):
@@ -404,7 +393,6 @@ def _links(request: Request, page: int, per_page: int, total: int) -> dict[str, 
     if not rels:
         return {}
     links = ", ".join(
-        f'<{request.url.include_query_params(page=target, per_page=per_page)}>; rel="{rel}"'
-        for rel, target in rels
+        f'<{request.url.include_query_params(page=target, per_page=per_page)}>; rel="{rel}"' for rel, target in rels
     )
     return {"Link": links}

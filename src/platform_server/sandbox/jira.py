@@ -112,9 +112,7 @@ def create_jira_app(store: SandboxStore) -> ProviderGate:
             "archivedDate",
         ):
             raise Problem(error(400, f"Invalid orderBy value: {order}"))
-        projects.sort(
-            key=lambda project: project.name if attribute == "name" else project.key, reverse=reverse
-        )
+        projects.sort(key=lambda project: project.name if attribute == "name" else project.key, reverse=reverse)
         page = projects[start : start + size]
         body: dict[str, Any] = {
             "self": str(request.url),
@@ -128,9 +126,7 @@ def create_jira_app(store: SandboxStore) -> ProviderGate:
             body["nextPage"] = str(request.url.include_query_params(startAt=start + size, maxResults=size))
         return json_response(body)
 
-    async def _search(
-        request: Request, jql: str, token: str | None, size_raw: Any, fields: list[str]
-    ) -> Response:
+    async def _search(request: Request, jql: str, token: str | None, size_raw: Any, fields: list[str]) -> Response:
         try:
             size = int(size_raw) if size_raw is not None else 50
         except (TypeError, ValueError):
@@ -152,9 +148,7 @@ def create_jira_app(store: SandboxStore) -> ProviderGate:
             except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
                 raise Problem(error(400, "The provided next page token is invalid or expired.")) from None
         page = numbers[start : start + size]
-        body: dict[str, Any] = {
-            "issues": [_issue_json(jira, project, number, fields) for project, number in page]
-        }
+        body: dict[str, Any] = {"issues": [_issue_json(jira, project, number, fields) for project, number in page]}
         if start + size < len(numbers):
             next_token = orjson.dumps({"q": digest, "at": start + size})
             body["nextPageToken"] = base64.urlsafe_b64encode(next_token).decode().rstrip("=")
@@ -196,9 +190,7 @@ def create_jira_app(store: SandboxStore) -> ProviderGate:
         jql = body.get("jql")
         if not isinstance(jql, str):
             jql = ""
-        return await _search(
-            request, jql, body.get("nextPageToken"), body.get("maxResults"), [str(f) for f in fields]
-        )
+        return await _search(request, jql, body.get("nextPageToken"), body.get("maxResults"), [str(f) for f in fields])
 
     @answers_problems
     async def get_issue(request: Request) -> Response:
@@ -234,23 +226,15 @@ def create_jira_app(store: SandboxStore) -> ProviderGate:
         elif issue_type is None:
             errors["issuetype"] = "The issue type selected is invalid."
         description = fields.get("description")
-        if description is not None and not (
-            isinstance(description, dict) and description.get("type") == "doc"
-        ):
-            errors["description"] = (
-                "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
-            )
+        if description is not None and not (isinstance(description, dict) and description.get("type") == "doc"):
+            errors["description"] = "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
         priority = None
         if fields.get("priority") is not None:
-            priority = _pick(
-                JIRA_PRIORITIES, fields["priority"] if isinstance(fields["priority"], dict) else None
-            )
+            priority = _pick(JIRA_PRIORITIES, fields["priority"] if isinstance(fields["priority"], dict) else None)
             if priority is None:
                 errors["priority"] = "Specify the Priority (id or name) in the string format"
         labels = fields.get("labels", [])
-        if not isinstance(labels, list) or not all(
-            isinstance(label, str) and " " not in label for label in labels
-        ):
+        if not isinstance(labels, list) or not all(isinstance(label, str) and " " not in label for label in labels):
             errors["labels"] = "Labels must be a list of strings without spaces"
         if errors or project is None:
             raise Problem(field_errors(errors))
@@ -366,10 +350,7 @@ def _pick(options: tuple[dict[str, str], ...], ref: dict[str, Any] | None) -> di
     if ref is None:
         return None
     for option in options:
-        if (
-            str(ref.get("id", "")) == option["id"]
-            or str(ref.get("name", "")).lower() == option["name"].lower()
-        ):
+        if str(ref.get("id", "")) == option["id"] or str(ref.get("name", "")).lower() == option["name"].lower():
             return option
     return None
 
@@ -445,9 +426,7 @@ def parse_jql(jql: str, jira: JiraWorld) -> JqlQuery:
     while position < len(text):
         match = _TOKEN.match(text, position)
         if match is None or match.end() == position:
-            raise _jql_error(
-                f"Error in the JQL Query: the character '{text[position]}' is a reserved JQL character."
-            )
+            raise _jql_error(f"Error in the JQL Query: the character '{text[position]}' is a reserved JQL character.")
         kind = match.lastgroup or "word"
         value = match.group(kind)
         if kind == "str":
@@ -482,9 +461,7 @@ def parse_jql(jql: str, jira: JiraWorld) -> JqlQuery:
                     continue
                 break
             if index < len(tokens):
-                raise _jql_error(
-                    f"Error in the JQL Query: Expecting end of query but got '{tokens[index][1]}'."
-                )
+                raise _jql_error(f"Error in the JQL Query: Expecting end of query but got '{tokens[index][1]}'.")
             break
         if lowered == "and":
             index += 1
@@ -537,9 +514,7 @@ def parse_jql(jql: str, jira: JiraWorld) -> JqlQuery:
             raise _jql_error(f"Error in the JQL Query: Expecting operator but got '{operator_token[1]}'.")
         query.groups[-1].append((field, operator, _operand(field, operator, operand, jira)))
     if not any(query.groups):
-        raise _jql_error(
-            "Unbounded JQL queries are not allowed here. Please add a search restriction to your query."
-        )
+        raise _jql_error("Unbounded JQL queries are not allowed here. Please add a search restriction to your query.")
     return query
 
 
@@ -585,9 +560,7 @@ def _matching(jira: JiraWorld, query: JqlQuery) -> list[tuple[JiraProject, int]]
     projects = list(jira.projects.values())
     key = (repr(query.groups), repr(query.order), tuple(p.seq.version for p in projects))
     cache = projects[0].seq
-    result: list[tuple[JiraProject, int]] = cache.cached(
-        ("jql", key), lambda: _evaluate(jira, query, projects)
-    )
+    result: list[tuple[JiraProject, int]] = cache.cached(("jql", key), lambda: _evaluate(jira, query, projects))
     return result
 
 
@@ -605,9 +578,7 @@ def _evaluate(jira: JiraWorld, query: JqlQuery, projects: list[JiraProject]) -> 
         for project in projects
         if wanted is None or project.key in wanted
         for number in range(1, project.seq.last + 1)
-        if any(
-            all(_test(jira, project, number, clause) for clause in group) for group in query.groups if group
-        )
+        if any(all(_test(jira, project, number, clause) for clause in group) for group in query.groups if group)
     ]
     order = query.order or [("created", True)]
     for field, descending in reversed(order):
@@ -634,14 +605,16 @@ def _test(jira: JiraWorld, project: JiraProject, number: int, clause: tuple[str,
         return (project.key in operand) == (operator in ("=", "in"))
     if field in ("updated", "created"):
         value = _sort_value(jira, project, number, field)
-        return bool({
-            "=": value == operand,
-            "!=": value != operand,
-            ">": value > operand,
-            ">=": value >= operand,
-            "<": value < operand,
-            "<=": value <= operand,
-        }.get(operator, False))
+        return bool(
+            {
+                "=": value == operand,
+                "!=": value != operand,
+                ">": value > operand,
+                ">=": value >= operand,
+                "<": value < operand,
+                "<=": value <= operand,
+            }.get(operator, False)
+        )
     if field in ("key", "issuekey", "id"):
         actual = [f"{project.key}-{number}".lower(), jira.issue_id(project, number)]
         values = operand if isinstance(operand, list) else [operand]

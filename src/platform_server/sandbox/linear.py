@@ -252,11 +252,7 @@ class _Resolvers:
             "viewer": lambda _info: self.user(self.viewer.login),
             "organization": lambda _info: {"id": stable_uuid("linear-org"), "name": "Acme", "urlKey": "acme"},
             "teams": lambda _info, **args: self.connection(
-                [
-                    self.team(team)
-                    for team in self.world.teams.values()
-                    if _match_team(team, args.get("filter"))
-                ],
+                [self.team(team) for team in self.world.teams.values() if _match_team(team, args.get("filter"))],
                 args,
             ),
             "team": lambda _info, id: self.team(self._team(id)),
@@ -367,9 +363,7 @@ class _Resolvers:
             tuple(t.seq.version for t in self.world.teams.values()),
         )
         cache = next(iter(self.world.teams.values())).seq
-        ordered: list[tuple[LinearTeam, int]] = cache.cached(
-            key, lambda: self._select_issues(teams, filter_, order)
-        )
+        ordered: list[tuple[LinearTeam, int]] = cache.cached(key, lambda: self._select_issues(teams, filter_, order))
         positions: dict[str, int] = cache.cached(
             (*key, "positions"),
             lambda: {self._issue_id(team, number): i for i, (team, number) in enumerate(ordered)},
@@ -394,9 +388,7 @@ class _Resolvers:
             for number in range(1, team.seq.last + 1):
                 raw = self.world.issue(team, number)
                 if _match_issue(raw, filter_, self):
-                    selected.append(
-                        (team, number, raw["_updated"] if order == "updatedAt" else raw["_created"])
-                    )
+                    selected.append((team, number, raw["_updated"] if order == "updatedAt" else raw["_created"]))
         # Newest first, as Linear orders its connections.
         selected.sort(key=lambda item: (item[2], item[0].key, item[1]), reverse=True)
         return [(team, number) for team, number, _ in selected]
@@ -457,9 +449,7 @@ class _Resolvers:
         if data.get("stateId"):
             ids = [team.state_id(index) for index in range(len(LINEAR_STATES))]
             if data["stateId"] not in ids:
-                raise _invalid_input(
-                    "Entity not found: WorkflowState", "Could not find referenced workflow state."
-                )
+                raise _invalid_input("Entity not found: WorkflowState", "Could not find referenced workflow state.")
             state_index = ids.index(data["stateId"])
         assignee = None
         if data.get("assigneeId"):
@@ -496,9 +486,7 @@ def _page_info(nodes: list[dict[str, Any]], start: int, first: int, total: int) 
     }
 
 
-def _compare(
-    value: Any, comparator: dict[str, Any] | None, convert: Callable[[Any], Any] = lambda v: v
-) -> bool:
+def _compare(value: Any, comparator: dict[str, Any] | None, convert: Callable[[Any], Any] = lambda v: v) -> bool:
     if not comparator:
         return True
     for operator, operand in comparator.items():
@@ -559,9 +547,7 @@ def _match_team(team: LinearTeam, filter_: dict[str, Any] | None) -> bool:
     return _combine(
         filter_,
         lambda f: (
-            _compare(team.id, f.get("id"))
-            and _compare(team.key, f.get("key"))
-            and _compare(team.name, f.get("name"))
+            _compare(team.id, f.get("id")) and _compare(team.key, f.get("key")) and _compare(team.name, f.get("name"))
         ),
     )
 
@@ -624,13 +610,9 @@ def _match_issue(raw: dict[str, Any], filter_: dict[str, Any], resolvers: _Resol
 def _match_project(project: dict[str, Any], filter_: dict[str, Any] | None, world: LinearWorld) -> bool:
     def check(f: dict[str, Any]) -> bool:
         teams = f.get("accessibleTeams") or {}
-        if teams.get("some") and not any(
-            _match_team(world.teams[key], teams["some"]) for key in project["_teams"]
-        ):
+        if teams.get("some") and not any(_match_team(world.teams[key], teams["some"]) for key in project["_teams"]):
             return False
-        if teams.get("every") and not all(
-            _match_team(world.teams[key], teams["every"]) for key in project["_teams"]
-        ):
+        if teams.get("every") and not all(_match_team(world.teams[key], teams["every"]) for key in project["_teams"]):
             return False
         return (
             _compare(project["id"], f.get("id"))

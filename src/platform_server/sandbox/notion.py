@@ -91,9 +91,7 @@ def rich_text(text: str) -> list[dict[str, Any]]:
 
 def _normalize_id(value: str, name: str) -> str:
     if not _UUID.match(value):
-        raise _invalid(
-            f'path failed validation: path.{name} should be a valid uuid, instead was `"{value}"`.'
-        )
+        raise _invalid(f'path failed validation: path.{name} should be a valid uuid, instead was `"{value}"`.')
     return str(uuid.UUID(value))
 
 
@@ -117,9 +115,7 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
                 )
             )
         if version not in VERSIONS:
-            raise _invalid(
-                f"Notion-Version header failed validation: `{version}` is not a supported version."
-            )
+            raise _invalid(f"Notion-Version header failed validation: `{version}` is not a supported version.")
         return record
 
     # -- shaping -------------------------------------------------------------------------------------------
@@ -223,11 +219,7 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
                     },
                 },
             },
-            **(
-                {"data_sources": [{"id": notion.database_id, "name": "Product Roadmap"}]}
-                if version >= "2025"
-                else {}
-            ),
+            **({"data_sources": [{"id": notion.database_id, "name": "Product Roadmap"}]} if version >= "2025" else {}),
         }
 
     def listing(results: list[dict[str, Any]], next_cursor: str | None, kind: str) -> Response:
@@ -270,9 +262,7 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
             items.sort(key=lambda item: item[1], reverse=True)
             return items
 
-        result: list[tuple[str, float, Callable[[], str]]] = notion.roadmap.cached(
-            ("all", len(notion.pages)), build
-        )
+        result: list[tuple[str, float, Callable[[], str]]] = notion.roadmap.cached(("all", len(notion.pages)), build)
         return result
 
     # -- endpoints -----------------------------------------------------------------------------------------
@@ -334,21 +324,15 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
 
         def build() -> list[str]:
             refs = (
-                []
-                if wanted == "page"
-                else ([notion.database_id] if not needle or needle in "product roadmap" else [])
+                [] if wanted == "page" else ([notion.database_id] if not needle or needle in "product roadmap" else [])
             )
             if wanted != "database":
-                refs += [
-                    pid for pid, _, title in all_pages(notion) if not needle or needle in title().lower()
-                ]
+                refs += [pid for pid, _, title in all_pages(notion) if not needle or needle in title().lower()]
             if ascending:
                 refs.reverse()
             return refs
 
-        refs: list[str] = notion.roadmap.cached(
-            ("search", needle, wanted, ascending, len(notion.pages)), build
-        )
+        refs: list[str] = notion.roadmap.cached(("search", needle, wanted, ascending, len(notion.pages)), build)
         page, next_cursor = paginate(refs, body)
         results = []
         for ref in page:
@@ -406,9 +390,7 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
         numbers.sort(key=notion.roadmap.updated, reverse=not ascending)
         refs = [notion.roadmap_id(n) for n in numbers]
         page, next_cursor = paginate(refs, body)
-        return listing(
-            [page_json(ref, lookup(ref) or {}, record) for ref in page], next_cursor, "page_or_database"
-        )
+        return listing([page_json(ref, lookup(ref) or {}, record) for ref in page], next_cursor, "page_or_database")
 
     @answers_problems
     async def block_children(request: Request) -> Response:
@@ -462,9 +444,7 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
         if not isinstance(properties, dict):
             raise _invalid("body failed validation: body.properties should be an object.")
         if "database_id" in parent or "data_source_id" in parent:
-            target = _normalize_id(
-                str(parent.get("database_id") or parent.get("data_source_id")), "database_id"
-            )
+            target = _normalize_id(str(parent.get("database_id") or parent.get("data_source_id")), "database_id")
             if target != notion.database_id:
                 raise Problem(error(404, f"Could not find database with ID: {target}."))
             unknown = [name for name in properties if name not in ("Name", "Status", "Priority", "title")]
@@ -491,9 +471,7 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
             title = _title(properties.get("title"))
             new_parent = {"type": "workspace", "workspace": True}
         else:
-            raise _invalid(
-                "body failed validation: body.parent should be a page_id, database_id or workspace."
-            )
+            raise _invalid("body failed validation: body.parent should be a page_id, database_id or workspace.")
         children = body.get("children") or []
         if not isinstance(children, list) or len(children) > 100:
             raise _invalid("body failed validation: body.children.length should be ≤ `100`.")
@@ -527,9 +505,7 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
         record, _ = store.authenticate("notion", token)
         if record is None:
             return json_response({"active": False})
-        return json_response(
-            {"active": True, "scope": "read_content insert_content update_content", "iat": 0}
-        )
+        return json_response({"active": True, "scope": "read_content insert_content update_content", "iat": 0})
 
     routes = [
         *oauth_routes(store, "notion"),
@@ -576,9 +552,7 @@ def _int(value: str) -> int:
     try:
         return int(value)
     except ValueError:
-        raise _invalid(
-            f"query failed validation: page_size should be a number, instead was `{value}`."
-        ) from None
+        raise _invalid(f"query failed validation: page_size should be a number, instead was `{value}`.") from None
 
 
 def _title(prop: Any) -> str:
@@ -591,9 +565,7 @@ def _title(prop: Any) -> str:
     for part in title:
         content = (part.get("text") or {}).get("content") if isinstance(part, dict) else None
         if not isinstance(content, str):
-            raise _invalid(
-                "body failed validation: body.properties.title.title[0].text.content should be a string."
-            )
+            raise _invalid("body failed validation: body.properties.title.title[0].text.content should be a string.")
         if len(content) > 2000:
             raise _invalid(
                 "body failed validation: body.properties.title.title[0].text.content.length should be ≤ `2000`."
@@ -609,9 +581,7 @@ def _block(child: Any, index: int) -> tuple[str, str]:
     if kind not in _BLOCK_TYPES or not isinstance(child.get(kind), dict):
         raise _invalid(f"body failed validation: body.children[{index}] should have a supported block type.")
     parts = child[kind].get("rich_text") or []
-    text = "".join(
-        str((part.get("text") or {}).get("content", "")) for part in parts if isinstance(part, dict)
-    )
+    text = "".join(str((part.get("text") or {}).get("content", "")) for part in parts if isinstance(part, dict))
     if len(text) > 2000:
         raise _invalid(
             f"body failed validation: body.children[{index}].{kind}.rich_text[0].text.content.length "
@@ -635,9 +605,7 @@ def _db_filter(notion: NotionWorld, number: int, filter_: Any) -> bool:
         for operator, value in condition.items():
             moment = parse_iso(str(value))
             if moment is None:
-                raise _invalid(
-                    f"body failed validation: last_edited_time.{operator} should be a valid ISO 8601 date."
-                )
+                raise _invalid(f"body failed validation: last_edited_time.{operator} should be a valid ISO 8601 date.")
             checks = {
                 "on_or_after": edited >= moment,
                 "after": edited > moment,

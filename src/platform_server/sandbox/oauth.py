@@ -199,9 +199,7 @@ async def _token(store: SandboxStore, rules: OAuthRules, request: Request, *, re
             return _token_response(store, rules, request, _refresh(store, rules, body), refreshed=True)
         if grant_type == "refresh_token":
             return _token_response(store, rules, request, _refresh(store, rules, body), refreshed=True)
-        if grant_type not in ("authorization_code", None) or (
-            grant_type is None and rules.requires_grant_type
-        ):
+        if grant_type not in ("authorization_code", None) or (grant_type is None and rules.requires_grant_type):
             raise OAuthFailure("unsupported_grant_type")
         return _token_response(store, rules, request, _exchange_code(store, rules, body), refreshed=False)
     except OAuthFailure as failure:
@@ -337,9 +335,7 @@ def _token_response(
     return json_response(data)
 
 
-def _slack_token_body(
-    store: SandboxStore, grant: Grant, issued: IssuedTokens, *, refreshed: bool
-) -> dict[str, Any]:
+def _slack_token_body(store: SandboxStore, grant: Grant, issued: IssuedTokens, *, refreshed: bool) -> dict[str, Any]:
     team = {"id": "T0SANDBOX", "name": "Acme"}
     record = store.access_tokens[issued.access_token]
     user_id = f"U{stable_int('slack-user', grant.account.login, modulo=10**8):08d}"
@@ -366,9 +362,7 @@ def _slack_token_body(
                 user_fields: dict[str, Any] = {"access_token": issued.user_access_token}
                 if issued.user_refresh_token:
                     user_fields.update(refresh_token=issued.user_refresh_token, expires_in=issued.expires_in)
-                body["authed_user"].update(
-                    scope=",".join(grant.user_scopes), token_type="user", **user_fields
-                )
+                body["authed_user"].update(scope=",".join(grant.user_scopes), token_type="user", **user_fields)
         return body
     # Only user scopes were requested: the token is under authed_user, as Slack does.
     return {

@@ -57,9 +57,7 @@ def create_slack_app(store: SandboxStore) -> ProviderGate:
         return values
 
     async def unknown_method(request: Request) -> Response:
-        return json_response(
-            {"ok": False, "error": "unknown_method", "req_method": request.path_params["method"]}, 404
-        )
+        return json_response({"ok": False, "error": "unknown_method", "req_method": request.path_params["method"]}, 404)
 
     def method(
         handler: Callable[[AccessToken, dict[str, Any]], Response],
@@ -139,17 +137,13 @@ def create_slack_app(store: SandboxStore) -> ProviderGate:
         start = 0
         cursor = args.get("cursor")
         if cursor:
-            index = next(
-                (i for i, channel in enumerate(channels) if f"dGVhbTpD{channel['id']}" == cursor), None
-            )
+            index = next((i for i, channel in enumerate(channels) if f"dGVhbTpD{channel['id']}" == cursor), None)
             if index is None:
                 return _fail("invalid_cursor")
             start = index
         page = channels[start : start + limit]
         next_cursor = f"dGVhbTpD{channels[start + limit]['id']}" if start + limit < len(channels) else ""
-        return json_response(
-            {"ok": True, "channels": page, "response_metadata": {"next_cursor": next_cursor}}
-        )
+        return json_response({"ok": True, "channels": page, "response_metadata": {"next_cursor": next_cursor}})
 
     def post_message(record: AccessToken, args: dict[str, Any]) -> Response:
         problem = missing_scope(record, "chat:write")
@@ -229,9 +223,7 @@ def create_slack_app(store: SandboxStore) -> ProviderGate:
             if term.startswith("in:"):
                 in_channel = slack.channel(term[3:].lstrip("#<").rstrip(">"))
                 if in_channel is None:
-                    return json_response(
-                        {"ok": True, "query": query, "messages": _empty_matches(count, page)}
-                    )
+                    return json_response({"ok": True, "query": query, "messages": _empty_matches(count, page)})
             elif term.startswith("from:"):
                 from_user = term[5:].lstrip("@<").rstrip(">")
             else:

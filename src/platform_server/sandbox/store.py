@@ -169,9 +169,7 @@ class SandboxStore:
 
     # -- OAuth ------------------------------------------------------------------------------------------
 
-    def new_grant(
-        self, provider: str, login: str, scopes: list[str], user_scopes: list[str] | None = None
-    ) -> Grant:
+    def new_grant(self, provider: str, login: str, scopes: list[str], user_scopes: list[str] | None = None) -> Grant:
         return Grant(
             id=secrets.token_hex(8),
             provider=provider,
@@ -183,9 +181,7 @@ class SandboxStore:
 
     def new_code(self, grant: Grant, redirect_uri: str, code_challenge: str | None) -> str:
         code = secrets.token_urlsafe(20)
-        self.codes[code] = AuthCode(
-            code, grant, redirect_uri, code_challenge, time.time() + CODE_LIFETIME_SECONDS
-        )
+        self.codes[code] = AuthCode(code, grant, redirect_uri, code_challenge, time.time() + CODE_LIFETIME_SECONDS)
         return code
 
     def lifetime(self, provider: str) -> int | None:

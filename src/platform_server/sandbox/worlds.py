@@ -162,18 +162,14 @@ class GitHubWorld:
     def __init__(self, volume: int, base_url: str) -> None:
         self.volume = volume
         self.base_url = base_url
-        self.users = {
-            name: 5000 + stable_int("gh-user", name, modulo=90_000) for name in ("acme-corp", *PEOPLE)
-        }
+        self.users = {name: 5000 + stable_int("gh-user", name, modulo=90_000) for name in ("acme-corp", *PEOPLE)}
         self.repos: dict[str, GitHubRepo] = {}
         for name, description, private, issues in (
             ("product", "The Acme product: web app and API", True, volume),
             ("website", "acme.example marketing site", False, 25),
             ("mobile", "iOS and Android apps", True, 8),
         ):
-            repo = GitHubRepo(
-                "acme", name, description, private, Sequence(_issue_count_to_numbers(issues, 5))
-            )
+            repo = GitHubRepo("acme", name, description, private, Sequence(_issue_count_to_numbers(issues, 5)))
             self.repos[repo.full_name] = repo
 
     def api(self, path: str) -> str:
@@ -228,11 +224,7 @@ class GitHubWorld:
         state = repo.state(number)
         labels = override.get("labels")
         if labels is None:
-            labels = [
-                name
-                for index, name in enumerate(("bug", "enhancement", "documentation"))
-                if value >> index & 1
-            ]
+            labels = [name for index, name in enumerate(("bug", "enhancement", "documentation")) if value >> index & 1]
             labels = labels[:2]
         assignee_login = override.get("assignee", PEOPLE[value % len(PEOPLE)] if value % 5 else None)
         updated = seq.updated(number)
@@ -391,9 +383,7 @@ class JiraWorld:
             "id": project.id,
             "key": project.key,
             "name": project.name,
-            "avatarUrls": {
-                "48x48": f"{self.site_url}/rest/api/3/universal_avatar/view/type/project/avatar/10400"
-            },
+            "avatarUrls": {"48x48": f"{self.site_url}/rest/api/3/universal_avatar/view/type/project/avatar/10400"},
             "projectTypeKey": "software",
             "simplified": False,
             "style": "classic",
@@ -465,9 +455,7 @@ class JiraWorld:
             "labels": override.get("labels", ["backend"] if value & 1 else []),
             "created": jira_time(override.get("_created", seq.base_created(number))),
             "updated": jira_time(seq.updated(number)),
-            "description": override.get(
-                "description", adf_doc(f"Details for {project.key}-{number}: {summary}.")
-            ),
+            "description": override.get("description", adf_doc(f"Details for {project.key}-{number}: {summary}.")),
         }
 
     def issue_id(self, project: JiraProject, number: int) -> str:
@@ -495,9 +483,7 @@ def adf_doc(text: str) -> dict[str, Any]:
         "type": "doc",
         "version": 1,
         "content": [
-            {"type": "paragraph", "content": [{"type": "text", "text": line}]}
-            for line in text.split("\n")
-            if line
+            {"type": "paragraph", "content": [{"type": "text", "text": line}]} for line in text.split("\n") if line
         ],
     }
 

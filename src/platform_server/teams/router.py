@@ -29,7 +29,10 @@ async def get_me(request: Request, principal: CurrentPrincipal, session: Session
 
 
 @router.get(
-    "/users", operation_id="listUsers", summary="List the team's members", tags=["users"],
+    "/users",
+    operation_id="listUsers",
+    summary="List the team's members",
+    tags=["users"],
     responses=error_responses(422),
 )
 async def list_users(principal: CurrentPrincipal, session: SessionDep, page: PageDep) -> Paginated[UserRead]:

@@ -27,9 +27,7 @@ class Banner:
 
 
 OAUTH_ERRORS = {
-    "access_denied": (
-        "You cancelled the authorization, so nothing was connected. Connect again when you are ready."
-    ),
+    "access_denied": ("You cancelled the authorization, so nothing was connected. Connect again when you are ready."),
     "invalid_state": (
         "That authorization link was expired, already used or altered, so nothing was changed. "
         "Start again with Connect."
@@ -67,12 +65,8 @@ NOTICES = {
         Tone.info,
         "Sign in to finish connecting the integration, with an API key of the user who started the connection.",
     ),
-    "disconnected": Banner(
-        Tone.success, "The integration was disconnected. The work items it imported are kept."
-    ),
-    "enabled": Banner(
-        Tone.success, "Saved: the integration is enabled for the workspace with the tools you chose."
-    ),
+    "disconnected": Banner(Tone.success, "The integration was disconnected. The work items it imported are kept."),
+    "enabled": Banner(Tone.success, "Saved: the integration is enabled for the workspace with the tools you chose."),
     "disabled": Banner(
         Tone.success, "The integration was removed from the workspace; its tools are no longer offered there."
     ),

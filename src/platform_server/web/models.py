@@ -17,8 +17,6 @@ class WebSession(IdMixin, Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     team_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("teams.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    api_key_id: Mapped[str] = mapped_column(
-        IdColumn, ForeignKey("api_keys.id", ondelete="CASCADE"), index=True
-    )
+    api_key_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)

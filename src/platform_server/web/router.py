@@ -95,10 +95,7 @@ templates = Jinja2Templates(env=_environment())
 def _security_headers(settings: Settings) -> dict[str, str]:
     # Forms may only lead here or to a provider's consent page (connect redirects there after the POST).
     form_targets = sorted(
-        {
-            _origin(resolve_url(settings, name, cls.oauth.authorize_url))
-            for name, cls in PROVIDER_CLASSES.items()
-        }
+        {_origin(resolve_url(settings, name, cls.oauth.authorize_url)) for name, cls in PROVIDER_CLASSES.items()}
     )
     policy = (
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
@@ -132,9 +129,7 @@ def _headers(request: Request) -> dict[str, str]:
     return _security_headers(_settings(request))
 
 
-def _render(
-    request: Request, template: str, context: dict[str, Any], *, status_code: int = 200
-) -> HTMLResponse:
+def _render(request: Request, template: str, context: dict[str, Any], *, status_code: int = 200) -> HTMLResponse:
     response: HTMLResponse = templates.TemplateResponse(
         request, template, context, status_code=status_code, headers=_headers(request)
     )
@@ -286,9 +281,7 @@ async def sign_in(
 
 
 @router.post("/sign-out", response_class=RedirectResponse)
-async def sign_out(
-    request: Request, session: SessionDep, web: WebSessionDep, csrf_token: CsrfField = ""
-) -> Response:
+async def sign_out(request: Request, session: SessionDep, web: WebSessionDep, csrf_token: CsrfField = "") -> Response:
     if web is None:
         return _to_sign_in(request)
     if not _csrf_ok(request, web, csrf_token):
@@ -433,9 +426,7 @@ async def connect(
 
     async def start() -> Response:
         if provider not in PROVIDER_CLASSES:
-            raise NotFound(
-                f"There is no provider called {provider[:40]!r}", details={"provider": provider[:40]}
-            )
+            raise NotFound(f"There is no provider called {provider[:40]!r}", details={"provider": provider[:40]})
         oauth_url = await settings_page_service.connect(session, web.principal, deps, ProviderName(provider))
         return RedirectResponse(oauth_url, status_code=303, headers=_headers(request))
 

@@ -54,17 +54,13 @@ class SyncSource:
 
 def sync_sources(provider: str) -> list[SyncSource]:
     return [
-        SyncSource(source, importer.target_entity)
-        for (name, source), importer in IMPORTERS.items()
-        if name == provider
+        SyncSource(source, importer.target_entity) for (name, source), importer in IMPORTERS.items() if name == provider
     ]
 
 
 def project_hint(provider: str) -> str | None:
     """The form of a default project, e.g. `owner/repo`, as the provider's first importer states it."""
-    return next(
-        (importer.project_hint for (name, _), importer in IMPORTERS.items() if name == provider), None
-    )
+    return next((importer.project_hint for (name, _), importer in IMPORTERS.items() if name == provider), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,9 +107,7 @@ class SettingsPageService:
         holders: dict[tuple[str, str], Integration] = {}
         calls: dict[str, list[ToolCall]] = defaultdict(list)
         for workspace in workspaces:
-            rows, _ = await integration_service.workspace_integrations(
-                session, principal, workspace.id, _EVERYTHING
-            )
+            rows, _ = await integration_service.workspace_integrations(session, principal, workspace.id, _EVERYTHING)
             for access, integration in rows:
                 accesses[(workspace.id, integration.id)] = access
                 holders[(workspace.id, integration.provider)] = integration
@@ -192,9 +186,7 @@ class SettingsPageService:
         if importer is None:
             raise ValidationFailed(
                 f"{integration.name} cannot import {source_entity[:40]!r}",
-                details={
-                    "supported": [source.source_entity for source in sync_sources(integration.provider)]
-                },
+                details={"supported": [source.source_entity for source in sync_sources(integration.provider)]},
             )
         request = SyncRequest(
             sync_type=SyncType.import_,

@@ -26,17 +26,13 @@ def _insert_once(insert: Callable[[Table], postgresql.Insert | sqlite.Insert]) -
 
 # Built once (per dialect): every delivery runs them, and building costs more than running on SQLite.
 _INSERT_ONCE = {"postgresql": _insert_once(postgresql.insert), "sqlite": _insert_once(sqlite.insert)}
-_MARK_PROCESSED = (
-    update(_table).where(_table.c.id == bindparam("event_row_id")).values(processed_at=bindparam("when"))
-)
+_MARK_PROCESSED = update(_table).where(_table.c.id == bindparam("event_row_id")).values(processed_at=bindparam("when"))
 
 
 class WebhookEventRepository(Repository[WebhookEvent]):
     model = WebhookEvent
 
-    async def insert_once(
-        self, source: str, external_id: str, event_type: str, payload: dict[str, Any]
-    ) -> str | None:
+    async def insert_once(self, source: str, external_id: str, event_type: str, payload: dict[str, Any]) -> str | None:
         """Stores the event unless it is already stored; returns the new row's id, or None for a redelivery.
 
         ON CONFLICT DO NOTHING closes the race between two concurrent deliveries: on PostgreSQL the second

@@ -15,7 +15,6 @@ def raw_event_openapi(signature_headers: tuple[str, ...]) -> dict[str, Any]:
             "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}},
         },
         "parameters": [
-            {"name": name, "in": "header", "required": True, "schema": {"type": "string"}}
-            for name in signature_headers
+            {"name": name, "in": "header", "required": True, "schema": {"type": "string"}} for name in signature_headers
         ],
     }

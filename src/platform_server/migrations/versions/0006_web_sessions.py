@@ -13,7 +13,7 @@ from alembic import op
 import platform_server.db
 
 revision: str = "0006_web_sessions"
-down_revision: str | Sequence[str] | None = '0005_tool_calls'
+down_revision: str | Sequence[str] | None = "0005_tool_calls"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

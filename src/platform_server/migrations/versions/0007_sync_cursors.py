@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_sync_cursors"
-down_revision: str | Sequence[str] | None = '0006_web_sessions'
+down_revision: str | Sequence[str] | None = "0006_web_sessions"
 branch_labels: str | Sequence[str] | None = None
 # sync_logs is created by the integrations revision.
 depends_on: str | Sequence[str] | None = None
