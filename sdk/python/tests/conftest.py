@@ -5,6 +5,7 @@ PLATFORM_SERVER_BIN names the server command (default: the repository's .venv/bi
 
 import json
 import os
+import re
 import socket
 import subprocess
 import time
@@ -66,13 +67,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     }
     boot = subprocess.run(
         [SERVER_BIN, "bootstrap", "--team", "SDK", "--email", "sdk@example.com"],
-        env=env, cwd=folder, capture_output=True, text=True, check=True, timeout=120,
+        env=env,
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     )
     identity = json.loads(boot.stdout.strip().splitlines()[-1])
     log = (folder / "server.log").open("w")
     process = subprocess.Popen(
         [SERVER_BIN, "serve", "--sandbox", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT,
+        env=env,
+        cwd=folder,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 90
@@ -112,14 +121,24 @@ def workspace_id(client: PlatformClient) -> Iterator[str]:
     client.workspaces.delete(workspace["id"])
 
 
-def connect(client: PlatformClient, provider: ProviderName) -> str:
-    """Creates an integration and approves it on the sandbox's consent page, as a browser would."""
+def connect(server: Server, client: PlatformClient, provider: ProviderName) -> str:
+    """Creates an integration and approves it as a person would: in a browser signed in to the settings page
+    (the server finishes an authorization only for the signed-in user who started it)."""
     created = client.integrations.create(provider=provider)
     oauth_url = created["oauthUrl"]
-    form = {**dict(parse_qsl(urlsplit(oauth_url).query)), "decision": "approve"}
-    decided = httpx.post(oauth_url.split("?", 1)[0], data=form, timeout=30)
-    assert decided.status_code == 302, decided.text
-    finished = httpx.get(decided.headers["location"], timeout=30)
-    assert finished.status_code == 302, finished.text
-    assert finished.headers["location"].endswith(f"success={provider}"), finished.headers["location"]
+    with httpx.Client(base_url=server.base_url, timeout=30) as browser:
+        sign_in = browser.get("/settings/sign-in")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', sign_in.text)
+        assert csrf is not None, sign_in.text
+        signed_in = browser.post(
+            "/settings/sign-in", data={"csrf_token": csrf.group(1), "api_key": server.api_key}
+        )
+        assert signed_in.status_code == 303, signed_in.text
+        form = {**dict(parse_qsl(urlsplit(oauth_url).query)), "decision": "approve"}
+        decided = browser.post(oauth_url.split("?", 1)[0], data=form)
+        assert decided.status_code == 302, decided.text
+        location = decided.headers["location"]
+        for _ in range(2):  # the API's callback hands over to the settings page's, which finishes
+            location = browser.get(location).headers["location"]
+    assert location.endswith(f"success={provider}"), location
     return created["integration"]["id"]

@@ -83,8 +83,8 @@ def test_me_usage_billing_users_providers(client: PlatformClient, server: Server
     assert {provider["provider"] for provider in catalog["providers"]} >= {"github", "jira", "linear"}
 
 
-def test_integrations_tools_and_audit(client: PlatformClient, workspace_id: str) -> None:
-    integration_id = connect(client, "github")
+def test_integrations_tools_and_audit(server: Server, client: PlatformClient, workspace_id: str) -> None:
+    integration_id = connect(server, client, "github")
     listed = client.integrations.list(provider="github", status="connected")
     assert integration_id in [row["id"] for row in listed["integrations"]]
     assert integration_id in [row["id"] for row in client.integrations.iterate(limit=1)]

@@ -117,7 +117,7 @@ describe("resources", () => {
     const workspaceId = await scratchWorkspace();
     const created = await client.integrations.create({ provider: "github" });
     assert.equal(created.integration.status, "pending");
-    await approve(created.oauthUrl, "github");
+    await approve(server.baseUrl, server.apiKey, created.oauthUrl, "github");
     const integrationId = created.integration.id;
     const listed = await client.integrations.list({ provider: "github", status: "connected" });
     assert.ok(listed.integrations.some((row) => row.id === integrationId));

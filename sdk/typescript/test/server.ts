@@ -98,16 +98,45 @@ export async function startServer(): Promise<LiveServer> {
   };
 }
 
-/** Approves an integration's OAuth request on the sandbox's consent page, as a browser would. */
-export async function approve(oauthUrl: string, provider: string): Promise<void> {
+/**
+ * Approves an integration's OAuth request as a person would: in a browser signed in to the settings page with
+ * the API key of the user who started it (the server finishes an authorization only for that user).
+ */
+export async function approve(baseUrl: string, apiKey: string, oauthUrl: string, provider: string): Promise<void> {
+  const signInPage = await fetch(`${baseUrl}/settings/sign-in`);
+  const csrf = /name="csrf_token" value="([^"]+)"/.exec(await signInPage.text());
+  if (!csrf?.[1]) throw new Error("the sign-in page has no CSRF token");
+  let cookies = sessionCookies(signInPage, "");
+  const signedIn = await fetch(`${baseUrl}/settings/sign-in`, {
+    method: "POST",
+    body: new URLSearchParams({ csrf_token: csrf[1], api_key: apiKey }),
+    headers: { cookie: cookies },
+    redirect: "manual",
+  });
+  if (signedIn.status !== 303) throw new Error(`sign-in answered ${signedIn.status}: ${await signedIn.text()}`);
+  cookies = sessionCookies(signedIn, cookies);
   const url = new URL(oauthUrl);
   const form = new URLSearchParams(url.searchParams);
   form.set("decision", "approve");
   const decided = await fetch(url.origin + url.pathname, { method: "POST", body: form, redirect: "manual" });
   if (decided.status !== 302) throw new Error(`consent answered ${decided.status}: ${await decided.text()}`);
-  const finished = await fetch(decided.headers.get("location")!, { redirect: "manual" });
-  const location = finished.headers.get("location") ?? "";
-  if (finished.status !== 302 || !location.endsWith(`success=${provider}`)) {
-    throw new Error(`callback answered ${finished.status} ${location}`);
+  let location = decided.headers.get("location") ?? "";
+  // The API's callback hands over to the settings page's, which finishes in the signed-in browser.
+  for (let hop = 0; hop < 2; hop++) {
+    const answered = await fetch(location, { headers: { cookie: cookies }, redirect: "manual" });
+    cookies = sessionCookies(answered, cookies);
+    location = answered.headers.get("location") ?? "";
   }
+  if (!location.endsWith(`success=${provider}`)) throw new Error(`the callback led to ${location}`);
+}
+
+/** The cookies a browser would send next: those it had, updated by the response's Set-Cookie headers. */
+function sessionCookies(response: Response, previous: string): string {
+  const jar = new Map(previous.split("; ").filter(Boolean).map((pair) => pair.split("=", 2) as [string, string]));
+  for (const header of response.headers.getSetCookie()) {
+    const [name = "", value = ""] = (header.split(";")[0] ?? "").split("=", 2);
+    if (value === "" || /max-age=0/i.test(header)) jar.delete(name);
+    else jar.set(name, value);
+  }
+  return [...jar].map(([name, value]) => `${name}=${value}`).join("; ");
 }
