@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,12 +142,22 @@ async def connect_github(gateway: Gateway) -> None:
     """Connects GitHub through the sandbox's OAuth flow and enables one tool for the workspace."""
     auth = {"Authorization": f"Bearer {gateway.api_key}", "Host": gateway.host}
     async with client(gateway.server.base_url, auth) as http, client(gateway.sandbox.base_url) as provider:
+        # The authorization finishes only in a browser signed in to the settings page as the user who started it.
+        sign_in = await http.get("/settings/sign-in")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', sign_in.text)
+        check(csrf is not None, sign_in.text)
+        assert csrf is not None
+        signed_in = await http.post("/settings/sign-in", data={"csrf_token": csrf[1], "api_key": gateway.api_key})
+        check(signed_in.status_code == 303, signed_in.text)
         created = await http.post("/api/integrations", json={"provider": "github", "name": "GitHub"})
         check(created.status_code == 201, created.text)
-        location = urlsplit(await approve(provider, created.json()["oauthUrl"]))
-        # The provider redirects the browser to PUBLIC_BASE_URL, which is the upstream's when there is one.
-        callback = await http.get(location.path, params=dict(parse_qsl(location.query)))
-        check("success=github" in callback.headers.get("location", ""), callback.text)
+        location = await approve(provider, created.json()["oauthUrl"])
+        # The provider redirects the browser to PUBLIC_BASE_URL, which is the upstream's when there is one; the
+        # API's callback hands over to the settings page's, which finishes.
+        for _ in range(2):
+            parts = urlsplit(location)
+            location = (await http.get(parts.path, params=dict(parse_qsl(parts.query)))).headers.get("location", "")
+        check("success=github" in location, location)
         enabled = await http.post(
             f"/api/workspaces/{gateway.workspace_id}/integrations",
             json={
