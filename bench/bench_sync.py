@@ -38,9 +38,9 @@ from platform_server.config import Settings
 from platform_server.db import create_engine, create_sessionmaker
 from platform_server.integrations.models import Integration, SyncLog
 from platform_server.integrations.providers.client import ProviderClient, ProviderHttp, StaticTokenSource
+from platform_server.integrations.providers.github.importer import GitHubIssues
 from platform_server.integrations.sync.base import ImportScope
 from platform_server.integrations.sync.engine import Cursor, ImportEngine, ImportJob
-from platform_server.integrations.sync.github import GitHubIssues
 from platform_server.teams.service import team_service
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from platform_server.integrations.models import Integration, IntegrationStatus
 from platform_server.integrations.providers.client import OutsideProviderApi, ProviderBadRequest
-from platform_server.integrations.providers.github_tools import TOOLS
+from platform_server.integrations.providers.github.tools import TOOLS
 from tests.conftest import Member
 from tests.integrations.helpers import connect
 

@@ -13,12 +13,12 @@ from platform_server.integrations.providers.client import (
     ProviderNotFound,
     StaticTokenSource,
 )
-from platform_server.integrations.providers.figma_tools import TOOLS as FIGMA_TOOLS
-from platform_server.integrations.providers.github_tools import TOOLS as GITHUB_TOOLS
-from platform_server.integrations.providers.jira_tools import TOOLS as JIRA_TOOLS
-from platform_server.integrations.providers.linear_tools import TOOLS as LINEAR_TOOLS
-from platform_server.integrations.providers.notion_tools import TOOLS as NOTION_TOOLS
-from platform_server.integrations.providers.slack_tools import TOOLS as SLACK_TOOLS
+from platform_server.integrations.providers.figma.tools import TOOLS as FIGMA_TOOLS
+from platform_server.integrations.providers.github.tools import TOOLS as GITHUB_TOOLS
+from platform_server.integrations.providers.jira.tools import TOOLS as JIRA_TOOLS
+from platform_server.integrations.providers.linear.tools import TOOLS as LINEAR_TOOLS
+from platform_server.integrations.providers.notion.tools import TOOLS as NOTION_TOOLS
+from platform_server.integrations.providers.slack.tools import TOOLS as SLACK_TOOLS
 from platform_server.integrations.providers.toolspec import ToolSpec
 from platform_server.sandbox.store import SandboxStore
 from platform_server.sandbox.worlds import FigmaWorld, JiraWorld, NotionWorld

@@ -5,15 +5,15 @@ from datetime import UTC, datetime
 import pytest
 
 from platform_server.integrations.providers.base import InvalidProject
-from platform_server.integrations.providers.github_tools import parse_repository
-from platform_server.integrations.providers.jira_tools import parse_project_key
-from platform_server.integrations.providers.linear_tools import parse_team_key
-from platform_server.integrations.providers.notion_tools import parse_parent
+from platform_server.integrations.providers.github.importer import GitHubIssues, GitHubPullRequests
+from platform_server.integrations.providers.github.tools import parse_repository
+from platform_server.integrations.providers.jira.importer import JiraIssues, jql_time
+from platform_server.integrations.providers.jira.tools import parse_project_key
+from platform_server.integrations.providers.linear.importer import LinearIssues
+from platform_server.integrations.providers.linear.tools import parse_team_key
+from platform_server.integrations.providers.notion.importer import NotionPages
+from platform_server.integrations.providers.notion.tools import parse_parent
 from platform_server.integrations.sync.base import parse_time
-from platform_server.integrations.sync.github import GitHubIssues, GitHubPullRequests
-from platform_server.integrations.sync.jira import JiraIssues, jql_time
-from platform_server.integrations.sync.linear import LinearIssues
-from platform_server.integrations.sync.notion import NotionPages
 from platform_server.integrations.sync.render import adf_to_text, notion_blocks_to_text
 
 NOTION_ID = "598337872cf94fdf8782e53db20768a5"

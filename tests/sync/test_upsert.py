@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from platform_server.db import utcnow
 from platform_server.ids import new_id
-from platform_server.integrations.sync.github import GitHubIssues
+from platform_server.integrations.providers.github.importer import GitHubIssues
 from platform_server.integrations.sync.repository import SyncRepository
 from platform_server.work_items.models import WorkItem
 from tests.conftest import Member

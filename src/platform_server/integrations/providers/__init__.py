@@ -2,12 +2,12 @@
 
 from platform_server.config import Settings
 from platform_server.integrations.providers.base import Provider
-from platform_server.integrations.providers.figma import Figma
-from platform_server.integrations.providers.github import GitHub
-from platform_server.integrations.providers.jira import Jira
-from platform_server.integrations.providers.linear import Linear
-from platform_server.integrations.providers.notion import Notion
-from platform_server.integrations.providers.slack import Slack
+from platform_server.integrations.providers.figma.provider import Figma
+from platform_server.integrations.providers.github.provider import GitHub
+from platform_server.integrations.providers.jira.provider import Jira
+from platform_server.integrations.providers.linear.provider import Linear
+from platform_server.integrations.providers.notion.provider import Notion
+from platform_server.integrations.providers.slack.provider import Slack
 
 PROVIDER_CLASSES: dict[str, type[Provider]] = {cls.name: cls for cls in (GitHub, Jira, Linear, Notion, Slack, Figma)}
 

@@ -14,12 +14,12 @@ from typing import Any, ClassVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from platform_server.integrations.providers.client import ProviderClient, ProviderError, ProviderNotFound
-from platform_server.integrations.providers.github_tools import parse_repository, repo_path
-from platform_server.integrations.providers.jira_tools import parse_project_key, rest_api
-from platform_server.integrations.providers.linear_tools import parse_team_key
+from platform_server.integrations.providers.github.tools import parse_repository, repo_path
+from platform_server.integrations.providers.jira.importer import cloud_id
+from platform_server.integrations.providers.jira.tools import parse_project_key, rest_api
+from platform_server.integrations.providers.linear.tools import parse_team_key
 from platform_server.integrations.sync.base import Exporter, ImportScope, clip, parse_time, register_exporter
 from platform_server.integrations.sync.engine import Outcome, Progress, SyncAborted, record_failure
-from platform_server.integrations.sync.jira import cloud_id
 from platform_server.integrations.sync.repository import COMPLETED, FAILED, ExportRepository, SyncRepository
 from platform_server.log import get_logger
 from platform_server.work_items.models import WorkItem

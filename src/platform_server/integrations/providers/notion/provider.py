@@ -13,7 +13,7 @@ from platform_server.integrations.providers.base import (
     ensure_success,
 )
 from platform_server.integrations.providers.client import NOTION_VERSION
-from platform_server.integrations.providers.notion_tools import TOOLS, parse_parent
+from platform_server.integrations.providers.notion.tools import TOOLS, parse_parent
 
 
 class Notion(Provider):

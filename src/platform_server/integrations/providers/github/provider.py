@@ -10,7 +10,7 @@ from platform_server.integrations.providers.base import (
     ensure_success,
 )
 from platform_server.integrations.providers.client import provider_path
-from platform_server.integrations.providers.github_tools import TOOLS, parse_repository
+from platform_server.integrations.providers.github.tools import TOOLS, parse_repository
 
 
 class GitHub(Provider):

@@ -12,7 +12,7 @@ from platform_server.integrations.providers.base import (
     ProviderResponseError,
     ensure_success,
 )
-from platform_server.integrations.providers.slack_tools import TOOLS, parse_channel
+from platform_server.integrations.providers.slack.tools import TOOLS, parse_channel
 
 
 class Slack(Provider):

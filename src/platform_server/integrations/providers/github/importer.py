@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 from platform_server.integrations.providers.client import ProviderClient, ProviderResponse
-from platform_server.integrations.providers.github_tools import repo_path
+from platform_server.integrations.providers.github.tools import repo_path
 from platform_server.integrations.sync.base import (
     TRACKER_COLUMNS,
     Importer,

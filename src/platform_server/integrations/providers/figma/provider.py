@@ -1,7 +1,7 @@
 import httpx
 
 from platform_server.integrations.providers.base import Account, Category, OAuthConfig, Provider, ensure_success
-from platform_server.integrations.providers.figma_tools import TOOLS, parse_team_id
+from platform_server.integrations.providers.figma.tools import TOOLS, parse_team_id
 
 
 class Figma(Provider):

@@ -11,7 +11,7 @@ from platform_server.integrations.providers.base import (
     ensure_success,
 )
 from platform_server.integrations.providers.client import provider_path
-from platform_server.integrations.providers.jira_tools import TOOLS, parse_project_key
+from platform_server.integrations.providers.jira.tools import TOOLS, parse_project_key
 
 
 class Jira(Provider):

@@ -9,7 +9,7 @@ from platform_server.integrations.providers.base import (
     ProviderResponseError,
     ensure_success,
 )
-from platform_server.integrations.providers.linear_tools import TOOLS, parse_team_key
+from platform_server.integrations.providers.linear.tools import TOOLS, parse_team_key
 
 _VIEWER_QUERY = "query Viewer { viewer { id name email } organization { id name urlKey } }"
 
