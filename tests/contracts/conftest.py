@@ -14,9 +14,11 @@ from platform_server import migrate
 from platform_server.app import create_app
 from platform_server.config import PROVIDER_NAMES
 from tests.conftest import make_settings
+from tests.contracts import typed
 from tests.contracts.exercise import exercise
 from tests.contracts.openapi import OpenApi
 from tests.contracts.recorder import Recorder
+from tests.contracts.typed import TypeCheck
 
 CONTRACTS = Path(__file__).resolve().parent
 NODE_MODULES = CONTRACTS / "node_modules"
@@ -56,3 +58,11 @@ def github_openapi() -> OpenApi:
 @pytest.fixture(scope="session")
 def figma_openapi() -> OpenApi:
     return OpenApi(definitions() / "@figma/rest-api-spec/openapi/openapi.yaml", "urn:contracts:figma")
+
+
+@pytest.fixture(scope="session")
+def type_check(recording: Recorder, tmp_path_factory: pytest.TempPathFactory) -> TypeCheck:
+    """One `tsc` run over the Jira, Linear, Notion and Slack exchanges (about half a minute: Linear's types
+    are large)."""
+    node_modules = definitions()
+    return typed.type_check(recording, node_modules, tmp_path_factory.mktemp("typecheck"), typed.run_tsc(node_modules))

@@ -261,6 +261,7 @@ def _keys_read(path: Path) -> set[str]:
     """String keys a module reads with `x["key"]` or `x.get("key")`."""
     keys = set()
     for node in ast.walk(ast.parse(path.read_text())):
+        index: ast.expr | None
         if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
             index = node.slice
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
