@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from graphql import OperationDefinitionNode, parse
+from graphql import FieldNode, OperationDefinitionNode, SelectionSetNode, parse
 from graphql.utilities import value_from_ast_untyped
 
 from tests.contracts.recorder import Exchange, Recorder
@@ -36,6 +36,11 @@ type WireInput<T> = T extends Date ? string
   : T extends (infer U)[] ? WireInput<U>[]
   : T extends object ? { [K in keyof T]: WireInput<T[K]> }
   : T;
+type Selection<T> = { [K in keyof T]?: Selected<NonNullable<T[K]>> };
+type Selected<V> = V extends Date | string | number | boolean ? true
+  : V extends (infer U)[] ? Selected<NonNullable<U>>
+  : V extends object ? Selection<V>
+  : true;
 type GraphQLAnswer<Root> = { data?: Wire<Root> | null; errors?: { message: string }[] };
 """
 
@@ -208,11 +213,22 @@ def graphql_operation(exchange: Exchange) -> tuple[str, OperationDefinitionNode]
     return f"{definition.operation.value} {fields}", definition
 
 
+def _selection(node: SelectionSetNode) -> dict[str, Any]:
+    """A document's selected fields as nested objects (`true` for a leaf), to type-check as `Selection<Root>`."""
+    return {
+        field.name.value: _selection(field.selection_set) if field.selection_set else True
+        for field in node.selections
+        if isinstance(field, FieldNode)
+    }
+
+
 def _graphql_checks(exchange: Exchange) -> Iterator[tuple[str, str, str, Any]]:
-    """(operation, kind, type, value) for a GraphQL exchange: root-field arguments and the answer."""
+    """(operation, kind, type, value) for a GraphQL exchange: the fields our document selects, its root fields'
+    arguments, and the answer."""
     operation, definition = graphql_operation(exchange)
     root = "Query" if definition.operation.value == "query" else "Mutation"
     variables = exchange.request_body.get("variables") or {}
+    yield operation, "request", f"Selection<L.{root}>", _selection(definition.selection_set)
     for selection in definition.selection_set.selections:
         if not selection.arguments:  # type: ignore[attr-defined]
             continue
