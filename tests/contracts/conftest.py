@@ -45,7 +45,7 @@ async def recording(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[R
         recorder.install(app.state.provider_http)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
             for provider in PROVIDER_NAMES:
-                await exercise(app, client, provider)
+                recorder.tools_called |= await exercise(app, client, provider)
         yield recorder
 
 

@@ -8,6 +8,7 @@ integration (revoke).
 
 import contextlib
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -89,41 +90,50 @@ def _tool_calls(store: SandboxStore) -> dict[str, list[Call]]:
     }
 
 
-async def _tool(store: SandboxStore, provider_http: ProviderHttp, name: str, arguments: dict[str, Any]) -> Any:
-    tool = ALL_TOOLS[name]
-    try:
-        return await tool.execute(client_for(store, provider_http, tool.provider), arguments)
-    except ProviderError:
-        return None
+@dataclass
+class _Tools:
+    """Runs tools with tokens minted in the sandbox, and remembers which ran."""
+
+    store: SandboxStore
+    provider_http: ProviderHttp
+    called: set[str] = field(default_factory=set)
+
+    async def run(self, name: str, arguments: dict[str, Any]) -> Any:
+        tool = ALL_TOOLS[name]
+        self.called.add(name)
+        try:
+            return await tool.execute(client_for(self.store, self.provider_http, tool.provider), arguments)
+        except ProviderError:
+            return None
 
 
-async def _follow_ups(store: SandboxStore, provider_http: ProviderHttp, provider: str, first: list[Any]) -> None:
+async def _follow_ups(tools: _Tools, provider: str, first: list[Any]) -> None:
     """Calls that need an earlier answer: the next page, the page or file just listed."""
     if provider == "jira" and first[1] and first[1].get("nextPageToken"):
         arguments = {"projectKey": "PROJ", "maxResults": 10, "nextPageToken": first[1]["nextPageToken"]}
-        await _tool(store, provider_http, "jira_list_issues", arguments)
+        await tools.run("jira_list_issues", arguments)
     if provider == "linear" and first[0] and first[0].get("nextCursor"):
         arguments = {"teamKey": "ENG", "first": 5, "after": first[0]["nextCursor"]}
-        await _tool(store, provider_http, "linear_list_issues", arguments)
+        await tools.run("linear_list_issues", arguments)
     if provider == "notion" and first[0] and first[1]:
-        await _tool(store, provider_http, "notion_get_page", {"pageId": first[0]["pages"][0]["id"]})
-        await _tool(store, provider_http, "notion_get_page", {"pageId": first[1]["id"]})
+        await tools.run("notion_get_page", {"pageId": first[0]["pages"][0]["id"]})
+        await tools.run("notion_get_page", {"pageId": first[1]["id"]})
         arguments = {"parentPageId": first[1]["id"], "title": "A child", "content": "Text"}
-        await _tool(store, provider_http, "notion_create_page", arguments)
-        await _tool(store, provider_http, "notion_list_pages", {"pageSize": 10, "startCursor": first[0]["nextCursor"]})
+        await tools.run("notion_create_page", arguments)
+        await tools.run("notion_list_pages", {"pageSize": 10, "startCursor": first[0]["nextCursor"]})
     if provider == "slack" and first[0]:
-        await _tool(store, provider_http, "slack_list_channels", {"limit": 3, "cursor": first[0]["nextCursor"]})
+        await tools.run("slack_list_channels", {"limit": 3, "cursor": first[0]["nextCursor"]})
     if provider == "figma" and first[0]:
         key = first[0]["files"][0]["key"]
-        structure = await _tool(store, provider_http, "figma_get_file", {"fileKey": key, "depth": 2})
+        structure = await tools.run("figma_get_file", {"fileKey": key, "depth": 2})
         frames = [frame["id"] for page in structure["pages"] for frame in page["frames"]]
         # A token Figma does not know: its answer to that is part of the contract too.
-        unknown = provider_http.client("figma", StaticTokenSource("figma", "not-a-figma-token"))
+        unknown = tools.provider_http.client("figma", StaticTokenSource("figma", "not-a-figma-token"))
         with contextlib.suppress(ProviderError):
             await ALL_TOOLS["figma_get_file"].execute(unknown, {"fileKey": key})
         for image_format in ("png", "svg"):
             arguments = {"fileKey": key, "nodeIds": [frames[0], "99:99"], "format": image_format, "scale": 2}
-            await _tool(store, provider_http, "figma_export_images", arguments)
+            await tools.run("figma_export_images", arguments)
 
 
 async def _team(app: Any, provider: str) -> Member:
@@ -138,9 +148,9 @@ async def _team(app: Any, provider: str) -> Member:
     return Member(team.id, user.id, workspace.id, secret, Role.owner)
 
 
-async def exercise(app: Any, client: httpx.AsyncClient, provider: str) -> None:
-    store: SandboxStore = app.state.sandbox
-    provider_http: ProviderHttp = app.state.provider_http
+async def exercise(app: Any, client: httpx.AsyncClient, provider: str) -> set[str]:
+    """Runs the pass for one provider; answers the names of the tools it ran."""
+    tools = _Tools(app.state.sandbox, app.state.provider_http)
     member = await _team(app, provider)
     project = PROJECTS.get(provider) or (None if provider == "notion" else "")
     integration_id = await connect_and_enable(app, client, member, provider, project)
@@ -154,7 +164,8 @@ async def exercise(app: Any, client: httpx.AsyncClient, provider: str) -> None:
             created = await client.post("/api/work-items", json=body, headers=member.headers)
             assert created.status_code == 201, created.text
             await sync(client, member, integration_id, "work_items", entity, sync_type="export")
-    first = [await _tool(store, provider_http, name, arguments) for name, arguments in _tool_calls(store)[provider]]
-    await _follow_ups(store, provider_http, provider, first)
+    first = [await tools.run(name, arguments) for name, arguments in _tool_calls(tools.store)[provider]]
+    await _follow_ups(tools, provider, first)
     deleted = await client.delete(f"/api/integrations/{integration_id}", headers=member.headers)
     assert deleted.status_code == 200, deleted.text
+    return tools.called

@@ -47,6 +47,7 @@ def _decode(content: bytes, content_type: str) -> Any:
 class Recorder:
     def __init__(self) -> None:
         self.exchanges: list[Exchange] = []
+        self.tools_called: set[str] = set()
 
     def install(self, provider_http: ProviderHttp) -> None:
         for provider in PROVIDER_NAMES:

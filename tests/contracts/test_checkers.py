@@ -8,6 +8,7 @@ import pytest
 from tests.contracts.openapi import OpenApi
 from tests.contracts.recorder import Exchange, Recorder
 from tests.contracts.typed import type_check
+from tests.providers.test_tools import ALL_TOOLS
 
 
 def exchange(provider: str, method: str, path: str, **overrides: Any) -> Exchange:
@@ -36,6 +37,10 @@ def problems(definition: OpenApi, sent: Exchange, *, complete: bool = False) -> 
 
 
 ISSUE = {"id": 1, "node_id": "I_1", "number": 1, "title": "A", "state": "open", "html_url": "https://github.com/a/b/1"}
+
+
+def test_the_pass_runs_every_tool(recording: Recorder) -> None:
+    assert recording.tools_called == set(ALL_TOOLS)
 
 
 def test_github_requests_out_of_the_definition_are_reported(github_openapi: OpenApi) -> None:
