@@ -3,9 +3,7 @@ package-lock.json beside this file, installed with `npm ci`) and one recorded pa
 """
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -15,23 +13,11 @@ from platform_server.app import create_app
 from platform_server.config import PROVIDER_NAMES
 from tests.conftest import make_settings
 from tests.contracts import typed
+from tests.contracts.definitions import definitions
 from tests.contracts.exercise import exercise
 from tests.contracts.openapi import OpenApi
 from tests.contracts.recorder import Recorder
-from tests.contracts.typed import TypeCheck
-
-CONTRACTS = Path(__file__).resolve().parent
-NODE_MODULES = CONTRACTS / "node_modules"
-
-
-def definitions() -> Path:
-    """node_modules with the definitions; without it the checks skip, or fail where every service is required."""
-    if not (NODE_MODULES / ".package-lock.json").exists():
-        message = f"the providers' definitions are not installed: run `npm ci` in {CONTRACTS}"
-        if os.environ.get("PLATFORM_REQUIRE_SERVICES") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    return NODE_MODULES
+from tests.contracts.typed import SchemaField, TypeCheck
 
 
 @pytest.fixture(scope="session")
@@ -66,3 +52,8 @@ def type_check(recording: Recorder, tmp_path_factory: pytest.TempPathFactory) ->
     are large)."""
     node_modules = definitions()
     return typed.type_check(recording, node_modules, tmp_path_factory.mktemp("typecheck"), typed.run_tsc(node_modules))
+
+
+@pytest.fixture(scope="session")
+def linear_types() -> dict[str, dict[str, SchemaField]]:
+    return typed.linear_schema(definitions())

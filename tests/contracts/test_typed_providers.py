@@ -7,7 +7,15 @@ package-lock.json.
 import pytest
 
 from tests.contracts.recorder import Recorder
-from tests.contracts.typed import REST, UNTYPED, TypeCheck, graphql_operation, rest_operation
+from tests.contracts.typed import (
+    REST,
+    UNTYPED,
+    SchemaField,
+    TypeCheck,
+    deprecated_selections,
+    graphql_operation,
+    rest_operation,
+)
 
 # Linear's GraphQL operations we send (type and root fields). Their "request" check is the fields the document
 # selects and its root fields' arguments.
@@ -97,3 +105,24 @@ def test_requests_have_the_sdk_parameter_types(type_check: TypeCheck, provider: 
 @pytest.mark.parametrize(("provider", "operation"), _cases("response"))
 def test_sandbox_answers_have_the_sdk_response_types(type_check: TypeCheck, provider: str, operation: str) -> None:
     _assert_type_checks(type_check, provider, operation, "response")
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        pytest.param(
+            operation,
+            marks=[pytest.mark.xfail(strict=True, reason="Project.state is deprecated: use Project.status")]
+            if operation == "query projects"
+            else [],
+        )
+        for operation in LINEAR_OPERATIONS
+    ],
+)
+def test_linear_documents_select_no_deprecated_field(
+    recording: Recorder, linear_types: dict[str, dict[str, SchemaField]], operation: str
+) -> None:
+    sent = [exchange for exchange in recording.of("linear") if exchange.path == "/graphql"]
+    documents = [exchange for exchange in sent if graphql_operation(exchange)[0] == operation]
+    assert documents, f"{operation} was never sent"
+    assert not {note for exchange in documents for note in deprecated_selections(exchange, linear_types)}

@@ -333,3 +333,64 @@ def run_tsc(node_modules: Path) -> Callable[[Path], str]:
         return result.stdout + result.stderr
 
     return tsc
+
+
+_TYPE_START = re.compile(r"^type (\w+) = (?:[\w\s&]*& )?\{$")
+_FIELD = re.compile(r"^  (\w+)\??: (.+);$")
+_NOT_A_TYPE = {"Maybe", "InputMaybe", "Array", "Scalars", "Exact", "Node"}
+
+
+@dataclass(frozen=True)
+class SchemaField:
+    type_name: str | None
+    deprecated: str | None
+
+
+def linear_schema(node_modules: Path) -> dict[str, dict[str, SchemaField]]:
+    """Linear's object types, fields and deprecations, read from the SDK's generated schema types (the SDK
+    publishes no SDL; `tsc` reports no deprecation, so the `@deprecated` notes are read here)."""
+    (declarations,) = [
+        path
+        for path in (node_modules / "@linear/sdk/dist").glob("index-*.d.mts")
+        if "\ntype Query = {" in path.read_text()
+    ]
+    types: dict[str, dict[str, SchemaField]] = {}
+    current: dict[str, SchemaField] | None = None
+    note = ""
+    for line in declarations.read_text().splitlines():
+        if current is None:
+            started = _TYPE_START.match(line)
+            if started:
+                current = types.setdefault(started.group(1), {})
+            continue
+        if line == "};":
+            current = None
+        elif line.strip().startswith(("/**", "*")):
+            note = note + line if not line.strip().startswith("/**") else line
+        elif field := _FIELD.match(line):
+            names = [name for name in re.findall(r"\b[A-Z]\w*", field.group(2)) if name not in _NOT_A_TYPE]
+            deprecated = re.search(r"@deprecated\s*([^*]*)", note)
+            current[field.group(1)] = SchemaField(
+                names[0] if names else None, deprecated.group(1).strip() if deprecated else None
+            )
+            note = ""
+    return types
+
+
+def deprecated_selections(exchange: Exchange, schema: dict[str, dict[str, SchemaField]]) -> Iterator[str]:
+    """`Type.field: the deprecation note` for each deprecated field the exchange's document selects."""
+    _, definition = graphql_operation(exchange)
+
+    def walk(type_name: str, selections: SelectionSetNode) -> Iterator[str]:
+        for selection in selections.selections:
+            if not isinstance(selection, FieldNode):
+                continue
+            found = schema.get(type_name, {}).get(selection.name.value)
+            if found is None:
+                continue
+            if found.deprecated is not None:
+                yield f"{type_name}.{selection.name.value}: {found.deprecated}"
+            if selection.selection_set and found.type_name:
+                yield from walk(found.type_name, selection.selection_set)
+
+    yield from walk("Query" if definition.operation.value == "query" else "Mutation", definition.selection_set)
