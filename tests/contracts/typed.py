@@ -1,9 +1,11 @@
 """Jira, Linear, Notion and Slack: recorded exchanges type-checked with `tsc` against the official SDKs' types.
 
-Each checked exchange becomes a typed constant in one generated TypeScript file (the request's body, query
-or GraphQL variables as the SDK's parameter type, the answer as its response type); one `tsc --noEmit` run
-checks them all, and each error is traced back to its exchange by line. Object literals get TypeScript's
-excess-property check, so a field the definition does not have is an error, as is a wrong type.
+Each checked exchange becomes a typed constant in one generated TypeScript file (the request's body or query
+as the SDK's parameter type, a GraphQL document's selection and root-field arguments as the schema's types, the
+answer as the response type); one `tsc --noEmit` run checks them all, and each error is traced back to its
+exchange by line. Object literals get TypeScript's excess-property check, so a field the definition does not
+have is an error, as is a wrong type. Linear's deprecations, which tsc does not report, are read from the SDK's
+declarations (`linear_schema`).
 """
 
 import json
@@ -20,7 +22,8 @@ from graphql.utilities import value_from_ast_untyped
 
 from tests.contracts.recorder import Exchange, Recorder
 
-# A value on the wire: dates are strings, enums their names, and a field may be absent or null.
+# `Wire`: an answer on the wire (dates are strings, enums any string, every field may be absent or null).
+# `WireInput`: arguments we send, required fields still required. `Selection`: a document's selected fields.
 _PRELUDE = """\
 import type { LinearDocument as L } from "@linear/sdk";
 import type * as N from "@notionhq/client";
