@@ -109,3 +109,14 @@ def test_tsc_errors_land_on_their_exchange(tmp_path: Path, kind: str) -> None:
     assert result.checked[("slack", "chat.postMessage", kind)] == 1
     assert list(result.errors) == [("slack", "chat.postMessage", kind)]
     assert result.errors[("slack", "chat.postMessage", kind)][0].startswith("POST /api/chat.postMessage → 200: TS2353")
+
+
+def test_a_tsc_failure_outside_the_checks_is_not_a_pass(tmp_path: Path) -> None:
+    recording = Recorder()
+    recording.exchanges = [exchange("slack", "POST", "/api/auth.test", response_body={"ok": True})]
+
+    def tsc(config: Path) -> str:
+        return "error TS5058: The specified path does not exist: 'tsconfig.json'.\n"
+
+    with pytest.raises(AssertionError, match="TS5058"):
+        type_check(recording, tmp_path, tmp_path, tsc)

@@ -317,9 +317,12 @@ def type_check(recording: Recorder, node_modules: Path, workdir: Path, tsc: Call
         owner = max((entry for entry in owners if entry[0] <= line), key=lambda entry: entry[0])
         detail = " / ".join(part.strip()[:300] for part in match.group(2).splitlines()[-3:])
         errors[owner[1]].append(f"{owner[2]}: {detail}")
-    unparsed = [line for line in output.splitlines() if line.startswith(("error", "contracts.ts")) and "error" in line]
-    if unparsed and not errors:
-        raise AssertionError("tsc failed: " + "\n".join(unparsed[:5]))
+    # Anything else tsc reports (its configuration, another file) means the check itself did not run.
+    elsewhere = [
+        line for line in output.splitlines() if re.search(r"error TS\d+", line) and not line.startswith("contracts.ts(")
+    ]
+    if elsewhere:
+        raise AssertionError("tsc failed: " + "\n".join(elsewhere[:5]))
     return TypeCheck(dict(checked), dict(errors))
 
 
