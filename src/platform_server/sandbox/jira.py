@@ -280,7 +280,7 @@ def create_jira_app(store: SandboxStore) -> ProviderGate:
                         "isInitial": False,
                         "isAvailable": True,
                         "isConditional": False,
-                        "isLooped": False,
+                        "looped": False,
                     }
                     for transition_id, name, target in JIRA_TRANSITIONS
                     if target != current
