@@ -18,15 +18,14 @@ from platform_server.integrations.providers.client import (
     ProviderUnavailable,
     RetryPolicy,
     StaticTokenSource,
-    github_pages,
-    jira_offset_pages,
-    jira_search_pages,
-    linear_pages,
-    notion_pages,
     parse_reset,
     parse_retry_after,
-    slack_pages,
 )
+from platform_server.integrations.providers.github.api import github_pages
+from platform_server.integrations.providers.jira.api import jira_offset_pages, jira_search_pages
+from platform_server.integrations.providers.linear.api import linear_pages
+from platform_server.integrations.providers.notion.api import notion_pages
+from platform_server.integrations.providers.slack.api import slack_pages
 from platform_server.sandbox.store import SandboxStore
 from platform_server.sandbox.worlds import JiraWorld
 

@@ -16,9 +16,9 @@ from platform_server.integrations.providers.client import (
     ProviderError,
     ProviderHttp,
     StaticTokenSource,
-    github_pages,
     provider_path,
 )
+from platform_server.integrations.providers.github.api import github_pages
 from platform_server.integrations.providers.toolspec import ToolSpec
 from platform_server.sandbox.store import SandboxStore
 from platform_server.sandbox.worlds import FigmaWorld, NotionWorld

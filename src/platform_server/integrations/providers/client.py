@@ -31,7 +31,7 @@ import contextvars
 import math
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -679,105 +679,6 @@ def _error_message(provider: str, data: Any) -> str | None:
         ]
         return "; ".join(filter(None, [message, *details])) or None
     return str(data.get("message") or data.get("error") or "") or None
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Pagination helpers: each yields one page (a list) at a time, so callers stream instead of loading all.
-
-
-async def github_pages(
-    client: ProviderClient, path: str, params: Mapping[str, Any] | None = None
-) -> AsyncIterator[list[Any]]:
-    """Follow GitHub's `Link: <…>; rel="next"` until there is none."""
-    response = await client.get(path, params=params)
-    while True:
-        yield list(response.data or [])
-        next_url = response.next_link()
-        if not next_url:
-            return
-        response = await client.get(next_url)
-
-
-async def jira_search_pages(client: ProviderClient, path: str, body: Mapping[str, Any]) -> AsyncIterator[list[Any]]:
-    """Jira enhanced search (`POST …/search/jql`): `nextPageToken` until it is absent or `isLast`."""
-    request = dict(body)
-    while True:
-        response = await client.post(path, json=request, idempotent=True)
-        data = response.data or {}
-        yield list(data.get("issues") or [])
-        token = data.get("nextPageToken")
-        if not token or data.get("isLast"):
-            return
-        request["nextPageToken"] = token
-
-
-async def jira_offset_pages(
-    client: ProviderClient, path: str, params: Mapping[str, Any] | None = None, page_size: int = 50
-) -> AsyncIterator[list[Any]]:
-    """Jira offset pagination (`startAt`/`maxResults` → `values`, `isLast`)."""
-    start = 0
-    while True:
-        response = await client.get(path, params={**(params or {}), "startAt": start, "maxResults": page_size})
-        data = response.data or {}
-        values = list(data.get("values") or [])
-        yield values
-        start += len(values)
-        total = data.get("total")
-        if data.get("isLast", True) or not values or (total is not None and start >= total):
-            return
-
-
-async def linear_pages(
-    client: ProviderClient,
-    query: str,
-    variables: Mapping[str, Any],
-    connection: Callable[[Any], Mapping[str, Any]],
-) -> AsyncIterator[list[Any]]:
-    """Relay pagination: re-run `query` with `after: pageInfo.endCursor` while `hasNextPage`.
-
-    `connection` picks the connection object (`{nodes, pageInfo}`) out of the query's data.
-    """
-    current = dict(variables)
-    while True:
-        data = await client.graphql(query, current)
-        page = connection(data)
-        yield list(page.get("nodes") or [])
-        info = page.get("pageInfo") or {}
-        if not info.get("hasNextPage") or not info.get("endCursor"):
-            return
-        current["after"] = info["endCursor"]
-
-
-async def notion_pages(
-    client: ProviderClient, method: str, path: str, body: Mapping[str, Any] | None = None
-) -> AsyncIterator[list[Any]]:
-    """Notion cursors: `start_cursor` (body for POST, query for GET) from `next_cursor` while `has_more`."""
-    payload = dict(body or {})
-    while True:
-        if method.upper() == "GET":
-            response = await client.get(path, params=payload)
-        else:
-            response = await client.post(path, json=payload, idempotent=True)
-        data = response.data or {}
-        yield list(data.get("results") or [])
-        if not data.get("has_more") or not data.get("next_cursor"):
-            return
-        payload["start_cursor"] = data["next_cursor"]
-
-
-async def slack_pages(
-    client: ProviderClient, method: str, params: Mapping[str, Any], key: str
-) -> AsyncIterator[list[Any]]:
-    """Slack cursors: `cursor` from `response_metadata.next_cursor` until it is empty."""
-    current = dict(params)
-    while True:
-        response = await client.get(f"/api/{method}", params=current)
-        data = response.data or {}
-        yield list(data.get(key) or [])
-        cursor = (data.get("response_metadata") or {}).get("next_cursor")
-        if not cursor:
-            return
-        current["cursor"] = cursor
 
 
 # ---------------------------------------------------------------------------------------------------------

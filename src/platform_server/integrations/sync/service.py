@@ -27,8 +27,11 @@ from platform_server.integrations.providers.client import (
     ProviderNotFound,
     ProviderRateLimited,
 )
+from platform_server.integrations.providers.github import exporter as _github_exporter  # noqa: F401 - registers
 from platform_server.integrations.providers.github import importer as _github  # noqa: F401 - registers importers
+from platform_server.integrations.providers.jira import exporter as _jira_exporter  # noqa: F401
 from platform_server.integrations.providers.jira import importer as _jira  # noqa: F401
+from platform_server.integrations.providers.linear import exporter as _linear_exporter  # noqa: F401
 from platform_server.integrations.providers.linear import importer as _linear  # noqa: F401
 from platform_server.integrations.providers.notion import importer as _notion  # noqa: F401
 from platform_server.integrations.repository import IntegrationRepository

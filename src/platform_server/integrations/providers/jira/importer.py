@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from platform_server.integrations.providers.client import IntegrationExpired, ProviderClient, jira_search_pages
+from platform_server.integrations.providers.client import IntegrationExpired, ProviderClient
+from platform_server.integrations.providers.jira.api import jira_search_pages
 from platform_server.integrations.providers.jira.tools import rest_api
 from platform_server.integrations.sync.base import (
     TRACKER_COLUMNS,

@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from platform_server.features.models import FeatureStatus
-from platform_server.integrations.providers.client import ProviderClient, notion_pages
+from platform_server.integrations.providers.client import ProviderClient
+from platform_server.integrations.providers.notion.api import notion_pages
 from platform_server.integrations.providers.notion.tools import normalize_id
 from platform_server.integrations.sync.base import (
     Importer,
