@@ -5,7 +5,7 @@ from typing import Any, ClassVar
 
 from platform_server.integrations.providers.client import ProviderClient
 from platform_server.integrations.providers.github.tools import parse_repository, repo_path
-from platform_server.integrations.sync.base import ImportScope, clip, parse_time, register_exporter
+from platform_server.integrations.sync.base import ImportScope, clip, parse_time
 from platform_server.work_items.models import WorkItem
 
 
@@ -29,6 +29,3 @@ class GitHubIssueExporter:
             "source_created_at": parse_time(issue.get("created_at")),
             "source_updated_at": parse_time(issue.get("updated_at")),
         }
-
-
-register_exporter(GitHubIssueExporter())

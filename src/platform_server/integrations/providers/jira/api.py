@@ -1,10 +1,13 @@
-"""How the shared client talks to this provider's API: pagination (each helper yields one page, a list, at a
-time, so callers stream instead of loading all)."""
+"""Jira Cloud's REST API as the shared client sees it: hosts, errors, rate limits and its two paginations."""
 
+import time
 from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
-from platform_server.integrations.providers.client import ProviderClient
+import httpx
+
+from platform_server.integrations.providers.client import ApiPolicy, ProviderClient, seconds_until_epoch
 
 
 async def jira_search_pages(client: ProviderClient, path: str, body: Mapping[str, Any]) -> AsyncIterator[list[Any]]:
@@ -34,3 +37,33 @@ async def jira_offset_pages(
         total = data.get("total")
         if data.get("isLast", True) or not values or (total is not None and start >= total):
             return
+
+
+class JiraApi(ApiPolicy):
+    name = "jira"
+    title = "Jira"
+    hosts = {"web": "https://auth.atlassian.com", "api": "https://api.atlassian.com"}
+
+    def reset_after(self, headers: httpx.Headers, now: float | None = None) -> float | None:
+        now = now if now is not None else time.time()
+        value = headers.get("x-ratelimit-reset")
+        if value is None:
+            return None
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            # Some write-ups describe an epoch value; accept both.
+            return seconds_until_epoch(value, now, scale=1.0)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return max(0.0, moment.timestamp() - now)
+
+    def error_message(self, data: Any) -> str | None:
+        if not isinstance(data, dict):
+            return None
+        parts = [str(message) for message in data.get("errorMessages") or []]
+        parts += [f"{name}: {message}" for name, message in (data.get("errors") or {}).items()]
+        return "; ".join(parts) or None
+
+
+API = JiraApi()

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 from platform_server.integrations.providers.client import ProviderClient
 from platform_server.integrations.providers.jira.importer import cloud_id
 from platform_server.integrations.providers.jira.tools import parse_project_key, rest_api
-from platform_server.integrations.sync.base import ImportScope, register_exporter
+from platform_server.integrations.sync.base import ImportScope
 from platform_server.work_items.models import WorkItem
 
 
@@ -45,6 +45,3 @@ class JiraIssueExporter:
             "key": key or None,
             "url": f"{site}/browse/{key}" if site and key else None,
         }
-
-
-register_exporter(JiraIssueExporter())

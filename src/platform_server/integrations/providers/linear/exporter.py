@@ -4,7 +4,7 @@ from typing import Any, ClassVar
 
 from platform_server.integrations.providers.client import ProviderClient, ProviderError, ProviderNotFound
 from platform_server.integrations.providers.linear.tools import parse_team_key
-from platform_server.integrations.sync.base import ImportScope, clip, parse_time, register_exporter
+from platform_server.integrations.sync.base import ImportScope, clip, parse_time
 from platform_server.work_items.models import WorkItem
 
 _TEAM_QUERY = "query SyncTeam($key: String!) { teams(filter: {key: {eq: $key}}) { nodes { id key } } }"
@@ -54,6 +54,3 @@ class LinearIssueExporter:
             "source_created_at": parse_time(issue.get("createdAt")),
             "source_updated_at": parse_time(issue.get("updatedAt")),
         }
-
-
-register_exporter(LinearIssueExporter())

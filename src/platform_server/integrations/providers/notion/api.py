@@ -1,10 +1,11 @@
-"""How the shared client talks to this provider's API: pagination (each helper yields one page, a list, at a
-time, so callers stream instead of loading all)."""
+"""Notion's REST API as the shared client sees it: hosts, the version header, rate limits and cursor pagination."""
 
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from platform_server.integrations.providers.client import ProviderClient
+from platform_server.integrations.providers.client import ApiPolicy, ProviderClient
+
+NOTION_VERSION = "2022-06-28"
 
 
 async def notion_pages(
@@ -22,3 +23,15 @@ async def notion_pages(
         if not data.get("has_more") or not data.get("next_cursor"):
             return
         payload["start_cursor"] = data["next_cursor"]
+
+
+class NotionApi(ApiPolicy):
+    name = "notion"
+    title = "Notion"
+    hosts = {"web": "https://api.notion.com", "api": "https://api.notion.com"}
+    default_headers = {"Accept": "application/json", "Notion-Version": NOTION_VERSION}
+    # 529 is Notion's service_overload: slow down, like a rate limit.
+    rate_limit_statuses = frozenset({429, 529})
+
+
+API = NotionApi()
