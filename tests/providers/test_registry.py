@@ -138,4 +138,4 @@ def test_a_response_is_classified_by_the_policy_alone() -> None:
     response = ProviderResponse(420, httpx.Headers({"acme-wait": "3"}), {"problem": "x"}, "https://api.acme.example/")
     assert Acme.api.is_rate_limited(response)
     assert Acme.api.rate_limit_wait(response, attempt=1) == 3
-    assert not AcmeApi.is_unauthorized(Acme.api, response)
+    assert not Acme.api.is_unauthorized(response)

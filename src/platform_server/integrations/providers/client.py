@@ -326,20 +326,20 @@ class ApiPolicy:
     default_headers: ClassVar[Mapping[str, str]] = {"Accept": "application/json"}
     rate_limit_statuses: ClassVar[frozenset[int]] = frozenset({429})
 
-    def classify_body(self, response: "ProviderResponse", attempt: int) -> Verdict | None:
+    def classify_body(self, response: ProviderResponse, attempt: int) -> Verdict | None:
         """A verdict the body decides whatever the status (Slack's `ok: false`, GraphQL errors); None lets the
         status decide."""
         return None
 
-    def is_unauthorized(self, response: "ProviderResponse") -> bool:
+    def is_unauthorized(self, response: ProviderResponse) -> bool:
         """The provider refused the token itself (a refresh may help), not the request."""
         return response.status_code == 401
 
-    def is_rate_limited(self, response: "ProviderResponse") -> bool:
+    def is_rate_limited(self, response: ProviderResponse) -> bool:
         status = response.status_code
         return status in self.rate_limit_statuses or (status == 503 and "retry-after" in response.headers)
 
-    def rate_limit_wait(self, response: "ProviderResponse", attempt: int) -> float | None:
+    def rate_limit_wait(self, response: ProviderResponse, attempt: int) -> float | None:
         """Seconds to wait before trying again after the `attempt`th try was limited; None lets the client's
         default backoff decide."""
         after = parse_retry_after(response.headers.get("retry-after"))
