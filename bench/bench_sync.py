@@ -39,6 +39,7 @@ from platform_server.db import create_engine, create_sessionmaker
 from platform_server.integrations.models import Integration, SyncLog
 from platform_server.integrations.providers.client import ProviderClient, ProviderHttp, StaticTokenSource
 from platform_server.integrations.providers.github.importer import GitHubIssues
+from platform_server.integrations.registry import PROVIDER_APIS
 from platform_server.integrations.sync.base import ImportScope
 from platform_server.integrations.sync.engine import Cursor, ImportEngine, ImportJob
 from platform_server.teams.service import team_service
@@ -149,7 +150,7 @@ async def bench_backend(kind: str, base: str, token: str, repeat: int, tmp: Path
     async with database(kind, tmp) as url:
         target = Target(url, base)
         await target.setup()
-        http = ProviderHttp(target.settings)
+        http = ProviderHttp(target.settings, PROVIDER_APIS)
         client = http.client("github", StaticTokenSource("github", token))
         try:
             expected, size = await download(client)  # warm-up: connections, the sandbox's caches

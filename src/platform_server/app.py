@@ -27,6 +27,7 @@ from platform_server.gateway.router import router as gateway_router
 from platform_server.gateway.server import McpGateway
 from platform_server.health.router import router as health_router
 from platform_server.integrations.providers.client import ProviderHttp
+from platform_server.integrations.registry import PROVIDER_APIS
 from platform_server.integrations.router import router as integrations_router
 from platform_server.integrations.sync.router import router as sync_router
 from platform_server.integrations.sync.service import SyncRunner, sync_service
@@ -38,7 +39,6 @@ from platform_server.limits.router import router as usage_router
 from platform_server.log import configure_logging
 from platform_server.middleware import BodySizeLimitMiddleware, RequestContextMiddleware, TextGuardMiddleware
 from platform_server.redis_store import connect_redis
-from platform_server.sandbox import install_sandbox
 from platform_server.security import Encryptor
 from platform_server.teams.router import router as me_router
 from platform_server.web.csrf import CsrfSigner
@@ -103,7 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = create_engine(settings)
         # In sandbox mode provider calls to PUBLIC_BASE_URL are answered by this app itself (no network).
         in_process = settings.PLATFORM_SANDBOX and settings.SANDBOX_IN_PROCESS
-        app.state.provider_http = ProviderHttp(settings, app=app if in_process else None)
+        app.state.provider_http = ProviderHttp(settings, PROVIDER_APIS, app=app if in_process else None)
         app.state.sessionmaker = create_sessionmaker(app.state.engine)
         app.state.limiter = RequestLimiter(settings, app.state.sessionmaker)
         app.state.redis = connect_redis(settings)
@@ -152,6 +152,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     register_exception_handlers(app)
     if settings.PLATFORM_SANDBOX:
+        # Imported here: the simulated providers are a development tool, never loaded in production.
+        from platform_server.sandbox import install_sandbox
+
         install_sandbox(app, settings)
     # Routers are matched in order: the MCP endpoint, the busiest route, comes right after the probes.
     for router in (

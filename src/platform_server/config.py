@@ -16,9 +16,6 @@ class Environment(StrEnum):
     production = "production"
 
 
-PROVIDER_NAMES = ("github", "jira", "linear", "notion", "slack", "figma")
-
-
 class MissingSecretKey(RuntimeError):
     pass
 
@@ -142,12 +139,13 @@ class Settings(BaseSettings):
             raw = _development_secret(self.SECRET_KEY_FILE)
         return [key.strip() for key in raw.split(",") if key.strip()]
 
+    # A provider without its two fields above reads as not configured (the catalog names what is missing).
     def provider_client_id(self, provider: str) -> str | None:
-        value: str | None = getattr(self, f"{provider.upper()}_CLIENT_ID")
+        value: str | None = getattr(self, f"{provider.upper()}_CLIENT_ID", None)
         return value
 
     def provider_client_secret(self, provider: str) -> str | None:
-        value: SecretStr | None = getattr(self, f"{provider.upper()}_CLIENT_SECRET")
+        value: SecretStr | None = getattr(self, f"{provider.upper()}_CLIENT_SECRET", None)
         return value.get_secret_value() if value is not None else None
 
 

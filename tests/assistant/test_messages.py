@@ -5,7 +5,8 @@ from typing import Any
 
 import httpx
 
-from platform_server.sandbox.model import SANDBOX_MODEL_NAME, SandboxModelStore
+from platform_server.assistant.client import SANDBOX_MODEL_NAME
+from platform_server.sandbox.model import SandboxModelStore
 from tests.assistant.conftest import FREE_LIMIT, ai_used, ask_ok, stored_rows
 from tests.conftest import Member
 from tests.gateway.conftest import Enable, tool_calls

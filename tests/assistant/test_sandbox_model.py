@@ -5,7 +5,8 @@ from typing import Any
 import httpx
 import pytest
 
-from platform_server.sandbox.model import LABEL, SANDBOX_MODEL_API_KEY, SANDBOX_MODEL_NAME
+from platform_server.assistant.client import SANDBOX_MODEL_API_KEY, SANDBOX_MODEL_NAME
+from platform_server.sandbox.model import LABEL
 
 URL = "/sandbox/openai/v1/chat/completions"
 AUTH = {"Authorization": f"Bearer {SANDBOX_MODEL_API_KEY}"}

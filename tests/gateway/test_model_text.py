@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from platform_server.gateway.executor import CATALOG, ERROR_META_KEY
-from platform_server.integrations.providers.client import _error_message
+from platform_server.integrations.providers.github.api import API as GITHUB_API
 from tests.conftest import Member
 from tests.gateway.conftest import Enable
 from tests.gateway.test_transport import ACCEPT, LEGACY, modern_headers, modern_request, url
@@ -92,7 +92,7 @@ async def test_default_project_is_quoted_as_json(client: httpx.AsyncClient, owne
 
 def test_github_error_without_a_message_names_what_it_has() -> None:
     data = {"message": "Validation Failed", "errors": [{"resource": "Issue", "code": "custom"}, {"field": "title"}]}
-    assert _error_message("github", data) == "Validation Failed; custom; title"
+    assert GITHUB_API.error_message(data) == "Validation Failed; custom; title"
 
 
 def test_additive_tools_are_not_destructive() -> None:

@@ -32,7 +32,8 @@ ARGUMENTS: dict[str, dict[str, Any]] = {
     "slack_list_channels": {"limit": 20},
     "slack_send_message": {"channel": "general", "text": "Hello from the MCP gateway"},
     "slack_search_messages": {"query": "general"},
-    "figma_list_files": {"teamId": "1160000000000000001"},
+    # By project: a team's project list needs projects:read, which Figma grants only to private apps.
+    "figma_list_files": {"projectId": "2001"},
     "figma_get_file": {"fileKey": "{figma_file}", "depth": 1},
     "figma_export_images": {"fileKey": "{figma_file}", "nodeIds": ["1:1"], "format": "png"},
 }

@@ -38,7 +38,6 @@ class TestCreate:
             "current_user:read",
             "file_content:read",
             "file_metadata:read",
-            "projects:read",
         ]
         assert authorization.integration["name"] == "Figma"
 

@@ -263,6 +263,24 @@ class TestFailures:
             await app.state.token_manager.access_token(integration_id)
         assert _token_calls(app, "jira") == calls
 
+    async def test_figma_refusing_token_and_refresh_marks_expired(
+        self, app: Any, client: httpx.AsyncClient, owner: Member
+    ) -> None:
+        integration_id = await _connect(app, client, owner, "figma")
+        integration = await _row(app, integration_id)
+        store = app.state.sandbox
+        # Figma answers the dead token with 403 and the dead refresh token in its older error form.
+        store.revoke_grant(store.refresh_tokens[_secret(app, integration, "refresh_token")].grant)
+        calls = _token_calls(app, "figma")
+
+        with pytest.raises(IntegrationExpired):
+            await app.state.token_manager.client_for(integration).get("/v1/me")
+
+        assert _token_calls(app, "figma") == calls + 1
+        row = await _row(app, integration_id)
+        assert row.status == "expired"
+        assert "invalid_grant" in (row.status_reason or "")
+
     async def test_outage_marks_error_then_recovers(self, app: Any, client: httpx.AsyncClient, owner: Member) -> None:
         integration_id = await _connect(app, client, owner, "linear")
         current = _secret(app, await _row(app, integration_id), "access_token")

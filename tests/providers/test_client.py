@@ -15,18 +15,18 @@ from platform_server.integrations.providers.client import (
     ProviderHttp,
     ProviderNotFound,
     ProviderRateLimited,
+    ProviderResponse,
     ProviderUnavailable,
     RetryPolicy,
     StaticTokenSource,
-    github_pages,
-    jira_offset_pages,
-    jira_search_pages,
-    linear_pages,
-    notion_pages,
-    parse_reset,
     parse_retry_after,
-    slack_pages,
 )
+from platform_server.integrations.providers.github.api import github_pages
+from platform_server.integrations.providers.jira.api import jira_offset_pages, jira_search_pages
+from platform_server.integrations.providers.linear.api import linear_pages
+from platform_server.integrations.providers.notion.api import notion_pages
+from platform_server.integrations.providers.slack.api import slack_pages
+from platform_server.integrations.registry import PROVIDER_CLASSES
 from platform_server.sandbox.store import SandboxStore
 from platform_server.sandbox.worlds import JiraWorld
 
@@ -74,7 +74,7 @@ def make_client(
 ) -> ProviderClient:
     tokens = store.mint_token(provider)
     return ProviderClient(
-        provider,
+        PROVIDER_CLASSES[provider].api,
         provider_http.http(provider),
         StaticTokenSource(provider, tokens.access_token, tokens.user_access_token),
         policy=RetryPolicy(**policy),
@@ -170,6 +170,43 @@ async def test_github_primary_limit_waits_for_the_epoch_reset(store: SandboxStor
     assert 1 <= sleeps.waits[0] <= 3 * 1.1 + 0.05
 
 
+@pytest.mark.parametrize("status", [403, 429])
+async def test_github_secondary_limit_without_retry_after_waits_a_minute(
+    store: SandboxStore, provider_http: ProviderHttp, status: int
+) -> None:
+    sleeps = Sleeps()
+    client = make_client(store, provider_http, "github", sleeps)
+    store.faults.rate_limit_every = 1
+    store.faults.secondary_rate_limit_status = status
+    # A minute is beyond what a call may wait: it fails at once, saying when to come back, and sends no more.
+    with pytest.raises(ProviderRateLimited) as raised:
+        await client.get("/user")
+    assert raised.value.retry_after_seconds == 60
+    assert "GitHub rate limit reached; retry in 60 seconds" in raised.value.message
+    assert (sleeps.waits, store.count("github", "GET", "/user")) == ([], 1)
+
+
+async def test_github_secondary_limit_backs_off_exponentially(store: SandboxStore, provider_http: ProviderHttp) -> None:
+    sleeps = Sleeps()
+    client = make_client(store, provider_http, "github", sleeps, max_rate_limit_wait_seconds=600)
+    store.faults.rate_limit_every = 1
+    store.faults.secondary_rate_limit_status = 403
+    with pytest.raises(ProviderRateLimited) as raised:
+        await client.get("/user")
+    assert all(base <= wait <= base * 1.1 + 0.05 for base, wait in zip((60, 120, 240), sleeps.waits, strict=True))
+    assert raised.value.retry_after_seconds == 480
+
+
+async def test_github_403_without_a_rate_limit_is_a_permission_error(
+    store: SandboxStore, provider_http: ProviderHttp
+) -> None:
+    client = make_client(store, provider_http, "github", Sleeps())
+    response = ProviderResponse(
+        403, httpx.Headers({"x-ratelimit-remaining": "4999"}), {"message": "Resource not accessible"}, ""
+    )
+    assert not client.api.is_rate_limited(response)
+
+
 async def test_linear_rate_limit_in_the_graphql_body(store: SandboxStore, provider_http: ProviderHttp) -> None:
     sleeps = Sleeps()
     client = make_client(store, provider_http, "linear", sleeps)
@@ -199,6 +236,17 @@ async def test_a_second_unauthorized_means_the_integration_expired(
         await client.get("/v1/me")
     assert tokens.refreshes == 1
     assert tokens.rejected_after_refresh_calls == 1
+    assert store.count("figma", "GET", "/v1/me") == 2
+
+
+async def test_figma_refuses_a_bad_token_with_403_and_a_refresh_follows(
+    store: SandboxStore, provider_http: ProviderHttp
+) -> None:
+    tokens = RefreshingTokens(store, "figma")
+    client = provider_http.client("figma", tokens)
+    response = await client.get("/v1/me")
+    assert response.status_code == 200
+    assert tokens.refreshes == 1
     assert store.count("figma", "GET", "/v1/me") == 2
 
 
@@ -244,7 +292,9 @@ async def test_timeouts_are_retried_on_reads_only(store: SandboxStore, provider_
     for method, expected in (("GET", 200), ("POST", None)):
         transport = FlakyTransport(inner)
         async with httpx.AsyncClient(base_url=provider_http.http("github").base_url, transport=transport) as http:
-            client = ProviderClient("github", http, StaticTokenSource("github", token), sleep=Sleeps())
+            client = ProviderClient(
+                PROVIDER_CLASSES["github"].api, http, StaticTokenSource("github", token), sleep=Sleeps()
+            )
             if expected:
                 assert (await client.request(method, "/user")).status_code == expected
                 assert transport.calls == 2
@@ -275,12 +325,13 @@ def test_retry_after_parsing() -> None:
 
 def test_reset_header_parsing() -> None:
     now = 1_700_000_000.0
-    assert parse_reset("github", httpx.Headers({"x-ratelimit-reset": str(int(now) + 42)}), now) == 42
-    assert parse_reset("linear", httpx.Headers({"x-ratelimit-requests-reset": str(int(now * 1000) + 5000)}), now) == 5
-    jira = httpx.Headers({"x-ratelimit-reset": "2023-11-14T22:14Z"})
-    assert parse_reset("jira", jira, now) == pytest.approx(1_700_000_040 - now)
-    assert parse_reset("jira", httpx.Headers({"x-ratelimit-reset": str(int(now) + 9)}), now) == 9
-    assert parse_reset("notion", httpx.Headers({}), now) is None
+    github, linear, jira, notion = (PROVIDER_CLASSES[name].api for name in ("github", "linear", "jira", "notion"))
+    assert github.reset_after(httpx.Headers({"x-ratelimit-reset": str(int(now) + 42)}), now) == 42
+    assert linear.reset_after(httpx.Headers({"x-ratelimit-requests-reset": str(int(now * 1000) + 5000)}), now) == 5
+    jira_reset = httpx.Headers({"x-ratelimit-reset": "2023-11-14T22:14Z"})
+    assert jira.reset_after(jira_reset, now) == pytest.approx(1_700_000_040 - now)
+    assert jira.reset_after(httpx.Headers({"x-ratelimit-reset": str(int(now) + 9)}), now) == 9
+    assert notion.reset_after(httpx.Headers({}), now) is None
 
 
 async def test_github_link_pagination(store: SandboxStore, provider_http: ProviderHttp) -> None:

@@ -50,10 +50,12 @@ def client_for(store: SandboxStore, provider_http: ProviderHttp, provider: str, 
     )
 
 
-async def run(store: SandboxStore, provider_http: ProviderHttp, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+async def run(
+    store: SandboxStore, provider_http: ProviderHttp, name: str, arguments: dict[str, Any], **mint: Any
+) -> dict[str, Any]:
     tool = ALL_TOOLS[name]
     assert tool.validation_errors(arguments) == []
-    result = await tool.execute(client_for(store, provider_http, tool.provider), arguments)
+    result = await tool.execute(client_for(store, provider_http, tool.provider, **mint), arguments)
     errors = sorted(Draft202012Validator(dict(tool.output_schema)).iter_errors(result), key=str)
     assert not errors, errors
     return result
@@ -111,6 +113,18 @@ async def test_github_tools(store: SandboxStore, provider_http: ProviderHttp) ->
     pulls = await run(store, provider_http, "github_list_pull_requests", {"repo": "acme/product", "state": "all"})
     assert pulls["pullRequests"]
     assert all(pull["number"] % 5 == 0 for pull in pulls["pullRequests"])
+
+
+async def test_figma_team_listing_without_projects_read_says_it_needs_a_private_app(
+    store: SandboxStore, provider_http: ProviderHttp
+) -> None:
+    figma: FigmaWorld = store.world("figma")
+    client = client_for(store, provider_http, "figma")
+    # A 403 about a scope is a permission error, not a bad token: no refresh, no expired integration.
+    with pytest.raises(ProviderForbidden, match=r"private \(organisation\) OAuth apps\. Pass `projectId`"):
+        await ALL_TOOLS["figma_list_files"].execute(client, {"teamId": figma.team_id})
+    files = await run(store, provider_http, "figma_list_files", {"projectId": figma.projects[0]["id"]})
+    assert files["files"]
 
 
 async def test_github_tool_errors_are_actionable(store: SandboxStore, provider_http: ProviderHttp) -> None:
@@ -263,7 +277,9 @@ async def test_slack_tools(store: SandboxStore, provider_http: ProviderHttp) -> 
 
 async def test_figma_tools(store: SandboxStore, provider_http: ProviderHttp) -> None:
     figma: FigmaWorld = store.world("figma")
-    files = await run(store, provider_http, "figma_list_files", {"teamId": figma.team_id})
+    # A private app's grant: a team's projects need projects:read.
+    private_app = ["current_user:read", "file_content:read", "file_metadata:read", "projects:read"]
+    files = await run(store, provider_http, "figma_list_files", {"teamId": figma.team_id}, scopes=private_app)
     assert len(files["files"]) == len(figma.files)
     one_project = await run(store, provider_http, "figma_list_files", {"projectId": figma.projects[0]["id"]})
     assert {file["projectId"] for file in one_project["files"]} == {figma.projects[0]["id"]}

@@ -8,7 +8,6 @@ from typing import Any
 import httpx
 import pytest
 
-from platform_server.config import PROVIDER_NAMES
 from platform_server.integrations.providers.client import (
     OutsideProviderApi,
     ProviderBadRequest,
@@ -16,10 +15,12 @@ from platform_server.integrations.providers.client import (
     ProviderError,
     ProviderHttp,
     StaticTokenSource,
-    github_pages,
     provider_path,
 )
+from platform_server.integrations.providers.github.api import API as GITHUB_API
+from platform_server.integrations.providers.github.api import github_pages
 from platform_server.integrations.providers.toolspec import ToolSpec
+from platform_server.integrations.registry import PROVIDER_NAMES
 from platform_server.sandbox.store import SandboxStore
 from platform_server.sandbox.worlds import FigmaWorld, NotionWorld
 from tests.providers.test_tools import ALL_TOOLS, client_for
@@ -250,7 +251,7 @@ async def fake_github() -> AsyncIterator[tuple[FakeProvider, ProviderClient]]:
     async with httpx.AsyncClient(
         base_url="https://api.github.com", transport=httpx.MockTransport(provider), follow_redirects=True
     ) as http:
-        yield provider, ProviderClient("github", http, StaticTokenSource("github", "gho_token"))
+        yield provider, ProviderClient(GITHUB_API, http, StaticTokenSource("github", "gho_token"))
 
 
 async def test_redirects_are_not_followed(fake_github: tuple[FakeProvider, ProviderClient]) -> None:

@@ -66,6 +66,9 @@ def concrete(store: SandboxStore, path: str) -> str:
 def unauthorized(provider: str, response: httpx.Response) -> bool:
     if provider == "slack":
         return response.status_code == 200 and response.json()["ok"] is False
+    if provider == "figma":
+        # Figma refuses bad tokens with 403; the message tells it from a permission error.
+        return response.status_code == 403 and response.json()["err"] in ("Invalid token", "Token expired")
     return response.status_code == 401
 
 

@@ -15,7 +15,12 @@ import httpx
 
 from platform_server.config import Settings
 from platform_server.errors import PlatformError
-from platform_server.sandbox.model import SANDBOX_MODEL_API_KEY, SANDBOX_MODEL_NAME, SANDBOX_MODEL_PATH
+
+# Where sandbox mode serves its scripted model (sandbox/model.py), and what that model is called; here, not
+# in the sandbox package, which production never imports.
+SANDBOX_MODEL_PATH = "/sandbox/openai"
+SANDBOX_MODEL_NAME = "platform-sandbox-model"
+SANDBOX_MODEL_API_KEY = "sk-sandbox"
 
 
 class AiNotConfigured(PlatformError):

@@ -30,14 +30,13 @@ from platform_server.gateway.audit import AuditEntry, argument_names
 from platform_server.gateway.models import ToolCallChannel, ToolCallOutcome
 from platform_server.gateway.repository import Enablement, WorkspaceTools, WorkspaceToolsRepository
 from platform_server.integrations.models import IntegrationStatus
-from platform_server.integrations.providers import PROVIDER_CLASSES
 from platform_server.integrations.providers.client import (
-    PROVIDER_TITLES,
     IntegrationExpired,
     ProviderError,
     ProviderRateLimited,
 )
 from platform_server.integrations.providers.toolspec import ToolSpec
+from platform_server.integrations.registry import PROVIDER_CLASSES
 from platform_server.limits.limiter import request_limiter
 from platform_server.log import get_logger
 
@@ -283,7 +282,7 @@ class ToolExecutor:
         rejected = ToolCallOutcome.rejected
         if tool is None:
             return _Refusal(rejected, ToolErrorCode.unknown_tool, f"Unknown tool: {tool_name}")
-        title = PROVIDER_TITLES.get(tool.provider, tool.provider)
+        title = PROVIDER_CLASSES[tool.provider].display_name
         if enablement is None or not enablement.allows(tool.name):
             return _Refusal(
                 rejected,

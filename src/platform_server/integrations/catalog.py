@@ -1,9 +1,11 @@
 """The provider catalog: what can be connected, whether it is configured, and the tools it brings."""
 
+from collections.abc import Iterable
+
 from platform_server.config import Settings
-from platform_server.integrations.providers import PROVIDER_CLASSES
 from platform_server.integrations.providers.base import missing_credential_settings
 from platform_server.integrations.providers.toolspec import ToolSpec
+from platform_server.integrations.registry import PROVIDER_CLASSES, PROVIDERS, ProviderClass
 from platform_server.integrations.schemas import ProviderInfo, ToolInfo
 
 
@@ -22,13 +24,13 @@ def _tool_info(tool: ToolSpec) -> ToolInfo:
     )
 
 
-def provider_catalog(settings: Settings) -> list[ProviderInfo]:
+def provider_catalog(settings: Settings, providers: Iterable[ProviderClass] = PROVIDERS) -> list[ProviderInfo]:
     entries = []
-    for name, provider in PROVIDER_CLASSES.items():
-        missing = missing_credential_settings(settings, name)
+    for provider in providers:
+        missing = missing_credential_settings(settings, provider.name)
         entries.append(
             ProviderInfo(
-                provider=name,
+                provider=provider.name,
                 name=provider.display_name,
                 category=provider.category.value,
                 default_scopes=list(provider.oauth.default_scopes),

@@ -95,8 +95,21 @@ class _ProviderOAuthClient(AsyncOAuth2Client):  # type: ignore[misc]
             transport=_HttpxBridge(http, provider.timeout),
             timeout=provider.timeout,
         )
+        self._provider = provider
         self._json_body = provider.oauth.body_format == "json"
         self._token_headers = dict(provider.token_headers)
+
+    def parse_response_token(self, response: Any) -> Any:
+        # A refusal in the provider's own form becomes the standard error it means, so "grant gone" is seen.
+        if response.status_code < 500:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            error = self._provider.token_error(response.status_code, body) if isinstance(body, dict) else None
+            if error is not None:
+                raise OAuthError(error=error, description=str(body.get("message") or ""))
+        return super().parse_response_token(response)
 
     def _post_token_request(self, url: str, body: str, headers: Mapping[str, str] | None, auth: Any) -> Any:
         merged = {**(headers or {}), **self._token_headers}

@@ -1,26 +1,20 @@
 """Wire shapes of the INTEGRATIONS API: exactly the spec's fields (camelCase here, snake_case in syncLogs)."""
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from platform_server.config import PROVIDER_NAMES
 from platform_server.integrations.models import IntegrationStatus
+from platform_server.integrations.registry import PROVIDERS, name_enum
 from platform_server.pagination import Pagination
 from platform_server.schemas import InputSchema, ObjectId, PatchSchema, Schema, UtcDatetime
 
-
-class ProviderName(StrEnum):
-    github = "github"
-    jira = "jira"
-    linear = "linear"
-    notion = "notion"
-    slack = "slack"
-    figma = "figma"
-
-
-assert tuple(ProviderName) == PROVIDER_NAMES, "the API's provider names follow the settings' list"
+# The provider registry's names; the type checker sees a StrEnum.
+if TYPE_CHECKING:
+    ProviderName = StrEnum
+else:
+    ProviderName = name_enum(PROVIDERS)
 
 # No separators or whitespace inside a scope: providers join them with spaces or commas.
 Scope = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\s,]+$")]

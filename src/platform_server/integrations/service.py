@@ -26,7 +26,6 @@ from platform_server.integrations.models import (
     WorkspaceIntegration,
 )
 from platform_server.integrations.oauth import OAuthFailure, authorization_url, exchange_code, new_code_verifier
-from platform_server.integrations.providers import PROVIDER_CLASSES, get_provider
 from platform_server.integrations.providers.base import (
     InvalidProject,
     Provider,
@@ -34,6 +33,7 @@ from platform_server.integrations.providers.base import (
     missing_credential_settings,
 )
 from platform_server.integrations.providers.client import ProviderHttp
+from platform_server.integrations.registry import PROVIDER_CLASSES, get_provider
 from platform_server.integrations.repository import (
     IntegrationRepository,
     OAuthStateRepository,

@@ -27,13 +27,13 @@ from platform_server.config import Settings
 from platform_server.db import utcnow
 from platform_server.integrations.models import Integration, IntegrationStatus
 from platform_server.integrations.oauth import OAuthFailure, TokenSet, refresh
-from platform_server.integrations.providers import PROVIDER_CLASSES, get_provider
 from platform_server.integrations.providers.client import (
     IntegrationExpired,
     ProviderClient,
     ProviderHttp,
     ProviderUnavailable,
 )
+from platform_server.integrations.registry import PROVIDER_CLASSES, get_provider
 from platform_server.log import get_logger
 from platform_server.redis_store import REDIS_ERRORS, redis_key
 from platform_server.security import DecryptionError, Encryptor

@@ -23,8 +23,8 @@ several hosts; here every host of a provider maps to the same prefix, and the pa
 - openai (an OpenAI-compatible model): POST /v1/chat/completions — the AI assistant's scripted sandbox
   model (sandbox/model.py); AI_BASE_URL defaults to {PUBLIC_BASE_URL}/sandbox/openai/v1 in sandbox mode.
 
-`integrations.providers.client.provider_host(settings, provider, "web" | "api")` returns the right base for
-either mode, so building a URL is `provider_host(...) + "<real path>"`.
+`integrations.providers.client.provider_host(settings, api_policy, "web" | "api")` returns the right base
+for either mode, so building a URL is `provider_host(...) + "<real path>"`.
 
 OAuth apps: client id `sandbox-<provider>`, secret `sandbox-secret-<provider>`; the registered redirect URI
 is `{PUBLIC_BASE_URL}/api/integrations/oauth/callback` (tests may add more to `store.redirect_uris`). Each
@@ -50,13 +50,14 @@ are at `GET/POST /sandbox/_control` (camelCase JSON) and `POST /sandbox/_control
 
 from fastapi import FastAPI
 
+from platform_server.assistant.client import SANDBOX_MODEL_PATH
 from platform_server.config import Settings
 from platform_server.sandbox.control import control_routes
 from platform_server.sandbox.figma import create_figma_app
 from platform_server.sandbox.github import create_github_app
 from platform_server.sandbox.jira import create_jira_app
 from platform_server.sandbox.linear import create_linear_app
-from platform_server.sandbox.model import SANDBOX_MODEL_PATH, create_model_sandbox
+from platform_server.sandbox.model import create_model_sandbox
 from platform_server.sandbox.notion import create_notion_app
 from platform_server.sandbox.resend import create_resend_sandbox
 from platform_server.sandbox.slack import create_slack_app

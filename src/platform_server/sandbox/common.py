@@ -215,7 +215,8 @@ OAUTH_RULES: dict[str, OAuthRules] = {
         requires_grant_type=True,
         requires_redirect_uri_at_token=True,
         scope_separator=",",
-        default_scopes=("current_user:read", "file_content:read", "file_metadata:read", "projects:read"),
+        # What a public app may request: projects:read is for private (organisation) apps only.
+        default_scopes=("current_user:read", "file_content:read", "file_metadata:read"),
         default_user_scopes=(),
         default_login="acme-designer",
     ),

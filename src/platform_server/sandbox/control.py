@@ -1,6 +1,6 @@
 """`/sandbox/_control`: read counters and turn the fault knobs without touching Python objects."""
 
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from platform_server.config import PROVIDER_NAMES
+from platform_server.integrations.registry import PROVIDER_NAMES
 from platform_server.sandbox.common import json_response
 from platform_server.sandbox.store import SandboxStore
 
@@ -22,6 +22,7 @@ class FaultSettings(BaseModel):
     error_every: int | None = Field(default=None, ge=0)
     error_rate: float | None = Field(default=None, ge=0, le=1)
     retry_after_seconds: int | None = Field(default=None, ge=0, le=86_400)
+    secondary_rate_limit_status: Literal[403, 429] | None = None
     token_lifetime_seconds: int | None = Field(default=None, ge=0)
     volume: int | None = Field(default=None, ge=0, le=1_000_000)
     providers: list[str] | None = None
@@ -36,6 +37,7 @@ def _state(store: SandboxStore) -> dict[str, Any]:
             "errorEvery": faults.error_every,
             "errorRate": faults.error_rate,
             "retryAfterSeconds": faults.retry_after_seconds,
+            "secondaryRateLimitStatus": faults.secondary_rate_limit_status,
             "tokenLifetimeSeconds": faults.token_lifetime_seconds,
             "volume": faults.volume,
             "providers": faults.providers,

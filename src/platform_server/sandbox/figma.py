@@ -32,7 +32,8 @@ def create_figma_app(store: SandboxStore) -> ProviderGate:
     def auth(request: Request) -> AccessToken | Response:
         record, problem = store.authenticate("figma", bearer_token(request))
         if record is None:
-            return error(401, "Token expired" if problem == "expired" else "Invalid token")
+            # Figma refuses bad tokens with 403, like a missing permission; only the message tells them apart.
+            return error(403, "Token expired" if problem == "expired" else "Invalid token")
         return record
 
     async def me(request: Request) -> Response:
@@ -53,6 +54,8 @@ def create_figma_app(store: SandboxStore) -> ProviderGate:
         record = auth(request)
         if isinstance(record, Response):
             return record
+        if "projects:read" not in record.grant.scopes:
+            return error(403, "Invalid scope(s): this endpoint requires the projects:read scope")
         figma = world()
         if request.path_params["team_id"] != figma.team_id:
             return error(404, "Not found")

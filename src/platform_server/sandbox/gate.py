@@ -115,7 +115,26 @@ class ProviderGate:
         now = time.time()
         after = {"Retry-After": str(wait)}
         provider = self.provider
-        if provider == "github":
+        secondary_status = self.store.faults.secondary_rate_limit_status
+        if provider == "github" and secondary_status is not None:
+            # A secondary limit: a message, the primary window not used up, and here no Retry-After.
+            response = json_response(
+                {
+                    "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try "
+                    "again. If you reach out to GitHub Support for help, please include the request ID.",
+                    "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
+                    "status": str(secondary_status),
+                },
+                secondary_status,
+                {
+                    "x-ratelimit-limit": "5000",
+                    "x-ratelimit-remaining": "4990",
+                    "x-ratelimit-reset": str(math.ceil(now + 3600)),
+                    "x-ratelimit-used": "10",
+                    "x-ratelimit-resource": "core",
+                },
+            )
+        elif provider == "github":
             # The primary limit: 403 with remaining 0 and the reset as epoch seconds (no Retry-After).
             response = json_response(
                 {

@@ -36,11 +36,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from platform_server.assistant.client import SANDBOX_MODEL_NAME
 from platform_server.sandbox.common import bearer_token, json_body, json_response
 
-SANDBOX_MODEL_PATH = "/sandbox/openai"
-SANDBOX_MODEL_NAME = "platform-sandbox-model"
-SANDBOX_MODEL_API_KEY = "sk-sandbox"
 LABEL = "[Sandbox model]"
 DEFAULT_REPO = "acme/product"
 

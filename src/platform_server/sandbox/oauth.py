@@ -417,6 +417,9 @@ def _token_error(rules: OAuthRules, request: Request, failure: OAuthFailure) -> 
         if "application/json" not in request.headers.get("accept", ""):
             return Response(urlencode(data), media_type="application/x-www-form-urlencoded")
         return json_response(data)
+    if provider == "figma" and failure.kind == "invalid_refresh":
+        # Figma's refresh endpoint refuses in its older error form, not RFC 6749's.
+        return json_response({"error": True, "status": 400, "message": failure.description}, 400)
     error = _STANDARD_ERRORS.get(failure.kind, failure.kind)
     status = 401 if error == "invalid_client" else 400
     if provider == "jira" and error == "invalid_grant":

@@ -28,6 +28,9 @@ class Faults:
     error_every: int = 0
     error_rate: float = 0.0
     retry_after_seconds: int = 1
+    # GitHub only: answer rate limits as a secondary limit with this status (403 or 429): a message, requests
+    # still left in the primary window and no Retry-After, as GitHub may send them.
+    secondary_rate_limit_status: int | None = None
     # Overrides every provider's access-token lifetime; set, it also makes non-expiring providers issue
     # refresh tokens (GitHub's expiring user tokens, Slack's token rotation).
     token_lifetime_seconds: int | None = None

@@ -7,7 +7,7 @@ code gets a generic message that quotes it (escaped, shortened) so support can s
 from dataclasses import dataclass
 from enum import StrEnum
 
-from platform_server.integrations.providers import PROVIDER_CLASSES
+from platform_server.integrations.registry import PROVIDER_CLASSES
 
 MAX_QUOTED_CODE = 64
 

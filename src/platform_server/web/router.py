@@ -24,8 +24,8 @@ from platform_server.db import SessionDep
 from platform_server.errors import NotFound, PlatformError, ResourceNotFound
 from platform_server.gateway.dependencies import AuditWritten
 from platform_server.ids import is_valid_id
-from platform_server.integrations.providers import PROVIDER_CLASSES
 from platform_server.integrations.providers.base import resolve_url
+from platform_server.integrations.registry import PROVIDER_CLASSES
 from platform_server.integrations.router import integration_deps
 from platform_server.integrations.schemas import ProviderName, WorkspaceIntegrationEnable
 from platform_server.integrations.service import (

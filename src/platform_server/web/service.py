@@ -21,7 +21,7 @@ from platform_server.integrations.models import Integration, SyncLog, WorkspaceI
 from platform_server.integrations.providers.client import ProviderClient
 from platform_server.integrations.schemas import IntegrationCreate, ProviderInfo, ProviderName
 from platform_server.integrations.service import IntegrationDeps, integration_service
-from platform_server.integrations.sync.base import IMPORTERS
+from platform_server.integrations.sync.pairs import IMPORTERS
 from platform_server.integrations.sync.schemas import SyncRequest, SyncType
 from platform_server.integrations.sync.service import SyncPlan, sync_service
 from platform_server.pagination import PageParams

@@ -1,4 +1,6 @@
-"""The Provider interface: one object per provider holds its OAuth rules, identity check, tools and importers.
+"""The Provider interface: one class per provider package holds everything about that provider: its API policy
+(hosts, headers, errors, rate limits: `api`), OAuth rules, account lookup and revoke, tools, importers and
+exporters. The registry (`providers/__init__.py`) lists the packages; everything else derives from it.
 
 Sandbox mode changes only where requests go: `resolve_url` maps every real provider URL (authorize, token,
 API) to `{PUBLIC_BASE_URL}/sandbox/<provider>/<same path>`, dropping the host. So
@@ -10,16 +12,17 @@ API) to `{PUBLIC_BASE_URL}/sandbox/<provider>/<same path>`, dropping the host. S
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 import httpx
 
 from platform_server.config import Settings
-from platform_server.integrations.providers.client import provider_host
+from platform_server.integrations.providers.client import ApiPolicy, sandbox_host
 
 if TYPE_CHECKING:
     from platform_server.integrations.providers.toolspec import ToolSpec
+    from platform_server.integrations.sync.base import Exporter, Importer
 
 
 class Category(StrEnum):
@@ -81,19 +84,12 @@ class InvalidProject(ValueError):
     """A workspace's defaultProject that is not in its provider's form; the message says what the form is."""
 
 
-class Importer(Protocol):
-    """Fills work items from one source entity (e.g. GitHub `issues`); implemented by the sync engine."""
-
-    source_entity: str
-    target_entity: str
-
-
 def resolve_url(settings: Settings, provider: str, url: str) -> str:
     """Where a real provider URL goes: itself, or the same path under the provider client's sandbox host."""
     if not settings.PLATFORM_SANDBOX:
         return url
     parts = urlsplit(url)
-    target = provider_host(settings, provider) + parts.path
+    target = sandbox_host(settings, provider) + parts.path
     return f"{target}?{parts.query}" if parts.query else target
 
 
@@ -131,26 +127,27 @@ def ensure_success(response: httpx.Response, what: str) -> Any:
 class Provider:
     """Subclasses fill in the class attributes and the identity check; nothing else varies per provider."""
 
+    # The API policy the shared client follows; the name, title and API base come from it.
+    api: ClassVar[ApiPolicy]
     name: ClassVar[str]
     display_name: ClassVar[str]
+    api_base_url: ClassVar[str]
     category: ClassVar[Category]
     oauth: ClassVar[OAuthConfig]
-    api_base_url: ClassVar[str]
-    # Headers every API call needs (e.g. Notion-Version), beside the bearer token.
-    api_headers: ClassVar[Mapping[str, str]] = {}
     # Extra headers for token requests (GitHub answers form-encoded unless asked for JSON).
     token_headers: ClassVar[Mapping[str, str]] = {}
     tools: ClassVar[Sequence["ToolSpec"]] = ()
-    # source entity → importer; the sync engine registers its importers here.
-    importers: ClassVar[dict[str, Importer]] = {}
+    importers: ClassVar[Sequence["Importer"]] = ()
+    exporters: ClassVar[Sequence["Exporter"]] = ()
     revocable: ClassVar[bool] = False
     # The form of a workspace's defaultProject, for messages, e.g. "owner/repo".
     project_hint: ClassVar[str]
 
     def __init_subclass__(cls) -> None:
         super().__init_subclass__()
-        # Each provider gets its own registry, never one shared through the base class.
-        cls.importers = {}
+        cls.name = cls.api.name
+        cls.display_name = cls.api.title
+        cls.api_base_url = cls.api.hosts["api"]
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -174,7 +171,7 @@ class Provider:
         return client_credentials(self.settings, self.name)
 
     def bearer_headers(self, token: str) -> dict[str, str]:
-        return {**self.api_headers, "Authorization": f"Bearer {token}"}
+        return {**self.api.default_headers, "Authorization": f"Bearer {token}"}
 
     def token_metadata(self, token_response: Mapping[str, Any]) -> dict[str, Any]:
         """Non-secret facts from the token response worth keeping (e.g. Slack's team id)."""
@@ -183,6 +180,11 @@ class Provider:
     def user_grant(self, token_response: Mapping[str, Any]) -> Mapping[str, Any] | None:
         """A second, user-scoped token some providers return beside the app token (Slack's `authed_user`), as a
         token response of its own (`access_token`, and with rotation `refresh_token` and `expires_in`)."""
+        return None
+
+    def token_error(self, status_code: int, body: Mapping[str, Any]) -> str | None:
+        """The OAuth error code (RFC 6749) a token endpoint's refusal in the provider's own form means; None when
+        the body is in the standard form (or is no refusal)."""
         return None
 
     async def whoami(self, http: httpx.AsyncClient, token: str) -> Account:

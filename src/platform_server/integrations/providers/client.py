@@ -1,15 +1,17 @@
 """The HTTP client every provider call goes through: tools (MCP gateway) and importers (sync) alike.
 
 One `httpx.AsyncClient` per provider, created in the app lifespan (`app.state.provider_http`), with explicit
-timeouts and pooling. A call is made through a `ProviderClient` bound to one integration's `TokenSource`:
+timeouts and pooling. A call is made through a `ProviderClient` bound to one integration's `TokenSource` and
+to the provider's `ApiPolicy` (its package's `api.py`), which says what its answers mean; nothing here knows
+any provider by name:
 
 - 401 (or the provider's equivalent, e.g. Slack's `ok: false, error: invalid_auth`): one
   `refresh_after_unauthorized()`, one retry, then `rejected_after_refresh()` (the integration is marked
   expired) and `IntegrationExpired`.
-- Rate limits: `Retry-After` (seconds or HTTP-date), then the provider's reset header (GitHub epoch seconds,
-  Jira ISO-8601, Linear epoch milliseconds); the wait is capped (`RetryPolicy.max_rate_limit_wait`) and
-  jittered; a longer wait raises `ProviderRateLimited(retry_after_seconds)` at once. A rate-limited request
-  was not processed, so it is retried whatever its method.
+- Rate limits: the policy's wait, by default `Retry-After` (seconds or HTTP-date), then the provider's reset
+  header (GitHub epoch seconds, Jira ISO-8601, Linear epoch milliseconds); the wait is capped
+  (`RetryPolicy.max_rate_limit_wait`) and jittered; a longer wait raises `ProviderRateLimited(retry_after_seconds)`
+  at once. A rate-limited request was not processed, so it is retried whatever its method.
 - 5xx and timeouts are retried with exponential backoff on idempotent requests only; writes are never
   retried blindly (a timed-out POST may have created the issue).
 - Everything else becomes a typed `ProviderError` with a message a model or a user can act on.
@@ -31,9 +33,9 @@ import contextvars
 import math
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, ClassVar, Protocol
@@ -43,68 +45,30 @@ import httpx
 import orjson
 from starlette.types import ASGIApp
 
-from platform_server.config import PROVIDER_NAMES, Settings
-
-PROVIDER_TITLES = {
-    "github": "GitHub",
-    "jira": "Jira",
-    "linear": "Linear",
-    "notion": "Notion",
-    "slack": "Slack",
-    "figma": "Figma",
-}
-
-# The real hosts. Several providers split OAuth and API over two hosts; in sandbox mode both map to the
-# same prefix, and the sandbox serves every path under it (see platform_server/sandbox/__init__.py).
-PROVIDER_HOSTS: dict[str, dict[str, str]] = {
-    "github": {"web": "https://github.com", "api": "https://api.github.com"},
-    "jira": {"web": "https://auth.atlassian.com", "api": "https://api.atlassian.com"},
-    "linear": {"web": "https://linear.app", "api": "https://api.linear.app"},
-    "notion": {"web": "https://api.notion.com", "api": "https://api.notion.com"},
-    "slack": {"web": "https://slack.com", "api": "https://slack.com"},
-    "figma": {"web": "https://www.figma.com", "api": "https://api.figma.com"},
-}
-
-NOTION_VERSION = "2022-06-28"
-
-_DEFAULT_HEADERS: dict[str, dict[str, str]] = {
-    "github": {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"},
-    "jira": {"Accept": "application/json"},
-    "linear": {"Accept": "application/json"},
-    "notion": {"Accept": "application/json", "Notion-Version": NOTION_VERSION},
-    "slack": {"Accept": "application/json"},
-    "figma": {"Accept": "application/json"},
-}
+from platform_server.config import Settings
 
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-_SLACK_AUTH_ERRORS = frozenset(
-    {
-        "not_authed",
-        "invalid_auth",
-        "token_expired",
-        "token_revoked",
-        "account_inactive",
-        "no_permission_token",
-    }
-)
-_SLACK_NOT_FOUND = frozenset({"channel_not_found", "user_not_found", "message_not_found", "file_not_found"})
-_SLACK_FORBIDDEN = frozenset(
-    {
-        "not_in_channel",
-        "missing_scope",
-        "not_allowed_token_type",
-        "restricted_action",
-        "is_archived",
-        "access_denied",
-    }
-)
 
 
-def provider_host(settings: Settings, provider: str, host: str = "api") -> str:
+def sandbox_host(settings: Settings, provider: str) -> str:
+    """Where every host of a provider goes in sandbox mode: the sandbox serves every path under one prefix."""
+    return f"{settings.PUBLIC_BASE_URL}/sandbox/{provider}"
+
+
+def provider_host(settings: Settings, api: "ApiPolicy", host: str = "api") -> str:
     """Base URL of one of a provider's hosts ("api" or "web", the OAuth/browser host)."""
     if settings.PLATFORM_SANDBOX:
-        return f"{settings.PUBLIC_BASE_URL}/sandbox/{provider}"
-    return PROVIDER_HOSTS[provider][host]
+        return sandbox_host(settings, api.name)
+    return api.hosts[host]
+
+
+def provider_title(provider: str) -> str:
+    """A provider's display title, for messages that only know its name."""
+    # The registry imports every provider package, and they import this module: it is read at call time.
+    from platform_server.integrations.registry import PROVIDER_CLASSES
+
+    found = PROVIDER_CLASSES.get(provider)
+    return found.display_name if found else provider
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -150,7 +114,7 @@ class IntegrationExpired(ProviderError):
     code = "integration_expired"
 
     def __init__(self, provider: str, message: str | None = None, *, status_code: int | None = 401) -> None:
-        title = PROVIDER_TITLES.get(provider, provider)
+        title = provider_title(provider)
         super().__init__(
             provider,
             message
@@ -164,7 +128,7 @@ class ProviderRateLimited(ProviderError):
 
     def __init__(self, provider: str, retry_after_seconds: float, *, status_code: int | None = 429) -> None:
         self.retry_after_seconds = max(1, math.ceil(retry_after_seconds))
-        title = PROVIDER_TITLES.get(provider, provider)
+        title = provider_title(provider)
         super().__init__(
             provider,
             f"{title} rate limit reached; retry in {self.retry_after_seconds} seconds",
@@ -201,7 +165,7 @@ def provider_path(provider: str, *segments: str | int) -> str:
         text = str(segment)
         if text in ("", ".", ".."):
             raise ProviderBadRequest(
-                provider, f"{quote_value(text)} cannot be part of a {PROVIDER_TITLES.get(provider, provider)} API path"
+                provider, f"{quote_value(text)} cannot be part of a {provider_title(provider)} API path"
             )
         encoded.append(quote(text, safe=""))
     return "/" + "/".join(encoded)
@@ -322,34 +286,79 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (now if now is not None else time.time()))
 
 
-def parse_reset(provider: str, headers: httpx.Headers, now: float | None = None) -> float | None:
-    """Seconds until the provider's rate-limit window resets, from its own reset header."""
-    now = now if now is not None else time.time()
-    if provider == "github":
-        value = headers.get("x-ratelimit-reset")
-        return _seconds_until_epoch(value, now, scale=1.0)
-    if provider == "linear":
-        for name in ("x-ratelimit-requests-reset", "x-ratelimit-complexity-reset"):
-            seconds = _seconds_until_epoch(headers.get(name), now, scale=1000.0)
-            if seconds is not None:
-                return seconds
+# ---------------------------------------------------------------------------------------------------------
+# What the client needs to know about one provider
+
+
+@dataclass
+class Unauthorized:
+    pass
+
+
+@dataclass
+class RateLimited:
+    wait: float | None
+
+
+@dataclass
+class Transient:
+    pass
+
+
+@dataclass
+class Failed:
+    error: ProviderError
+
+
+Verdict = Unauthorized | RateLimited | Transient | Failed
+
+
+class ApiPolicy:
+    """One provider's API as the shared client sees it: hosts, default headers, and how to read its errors and
+    rate limits. Each provider package subclasses it (`<provider>/api.py`); the defaults describe a plain JSON
+    REST API that signals rate limits with 429 (or 503 with `Retry-After`) and bad tokens with 401."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    # The real hosts: "web" (OAuth, browser) and "api". In sandbox mode both map to the same prefix, and the
+    # sandbox serves every path under it.
+    hosts: ClassVar[Mapping[str, str]]
+    default_headers: ClassVar[Mapping[str, str]] = {"Accept": "application/json"}
+    rate_limit_statuses: ClassVar[frozenset[int]] = frozenset({429})
+
+    def classify_body(self, response: ProviderResponse, attempt: int) -> Verdict | None:
+        """A verdict the body decides whatever the status (Slack's `ok: false`, GraphQL errors); None lets the
+        status decide."""
         return None
-    if provider == "jira":
-        value = headers.get("x-ratelimit-reset")
-        if value is None:
+
+    def is_unauthorized(self, response: ProviderResponse) -> bool:
+        """The provider refused the token itself (a refresh may help), not the request."""
+        return response.status_code == 401
+
+    def is_rate_limited(self, response: ProviderResponse) -> bool:
+        status = response.status_code
+        return status in self.rate_limit_statuses or (status == 503 and "retry-after" in response.headers)
+
+    def rate_limit_wait(self, response: ProviderResponse, attempt: int) -> float | None:
+        """Seconds to wait before trying again after the `attempt`th try was limited; None lets the client's
+        default backoff decide."""
+        after = parse_retry_after(response.headers.get("retry-after"))
+        if after is not None:
+            return after
+        return self.reset_after(response.headers)
+
+    def reset_after(self, headers: httpx.Headers, now: float | None = None) -> float | None:
+        """Seconds until the provider's rate-limit window resets, from its own reset header."""
+        return None
+
+    def error_message(self, data: Any) -> str | None:
+        """The provider's own words for a failure, from its error body."""
+        if not isinstance(data, dict):
             return None
-        try:
-            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            # Some write-ups describe an epoch value; accept both.
-            return _seconds_until_epoch(value, now, scale=1.0)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return max(0.0, moment.timestamp() - now)
-    return None
+        return str(data.get("message") or data.get("error") or "") or None
 
 
-def _seconds_until_epoch(value: str | None, now: float, *, scale: float) -> float | None:
+def seconds_until_epoch(value: str | None, now: float, *, scale: float) -> float | None:
     if value is None:
         return None
     try:
@@ -367,7 +376,7 @@ class ProviderClient:
 
     def __init__(
         self,
-        provider: str,
+        api: ApiPolicy,
         http: httpx.AsyncClient,
         tokens: TokenSource,
         *,
@@ -375,8 +384,9 @@ class ProviderClient:
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.provider = provider
-        self.title = PROVIDER_TITLES.get(provider, provider)
+        self.api = api
+        self.provider = api.name
+        self.title = api.title
         self.http = http
         self.tokens = tokens
         # Per-integration facts an API call needs, e.g. Jira's {"cloudId", "siteUrl"}.
@@ -449,10 +459,10 @@ class ProviderClient:
                 ) from exc
 
             result = _to_provider_response(response)
-            verdict = self._classify(result)
+            verdict = self._classify(result, attempt)
             if verdict is None:
                 return result
-            if isinstance(verdict, _Unauthorized):
+            if isinstance(verdict, Unauthorized):
                 if refreshed:
                     await self.tokens.rejected_after_refresh()
                     raise IntegrationExpired(self.provider)
@@ -460,13 +470,13 @@ class ProviderClient:
                 token = await self._token(user_token)
                 refreshed = True
                 continue
-            if isinstance(verdict, _RateLimited):
+            if isinstance(verdict, RateLimited):
                 wait = verdict.wait if verdict.wait is not None else self._default_rate_limit_wait(attempt)
                 if wait > self.policy.max_rate_limit_wait_seconds or attempt >= self.policy.max_attempts:
                     raise ProviderRateLimited(self.provider, wait, status_code=result.status_code)
                 await self._sleep(wait + _jitter(wait))
                 continue
-            if isinstance(verdict, _Transient):
+            if isinstance(verdict, Transient):
                 if safe_to_repeat and attempt < self.policy.max_attempts:
                     await self._backoff(attempt)
                     continue
@@ -513,17 +523,15 @@ class ProviderClient:
             self.policy.default_rate_limit_wait_seconds * float(2 ** (attempt - 1)),
         )
 
-    def _classify(self, response: ProviderResponse) -> "_Verdict | None":
+    def _classify(self, response: ProviderResponse, attempt: int) -> Verdict | None:
         status = response.status_code
-        data = response.data
-        if self.provider == "slack" and isinstance(data, dict) and data.get("ok") is False and status < 400:
-            return self._classify_slack(response, str(data.get("error", "unknown_error")))
-        if self.provider == "linear" and isinstance(data, dict) and data.get("errors"):
-            return self._classify_graphql(response, data["errors"])
+        decided = self.api.classify_body(response, attempt)
+        if decided is not None:
+            return decided
         if status < 300:
             return None
         if status < 400:
-            return _Failed(
+            return Failed(
                 ProviderBadRequest(
                     self.provider,
                     f"{self.title} answered HTTP {status} (a redirect to {response.headers.get('location')}), "
@@ -531,21 +539,17 @@ class ProviderClient:
                     status_code=status,
                 )
             )
-        if status == 401:
-            return _Unauthorized()
-        if status == 429 or (self.provider == "notion" and status == 529):
-            return _RateLimited(self._rate_limit_wait(response))
-        if status == 403 and self.provider == "github" and _github_rate_limited(response.headers):
-            return _RateLimited(self._rate_limit_wait(response))
-        if status == 503 and "retry-after" in response.headers:
-            return _RateLimited(self._rate_limit_wait(response))
+        if self.api.is_unauthorized(response):
+            return Unauthorized()
+        if self.api.is_rate_limited(response):
+            return RateLimited(self.api.rate_limit_wait(response, attempt))
         if status >= 500:
-            return _Transient()
-        message = _error_message(self.provider, data) or f"HTTP {status}"
+            return Transient()
+        message = self.api.error_message(response.data) or f"HTTP {status}"
         # The path as the provider documents it: the base URL's own path (the sandbox's mount) is ours.
         path = urlsplit(response.url).path.removeprefix(self.http.base_url.path.rstrip("/"))
         if status == 404:
-            return _Failed(
+            return Failed(
                 ProviderNotFound(
                     self.provider,
                     f"{self.title} found nothing at {path}: {message}. Check the identifiers, and that the "
@@ -554,7 +558,7 @@ class ProviderClient:
                 )
             )
         if status == 403:
-            return _Failed(
+            return Failed(
                 ProviderForbidden(
                     self.provider,
                     f"{self.title} refused access: {message}. The connected account may lack permission or a "
@@ -562,80 +566,13 @@ class ProviderClient:
                     status_code=status,
                 )
             )
-        return _Failed(
+        return Failed(
             ProviderBadRequest(self.provider, f"{self.title} rejected the request: {message}", status_code=status)
         )
-
-    def _rate_limit_wait(self, response: ProviderResponse) -> float | None:
-        after = parse_retry_after(response.headers.get("retry-after"))
-        if after is not None:
-            return after
-        return parse_reset(self.provider, response.headers)
-
-    def _classify_slack(self, response: ProviderResponse, error: str) -> "_Verdict":
-        if error in _SLACK_AUTH_ERRORS:
-            return _Unauthorized()
-        if error == "ratelimited":
-            return _RateLimited(self._rate_limit_wait(response))
-        if error in _SLACK_NOT_FOUND:
-            return _Failed(ProviderNotFound("slack", f"Slack could not find it ({error}); check the channel id"))
-        if error in _SLACK_FORBIDDEN:
-            needed = response.data.get("needed") if isinstance(response.data, dict) else None
-            hint = {
-                "not_in_channel": "invite the Slack app to the channel first",
-                "missing_scope": f"reconnect Slack granting the scope {needed}" if needed else "reconnect Slack",
-                "not_allowed_token_type": "this method needs a user token; reconnect Slack with user scopes",
-            }.get(error, "check the connected account's permissions")
-            return _Failed(ProviderForbidden("slack", f"Slack refused the request ({error}); {hint}"))
-        return _Failed(ProviderBadRequest("slack", f"Slack rejected the request ({error})"))
-
-    def _classify_graphql(self, response: ProviderResponse, errors: list[Any]) -> "_Verdict":
-        first = errors[0] if errors and isinstance(errors[0], dict) else {}
-        extensions = first.get("extensions") or {}
-        kind = str(extensions.get("type") or extensions.get("code") or "").lower()
-        message = str(extensions.get("userPresentableMessage") or first.get("message") or "GraphQL error")
-        if kind == "ratelimited" or response.status_code == 429:
-            return _RateLimited(self._rate_limit_wait(response))
-        if kind in ("authentication error", "authentication_error") or response.status_code == 401:
-            return _Unauthorized()
-        if kind in ("forbidden", "forbidden error"):
-            return _Failed(ProviderForbidden(self.provider, f"{self.title} refused access: {message}"))
-        if response.status_code >= 500 or kind == "internal error":
-            return _Transient()
-        if "not found" in message.lower() or kind == "entity not found":
-            return _Failed(ProviderNotFound(self.provider, f"{self.title}: {message}; check the identifiers"))
-        return _Failed(ProviderBadRequest(self.provider, f"{self.title} rejected the request: {message}"))
-
-
-@dataclass
-class _Unauthorized:
-    pass
-
-
-@dataclass
-class _RateLimited:
-    wait: float | None
-
-
-@dataclass
-class _Transient:
-    pass
-
-
-@dataclass
-class _Failed:
-    error: ProviderError
-
-
-_Verdict = _Unauthorized | _RateLimited | _Transient | _Failed
 
 
 def _jitter(wait: float) -> float:
     return random.uniform(0, 0.1 * wait + 0.05)  # noqa: S311 - jitter, not security
-
-
-def _github_rate_limited(headers: httpx.Headers) -> bool:
-    return headers.get("x-ratelimit-remaining") == "0" or "retry-after" in headers
 
 
 def _clean_params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -659,125 +596,6 @@ def _to_provider_response(response: httpx.Response) -> ProviderResponse:
             data = None
     links = {str(rel): link for rel, link in response.links.items()} if "link" in response.headers else {}
     return ProviderResponse(response.status_code, response.headers, data, str(response.url), links)
-
-
-def _error_message(provider: str, data: Any) -> str | None:
-    if not isinstance(data, dict):
-        return None
-    if provider == "jira":
-        parts = [str(message) for message in data.get("errorMessages") or []]
-        parts += [f"{name}: {message}" for name, message in (data.get("errors") or {}).items()]
-        return "; ".join(parts) or None
-    if provider == "figma":
-        return str(data.get("err") or data.get("message") or "") or None
-    if provider == "github":
-        message = str(data.get("message") or "")
-        details = [
-            str(error.get("message") or " ".join(str(error[key]) for key in ("field", "code") if error.get(key)))
-            for error in data.get("errors") or []
-            if isinstance(error, dict)
-        ]
-        return "; ".join(filter(None, [message, *details])) or None
-    return str(data.get("message") or data.get("error") or "") or None
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Pagination helpers: each yields one page (a list) at a time, so callers stream instead of loading all.
-
-
-async def github_pages(
-    client: ProviderClient, path: str, params: Mapping[str, Any] | None = None
-) -> AsyncIterator[list[Any]]:
-    """Follow GitHub's `Link: <…>; rel="next"` until there is none."""
-    response = await client.get(path, params=params)
-    while True:
-        yield list(response.data or [])
-        next_url = response.next_link()
-        if not next_url:
-            return
-        response = await client.get(next_url)
-
-
-async def jira_search_pages(client: ProviderClient, path: str, body: Mapping[str, Any]) -> AsyncIterator[list[Any]]:
-    """Jira enhanced search (`POST …/search/jql`): `nextPageToken` until it is absent or `isLast`."""
-    request = dict(body)
-    while True:
-        response = await client.post(path, json=request, idempotent=True)
-        data = response.data or {}
-        yield list(data.get("issues") or [])
-        token = data.get("nextPageToken")
-        if not token or data.get("isLast"):
-            return
-        request["nextPageToken"] = token
-
-
-async def jira_offset_pages(
-    client: ProviderClient, path: str, params: Mapping[str, Any] | None = None, page_size: int = 50
-) -> AsyncIterator[list[Any]]:
-    """Jira offset pagination (`startAt`/`maxResults` → `values`, `isLast`)."""
-    start = 0
-    while True:
-        response = await client.get(path, params={**(params or {}), "startAt": start, "maxResults": page_size})
-        data = response.data or {}
-        values = list(data.get("values") or [])
-        yield values
-        start += len(values)
-        total = data.get("total")
-        if data.get("isLast", True) or not values or (total is not None and start >= total):
-            return
-
-
-async def linear_pages(
-    client: ProviderClient,
-    query: str,
-    variables: Mapping[str, Any],
-    connection: Callable[[Any], Mapping[str, Any]],
-) -> AsyncIterator[list[Any]]:
-    """Relay pagination: re-run `query` with `after: pageInfo.endCursor` while `hasNextPage`.
-
-    `connection` picks the connection object (`{nodes, pageInfo}`) out of the query's data.
-    """
-    current = dict(variables)
-    while True:
-        data = await client.graphql(query, current)
-        page = connection(data)
-        yield list(page.get("nodes") or [])
-        info = page.get("pageInfo") or {}
-        if not info.get("hasNextPage") or not info.get("endCursor"):
-            return
-        current["after"] = info["endCursor"]
-
-
-async def notion_pages(
-    client: ProviderClient, method: str, path: str, body: Mapping[str, Any] | None = None
-) -> AsyncIterator[list[Any]]:
-    """Notion cursors: `start_cursor` (body for POST, query for GET) from `next_cursor` while `has_more`."""
-    payload = dict(body or {})
-    while True:
-        if method.upper() == "GET":
-            response = await client.get(path, params=payload)
-        else:
-            response = await client.post(path, json=payload, idempotent=True)
-        data = response.data or {}
-        yield list(data.get("results") or [])
-        if not data.get("has_more") or not data.get("next_cursor"):
-            return
-        payload["start_cursor"] = data["next_cursor"]
-
-
-async def slack_pages(
-    client: ProviderClient, method: str, params: Mapping[str, Any], key: str
-) -> AsyncIterator[list[Any]]:
-    """Slack cursors: `cursor` from `response_metadata.next_cursor` until it is empty."""
-    current = dict(params)
-    while True:
-        response = await client.get(f"/api/{method}", params=current)
-        data = response.data or {}
-        yield list(data.get(key) or [])
-        cursor = (data.get("response_metadata") or {}).get("next_cursor")
-        if not cursor:
-            return
-        current["cursor"] = cursor
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -819,6 +637,7 @@ class ProviderHttp:
     def __init__(
         self,
         settings: Settings,
+        apis: Iterable[ApiPolicy],
         *,
         app: ASGIApp | None = None,
         policy: RetryPolicy | None = None,
@@ -830,16 +649,17 @@ class ProviderHttp:
         # Set only in sandbox mode with SANDBOX_IN_PROCESS: requests to PUBLIC_BASE_URL stay in the process.
         self._app = app
         self.timeout = httpx.Timeout(settings.PROVIDER_TIMEOUT_SECONDS)
+        self._apis = {api.name: api for api in apis}
         self._clients = {
-            provider: httpx.AsyncClient(
-                base_url=provider_host(settings, provider, "api"),
-                headers=_DEFAULT_HEADERS[provider],
+            name: httpx.AsyncClient(
+                base_url=provider_host(settings, api, "api"),
+                headers=dict(api.default_headers),
                 cookies=_no_cookies(),
                 timeout=self.timeout,
                 limits=httpx.Limits(max_connections=50, max_keepalive_connections=20, keepalive_expiry=30),
                 transport=self.transport(),
             )
-            for provider in PROVIDER_NAMES
+            for name, api in self._apis.items()
         }
 
     def transport(self) -> httpx.AsyncBaseTransport | None:
@@ -864,7 +684,7 @@ class ProviderHttp:
         policy: RetryPolicy | None = None,
     ) -> ProviderClient:
         return ProviderClient(
-            provider,
+            self._apis[provider],
             self._clients[provider],
             tokens,
             context=context,

@@ -1,9 +1,9 @@
-"""The importer and exporter interfaces, and the registry of supported (source entity → target entity) pairs.
+"""The importer and exporter interfaces.
 
 An importer turns one provider entity into rows of one of our tables. The engine (engine.py) owns everything
-else: cursors, page commits, the bulk upsert, progress, the sync log. Importers register themselves on their
-provider class (`Provider.importers`, declared in providers/base.py) so the provider stays the one place
-that says what it can do.
+else: cursors, page commits, the bulk upsert, progress, the sync log. Each provider package lists its importers
+and exporters on its provider class (`Provider.importers`, `Provider.exporters`), so the provider stays the one
+place that says what it can do; registry.py derives the lookups from the provider registry.
 """
 
 from collections.abc import AsyncIterator, Mapping
@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Protocol
 
 from platform_server.features.models import Feature
-from platform_server.integrations.providers import PROVIDER_CLASSES
 from platform_server.integrations.providers.client import ProviderClient
 from platform_server.work_items.models import WorkItem
 
@@ -69,9 +68,10 @@ class Importer:
     # Whether `complete` has work to do; the engine then calls it for new and changed rows only.
     needs_completion: ClassVar[bool] = False
 
-    def parse_project(self, project: str) -> str:
+    @staticmethod
+    def parse_project(project: str) -> str:
         """The normalized scope, or InvalidProject with a message naming the expected form: the provider's."""
-        return PROVIDER_CLASSES[self.provider].parse_project(project)
+        raise NotImplementedError
 
     def pages(
         self, client: ProviderClient, scope: ImportScope, since: datetime | None, resume: str | None
@@ -92,36 +92,6 @@ class Exporter(Protocol):
     async def create(self, client: ProviderClient, scope: ImportScope, item: WorkItem) -> dict[str, Any]:
         """Creates the provider issue and returns the columns that link the work item to it."""
         ...
-
-
-IMPORTERS: dict[tuple[str, str], Importer] = {}
-EXPORTERS: dict[tuple[str, str], Exporter] = {}
-
-
-def register_importer(importer: Importer) -> Importer:
-    IMPORTERS[(importer.provider, importer.source_entity)] = importer
-    PROVIDER_CLASSES[importer.provider].importers[importer.source_entity] = importer
-    return importer
-
-
-def register_exporter(exporter: Exporter) -> Exporter:
-    EXPORTERS[(exporter.provider, exporter.target_entity)] = exporter
-    return exporter
-
-
-def supported_pairs(provider: str) -> list[dict[str, str]]:
-    """What POST …/sync accepts for a provider, in the request's own terms (for error messages)."""
-    pairs = [
-        {"syncType": "import", "sourceEntity": source, "targetEntity": importer.target_entity}
-        for (name, source), importer in IMPORTERS.items()
-        if name == provider
-    ]
-    pairs += [
-        {"syncType": "export", "sourceEntity": "work_items", "targetEntity": target}
-        for (name, target) in EXPORTERS
-        if name == provider
-    ]
-    return pairs
 
 
 def parse_time(value: Any) -> datetime | None:

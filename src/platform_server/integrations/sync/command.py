@@ -23,8 +23,9 @@ from platform_server.ids import is_valid_id
 from platform_server.integrations.models import Integration
 from platform_server.integrations.providers.base import missing_credential_settings
 from platform_server.integrations.providers.client import ProviderHttp
-from platform_server.integrations.sync.base import IMPORTERS
+from platform_server.integrations.registry import PROVIDER_APIS
 from platform_server.integrations.sync.engine import Outcome, Progress
+from platform_server.integrations.sync.pairs import IMPORTERS
 from platform_server.integrations.sync.schemas import SyncRequest, SyncType
 from platform_server.integrations.sync.service import sync_service
 from platform_server.integrations.tokens import TokenManager, open_token
@@ -58,7 +59,7 @@ async def run_sync_command(
 ) -> CommandResult:
     engine = create_engine(settings)
     sessionmaker = create_sessionmaker(engine)
-    provider_http = ProviderHttp(settings)
+    provider_http = ProviderHttp(settings, PROVIDER_APIS)
     encryptor = Encryptor(settings.secret_keys())
     redis = connect_redis(settings)
     try:

@@ -7,138 +7,18 @@ export skips every item already linked, so a second export creates nothing.
 """
 
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from platform_server.integrations.providers.client import ProviderClient, ProviderError, ProviderNotFound
-from platform_server.integrations.providers.github.tools import parse_repository, repo_path
-from platform_server.integrations.providers.jira.importer import cloud_id
-from platform_server.integrations.providers.jira.tools import parse_project_key, rest_api
-from platform_server.integrations.providers.linear.tools import parse_team_key
-from platform_server.integrations.sync.base import Exporter, ImportScope, clip, parse_time, register_exporter
+from platform_server.integrations.providers.client import ProviderClient, ProviderError
+from platform_server.integrations.sync.base import Exporter, ImportScope
 from platform_server.integrations.sync.engine import Outcome, Progress, SyncAborted, record_failure
 from platform_server.integrations.sync.repository import COMPLETED, FAILED, ExportRepository, SyncRepository
 from platform_server.log import get_logger
-from platform_server.work_items.models import WorkItem
 
 logger = get_logger(__name__)
 BATCH = 100
-
-
-class GitHubIssueExporter:
-    provider: ClassVar[str] = "github"
-    target_entity: ClassVar[str] = "issues"
-
-    def parse_project(self, project: str) -> str:
-        return parse_repository(project)
-
-    async def create(self, client: ProviderClient, scope: ImportScope, item: WorkItem) -> dict[str, Any]:
-        body: dict[str, Any] = {"title": item.title, "body": item.description or ""}
-        if item.labels:
-            body["labels"] = list(item.labels)
-        response = await client.post(repo_path(client, str(scope.project), "issues"), json=body)
-        issue: Mapping[str, Any] = response.data or {}
-        return {
-            "external_id": str(issue["id"]),
-            "key": f"{scope.project}#{issue.get('number')}",
-            "url": clip(issue.get("html_url"), 2000),
-            "source_created_at": parse_time(issue.get("created_at")),
-            "source_updated_at": parse_time(issue.get("updated_at")),
-        }
-
-
-def _adf(text: str | None) -> dict[str, Any]:
-    paragraphs = [part for part in (text or "").split("\n\n") if part.strip()]
-    return {
-        "type": "doc",
-        "version": 1,
-        "content": [{"type": "paragraph", "content": [{"type": "text", "text": part}]} for part in paragraphs],
-    }
-
-
-class JiraIssueExporter:
-    provider: ClassVar[str] = "jira"
-    target_entity: ClassVar[str] = "issues"
-
-    def parse_project(self, project: str) -> str:
-        return parse_project_key(project)
-
-    async def create(self, client: ProviderClient, scope: ImportScope, item: WorkItem) -> dict[str, Any]:
-        fields: dict[str, Any] = {
-            "project": {"key": scope.project},
-            "summary": item.title[:255],
-            "issuetype": {"name": "Task"},
-            "description": _adf(item.description),
-        }
-        if item.labels:
-            # Jira labels cannot contain spaces.
-            fields["labels"] = [label.replace(" ", "_") for label in item.labels]
-        response = await client.post(rest_api(client, cloud_id(scope), "issue"), json={"fields": fields})
-        issue: Mapping[str, Any] = response.data or {}
-        key = str(issue.get("key") or "")
-        site = str(scope.account.get("siteUrl") or "").rstrip("/")
-        return {
-            "external_id": str(issue["id"]),
-            "key": key or None,
-            "url": f"{site}/browse/{key}" if site and key else None,
-        }
-
-
-_TEAM_QUERY = "query SyncTeam($key: String!) { teams(filter: {key: {eq: $key}}) { nodes { id key } } }"
-_CREATE_MUTATION = """
-mutation SyncCreateIssue($input: IssueCreateInput!) {
-  issueCreate(input: $input) { success issue { id identifier url createdAt updatedAt } }
-}
-"""
-
-
-class LinearIssueExporter:
-    provider: ClassVar[str] = "linear"
-    target_entity: ClassVar[str] = "issues"
-
-    def __init__(self) -> None:
-        # Team keys → ids, per process; a team's id never changes.
-        self._team_ids: dict[tuple[str, str], str] = {}
-
-    def parse_project(self, project: str) -> str:
-        return parse_team_key(project)
-
-    async def _team_id(self, client: ProviderClient, scope: ImportScope) -> str:
-        cache_key = (str(scope.account.get("organizationId") or ""), str(scope.project))
-        if cache_key not in self._team_ids:
-            data = await client.graphql(_TEAM_QUERY, {"key": scope.project})
-            nodes = ((data or {}).get("teams") or {}).get("nodes") or []
-            if not nodes:
-                raise ProviderNotFound("linear", f"Linear has no team with the key {scope.project}")
-            self._team_ids[cache_key] = str(nodes[0]["id"])
-        return self._team_ids[cache_key]
-
-    async def create(self, client: ProviderClient, scope: ImportScope, item: WorkItem) -> dict[str, Any]:
-        team_id = await self._team_id(client, scope)
-        data = await client.graphql(
-            _CREATE_MUTATION,
-            {"input": {"teamId": team_id, "title": item.title, "description": item.description or ""}},
-            mutation=True,
-        )
-        payload = (data or {}).get("issueCreate") or {}
-        issue = payload.get("issue") or {}
-        if not payload.get("success") or not issue.get("id"):
-            raise ProviderError("linear", "Linear did not create the issue")
-        return {
-            "external_id": str(issue["id"]),
-            "key": clip(issue.get("identifier"), 255),
-            "url": clip(issue.get("url"), 2000),
-            "source_created_at": parse_time(issue.get("createdAt")),
-            "source_updated_at": parse_time(issue.get("updatedAt")),
-        }
-
-
-register_exporter(GitHubIssueExporter())
-register_exporter(JiraIssueExporter())
-register_exporter(LinearIssueExporter())
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,21 +27,11 @@ from platform_server.integrations.providers.client import (
     ProviderNotFound,
     ProviderRateLimited,
 )
-from platform_server.integrations.providers.github import importer as _github  # noqa: F401 - registers importers
-from platform_server.integrations.providers.jira import importer as _jira  # noqa: F401
-from platform_server.integrations.providers.linear import importer as _linear  # noqa: F401
-from platform_server.integrations.providers.notion import importer as _notion  # noqa: F401
 from platform_server.integrations.repository import IntegrationRepository
-from platform_server.integrations.sync.base import (
-    EXPORTERS,
-    IMPORTERS,
-    Exporter,
-    Importer,
-    ImportScope,
-    supported_pairs,
-)
+from platform_server.integrations.sync.base import Exporter, Importer, ImportScope
 from platform_server.integrations.sync.engine import Cursor, ImportEngine, ImportJob, Outcome, Progress
 from platform_server.integrations.sync.export import ExportEngine, ExportJob
+from platform_server.integrations.sync.pairs import EXPORTERS, IMPORTERS, supported_pairs
 from platform_server.integrations.sync.repository import RUNNING, SyncRepository
 from platform_server.integrations.sync.schemas import SyncRequest, SyncType
 from platform_server.log import get_logger

@@ -5,7 +5,12 @@ import re
 from typing import Any
 
 from platform_server.integrations.providers.base import InvalidProject
-from platform_server.integrations.providers.client import ProviderBadRequest, ProviderClient, quote_value
+from platform_server.integrations.providers.client import (
+    ProviderBadRequest,
+    ProviderClient,
+    ProviderForbidden,
+    quote_value,
+)
 from platform_server.integrations.providers.toolspec import (
     ToolSpec,
     array,
@@ -35,7 +40,17 @@ async def list_files(client: ProviderClient, arguments: dict[str, Any]) -> dict[
         projects: list[dict[str, Any]] = [{"id": str(arguments["projectId"]), "name": None}]
     elif arguments.get("teamId"):
         # Figma's API cannot list a user's teams, so the team id comes from the user (its URL).
-        data = (await client.get(client.path("v1", "teams", arguments["teamId"], "projects"))).data or {}
+        try:
+            data = (await client.get(client.path("v1", "teams", arguments["teamId"], "projects"))).data or {}
+        except ProviderForbidden as exc:
+            raise ProviderForbidden(
+                "figma",
+                "Figma refused to list the team's projects: that needs the projects:read scope, which Figma grants "
+                "only to private (organisation) OAuth apps. Pass `projectId` (from a project URL, "
+                "figma.com/files/project/<projectId>) instead, or connect Figma through a private app that "
+                "requests projects:read",
+                status_code=exc.status_code,
+            ) from exc
         projects = [{"id": str(p["id"]), "name": p.get("name")} for p in data.get("projects") or []]
     else:
         raise ProviderBadRequest(

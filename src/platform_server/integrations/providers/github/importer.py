@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 from platform_server.integrations.providers.client import ProviderClient, ProviderResponse
-from platform_server.integrations.providers.github.tools import repo_path
+from platform_server.integrations.providers.github.tools import parse_repository, repo_path
 from platform_server.integrations.sync.base import (
     TRACKER_COLUMNS,
     Importer,
@@ -19,7 +19,6 @@ from platform_server.integrations.sync.base import (
     clip,
     newest,
     parse_time,
-    register_importer,
 )
 from platform_server.work_items.models import WorkItemStatus
 
@@ -51,6 +50,7 @@ class _GitHubIssuesList(Importer):
     provider = "github"
     target_entity = "work_items"
     project_hint = "owner/repo"
+    parse_project = staticmethod(parse_repository)
     columns = tuple(column for column in TRACKER_COLUMNS if column != "priority")
     wants_pull_requests: ClassVar[bool]
 
@@ -122,7 +122,3 @@ class GitHubPullRequests(_GitHubIssuesList):
         if item.get("state") == "closed":
             return WorkItemStatus.done
         return WorkItemStatus.in_progress if item.get("draft") else WorkItemStatus.in_review
-
-
-register_importer(GitHubIssues())
-register_importer(GitHubPullRequests())

@@ -10,12 +10,14 @@ from platform_server.integrations.providers.base import (
     ensure_success,
 )
 from platform_server.integrations.providers.client import provider_path
+from platform_server.integrations.providers.github.api import API
+from platform_server.integrations.providers.github.exporter import GitHubIssueExporter
+from platform_server.integrations.providers.github.importer import GitHubIssues, GitHubPullRequests
 from platform_server.integrations.providers.github.tools import TOOLS, parse_repository
 
 
 class GitHub(Provider):
-    name = "github"
-    display_name = "GitHub"
+    api = API
     category = Category.development
     oauth = OAuthConfig(
         authorize_url="https://github.com/login/oauth/authorize",
@@ -24,10 +26,13 @@ class GitHub(Provider):
         pkce=True,
     )
     tools = TOOLS
+    importers = (
+        GitHubIssues(),
+        GitHubPullRequests(),
+    )
+    exporters = (GitHubIssueExporter(),)
     project_hint = "owner/repo"
     parse_project = staticmethod(parse_repository)
-    api_base_url = "https://api.github.com"
-    api_headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
     token_headers = {"Accept": "application/json"}
     revocable = True
 
@@ -43,7 +48,7 @@ class GitHub(Provider):
             self.api_url(provider_path(self.name, "applications", credentials.client_id, "grant")),
             json={"access_token": token},
             auth=(credentials.client_id, credentials.client_secret),
-            headers=dict(self.api_headers),
+            headers=dict(self.api.default_headers),
             timeout=self.timeout,
         )
         if response.status_code not in (204, 404, 422):

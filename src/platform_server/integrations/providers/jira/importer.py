@@ -5,8 +5,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from platform_server.integrations.providers.client import IntegrationExpired, ProviderClient, jira_search_pages
-from platform_server.integrations.providers.jira.tools import rest_api
+from platform_server.integrations.providers.client import IntegrationExpired, ProviderClient
+from platform_server.integrations.providers.jira.api import jira_search_pages
+from platform_server.integrations.providers.jira.tools import parse_project_key, rest_api
 from platform_server.integrations.sync.base import (
     TRACKER_COLUMNS,
     Importer,
@@ -15,7 +16,6 @@ from platform_server.integrations.sync.base import (
     clip,
     newest,
     parse_time,
-    register_importer,
 )
 from platform_server.integrations.sync.render import adf_to_text
 from platform_server.work_items.models import Priority, WorkItemStatus
@@ -62,6 +62,7 @@ class JiraIssues(Importer):
     target_entity = "work_items"
     overlap = timedelta(minutes=5)
     project_hint = "a project key, e.g. PROJ"
+    parse_project = staticmethod(parse_project_key)
     columns = TRACKER_COLUMNS
 
     async def pages(
@@ -101,6 +102,3 @@ class JiraIssues(Importer):
             "source_created_at": parse_time(fields.get("created")),
             "source_updated_at": parse_time(fields.get("updated")),
         }
-
-
-register_importer(JiraIssues())

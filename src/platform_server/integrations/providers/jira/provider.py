@@ -11,12 +11,14 @@ from platform_server.integrations.providers.base import (
     ensure_success,
 )
 from platform_server.integrations.providers.client import provider_path
+from platform_server.integrations.providers.jira.api import API
+from platform_server.integrations.providers.jira.exporter import JiraIssueExporter
+from platform_server.integrations.providers.jira.importer import JiraIssues
 from platform_server.integrations.providers.jira.tools import TOOLS, parse_project_key
 
 
 class Jira(Provider):
-    name = "jira"
-    display_name = "Jira"
+    api = API
     category = Category.project_management
     oauth = OAuthConfig(
         authorize_url="https://auth.atlassian.com/authorize",
@@ -27,10 +29,10 @@ class Jira(Provider):
         rotating_refresh=True,
     )
     tools = TOOLS
+    importers = (JiraIssues(),)
+    exporters = (JiraIssueExporter(),)
     project_hint = "a project key, e.g. PROJ"
     parse_project = staticmethod(parse_project_key)
-    api_base_url = "https://api.atlassian.com"
-    api_headers = {"Accept": "application/json"}
 
     async def whoami(self, http: httpx.AsyncClient, token: str) -> Account:
         response = await http.get(

@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from platform_server.integrations.providers.client import ProviderClient
+from platform_server.integrations.providers.linear.tools import parse_team_key
 from platform_server.integrations.sync.base import (
     TRACKER_COLUMNS,
     Importer,
@@ -13,7 +14,6 @@ from platform_server.integrations.sync.base import (
     clip,
     newest,
     parse_time,
-    register_importer,
 )
 from platform_server.work_items.models import Priority, WorkItemStatus
 
@@ -50,6 +50,7 @@ class LinearIssues(Importer):
     # Linear orders `updatedAt` newest first, so a resumed run continues from the page cursor it stored.
     ascending = False
     project_hint = "a team key, e.g. ENG"
+    parse_project = staticmethod(parse_team_key)
     columns = TRACKER_COLUMNS
 
     async def pages(
@@ -90,6 +91,3 @@ class LinearIssues(Importer):
             "source_created_at": parse_time(node.get("createdAt")),
             "source_updated_at": parse_time(node.get("updatedAt")),
         }
-
-
-register_importer(LinearIssues())

@@ -9,14 +9,16 @@ from platform_server.integrations.providers.base import (
     ProviderResponseError,
     ensure_success,
 )
+from platform_server.integrations.providers.linear.api import API
+from platform_server.integrations.providers.linear.exporter import LinearIssueExporter
+from platform_server.integrations.providers.linear.importer import LinearIssues
 from platform_server.integrations.providers.linear.tools import TOOLS, parse_team_key
 
 _VIEWER_QUERY = "query Viewer { viewer { id name email } organization { id name urlKey } }"
 
 
 class Linear(Provider):
-    name = "linear"
-    display_name = "Linear"
+    api = API
     category = Category.project_management
     oauth = OAuthConfig(
         authorize_url="https://linear.app/oauth/authorize",
@@ -27,9 +29,10 @@ class Linear(Provider):
         rotating_refresh=True,
     )
     tools = TOOLS
+    importers = (LinearIssues(),)
+    exporters = (LinearIssueExporter(),)
     project_hint = "a team key, e.g. ENG"
     parse_project = staticmethod(parse_team_key)
-    api_base_url = "https://api.linear.app"
     revocable = True
 
     async def whoami(self, http: httpx.AsyncClient, token: str) -> Account:

@@ -7,15 +7,15 @@ from datetime import datetime
 from typing import Any
 
 from platform_server.features.models import FeatureStatus
-from platform_server.integrations.providers.client import ProviderClient, notion_pages
-from platform_server.integrations.providers.notion.tools import normalize_id
+from platform_server.integrations.providers.client import ProviderClient
+from platform_server.integrations.providers.notion.api import notion_pages
+from platform_server.integrations.providers.notion.tools import normalize_id, parse_parent
 from platform_server.integrations.sync.base import (
     Importer,
     ImportScope,
     Page,
     clip,
     parse_time,
-    register_importer,
 )
 from platform_server.integrations.sync.render import notion_blocks_to_text, notion_rich_text
 
@@ -65,6 +65,7 @@ class NotionPages(Importer):
     ascending = False
     project_required = False
     project_hint = "optionally a database or page id whose pages to import"
+    parse_project = staticmethod(parse_parent)
     columns = ("title", "description", "status", "url", "source_created_at", "source_updated_at")
     needs_completion = True
 
@@ -121,6 +122,3 @@ class NotionPages(Importer):
             row["description"] = notion_blocks_to_text(blocks)
 
         await asyncio.gather(*(fill(row) for row in rows))
-
-
-register_importer(NotionPages())

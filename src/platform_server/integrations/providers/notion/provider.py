@@ -12,13 +12,13 @@ from platform_server.integrations.providers.base import (
     ProviderResponseError,
     ensure_success,
 )
-from platform_server.integrations.providers.client import NOTION_VERSION
+from platform_server.integrations.providers.notion.api import API
+from platform_server.integrations.providers.notion.importer import NotionPages
 from platform_server.integrations.providers.notion.tools import TOOLS, parse_parent
 
 
 class Notion(Provider):
-    name = "notion"
-    display_name = "Notion"
+    api = API
     category = Category.documentation
     oauth = OAuthConfig(
         authorize_url="https://api.notion.com/v1/oauth/authorize",
@@ -30,10 +30,9 @@ class Notion(Provider):
         extra_authorize_params={"owner": "user"},
     )
     tools = TOOLS
+    importers = (NotionPages(),)
     project_hint = "a database or page id"
     parse_project = staticmethod(parse_parent)
-    api_base_url = "https://api.notion.com"
-    api_headers = {"Notion-Version": NOTION_VERSION}
     revocable = True
 
     def token_metadata(self, token_response: Mapping[str, Any]) -> dict[str, Any]:
@@ -56,7 +55,7 @@ class Notion(Provider):
             self.api_url("/v1/oauth/revoke"),
             json={"token": token},
             auth=(credentials.client_id, credentials.client_secret),
-            headers=dict(self.api_headers),
+            headers=dict(self.api.default_headers),
             timeout=self.timeout,
         )
         if response.status_code not in (200, 400, 401):

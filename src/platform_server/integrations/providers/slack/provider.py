@@ -12,12 +12,12 @@ from platform_server.integrations.providers.base import (
     ProviderResponseError,
     ensure_success,
 )
+from platform_server.integrations.providers.slack.api import API
 from platform_server.integrations.providers.slack.tools import TOOLS, parse_channel
 
 
 class Slack(Provider):
-    name = "slack"
-    display_name = "Slack"
+    api = API
     category = Category.communication
     oauth = OAuthConfig(
         authorize_url="https://slack.com/oauth/v2/authorize",
@@ -32,7 +32,6 @@ class Slack(Provider):
     tools = TOOLS
     project_hint = "a channel id or #name"
     parse_project = staticmethod(parse_channel)
-    api_base_url = "https://slack.com"
     revocable = True
 
     def token_metadata(self, token_response: Mapping[str, Any]) -> dict[str, Any]:
