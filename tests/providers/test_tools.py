@@ -139,6 +139,15 @@ async def test_jira_tools(store: SandboxStore, provider_http: ProviderHttp) -> N
         {"projectKey": "PROJ", "maxResults": 10, "nextPageToken": first["nextPageToken"]},
     )
     assert not {issue["key"] for issue in first["issues"]} & {issue["key"] for issue in second["issues"]}
+    # The last page ends paging by carrying no token (Jira's `isLast` is optional and the sandbox leaves it out).
+    design = await run(store, provider_http, "jira_list_issues", {"projectKey": "DES", "maxResults": 4})
+    rest = await run(
+        store,
+        provider_http,
+        "jira_list_issues",
+        {"projectKey": "DES", "maxResults": 4, "nextPageToken": design["nextPageToken"]},
+    )
+    assert (len(design["issues"]) + len(rest["issues"]), rest["nextPageToken"]) == (6, None)
     done = await run(store, provider_http, "jira_list_issues", {"projectKey": "PROJ", "status": "Done"})
     assert done["issues"]
     assert {issue["status"] for issue in done["issues"]} == {"Done"}

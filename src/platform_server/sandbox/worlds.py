@@ -339,11 +339,16 @@ JIRA_STATUSES = (
     {"id": "10001", "name": "Done", "category": ("3", "done", "Done", "green")},
 )
 JIRA_TRANSITIONS = (("11", "To Do", 0), ("21", "In Progress", 1), ("31", "Done", 2))
-JIRA_TYPES = (
-    {"id": "10001", "name": "Task"},
-    {"id": "10002", "name": "Bug"},
-    {"id": "10003", "name": "Story"},
+# hierarchyLevel: 0 standard, 1 epic, -1 subtask (Jira's issue type hierarchy).
+JIRA_TYPES: tuple[dict[str, Any], ...] = (
+    {"id": "10001", "name": "Task", "subtask": False, "hierarchyLevel": 0},
+    {"id": "10002", "name": "Bug", "subtask": False, "hierarchyLevel": 0},
+    {"id": "10003", "name": "Story", "subtask": False, "hierarchyLevel": 0},
 )
+JIRA_SUBTASK = {"id": "10004", "name": "Sub-task", "subtask": True, "hierarchyLevel": -1}
+JIRA_EPIC = {"id": "10005", "name": "Epic", "subtask": False, "hierarchyLevel": 1}
+# A team-managed style scheme without "Task": what an export must cope with.
+JIRA_TYPES_WITHOUT_TASK = (JIRA_SUBTASK, JIRA_EPIC, JIRA_TYPES[2], JIRA_TYPES[1])
 JIRA_PRIORITIES = ({"id": "2", "name": "High"}, {"id": "3", "name": "Medium"}, {"id": "4", "name": "Low"})
 
 
@@ -353,14 +358,21 @@ class JiraProject:
     name: str
     index: int
     seq: Sequence
+    issue_types: tuple[dict[str, Any], ...] = JIRA_TYPES
 
     @property
     def id(self) -> str:
         return str(10_000 + self.index)
 
+    @property
+    def standard_types(self) -> tuple[dict[str, Any], ...]:
+        return tuple(kind for kind in self.issue_types if kind["hierarchyLevel"] == 0)
+
 
 class JiraWorld:
     site_url = "https://acme.atlassian.net"
+    # Every sandbox user's Jira profile zone; JQL dates are read in it, as Jira reads them in the user's.
+    time_zone = "America/Los_Angeles"
 
     def __init__(self, volume: int, base_url: str) -> None:
         self.volume = volume
@@ -372,6 +384,7 @@ class JiraWorld:
         for index, key in enumerate([*sizes, *extra]):
             name, count = sizes.get(key, (f"{key.capitalize()} team", 3))
             self.projects[key] = JiraProject(key, name, index, Sequence(count))
+        self.projects["DES"].issue_types = JIRA_TYPES_WITHOUT_TASK
 
     def api(self, path: str) -> str:
         return f"{self.base_url}/sandbox/jira/ex/jira/{self.cloud_id}/rest/api/3{path}"
@@ -398,7 +411,7 @@ class JiraWorld:
             "accountId": account_id,
             "displayName": name.capitalize(),
             "active": True,
-            "timeZone": "UTC",
+            "timeZone": self.time_zone,
             "accountType": "atlassian",
         }
 
@@ -442,7 +455,7 @@ class JiraWorld:
                 "name": status["name"],
                 "statusCategory": {"id": int(cat_id), "key": cat_key, "colorName": color, "name": cat_name},
             },
-            "issuetype": override.get("issuetype", JIRA_TYPES[value % 3]),
+            "issuetype": override.get("issuetype", project.standard_types[value % len(project.standard_types)]),
             "priority": override.get("priority", JIRA_PRIORITIES[(value >> 2) % 3]),
             "assignee": self.user(assignee) if assignee else None,
             "reporter": self.user(PEOPLE[(value >> 4) % len(PEOPLE)]),
