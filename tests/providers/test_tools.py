@@ -21,7 +21,7 @@ from platform_server.integrations.providers.notion.tools import TOOLS as NOTION_
 from platform_server.integrations.providers.slack.tools import TOOLS as SLACK_TOOLS
 from platform_server.integrations.providers.toolspec import ToolSpec
 from platform_server.sandbox.store import SandboxStore
-from platform_server.sandbox.worlds import FigmaWorld, JiraWorld, NotionWorld
+from platform_server.sandbox.worlds import GITHUB_READER, FigmaWorld, JiraWorld, NotionWorld
 
 ALL_TOOLS: dict[str, ToolSpec] = {
     tool.name: tool
@@ -107,6 +107,21 @@ async def test_github_tools(store: SandboxStore, provider_http: ProviderHttp) ->
     )
     assert newest["issues"][0]["number"] == created["number"]
     assert newest["issues"][0]["labels"] == ["bug"]
+    assert (created["droppedLabels"], created["warning"]) == ([], None)
+
+
+async def test_github_create_issue_reports_labels_dropped_for_a_user_without_push_access(
+    store: SandboxStore, provider_http: ProviderHttp
+) -> None:
+    repo = store.world("github").repos["acme/product"]
+    assert not repo.can_push(GITHUB_READER)
+    client = client_for(store, provider_http, "github", login=GITHUB_READER)
+    arguments = {"repo": "acme/product", "title": "From a reader", "labels": ["bug"], "assignees": ["alice"]}
+    created = await ALL_TOOLS["github_create_issue"].execute(client, arguments)
+    assert (created["droppedLabels"], created["droppedAssignees"]) == (["bug"], ["alice"])
+    assert "no push access" in created["warning"]
+    stored = store.world("github").issue(repo, created["number"])
+    assert (stored["labels"], stored["assignees"]) == ([], [])
 
     pulls = await run(store, provider_http, "github_list_pull_requests", {"repo": "acme/product", "state": "all"})
     assert pulls["pullRequests"]

@@ -123,6 +123,9 @@ def _issue_count_to_numbers(volume: int, pr_every: int) -> int:
 # -- GitHub -----------------------------------------------------------------------------------------------
 
 
+GITHUB_READER = "acme-reader"
+
+
 @dataclass
 class GitHubRepo:
     owner: str
@@ -131,10 +134,15 @@ class GitHubRepo:
     private: bool
     seq: Sequence
     pr_every: int = 5
+    # Logins with read access only: they may open issues, but GitHub drops their labels and assignees.
+    readers: frozenset[str] = frozenset()
 
     @property
     def full_name(self) -> str:
         return f"{self.owner}/{self.name}"
+
+    def can_push(self, login: str) -> bool:
+        return login not in self.readers
 
     @property
     def id(self) -> int:
@@ -171,6 +179,7 @@ class GitHubWorld:
         ):
             repo = GitHubRepo("acme", name, description, private, Sequence(_issue_count_to_numbers(issues, 5)))
             self.repos[repo.full_name] = repo
+        self.repos["acme/product"].readers = frozenset({GITHUB_READER})
 
     def api(self, path: str) -> str:
         return f"{self.base_url}/sandbox/github{path}"
@@ -188,7 +197,7 @@ class GitHubWorld:
             "site_admin": False,
         }
 
-    def repo_json(self, repo: GitHubRepo) -> dict[str, Any]:
+    def repo_json(self, repo: GitHubRepo, login: str | None = None) -> dict[str, Any]:
         open_count = (
             sum(1 for n in range(1, repo.seq.last + 1) if repo.state(n) == "open")
             if repo.seq.last < 500
@@ -213,7 +222,10 @@ class GitHubWorld:
             "visibility": "private" if repo.private else "public",
             "archived": False,
             "language": "Python",
-            "permissions": {"admin": True, "maintain": True, "push": True, "triage": True, "pull": True},
+            "permissions": {
+                key: login is None or repo.can_push(login) for key in ("admin", "maintain", "push", "triage")
+            }
+            | {"pull": True},
         }
 
     def issue(self, repo: GitHubRepo, number: int) -> dict[str, Any]:

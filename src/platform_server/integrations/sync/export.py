@@ -15,7 +15,12 @@ from typing import Any, ClassVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from platform_server.integrations.providers.client import ProviderClient, ProviderError, ProviderNotFound
-from platform_server.integrations.providers.github.tools import parse_repository, repo_path
+from platform_server.integrations.providers.github.tools import (
+    dropped_on_create,
+    dropped_warning,
+    parse_repository,
+    repo_path,
+)
 from platform_server.integrations.providers.jira.importer import cloud_id
 from platform_server.integrations.providers.jira.tools import parse_project_key, rest_api
 from platform_server.integrations.providers.linear.tools import parse_team_key
@@ -27,6 +32,7 @@ from platform_server.work_items.models import WorkItem
 
 logger = get_logger(__name__)
 BATCH = 100
+MAX_WARNINGS = 50
 
 
 class GitHubIssueExporter:
@@ -43,6 +49,7 @@ class GitHubIssueExporter:
         response = await client.post(repo_path(client, str(scope.project), "issues"), json=body)
         issue: Mapping[str, Any] = response.data or {}
         return {
+            "warning": dropped_warning(f"{scope.project}#{issue.get('number')}", dropped_on_create(body, issue)),
             "external_id": str(issue["id"]),
             "key": f"{scope.project}#{issue.get('number')}",
             "url": clip(issue.get("html_url"), 2000),
@@ -183,8 +190,9 @@ class ExportEngine:
     async def run(self, job: ExportJob, client: ProviderClient, progress: Progress | None = None) -> Outcome:
         started = time.perf_counter()
         created = 0
+        warnings: list[str] = []
         try:
-            created = await self._export(job, client, started, progress)
+            created = await self._export(job, client, started, progress, warnings)
         except SyncAborted:
             return Outcome(job.log_id, FAILED, created, _elapsed_ms(started))
         except ProviderError as exc:
@@ -195,10 +203,13 @@ class ExportEngine:
         except BaseException:
             await record_failure(self._finish(job, FAILED, started, "Interrupted before it finished"))
             raise
-        await self._finish(job, COMPLETED, started, None)
+        # A completed run keeps what the provider silently left out in its log's `error`, as a warning.
+        await self._finish(job, COMPLETED, started, "\n".join(warnings[:MAX_WARNINGS]) or None)
         return Outcome(job.log_id, COMPLETED, created, _elapsed_ms(started))
 
-    async def _export(self, job: ExportJob, client: ProviderClient, started: float, progress: Progress | None) -> int:
+    async def _export(
+        self, job: ExportJob, client: ProviderClient, started: float, progress: Progress | None, warnings: list[str]
+    ) -> int:
         created = batches = 0
         after: str | None = None
         total: int | None = None
@@ -213,6 +224,10 @@ class ExportEngine:
                 return created
             for item in items:
                 link = await job.exporter.create(client, job.scope, item)
+                warning = link.pop("warning", None)
+                if warning:
+                    logger.warning("export_warning", log_id=job.log_id, provider=job.provider, warning=warning)
+                    warnings.append(str(warning))
                 async with self.sessionmaker() as session, session.begin():
                     linked = await ExportRepository(session, job.team_id).link(
                         item.id,
