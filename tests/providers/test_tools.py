@@ -221,6 +221,12 @@ async def test_linear_tools(store: SandboxStore, provider_http: ProviderHttp) ->
     projects = await run(store, provider_http, "linear_list_projects", {"teamKey": "DES"})
     assert projects["projects"]
     assert all("DES" in project["teams"] for project in projects["projects"])
+    # Project statuses (not the deprecated `state`): a workspace's own name and a fixed type.
+    started = await run(store, provider_http, "linear_list_projects", {"statusType": "started"})
+    assert {(project["status"], project["statusType"]) for project in started["projects"]} == {
+        ("In Progress", "started")
+    }
+    assert len(started["projects"]) == 2
     cycles = await run(store, provider_http, "linear_list_cycles", {"teamKey": "ENG"})
     assert sum(cycle["isActive"] for cycle in cycles["cycles"]) == 1
     active = await run(store, provider_http, "linear_list_cycles", {"teamKey": "ENG", "activeOnly": True})

@@ -523,6 +523,26 @@ LINEAR_STATES = (
     ("Canceled", "canceled", "#95a2b3"),
 )
 PRIORITY_LABELS = ("No priority", "Urgent", "High", "Medium", "Low")
+# A workspace names its project statuses; each has one of six fixed types (the names are Linear's defaults).
+LINEAR_PROJECT_STATUSES = {
+    kind: {
+        "id": stable_uuid("linear-project-status", kind),
+        "name": name,
+        "type": kind,
+        "color": color,
+        "position": float(index),
+    }
+    for index, (name, kind, color) in enumerate(
+        (
+            ("Backlog", "backlog", "#bec2c8"),
+            ("Planned", "planned", "#e2e2e2"),
+            ("In Progress", "started", "#f2c94c"),
+            ("Paused", "paused", "#0f783c"),
+            ("Completed", "completed", "#5e6ad2"),
+            ("Canceled", "canceled", "#95a2b3"),
+        )
+    )
+}
 
 
 @dataclass
@@ -569,7 +589,9 @@ class LinearWorld:
                     "id": project_id,
                     "name": name,
                     "description": f"{name} for Acme.",
+                    # `state` is deprecated in Linear's schema and still served for old clients.
                     "state": state,
+                    "status": LINEAR_PROJECT_STATUSES[state],
                     "progress": round((index * 0.17) % 1, 2),
                     "startDate": "2025-01-06",
                     "targetDate": f"2025-{index + 3:02d}-28",
