@@ -217,7 +217,9 @@ def create_linear_app(store: SandboxStore) -> ProviderGate:
         access = store.access_tokens.get(token or "")
         refresh = store.refresh_tokens.get(token or "")
         grant = access.grant if access else refresh.grant if refresh else None
-        if grant is None or grant.provider != "linear":
+        # An expired (or already revoked) access token proves nothing: it cannot end the grant.
+        stale = access is not None and access.problem(time.time()) is not None
+        if grant is None or grant.provider != "linear" or stale or (refresh is not None and refresh.used):
             return json_response({"error": "invalid_token"}, 400)
         store.revoke_grant(grant)
         return Response(status_code=200)
