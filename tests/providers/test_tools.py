@@ -21,7 +21,7 @@ from platform_server.integrations.providers.notion.tools import TOOLS as NOTION_
 from platform_server.integrations.providers.slack.tools import TOOLS as SLACK_TOOLS
 from platform_server.integrations.providers.toolspec import ToolSpec
 from platform_server.sandbox.store import SandboxStore
-from platform_server.sandbox.worlds import FigmaWorld, JiraWorld, NotionWorld
+from platform_server.sandbox.worlds import GITHUB_READER, FigmaWorld, JiraWorld, NotionWorld
 
 ALL_TOOLS: dict[str, ToolSpec] = {
     tool.name: tool
@@ -109,6 +109,21 @@ async def test_github_tools(store: SandboxStore, provider_http: ProviderHttp) ->
     )
     assert newest["issues"][0]["number"] == created["number"]
     assert newest["issues"][0]["labels"] == ["bug"]
+    assert (created["droppedLabels"], created["warning"]) == ([], None)
+
+
+async def test_github_create_issue_reports_labels_dropped_for_a_user_without_push_access(
+    store: SandboxStore, provider_http: ProviderHttp
+) -> None:
+    repo = store.world("github").repos["acme/product"]
+    assert not repo.can_push(GITHUB_READER)
+    client = client_for(store, provider_http, "github", login=GITHUB_READER)
+    arguments = {"repo": "acme/product", "title": "From a reader", "labels": ["bug"], "assignees": ["alice"]}
+    created = await ALL_TOOLS["github_create_issue"].execute(client, arguments)
+    assert (created["droppedLabels"], created["droppedAssignees"]) == (["bug"], ["alice"])
+    assert "no push access" in created["warning"]
+    stored = store.world("github").issue(repo, created["number"])
+    assert (stored["labels"], stored["assignees"]) == ([], [])
 
     pulls = await run(store, provider_http, "github_list_pull_requests", {"repo": "acme/product", "state": "all"})
     assert pulls["pullRequests"]
@@ -153,6 +168,15 @@ async def test_jira_tools(store: SandboxStore, provider_http: ProviderHttp) -> N
         {"projectKey": "PROJ", "maxResults": 10, "nextPageToken": first["nextPageToken"]},
     )
     assert not {issue["key"] for issue in first["issues"]} & {issue["key"] for issue in second["issues"]}
+    # The last page ends paging by carrying no token (Jira's `isLast` is optional and the sandbox leaves it out).
+    design = await run(store, provider_http, "jira_list_issues", {"projectKey": "DES", "maxResults": 4})
+    rest = await run(
+        store,
+        provider_http,
+        "jira_list_issues",
+        {"projectKey": "DES", "maxResults": 4, "nextPageToken": design["nextPageToken"]},
+    )
+    assert (len(design["issues"]) + len(rest["issues"]), rest["nextPageToken"]) == (6, None)
     done = await run(store, provider_http, "jira_list_issues", {"projectKey": "PROJ", "status": "Done"})
     assert done["issues"]
     assert {issue["status"] for issue in done["issues"]} == {"Done"}
@@ -211,6 +235,12 @@ async def test_linear_tools(store: SandboxStore, provider_http: ProviderHttp) ->
     projects = await run(store, provider_http, "linear_list_projects", {"teamKey": "DES"})
     assert projects["projects"]
     assert all("DES" in project["teams"] for project in projects["projects"])
+    # Project statuses (not the deprecated `state`): a workspace's own name and a fixed type.
+    started = await run(store, provider_http, "linear_list_projects", {"statusType": "started"})
+    assert {(project["status"], project["statusType"]) for project in started["projects"]} == {
+        ("In Progress", "started")
+    }
+    assert len(started["projects"]) == 2
     cycles = await run(store, provider_http, "linear_list_cycles", {"teamKey": "ENG"})
     assert sum(cycle["isActive"] for cycle in cycles["cycles"]) == 1
     active = await run(store, provider_http, "linear_list_cycles", {"teamKey": "ENG", "activeOnly": True})

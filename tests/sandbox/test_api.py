@@ -1,7 +1,9 @@
 """The simulated APIs refuse what the real ones refuse, page like them, and obey the control knobs."""
 
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -29,6 +31,7 @@ ENDPOINTS: list[tuple[str, str, str, Any]] = [
     ("jira", "GET", f"{JIRA}/search/jql?jql=project=PROJ", None),
     ("jira", "POST", f"{JIRA}/search/jql", {"jql": "project = PROJ"}),
     ("jira", "POST", f"{JIRA}/issue", {"fields": {}}),
+    ("jira", "GET", f"{JIRA}/issue/createmeta/DES/issuetypes", None),
     ("jira", "GET", f"{JIRA}/issue/PROJ-1", None),
     ("jira", "GET", f"{JIRA}/issue/PROJ-1/transitions", None),
     ("jira", "POST", f"{JIRA}/issue/PROJ-1/transitions", {"transition": {"id": "31"}}),
@@ -204,19 +207,24 @@ async def test_jira_search_rules(http: httpx.AsyncClient, store: SandboxStore) -
         assert message in response.json()["errorMessages"][0]
     ids_only = (await http.post(search, json={"jql": "project = DES"}, headers=headers)).json()
     assert set(ids_only["issues"][0]) == {"id"}
-    assert ids_only["isLast"]
+    # Like Jira's own definition allows, the last page says so only by carrying no token.
     assert "nextPageToken" not in ids_only
+    assert "isLast" not in ids_only
     bad_token = await http.post(search, json={"jql": "project = DES", "nextPageToken": "forged"}, headers=headers)
     assert bad_token.status_code == 400
 
-    store.world("jira").touch("PROJ-3", summary="Edited in Jira")
-    recent = time.strftime("%Y-%m-%d %H:%M", time.gmtime(time.time() - 60))
-    changed = await http.post(
-        search,
-        json={"jql": f'project = PROJ AND updated >= "{recent}" ORDER BY updated ASC', "fields": ["summary"]},
-        headers=headers,
-    )
-    assert [(i["key"], i["fields"]["summary"]) for i in changed.json()["issues"]] == [("PROJ-3", "Edited in Jira")]
+    jira: JiraWorld = store.world("jira")
+    jira.touch("PROJ-3", summary="Edited in Jira")
+    a_minute_ago = datetime.now(UTC) - timedelta(minutes=1)
+
+    async def updated_since(moment: datetime) -> list[tuple[str, str]]:
+        jql = f'project = PROJ AND updated >= "{moment:%Y-%m-%d %H:%M}" ORDER BY updated ASC'
+        response = await http.post(search, json={"jql": jql, "fields": ["summary"]}, headers=headers)
+        return [(issue["key"], issue["fields"]["summary"]) for issue in response.json()["issues"]]
+
+    # JQL dates are wall-clock time in the user's zone: the same instant written in UTC lies hours ahead.
+    assert await updated_since(a_minute_ago.astimezone(ZoneInfo(jira.time_zone))) == [("PROJ-3", "Edited in Jira")]
+    assert await updated_since(a_minute_ago) == []
 
 
 async def test_jira_create_and_transition_validation(http: httpx.AsyncClient, store: SandboxStore) -> None:

@@ -307,11 +307,41 @@ async def test_revocation_endpoints(http: httpx.AsyncClient, store: SandboxStore
     assert (await http.post("/sandbox/linear/oauth/revoke", headers=bearer(linear))).status_code == 200
     assert store.authenticate("linear", linear) == (None, "revoked")
 
+    expired = store.mint_token("linear").access_token
+    store.expire_token(expired)
+    assert (await http.post("/sandbox/linear/oauth/revoke", headers=bearer(expired))).status_code == 400
+    assert not store.access_tokens[expired].grant.revoked
+
     notion = store.mint_token("notion").access_token
     auth = {"Authorization": "Basic " + base64.b64encode(b"sandbox-notion:sandbox-secret-notion").decode()}
     assert (await http.post("/sandbox/notion/v1/oauth/revoke", json={"token": notion}, headers=auth)).status_code == 200
     introspect = await http.post("/sandbox/notion/v1/oauth/introspect", json={"token": notion}, headers=auth)
     assert introspect.json() == {"active": False}
+
+
+async def test_slack_auth_revoke_ends_only_the_token_it_is_called_with(
+    http: httpx.AsyncClient, store: SandboxStore
+) -> None:
+    store.faults.token_lifetime_seconds = 3600
+    issued = store.mint_token("slack", user_scopes=["search:read"])
+    assert issued.user_access_token is not None
+    assert issued.refresh_token is not None
+    assert issued.user_refresh_token is not None
+    bot, user = issued.access_token, issued.user_access_token
+    assert (await http.post("/sandbox/slack/api/auth.revoke", headers=bearer(bot))).json()["revoked"] is True
+    assert (await http.get("/sandbox/slack/api/auth.test", headers=bearer(bot))).json()["error"] == "token_revoked"
+    # The user token of the same install, and its refresh token, still work; the bot's refresh token does not.
+    assert (await http.get("/sandbox/slack/api/auth.test", headers=bearer(user))).json()["ok"] is True
+    form = {"client_id": "sandbox-slack", "client_secret": "sandbox-secret-slack", "grant_type": "refresh_token"}
+    token_url = "/sandbox/slack/api/oauth.v2.access"
+    bot_refresh = await http.post(token_url, data={**form, "refresh_token": issued.refresh_token})
+    assert bot_refresh.json()["ok"] is False
+    user_refresh = await http.post(token_url, data={**form, "refresh_token": issued.user_refresh_token})
+    assert user_refresh.json()["ok"] is True
+    # An expired token cannot revoke anything.
+    store.expire_token(user_refresh.json()["access_token"])
+    refused = await http.post("/sandbox/slack/api/auth.revoke", headers=bearer(user_refresh.json()["access_token"]))
+    assert refused.json()["error"] == "token_expired"
 
 
 @pytest.mark.parametrize(

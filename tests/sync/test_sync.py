@@ -28,8 +28,11 @@ def expected_github(app: Any, *, pulls: bool) -> dict[str, str]:
     for number in range(1, repo.seq.last + 1):
         if repo.is_pull(number) != pulls:
             continue
-        closed = repo.state(number) == "closed"
-        expected[f"acme/product#{number}"] = "done" if closed else ("in_review" if pulls else "todo")
+        if repo.state(number) == "open":
+            expected[f"acme/product#{number}"] = "in_review" if pulls else "todo"
+        else:
+            merged = not pulls or app.state.sandbox.world("github").pull(repo, number)["merged_at"]
+            expected[f"acme/product#{number}"] = "done" if merged else "canceled"
     return expected
 
 
@@ -89,6 +92,8 @@ async def test_github_pull_requests_import(app: Any, client: httpx.AsyncClient, 
     assert result["itemsSynced"] == len(expected)
     imported = await items(client, owner)
     assert {item["key"]: item["status"] for item in imported} == expected
+    # Merged and closed-without-merging pull requests are both in the data, and import differently.
+    assert {"done", "canceled"} <= set(expected.values())
     assert {item["sourceEntity"] for item in imported} == {"pull_requests"}
     assert (await sync(client, owner, integration_id, "pull_requests"))["itemsSynced"] == 0
 

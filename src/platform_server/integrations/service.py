@@ -45,7 +45,7 @@ from platform_server.integrations.schemas import (
     WorkspaceIntegrationEnable,
     WorkspaceIntegrationUpdate,
 )
-from platform_server.integrations.tokens import clear_tokens, open_token, seal_tokens
+from platform_server.integrations.tokens import clear_tokens, seal_tokens, tokens_to_revoke
 from platform_server.log import get_logger
 from platform_server.pagination import PageParams
 from platform_server.security import DecryptionError, Encryptor, hash_token, random_token
@@ -285,16 +285,16 @@ class IntegrationService:
         credentials = provider.credentials()
         if not provider.revocable or credentials is None:
             return
+        http = deps.provider_http.http(provider.name)
         try:
-            token = open_token(deps.encryptor, integration, "access_token")
+            tokens = await tokens_to_revoke(deps.encryptor, provider, credentials, http, integration)
         except DecryptionError:
             return
-        if token is None:
-            return
-        try:
-            await provider.revoke(deps.provider_http.http(provider.name), token, credentials)
-        except (ProviderResponseError, httpx.HTTPError) as exc:
-            logger.warning("integration_revoke_failed", integration_id=integration.id, error=type(exc).__name__)
+        for token in tokens:
+            try:
+                await provider.revoke(http, token, credentials)
+            except (ProviderResponseError, httpx.HTTPError) as exc:
+                logger.warning("integration_revoke_failed", integration_id=integration.id, error=type(exc).__name__)
         clear_tokens(integration)
 
     async def _default_name(self, repository: IntegrationRepository, provider: Provider) -> str:

@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import httpx
 from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
 from sqlalchemy import select, update
@@ -27,6 +28,7 @@ from platform_server.config import Settings
 from platform_server.db import utcnow
 from platform_server.integrations.models import Integration, IntegrationStatus
 from platform_server.integrations.oauth import OAuthFailure, TokenSet, refresh
+from platform_server.integrations.providers.base import ClientCredentials, Provider
 from platform_server.integrations.providers.client import (
     IntegrationExpired,
     ProviderClient,
@@ -39,6 +41,8 @@ from platform_server.redis_store import REDIS_ERRORS, redis_key
 from platform_server.security import DecryptionError, Encryptor
 
 REFRESH_MARGIN = timedelta(minutes=5)
+# A token this close to its expiry may die in flight to the revoke endpoint.
+REVOKE_MARGIN = timedelta(minutes=1)
 _LOCK_TTL_SECONDS = 60
 _LOCK_WAIT_SECONDS = 65
 _REJECTED_AFTER_REFRESH = "The provider rejected a freshly refreshed token; reconnect"
@@ -123,6 +127,33 @@ class _Kind:
 
 _MAIN = _Kind("access_token", "refresh_token", "token_expires_at")
 _USER = _Kind("user_token", "user_refresh_token", "user_token_expires_at")
+
+
+async def tokens_to_revoke(
+    encryptor: Encryptor,
+    provider: Provider,
+    credentials: ClientCredentials,
+    http: httpx.AsyncClient,
+    integration: Integration,
+) -> list[str]:
+    """Every access token of the integration (the main one, and Slack's user token: a revoke ends one token
+    only), each refreshed first when it has expired, since a provider refuses to revoke an expired token and
+    the grant would outlive the integration. Nothing is stored: the integration is being deleted."""
+    tokens = []
+    for kind in (_MAIN, _USER):
+        token = open_token(encryptor, integration, kind.token)
+        if token is None:
+            continue
+        refresh_token = open_token(encryptor, integration, kind.refresh_token)
+        expires_at = kind.expiry(integration)
+        if refresh_token is not None and expires_at is not None and expires_at - utcnow() < REVOKE_MARGIN:
+            try:
+                token = (await refresh(provider, credentials, http, refresh_token)).access_token
+            except OAuthFailure as failure:
+                # A refused refresh usually means the grant is gone already; the revoke that follows says the rest.
+                logger.warning("integration_revoke_refresh_failed", integration_id=integration.id, error=failure.error)
+        tokens.append(token)
+    return tokens
 
 
 class TokenManager:

@@ -40,7 +40,9 @@ the grant (leeway 0). Access tokens expire after the provider's lifetime (Jira 1
 GitHub, Notion and Slack never) unless the `tokenLifetimeSeconds` knob overrides it — which also makes
 GitHub (expiring user tokens) and Slack (token rotation) issue refresh tokens. Every API endpoint answers
 401 for a missing, unknown, expired or revoked token, in the provider's own error shape (Slack: HTTP 200
-with `not_authed`/`invalid_auth`/`token_expired`/`token_revoked`).
+with `not_authed`/`invalid_auth`/`token_expired`/`token_revoked`). A revoke ends no more than the provider's
+would: Slack's `auth.revoke` ends the one token it is called with (bot or user, with its refresh tokens), and
+an expired access token revokes nothing (Linear's `/oauth/revoke` answers 400, Slack `token_expired`).
 
 State is one `SandboxStore` on `app.state.sandbox`: `mint_token(provider)`, `count(provider, method, path)`,
 `faults` (latency, 429 every N, 5xx every N or by rate, Retry-After, token lifetime, volume), `reset()`, and

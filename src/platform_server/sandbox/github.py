@@ -120,8 +120,8 @@ def create_github_app(store: SandboxStore) -> ProviderGate:
 
     @answers_problems
     async def get_repo(request: Request) -> Response:
-        auth(request)
-        return json_response(world().repo_json(repo_of(request)))
+        record = auth(request)
+        return json_response(world().repo_json(repo_of(request), record.grant.account.login))
 
     @answers_problems
     async def list_issues(request: Request) -> Response:
@@ -208,6 +208,9 @@ def create_github_app(store: SandboxStore) -> ProviderGate:
             fields["assignee"] = assignees[0] if assignees else None
         else:
             fields["assignee"] = None
+        if not repo.can_push(record.grant.account.login):
+            # GitHub answers 201 all the same: labels and assignees of a user without push access vanish.
+            fields.update(labels=[], assignee=None)
         number = world().create_issue(repo, fields, record.grant.account.login)
         issue = world().issue(repo, number)
         return json_response(issue, 201, headers={"Location": issue["url"]})

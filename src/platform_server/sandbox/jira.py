@@ -4,8 +4,9 @@ import base64
 import hashlib
 import re
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 from starlette.requests import Request
@@ -20,7 +21,6 @@ from platform_server.sandbox.worlds import (
     JIRA_PRIORITIES,
     JIRA_STATUSES,
     JIRA_TRANSITIONS,
-    JIRA_TYPES,
     JiraProject,
     JiraWorld,
 )
@@ -80,7 +80,7 @@ def create_jira_app(store: SandboxStore) -> ProviderGate:
                 "avatarUrls": {},
                 "displayName": account.display_name,
                 "active": True,
-                "timeZone": "UTC",
+                "timeZone": world().time_zone,
                 "locale": "en_US",
             }
         )
@@ -152,9 +152,7 @@ def create_jira_app(store: SandboxStore) -> ProviderGate:
         if start + size < len(numbers):
             next_token = orjson.dumps({"q": digest, "at": start + size})
             body["nextPageToken"] = base64.urlsafe_b64encode(next_token).decode().rstrip("=")
-            body["isLast"] = False
-        else:
-            body["isLast"] = True
+        # `isLast` is optional in Jira's own definition of this response; leaving it out keeps clients honest.
         return json_response(body)
 
     @answers_problems
@@ -220,10 +218,10 @@ def create_jira_app(store: SandboxStore) -> ProviderGate:
         elif len(summary) > 255:
             errors["summary"] = "Summary must be less than 255 characters."
         type_ref = fields.get("issuetype") if isinstance(fields.get("issuetype"), dict) else None
-        issue_type = _pick(JIRA_TYPES, type_ref)
+        issue_type = _pick(project.issue_types, type_ref) if project is not None else None
         if type_ref is None:
             errors["issuetype"] = "Specify an issue type"
-        elif issue_type is None:
+        elif issue_type is None and project is not None:
             errors["issuetype"] = "The issue type selected is invalid."
         description = fields.get("description")
         if description is not None and not (isinstance(description, dict) and description.get("type") == "doc"):
@@ -259,6 +257,30 @@ def create_jira_app(store: SandboxStore) -> ProviderGate:
         issue_id = jira.issue_id(project, number)
         return json_response(
             {"id": issue_id, "key": f"{project.key}-{number}", "self": jira.api(f"/issue/{issue_id}")}, 201
+        )
+
+    @answers_problems
+    async def create_meta_issue_types(request: Request) -> Response:
+        auth(request, "write:jira-work")
+        ref = request.path_params["project"]
+        jira = world()
+        project = jira.projects.get(ref.upper()) or next((p for p in jira.projects.values() if p.id == ref), None)
+        if project is None:
+            raise Problem(error(404, "No project could be found with key or id '" + ref + "'."))
+        params = request.query_params
+        start = _int(params.get("startAt", "0"), "startAt")
+        size = min(_int(params.get("maxResults", "50"), "maxResults") or 50, 200)
+        kinds = project.issue_types
+        return json_response(
+            {
+                "issueTypes": [
+                    {**kind, "self": jira.api(f"/issuetype/{kind['id']}"), "description": "", "iconUrl": ""}
+                    for kind in kinds[start : start + size]
+                ],
+                "maxResults": size,
+                "startAt": start,
+                "total": len(kinds),
+            }
         )
 
     @answers_problems
@@ -319,6 +341,7 @@ def create_jira_app(store: SandboxStore) -> ProviderGate:
         Route(f"{API}/search/jql", search_get, methods=["GET"]),
         Route(f"{API}/search/jql", search_post, methods=["POST"]),
         Route(f"{API}/issue", create_issue, methods=["POST"]),
+        Route(f"{API}/issue/createmeta/{{project}}/issuetypes", create_meta_issue_types, methods=["GET"]),
         Route(f"{API}/issue/{{key}}", get_issue, methods=["GET"]),
         Route(f"{API}/issue/{{key}}/transitions", list_transitions, methods=["GET"]),
         Route(f"{API}/issue/{{key}}/transitions", do_transition, methods=["POST"]),
@@ -346,7 +369,7 @@ def _int(value: str, name: str) -> int:
     return number
 
 
-def _pick(options: tuple[dict[str, str], ...], ref: dict[str, Any] | None) -> dict[str, str] | None:
+def _pick(options: tuple[dict[str, Any], ...], ref: dict[str, Any] | None) -> dict[str, Any] | None:
     if ref is None:
         return None
     for option in options:
@@ -532,13 +555,13 @@ def _operand(field: str, operator: str, operand: Any, jira: JiraWorld) -> Any:
             resolved.append(project.key)
         return resolved
     if field in ("updated", "created"):
-        return _jql_date(field, str(operand))
+        return _jql_date(field, str(operand), ZoneInfo(jira.time_zone))
     if isinstance(operand, list):
         return [str(value).lower() for value in operand]
     return str(operand).lower()
 
 
-def _jql_date(field: str, value: str) -> float:
+def _jql_date(field: str, value: str, zone: ZoneInfo) -> float:
     relative = re.fullmatch(r"([-+]?)(\d+)([mhdw])", value.strip())
     if relative:
         sign = -1 if relative.group(1) == "-" else 1
@@ -546,8 +569,8 @@ def _jql_date(field: str, value: str) -> float:
         return time.time() + sign * int(relative.group(2)) * unit
     for pattern in _DATE_FORMATS:
         try:
-            # The sandbox evaluates JQL times in UTC (Jira uses the user's time zone; ours is UTC).
-            return datetime.strptime(value.strip(), pattern).replace(tzinfo=UTC).timestamp()
+            # Like Jira, a JQL date is wall-clock time in the searching user's zone.
+            return datetime.strptime(value.strip(), pattern).replace(tzinfo=zone).timestamp()
         except ValueError:
             continue
     raise _jql_error(

@@ -50,8 +50,11 @@ SCHEMA = build_schema(
     type TeamConnection { nodes: [Team!]! pageInfo: PageInfo! }
     type IssueLabel { id: ID! name: String! color: String! }
     type IssueLabelConnection { nodes: [IssueLabel!]! pageInfo: PageInfo! }
+    type ProjectStatus { id: ID! name: String! type: String! color: String! position: Float! }
     type Project {
-      id: ID! name: String! description: String! state: String! progress: Float! startDate: TimelessDate
+      id: ID! name: String! description: String!
+      state: String! @deprecated(reason: "Use project.status instead")
+      status: ProjectStatus! progress: Float! startDate: TimelessDate
       targetDate: TimelessDate url: String! createdAt: DateTime! updatedAt: DateTime!
       teams(first: Int, after: String): TeamConnection!
     }
@@ -94,9 +97,10 @@ SCHEMA = build_schema(
       createdAt: DateComparator updatedAt: DateComparator team: TeamFilter state: WorkflowStateFilter
       assignee: NullableUserFilter project: NullableProjectFilter and: [IssueFilter!] or: [IssueFilter!]
     }
+    input ProjectStatusFilter { id: IDComparator name: StringComparator type: StringComparator }
     input ProjectFilter {
-      id: IDComparator name: StringComparator state: StringComparator accessibleTeams: TeamCollectionFilter
-      and: [ProjectFilter!] or: [ProjectFilter!]
+      id: IDComparator name: StringComparator state: StringComparator status: ProjectStatusFilter
+      accessibleTeams: TeamCollectionFilter and: [ProjectFilter!] or: [ProjectFilter!]
     }
     input CycleFilter {
       id: IDComparator number: NumberComparator isActive: BooleanComparator isFuture: BooleanComparator
@@ -213,7 +217,9 @@ def create_linear_app(store: SandboxStore) -> ProviderGate:
         access = store.access_tokens.get(token or "")
         refresh = store.refresh_tokens.get(token or "")
         grant = access.grant if access else refresh.grant if refresh else None
-        if grant is None or grant.provider != "linear":
+        # An expired (or already revoked) access token proves nothing: it cannot end the grant.
+        stale = access is not None and access.problem(time.time()) is not None
+        if grant is None or grant.provider != "linear" or stale or (refresh is not None and refresh.used):
             return json_response({"error": "invalid_token"}, 400)
         store.revoke_grant(grant)
         return Response(status_code=200)
@@ -614,10 +620,14 @@ def _match_project(project: dict[str, Any], filter_: dict[str, Any] | None, worl
             return False
         if teams.get("every") and not all(_match_team(world.teams[key], teams["every"]) for key in project["_teams"]):
             return False
+        status = f.get("status") or {}
         return (
             _compare(project["id"], f.get("id"))
             and _compare(project["name"], f.get("name"))
             and _compare(project["state"], f.get("state"))
+            and _compare(project["status"]["id"], status.get("id"))
+            and _compare(project["status"]["name"], status.get("name"))
+            and _compare(project["status"]["type"], status.get("type"))
         )
 
     return _combine(filter_, check)

@@ -277,7 +277,7 @@ def _refresh(store: SandboxStore, rules: OAuthRules, body: dict[str, str]) -> Is
     if not token:
         raise OAuthFailure("invalid_request", "refresh_token is required")
     record = store.refresh_tokens.get(token)
-    if record is None or record.grant.provider != rules.provider or record.grant.revoked:
+    if record is None or record.grant.provider != rules.provider or record.grant.ended_for(record.kind):
         raise OAuthFailure("invalid_refresh")
     if record.used:
         # Reuse of a rotated refresh token (leeway 0): the whole grant is revoked, as Atlassian does.

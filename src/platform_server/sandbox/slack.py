@@ -106,9 +106,9 @@ def create_slack_app(store: SandboxStore) -> ProviderGate:
     def auth_revoke(record: AccessToken, args: dict[str, Any]) -> Response:
         if str(args.get("test", "")).lower() in ("1", "true"):
             return json_response({"ok": True, "revoked": False})
-        record.revoked = True
-        # Revoking the last token of an install removes the whole grant, as uninstalling does.
-        store.revoke_grant(record.grant)
+        # auth.revoke ends the one token it is called with (and, with rotation, its refresh token); the install's
+        # other token lives on (only apps.uninstall ends them all).
+        record.grant.revoked_kinds.add(record.kind)
         return json_response({"ok": True, "revoked": True})
 
     def conversations_list(record: AccessToken, args: dict[str, Any]) -> Response:

@@ -72,6 +72,11 @@ class Grant:
     scopes: list[str]
     user_scopes: list[str] = field(default_factory=list)
     revoked: bool = False
+    # Token kinds revoked one by one (Slack's auth.revoke ends the bot or the user token, not the install).
+    revoked_kinds: set[str] = field(default_factory=set)
+
+    def ended_for(self, kind: str) -> bool:
+        return self.revoked or kind in self.revoked_kinds
 
 
 @dataclass
@@ -84,7 +89,7 @@ class AccessToken:
 
     def problem(self, now: float) -> str | None:
         """Why the token is refused, or None when it is good."""
-        if self.revoked or self.grant.revoked:
+        if self.revoked or self.grant.ended_for(self.kind):
             return "revoked"
         if self.expires_at is not None and now >= self.expires_at:
             return "expired"

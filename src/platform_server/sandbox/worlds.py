@@ -123,6 +123,9 @@ def _issue_count_to_numbers(volume: int, pr_every: int) -> int:
 # -- GitHub -----------------------------------------------------------------------------------------------
 
 
+GITHUB_READER = "acme-reader"
+
+
 @dataclass
 class GitHubRepo:
     owner: str
@@ -131,10 +134,15 @@ class GitHubRepo:
     private: bool
     seq: Sequence
     pr_every: int = 5
+    # Logins with read access only: they may open issues, but GitHub drops their labels and assignees.
+    readers: frozenset[str] = frozenset()
 
     @property
     def full_name(self) -> str:
         return f"{self.owner}/{self.name}"
+
+    def can_push(self, login: str) -> bool:
+        return login not in self.readers
 
     @property
     def id(self) -> int:
@@ -171,6 +179,7 @@ class GitHubWorld:
         ):
             repo = GitHubRepo("acme", name, description, private, Sequence(_issue_count_to_numbers(issues, 5)))
             self.repos[repo.full_name] = repo
+        self.repos["acme/product"].readers = frozenset({GITHUB_READER})
 
     def api(self, path: str) -> str:
         return f"{self.base_url}/sandbox/github{path}"
@@ -188,7 +197,7 @@ class GitHubWorld:
             "site_admin": False,
         }
 
-    def repo_json(self, repo: GitHubRepo) -> dict[str, Any]:
+    def repo_json(self, repo: GitHubRepo, login: str | None = None) -> dict[str, Any]:
         open_count = (
             sum(1 for n in range(1, repo.seq.last + 1) if repo.state(n) == "open")
             if repo.seq.last < 500
@@ -213,7 +222,10 @@ class GitHubWorld:
             "visibility": "private" if repo.private else "public",
             "archived": False,
             "language": "Python",
-            "permissions": {"admin": True, "maintain": True, "push": True, "triage": True, "pull": True},
+            "permissions": {
+                key: login is None or repo.can_push(login) for key in ("admin", "maintain", "push", "triage")
+            }
+            | {"pull": True},
         }
 
     def issue(self, repo: GitHubRepo, number: int) -> dict[str, Any]:
@@ -339,11 +351,16 @@ JIRA_STATUSES = (
     {"id": "10001", "name": "Done", "category": ("3", "done", "Done", "green")},
 )
 JIRA_TRANSITIONS = (("11", "To Do", 0), ("21", "In Progress", 1), ("31", "Done", 2))
-JIRA_TYPES = (
-    {"id": "10001", "name": "Task"},
-    {"id": "10002", "name": "Bug"},
-    {"id": "10003", "name": "Story"},
+# hierarchyLevel: 0 standard, 1 epic, -1 subtask (Jira's issue type hierarchy).
+JIRA_TYPES: tuple[dict[str, Any], ...] = (
+    {"id": "10001", "name": "Task", "subtask": False, "hierarchyLevel": 0},
+    {"id": "10002", "name": "Bug", "subtask": False, "hierarchyLevel": 0},
+    {"id": "10003", "name": "Story", "subtask": False, "hierarchyLevel": 0},
 )
+JIRA_SUBTASK = {"id": "10004", "name": "Sub-task", "subtask": True, "hierarchyLevel": -1}
+JIRA_EPIC = {"id": "10005", "name": "Epic", "subtask": False, "hierarchyLevel": 1}
+# A team-managed style scheme without "Task": what an export must cope with.
+JIRA_TYPES_WITHOUT_TASK = (JIRA_SUBTASK, JIRA_EPIC, JIRA_TYPES[2], JIRA_TYPES[1])
 JIRA_PRIORITIES = ({"id": "2", "name": "High"}, {"id": "3", "name": "Medium"}, {"id": "4", "name": "Low"})
 
 
@@ -353,14 +370,21 @@ class JiraProject:
     name: str
     index: int
     seq: Sequence
+    issue_types: tuple[dict[str, Any], ...] = JIRA_TYPES
 
     @property
     def id(self) -> str:
         return str(10_000 + self.index)
 
+    @property
+    def standard_types(self) -> tuple[dict[str, Any], ...]:
+        return tuple(kind for kind in self.issue_types if kind["hierarchyLevel"] == 0)
+
 
 class JiraWorld:
     site_url = "https://acme.atlassian.net"
+    # Every sandbox user's Jira profile zone; JQL dates are read in it, as Jira reads them in the user's.
+    time_zone = "America/Los_Angeles"
 
     def __init__(self, volume: int, base_url: str) -> None:
         self.volume = volume
@@ -372,6 +396,7 @@ class JiraWorld:
         for index, key in enumerate([*sizes, *extra]):
             name, count = sizes.get(key, (f"{key.capitalize()} team", 3))
             self.projects[key] = JiraProject(key, name, index, Sequence(count))
+        self.projects["DES"].issue_types = JIRA_TYPES_WITHOUT_TASK
 
     def api(self, path: str) -> str:
         return f"{self.base_url}/sandbox/jira/ex/jira/{self.cloud_id}/rest/api/3{path}"
@@ -398,7 +423,7 @@ class JiraWorld:
             "accountId": account_id,
             "displayName": name.capitalize(),
             "active": True,
-            "timeZone": "UTC",
+            "timeZone": self.time_zone,
             "accountType": "atlassian",
         }
 
@@ -442,7 +467,7 @@ class JiraWorld:
                 "name": status["name"],
                 "statusCategory": {"id": int(cat_id), "key": cat_key, "colorName": color, "name": cat_name},
             },
-            "issuetype": override.get("issuetype", JIRA_TYPES[value % 3]),
+            "issuetype": override.get("issuetype", project.standard_types[value % len(project.standard_types)]),
             "priority": override.get("priority", JIRA_PRIORITIES[(value >> 2) % 3]),
             "assignee": self.user(assignee) if assignee else None,
             "reporter": self.user(PEOPLE[(value >> 4) % len(PEOPLE)]),
@@ -498,6 +523,26 @@ LINEAR_STATES = (
     ("Canceled", "canceled", "#95a2b3"),
 )
 PRIORITY_LABELS = ("No priority", "Urgent", "High", "Medium", "Low")
+# A workspace names its project statuses; each has one of six fixed types (the names are Linear's defaults).
+LINEAR_PROJECT_STATUSES = {
+    kind: {
+        "id": stable_uuid("linear-project-status", kind),
+        "name": name,
+        "type": kind,
+        "color": color,
+        "position": float(index),
+    }
+    for index, (name, kind, color) in enumerate(
+        (
+            ("Backlog", "backlog", "#bec2c8"),
+            ("Planned", "planned", "#e2e2e2"),
+            ("In Progress", "started", "#f2c94c"),
+            ("Paused", "paused", "#0f783c"),
+            ("Completed", "completed", "#5e6ad2"),
+            ("Canceled", "canceled", "#95a2b3"),
+        )
+    )
+}
 
 
 @dataclass
@@ -544,7 +589,9 @@ class LinearWorld:
                     "id": project_id,
                     "name": name,
                     "description": f"{name} for Acme.",
+                    # `state` is deprecated in Linear's schema and still served for old clients.
                     "state": state,
+                    "status": LINEAR_PROJECT_STATUSES[state],
                     "progress": round((index * 0.17) % 1, 2),
                     "startDate": "2025-01-06",
                     "targetDate": f"2025-{index + 3:02d}-28",

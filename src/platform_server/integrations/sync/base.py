@@ -90,7 +90,8 @@ class Exporter(Protocol):
     def parse_project(self, project: str) -> str: ...
 
     async def create(self, client: ProviderClient, scope: ImportScope, item: WorkItem) -> dict[str, Any]:
-        """Creates the provider issue and returns the columns that link the work item to it."""
+        """Creates the provider issue and returns the columns that link the work item to it, and under
+        `warning` (when not None) what the provider silently left out of the issue."""
         ...
 
 

@@ -19,6 +19,7 @@ from platform_server.log import get_logger
 
 logger = get_logger(__name__)
 BATCH = 100
+MAX_WARNINGS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +40,9 @@ class ExportEngine:
     async def run(self, job: ExportJob, client: ProviderClient, progress: Progress | None = None) -> Outcome:
         started = time.perf_counter()
         created = 0
+        warnings: list[str] = []
         try:
-            created = await self._export(job, client, started, progress)
+            created = await self._export(job, client, started, progress, warnings)
         except SyncAborted:
             return Outcome(job.log_id, FAILED, created, _elapsed_ms(started))
         except ProviderError as exc:
@@ -51,10 +53,13 @@ class ExportEngine:
         except BaseException:
             await record_failure(self._finish(job, FAILED, started, "Interrupted before it finished"))
             raise
-        await self._finish(job, COMPLETED, started, None)
+        # A completed run keeps what the provider silently left out in its log's `error`, as a warning.
+        await self._finish(job, COMPLETED, started, "\n".join(warnings[:MAX_WARNINGS]) or None)
         return Outcome(job.log_id, COMPLETED, created, _elapsed_ms(started))
 
-    async def _export(self, job: ExportJob, client: ProviderClient, started: float, progress: Progress | None) -> int:
+    async def _export(
+        self, job: ExportJob, client: ProviderClient, started: float, progress: Progress | None, warnings: list[str]
+    ) -> int:
         created = batches = 0
         after: str | None = None
         total: int | None = None
@@ -69,6 +74,10 @@ class ExportEngine:
                 return created
             for item in items:
                 link = await job.exporter.create(client, job.scope, item)
+                warning = link.pop("warning", None)
+                if warning:
+                    logger.warning("export_warning", log_id=job.log_id, provider=job.provider, warning=warning)
+                    warnings.append(str(warning))
                 async with self.sessionmaker() as session, session.begin():
                     linked = await ExportRepository(session, job.team_id).link(
                         item.id,

@@ -4,7 +4,12 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from platform_server.integrations.providers.client import ProviderClient
-from platform_server.integrations.providers.github.tools import parse_repository, repo_path
+from platform_server.integrations.providers.github.tools import (
+    dropped_on_create,
+    dropped_warning,
+    parse_repository,
+    repo_path,
+)
 from platform_server.integrations.sync.base import ImportScope, clip, parse_time
 from platform_server.work_items.models import WorkItem
 
@@ -23,6 +28,7 @@ class GitHubIssueExporter:
         response = await client.post(repo_path(client, str(scope.project), "issues"), json=body)
         issue: Mapping[str, Any] = response.data or {}
         return {
+            "warning": dropped_warning(f"{scope.project}#{issue.get('number')}", dropped_on_create(body, issue)),
             "external_id": str(issue["id"]),
             "key": f"{scope.project}#{issue.get('number')}",
             "url": clip(issue.get("html_url"), 2000),

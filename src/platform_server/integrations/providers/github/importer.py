@@ -120,5 +120,7 @@ class GitHubPullRequests(_GitHubIssuesList):
 
     def status(self, item: Mapping[str, Any]) -> str:
         if item.get("state") == "closed":
-            return WorkItemStatus.done
+            # Only `merged_at` tells a merged pull request from one closed without merging.
+            merged = (item.get("pull_request") or {}).get("merged_at")
+            return WorkItemStatus.done if merged else WorkItemStatus.canceled
         return WorkItemStatus.in_progress if item.get("draft") else WorkItemStatus.in_review

@@ -1,6 +1,7 @@
 """GitHub tools: repositories, issues and pull requests through the REST API (api.github.com)."""
 
 import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -156,6 +157,31 @@ async def list_issues(client: ProviderClient, arguments: dict[str, Any]) -> dict
     return {"repo": repo, "issues": issues, "nextPage": _next_page(response)}
 
 
+def dropped_on_create(requested: Mapping[str, Any], issue: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The labels and assignees asked for that the created issue lacks.
+
+    GitHub answers 201 and silently drops both when the user has no push access to the repository.
+    """
+    kept_labels = {str(label.get("name", "")).lower() for label in issue.get("labels") or []}
+    kept_assignees = {str(user.get("login", "")).lower() for user in issue.get("assignees") or []}
+    return {
+        "labels": [str(name) for name in requested.get("labels") or [] if str(name).lower() not in kept_labels],
+        "assignees": [
+            str(name) for name in requested.get("assignees") or [] if str(name).lower() not in kept_assignees
+        ],
+    }
+
+
+def dropped_warning(repo: str, dropped: Mapping[str, list[str]]) -> str | None:
+    parts = [f"{kind} {', '.join(names)}" for kind, names in dropped.items() if names]
+    if not parts:
+        return None
+    return (
+        f"GitHub created the issue in {repo} without the {' and the '.join(parts)}: it drops them silently when "
+        "the connected user has no push access to the repository"
+    )
+
+
 async def create_issue(client: ProviderClient, arguments: dict[str, Any]) -> dict[str, Any]:
     repo = _repo(arguments)
     body: dict[str, Any] = {"title": arguments["title"]}
@@ -164,12 +190,16 @@ async def create_issue(client: ProviderClient, arguments: dict[str, Any]) -> dic
             body[key] = arguments[key]
     response = await client.post(repo_path(client, repo, "issues"), json=body)
     item = response.data
+    dropped = dropped_on_create(body, item)
     return {
         "repo": repo,
         "number": item["number"],
         "title": item["title"],
         "state": item["state"],
         "htmlUrl": item["html_url"],
+        "droppedLabels": dropped["labels"],
+        "droppedAssignees": dropped["assignees"],
+        "warning": dropped_warning(repo, dropped),
     }
 
 
@@ -279,7 +309,9 @@ TOOLS: tuple[ToolSpec, ...] = (
         title="Create a GitHub issue",
         description=(
             "Open a new issue in a GitHub repository. Returns its number and URL. Labels that do not exist "
-            "yet are created by GitHub; assignees must be collaborators of the repository."
+            "yet are created by GitHub; assignees must be collaborators of the repository. Only a user with push "
+            "access can set labels and assignees (GitHub drops them silently otherwise): `droppedLabels`, "
+            "`droppedAssignees` and `warning` report what was left out."
         ),
         input_schema=obj(
             {
@@ -298,8 +330,11 @@ TOOLS: tuple[ToolSpec, ...] = (
                 "title": {"type": "string"},
                 "state": {"type": "string"},
                 "htmlUrl": {"type": "string"},
+                "droppedLabels": array({"type": "string"}),
+                "droppedAssignees": array({"type": "string"}),
+                "warning": nullable({"type": "string"}),
             },
-            ("repo", "number", "title", "state", "htmlUrl"),
+            ("repo", "number", "title", "state", "htmlUrl", "droppedLabels", "droppedAssignees", "warning"),
         ),
         run=create_issue,
         read_only=False,

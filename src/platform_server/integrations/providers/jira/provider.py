@@ -57,6 +57,8 @@ class Jira(Provider):
                 "cloudId": cloud_id,
                 "siteUrl": site.get("url"),
                 "accountId": me["accountId"],
+                # JQL reads dates in this zone, so the incremental sync writes its watermark in it.
+                "timeZone": me.get("timeZone"),
                 "sites": [{"id": s["id"], "name": s.get("name"), "url": s.get("url")} for s in sites],
             },
         )

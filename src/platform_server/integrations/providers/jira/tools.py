@@ -146,7 +146,8 @@ async def list_issues(client: ProviderClient, arguments: dict[str, Any]) -> dict
     return {
         "jql": jql,
         "issues": issues,
-        "nextPageToken": None if data.get("isLast", True) else data.get("nextPageToken"),
+        # `isLast` is optional in enhanced search; the last page is the one without a token.
+        "nextPageToken": data.get("nextPageToken"),
     }
 
 

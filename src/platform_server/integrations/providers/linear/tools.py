@@ -42,7 +42,7 @@ mutation Create($input: IssueCreateInput!) {
 _PROJECTS = """
 query Projects($first: Int, $after: String, $filter: ProjectFilter) {
   projects(first: $first, after: $after, filter: $filter) {
-    nodes { id name description state progress startDate targetDate url teams { nodes { key } } }
+    nodes { id name description status { name type } progress startDate targetDate url teams { nodes { key } } }
     pageInfo { hasNextPage endCursor }
   }
 }"""
@@ -145,8 +145,9 @@ async def list_projects(client: ProviderClient, arguments: dict[str, Any]) -> di
     filter_: dict[str, Any] = {}
     if arguments.get("teamKey"):
         filter_["accessibleTeams"] = {"some": {"key": {"eq": arguments["teamKey"]}}}
-    if arguments.get("state"):
-        filter_["state"] = {"eq": arguments["state"]}
+    if arguments.get("statusType"):
+        # `Project.state` is deprecated in Linear's schema; a project's status has a name and one of six types.
+        filter_["status"] = {"type": {"eq": arguments["statusType"]}}
     data = await client.graphql(
         _PROJECTS,
         {"first": arg(arguments, "first", 50), "after": arguments.get("after"), "filter": filter_ or None},
@@ -156,7 +157,8 @@ async def list_projects(client: ProviderClient, arguments: dict[str, Any]) -> di
         {
             "id": node["id"],
             "name": node["name"],
-            "state": node["state"],
+            "status": (node.get("status") or {}).get("name"),
+            "statusType": (node.get("status") or {}).get("type"),
             "progress": node["progress"],
             "startDate": node.get("startDate"),
             "targetDate": node.get("targetDate"),
@@ -291,13 +293,17 @@ TOOLS: tuple[ToolSpec, ...] = (
         name="linear_list_projects",
         title="List Linear projects",
         description=(
-            "List Linear projects, optionally only those a team takes part in (`teamKey`) or in one `state` "
-            "(backlog, planned, started, paused, completed, canceled). Page with `after` = `nextCursor`."
+            "List Linear projects with their status (the workspace's name for it and its type), optionally only "
+            "those a team takes part in (`teamKey`) or whose status has one `statusType` (backlog, planned, "
+            "started, paused, completed, canceled). Page with `after` = `nextCursor`."
         ),
         input_schema=obj(
             {
                 "teamKey": _TEAM_KEY,
-                "state": enum("Project state.", ("backlog", "planned", "started", "paused", "completed", "canceled")),
+                "statusType": enum(
+                    "Type of the project's status.",
+                    ("backlog", "planned", "started", "paused", "completed", "canceled"),
+                ),
                 "first": _FIRST,
                 "after": _AFTER,
             }
@@ -309,14 +315,15 @@ TOOLS: tuple[ToolSpec, ...] = (
                         {
                             "id": {"type": "string"},
                             "name": {"type": "string"},
-                            "state": {"type": "string"},
+                            "status": _NULL_STR,
+                            "statusType": _NULL_STR,
                             "progress": {"type": "number"},
                             "startDate": _NULL_STR,
                             "targetDate": _NULL_STR,
                             "teams": array({"type": "string"}),
                             "url": {"type": "string"},
                         },
-                        ("id", "name", "state", "url"),
+                        ("id", "name", "status", "statusType", "url"),
                     )
                 ),
                 "nextCursor": _NEXT,
