@@ -65,7 +65,7 @@ PROVIDER_HOSTS: dict[str, dict[str, str]] = {
     "figma": {"web": "https://www.figma.com", "api": "https://api.figma.com"},
 }
 
-NOTION_VERSION = "2022-06-28"
+NOTION_VERSION = "2025-09-03"
 
 _DEFAULT_HEADERS: dict[str, dict[str, str]] = {
     "github": {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"},
