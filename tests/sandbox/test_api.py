@@ -401,6 +401,24 @@ async def test_notion_search_can_stop_short(http: httpx.AsyncClient, store: Sand
     assert last["request_status"] == {"type": "incomplete", "incomplete_reason": "query_result_limit_reached"}
 
 
+async def test_notion_search_lags_edits(http: httpx.AsyncClient, store: SandboxStore) -> None:
+    notion = store.world("notion")
+    headers = {**bearer(store.mint_token("notion").access_token), **NOTION}
+    notes = next(pid for pid, page in notion.pages.items() if page["title"] == "Meeting Notes")
+    body = {"query": "meeting notes", "filter": {"property": "object", "value": "page"}}
+
+    async def found() -> list[str]:
+        response = await http.post("/sandbox/notion/v1/search", json=body, headers=headers)
+        return [result["id"] for result in response.json()["results"]]
+
+    assert await found() == [notes]
+    notion.search_index_delay = 60
+    notion.edit_page(notes, title="Meeting Notes 2")
+    assert await found() == []
+    notion.edit_page(notes, edited=time.time() - 120)
+    assert await found() == [notes]
+
+
 async def test_notion_blocks_nest(http: httpx.AsyncClient, store: SandboxStore) -> None:
     notion = store.world("notion")
     headers = {**bearer(store.mint_token("notion").access_token), **NOTION}

@@ -202,6 +202,28 @@ async def test_notion_workspace_import_never_stops_at_what_search_shows(
     assert (await sync(client, owner, integration_id, "pages", "features"))["itemsSynced"] == 0
 
 
+async def test_notion_workspace_import_catches_pages_search_indexes_late(
+    app: Any, client: httpx.AsyncClient, owner: Member
+) -> None:
+    store = app.state.sandbox
+    notion = store.world("notion")
+    integration_id = await connect_and_enable(app, client, owner, "notion", "")
+    await sync(client, owner, integration_id, "pages", "features")
+
+    # An edit five minutes ago that search has not indexed yet, and a newer one to a database page, which its
+    # data source's query shows at once.
+    notion.search_index_delay = 600
+    notes = next(pid for pid, page in notion.pages.items() if page["title"] == "Meeting Notes")
+    notion.edit_page(notes, edited=time.time() - 300, title="Meeting Notes (renamed)")
+    notion.touch(4, title="Renamed in Notion")
+    assert (await sync(client, owner, integration_id, "pages", "features"))["itemsSynced"] == 1
+    # Search catches up; the late page's edit is older than the cursor the last run left.
+    notion.search_index_delay = 0
+    assert (await sync(client, owner, integration_id, "pages", "features"))["itemsSynced"] == 1
+    titles = {feature["title"] for feature in await items(client, owner, "/api/features")}
+    assert {"Meeting Notes (renamed)", "Renamed in Notion"} <= titles
+
+
 async def test_notion_page_import_takes_the_pages_child_pages(
     app: Any, client: httpx.AsyncClient, owner: Member
 ) -> None:
@@ -228,6 +250,44 @@ async def test_notion_page_import_takes_the_pages_child_pages(
     assert (await sync(client, owner, integration_id, "pages", "features"))["itemsSynced"] == 0
     # Only the newest child, inside the re-read overlap, is read again; the older one is not.
     assert store.count("notion", "GET", "/v1/pages/{page_id}") == pages_read + 1
+
+
+async def test_killed_notion_import_resumes_inside_its_data_source(
+    app: Any, client: httpx.AsyncClient, owner: Member
+) -> None:
+    from platform_server.integrations.sync.service import sync_service
+
+    store = app.state.sandbox
+    store.faults.volume = 250
+    integration_id = await connect_and_enable(app, client, owner, "notion", notion_database(app))
+    expected = notion_database_page_ids(app)
+
+    class Killed(Exception):
+        pass
+
+    def kill_after_two_pages(_items: int, pages: int, _total: int | None) -> None:
+        if pages == 2:
+            raise Killed
+
+    request = SyncRequest(
+        sync_type=SyncType.import_, workspace_id=owner.workspace_id, source_entity="pages", target_entity="features"
+    )
+    async with app.state.sessionmaker() as session:
+        plan, integration = await sync_service.plan(session, owner.team_id, integration_id, request)
+    log = await sync_service.claim(app.state.sessionmaker, plan)
+    with pytest.raises(Killed):
+        await sync_service.run(
+            app.state.sessionmaker, plan, log, app.state.token_manager.client_for(integration), kill_after_two_pages
+        )
+    assert await row_count(app, Feature) == 200
+
+    queries = "/v1/data_sources/{data_source_id}/query"
+    before = store.count("notion", "POST", queries)
+    resumed = await sync(client, owner, integration_id, "pages", "features")
+    assert resumed["itemsSynced"] == len(expected) - 200
+    # The roadmap's third page, then the ideas: the resumed run does not start the roadmap over.
+    assert store.count("notion", "POST", queries) - before == 2
+    assert await feature_ids(app) == expected
 
 
 async def test_rate_limits_and_server_errors_still_give_the_exact_set(

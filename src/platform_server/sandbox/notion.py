@@ -3,8 +3,9 @@ blocks, as Notion-Version 2025-09-03 has them.
 
 The seeded "Product Roadmap" database holds two data sources, so a request under an older version that reads,
 queries or creates a page in it fails the way Notion fails it for multi-source databases, and the data-source
-endpoints do not exist there. Search can be made to stop early (`search_limit`): Notion documents it as not
-exhaustive. Page content nests: blocks with `has_children` have children of their own.
+endpoints do not exist there. Search can be made to stop early (`search_limit`) and to lag edits
+(`search_index_delay`): Notion documents it as neither exhaustive nor immediately consistent. Page content
+nests: blocks with `has_children` have children of their own.
 """
 
 import base64
@@ -369,6 +370,10 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
         refs: list[str] = notion.roadmap.cached(
             ("search", needle, wanted, ascending, len(notion.pages), current), build
         )
+        if notion.search_index_delay:
+            indexed_before = time.time() - notion.search_index_delay
+            edits = {pid: edited for pid, edited, _ in all_pages(notion)}
+            refs = [ref for ref in refs if edits.get(ref, 0.0) <= indexed_before]
         extra: dict[str, Any] = {}
         if notion.search_limit is not None and len(refs) > notion.search_limit:
             refs = refs[: notion.search_limit]

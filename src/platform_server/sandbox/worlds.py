@@ -659,6 +659,9 @@ class NotionWorld:
         # Search stops after this many results and says its answer is incomplete (None: never); Notion
         # documents search as not exhaustive.
         self.search_limit: int | None = None
+        # Search indexes an edit only this many seconds after it (0: at once); until then the page is missing
+        # from search results. Notion documents search as not immediately consistent.
+        self.search_index_delay = 0.0
         # Pages outside the generated roadmap: top-level pages, ideas, and any the API creates.
         self.pages: dict[str, dict[str, Any]] = {}
         # Nested blocks served so far, by id: (their page, their children); filled as parents are listed.
@@ -733,6 +736,11 @@ class NotionWorld:
                 _notion_block("to_do", "Review with design"),
             ],
         }
+
+    def edit_page(self, page_id: str, edited: float | None = None, **changes: Any) -> None:
+        """Changes one of the pages outside the roadmap, edited now or at `edited`."""
+        self.pages[page_id].update(changes, edited=time.time() if edited is None else edited)
+        self.roadmap.changed()
 
     def touch(self, number: int, **changes: Any) -> None:
         self.roadmap.overrides[number] = {
