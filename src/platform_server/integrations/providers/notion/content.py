@@ -38,7 +38,8 @@ async def read_content(client: ProviderClient, block_id: str, *, max_blocks: int
                     return found
                 remaining -= 1
                 found.append(block)
-                if not block.get("has_children") or block.get("type") in _SEPARATE_PAGES or not block.get("id"):
+                nested = block.get("has_children") and block.get("type") not in _SEPARATE_PAGES
+                if not nested or not block.get("id"):
                     continue
                 if depth >= max_depth:
                     complete = False

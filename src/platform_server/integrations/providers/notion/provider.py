@@ -30,7 +30,7 @@ class Notion(Provider):
         extra_authorize_params={"owner": "user"},
     )
     tools = TOOLS
-    project_hint = "a database or page id"
+    project_hint = "a database, data source or page id"
     parse_project = staticmethod(parse_parent)
     api_base_url = "https://api.notion.com"
     api_headers = {"Notion-Version": NOTION_VERSION}

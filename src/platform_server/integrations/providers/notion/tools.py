@@ -34,12 +34,15 @@ def normalize_id(value: str) -> str:
 
 
 def parse_parent(project: str) -> str:
-    """A workspace's defaultProject as a database or page id (with or without dashes, or the tail of its URL)."""
+    """A workspace's defaultProject as a database, data source or page id (with or without dashes, or the tail of
+    its URL)."""
     tail = project.strip().rstrip("/").rsplit("/", 1)[-1].split("?")[0]
     # A bare id (dashed or not), or a page URL's last segment: "Title-<32 hex>".
     candidate = normalize_id(tail) if _UUID.match(normalize_id(tail)) else normalize_id(tail.rsplit("-", 1)[-1])
     if not _UUID.match(candidate):
-        raise InvalidProject(f"defaultProject for Notion must be a database or page id; got {quote_value(project)}")
+        raise InvalidProject(
+            f"defaultProject for Notion must be a database, data source or page id; got {quote_value(project)}"
+        )
     return candidate
 
 
