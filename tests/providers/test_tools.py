@@ -17,6 +17,7 @@ from platform_server.integrations.providers.figma.tools import TOOLS as FIGMA_TO
 from platform_server.integrations.providers.github.tools import TOOLS as GITHUB_TOOLS
 from platform_server.integrations.providers.jira.tools import TOOLS as JIRA_TOOLS
 from platform_server.integrations.providers.linear.tools import TOOLS as LINEAR_TOOLS
+from platform_server.integrations.providers.notion.content import read_content
 from platform_server.integrations.providers.notion.tools import TOOLS as NOTION_TOOLS
 from platform_server.integrations.providers.slack.tools import TOOLS as SLACK_TOOLS
 from platform_server.integrations.providers.toolspec import ToolSpec
@@ -261,14 +262,23 @@ async def test_notion_tools(store: SandboxStore, provider_http: ProviderHttp) ->
         provider_http,
         "notion_create_page",
         {
-            "parentDatabaseId": notion.database_id,
+            "parentDataSourceId": notion.roadmap_source_id,
             "title": "Roadmap item from a tool",
             "content": "First.\n\nSecond.",
         },
     )
     created = await run(store, provider_http, "notion_get_page", {"pageId": in_db["id"]})
     assert created["properties"]["Name"] == "Roadmap item from a tool"
+    assert created["parentType"] == "data_source_id"
+    assert created["databaseId"] == notion.database_id
     assert created["content"] == "First.\nSecond."
+    # The ideas table names its title property "Idea": the tool reads the data source's schema.
+    idea = await run(
+        store, provider_http, "notion_create_page", {"parentDataSourceId": notion.ideas_source_id, "title": "Dark mode"}
+    )
+    assert (await run(store, provider_http, "notion_get_page", {"pageId": idea["id"]}))["properties"]["Idea"] == (
+        "Dark mode"
+    )
     child = await run(
         store, provider_http, "notion_create_page", {"parentPageId": in_db["id"], "title": "A child page"}
     )
@@ -276,8 +286,53 @@ async def test_notion_tools(store: SandboxStore, provider_http: ProviderHttp) ->
 
     found = await run(store, provider_http, "notion_search", {"query": "from a tool"})
     assert [result["id"] for result in found["results"]] == [in_db["id"]]
-    databases = await run(store, provider_http, "notion_search", {"query": "roadmap", "filter": "database"})
-    assert [result["object"] for result in databases["results"]] == ["database"]
+    sources = await run(store, provider_http, "notion_search", {"query": "roadmap", "filter": "data_source"})
+    assert [(r["object"], r["id"], r["databaseId"]) for r in sources["results"]] == [
+        ("data_source", notion.roadmap_source_id, notion.database_id)
+    ]
+
+
+async def test_notion_database_with_two_data_sources_needs_one_chosen(
+    store: SandboxStore, provider_http: ProviderHttp
+) -> None:
+    notion: NotionWorld = store.world("notion")
+    before = len(notion.pages)
+    with pytest.raises(ProviderBadRequest) as raised:
+        await run(
+            store, provider_http, "notion_create_page", {"parentDatabaseId": notion.database_id, "title": "Where?"}
+        )
+    message = raised.value.message
+    assert "2 data sources" in message
+    assert f'"Roadmap" ({notion.roadmap_source_id})' in message
+    assert f'"Ideas" ({notion.ideas_source_id})' in message
+    assert "parentDataSourceId" in message
+    assert len(notion.pages) == before
+
+
+async def test_notion_page_content_includes_nested_blocks(store: SandboxStore, provider_http: ProviderHttp) -> None:
+    notion: NotionWorld = store.world("notion")
+    handbook = next(pid for pid, page in notion.pages.items() if page["title"] == "Engineering Handbook")
+    page = await run(store, provider_http, "notion_get_page", {"pageId": handbook})
+    assert page["content"] == (
+        "## Engineering Handbook\n"
+        "Welcome to Engineering Handbook.\n"
+        "- Ask in #general when in doubt.\n"
+        "  - Or in your team's channel.\n"
+        "    Mention the on-call engineer when it is urgent.\n"
+        "Checklist\n"
+        "  1. Read this page.\n"
+        "  2. Ask your buddy."
+    )
+    assert page["hasMoreContent"] is False
+
+    client = client_for(store, provider_http, "notion")
+    cut = await read_content(client, handbook, max_blocks=3, max_depth=5)
+    assert [block["type"] for block in cut.blocks] == ["heading_2", "paragraph", "bulleted_list_item"]
+    assert cut.complete is False
+    shallow = await read_content(client, handbook, max_blocks=100, max_depth=0)
+    assert len(shallow.blocks) == 4
+    assert not any("children" in block for block in shallow.blocks)
+    assert shallow.complete is False
 
 
 async def test_slack_tools(store: SandboxStore, provider_http: ProviderHttp) -> None:

@@ -50,7 +50,7 @@ PATH_ARGUMENTS = {
     "github_list_pull_requests": ("repo",),
     "jira_transition_issue": ("issueKey",),
     "notion_get_page": ("pageId",),
-    "notion_create_page": ("parentDatabaseId",),
+    "notion_create_page": ("parentDatabaseId", "parentDataSourceId"),
     "figma_list_files": ("teamId", "projectId"),
     "figma_get_file": ("fileKey",),
     "figma_export_images": ("fileKey",),
@@ -82,7 +82,11 @@ def valid_arguments(store: SandboxStore) -> dict[str, list[dict[str, Any]]]:
         "linear_list_cycles": [{"teamKey": "ENG"}],
         "notion_list_pages": [{"pageSize": 2}],
         "notion_get_page": [{"pageId": page}],
-        "notion_create_page": [{"parentDatabaseId": notion.database_id, "title": "t", "content": "c"}],
+        "notion_create_page": [
+            {"parentDataSourceId": notion.roadmap_source_id, "title": "t", "content": "c"},
+            # The seeded database has two data sources: this call stops at reading it, naming them.
+            {"parentDatabaseId": notion.database_id, "title": "t"},
+        ],
         "notion_search": [{"query": "Roadmap", "filter": "page"}],
         "slack_list_channels": [{"limit": 2}],
         "slack_send_message": [{"channel": "#general", "text": "t"}],

@@ -12,7 +12,8 @@ from platform_server.sandbox.store import SandboxStore
 from platform_server.sandbox.worlds import JiraWorld
 from tests.sandbox.conftest import bearer
 
-NOTION = {"Notion-Version": "2022-06-28"}
+NOTION = {"Notion-Version": "2025-09-03"}
+OLD_NOTION = {"Notion-Version": "2022-06-28"}
 JIRA = "/ex/jira/{cloud}/rest/api/3"
 
 # (provider, method, path, json body) of every API endpoint behind the tools and importers.
@@ -41,7 +42,8 @@ ENDPOINTS: list[tuple[str, str, str, Any]] = [
     ("notion", "POST", "/v1/pages", {}),
     ("notion", "GET", "/v1/pages/{page}", None),
     ("notion", "GET", "/v1/databases/{database}", None),
-    ("notion", "POST", "/v1/databases/{database}/query", {}),
+    ("notion", "GET", "/v1/data_sources/{source}", None),
+    ("notion", "POST", "/v1/data_sources/{source}/query", {}),
     ("notion", "GET", "/v1/blocks/{page}/children", None),
     ("slack", "POST", "/api/auth.test", None),
     ("slack", "GET", "/api/conversations.list", None),
@@ -62,6 +64,7 @@ def concrete(store: SandboxStore, path: str) -> str:
         cloud=jira.cloud_id,
         page=notion.roadmap_id(1),
         database=notion.database_id,
+        source=notion.roadmap_source_id,
         file=next(iter(store.world("figma").files)),
     )
 
@@ -290,22 +293,24 @@ async def test_notion_rules(http: httpx.AsyncClient, store: SandboxStore) -> Non
     too_big = await http.post("/sandbox/notion/v1/search", json={"page_size": 101}, headers=headers)
     assert too_big.status_code == 400
     assert too_big.json()["code"] == "validation_error"
-    wrong_filter = await http.post(
-        "/sandbox/notion/v1/search",
-        json={"filter": {"property": "object", "value": "data_source"}},
-        headers=headers,
+    old_filter = await http.post(
+        "/sandbox/notion/v1/search", json={"filter": {"property": "object", "value": "database"}}, headers=headers
     )
-    assert wrong_filter.status_code == 400
-    newer = await http.post(
-        "/sandbox/notion/v1/search",
-        json={"filter": {"property": "object", "value": "data_source"}},
-        headers={**headers, "Notion-Version": "2025-09-03"},
+    assert old_filter.status_code == 400
+    sources = await http.post(
+        "/sandbox/notion/v1/search", json={"filter": {"property": "object", "value": "data_source"}}, headers=headers
     )
-    assert newer.status_code == 200
-    assert [r["object"] for r in newer.json()["results"]] == ["database"]
+    assert sources.status_code == 200
+    assert sources.json()["type"] == "page_or_data_source"
+    assert [(r["object"], r["title"][0]["plain_text"]) for r in sources.json()["results"]] == [
+        ("data_source", "Roadmap"),
+        ("data_source", "Ideas"),
+    ]
     unknown = await http.get("/sandbox/notion/v1/pages/00000000000000000000000000000000", headers=headers)
     assert unknown.status_code == 404
     assert unknown.json()["code"] == "object_not_found"
+    notion = store.world("notion")
+    pages_before = len(notion.pages)
     no_parent = await http.post("/sandbox/notion/v1/pages", json={"properties": {}}, headers=headers)
     assert no_parent.status_code == 400
     long_title = await http.post(
@@ -317,15 +322,145 @@ async def test_notion_rules(http: httpx.AsyncClient, store: SandboxStore) -> Non
         headers=headers,
     )
     assert long_title.status_code == 400
-    assert len(store.world("notion").pages) == 5
+    database_parent = await http.post(
+        "/sandbox/notion/v1/pages",
+        json={
+            "parent": {"database_id": notion.database_id},
+            "properties": {"Name": {"title": [{"text": {"content": "x"}}]}},
+        },
+        headers=headers,
+    )
+    assert database_parent.status_code == 400
+    assert "data_source_id" in database_parent.json()["message"]
+    assert len(notion.pages) == pages_before
 
-    database = store.world("notion").database_id
-    store.world("notion").touch(4, title="Edited in Notion")
+    database = await http.get(f"/sandbox/notion/v1/databases/{notion.database_id}", headers=headers)
+    assert database.json()["data_sources"] == [
+        {"id": notion.roadmap_source_id, "name": "Roadmap"},
+        {"id": notion.ideas_source_id, "name": "Ideas"},
+    ]
+    assert "properties" not in database.json()
+    ideas = await http.get(f"/sandbox/notion/v1/data_sources/{notion.ideas_source_id}", headers=headers)
+    assert ideas.json()["parent"] == {"type": "database_id", "database_id": notion.database_id}
+    assert {name: prop["type"] for name, prop in ideas.json()["properties"].items()} == {
+        "Idea": "title",
+        "Votes": "number",
+    }
+    moved = await http.post(f"/sandbox/notion/v1/databases/{notion.database_id}/query", json={}, headers=headers)
+    assert (moved.status_code, moved.json()["code"]) == (400, "invalid_request_url")
+    listed = await http.post(
+        f"/sandbox/notion/v1/data_sources/{notion.ideas_source_id}/query", json={}, headers=headers
+    )
+    assert len(listed.json()["results"]) == 3
+    assert {r["parent"]["data_source_id"] for r in listed.json()["results"]} == {notion.ideas_source_id}
+
+    notion.touch(4, title="Edited in Notion")
     since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))
     query = {"filter": {"timestamp": "last_edited_time", "last_edited_time": {"on_or_after": since}}}
-    edited = await http.post(f"/sandbox/notion/v1/databases/{database}/query", json=query, headers=headers)
+    edited = await http.post(
+        f"/sandbox/notion/v1/data_sources/{notion.roadmap_source_id}/query", json=query, headers=headers
+    )
     results = edited.json()["results"]
     assert [r["properties"]["Name"]["title"][0]["plain_text"] for r in results] == ["Edited in Notion"]
+
+
+async def test_notion_multi_source_database_refuses_older_versions(
+    http: httpx.AsyncClient, store: SandboxStore
+) -> None:
+    """Notion's answer to an older Notion-Version once a database has more than one data source."""
+    notion = store.world("notion")
+    headers = {**bearer(store.mint_token("notion").access_token), **OLD_NOTION}
+    pages_before = len(notion.pages)
+    calls = [
+        http.get(f"/sandbox/notion/v1/databases/{notion.database_id}", headers=headers),
+        http.post(f"/sandbox/notion/v1/databases/{notion.database_id}/query", json={}, headers=headers),
+        http.post(
+            "/sandbox/notion/v1/pages",
+            json={
+                "parent": {"database_id": notion.database_id},
+                "properties": {"Name": {"title": [{"text": {"content": "x"}}]}},
+            },
+            headers=headers,
+        ),
+    ]
+    for call in calls:
+        response = await call
+        assert response.status_code == 400
+        assert response.json()["code"] == "validation_error"
+        assert response.json()["message"] == (
+            "Databases with multiple data sources are not supported in this API version."
+        )
+    assert len(notion.pages) == pages_before
+    newer = await http.get(f"/sandbox/notion/v1/data_sources/{notion.roadmap_source_id}", headers=headers)
+    assert (newer.status_code, newer.json()["code"]) == (400, "invalid_request_url")
+    # Pages of the database still show, with the database as their parent, as before 2025-09-03.
+    page = await http.get(f"/sandbox/notion/v1/pages/{notion.roadmap_id(1)}", headers=headers)
+    assert page.json()["parent"] == {"type": "database_id", "database_id": notion.database_id}
+
+
+async def test_notion_search_can_stop_short(http: httpx.AsyncClient, store: SandboxStore) -> None:
+    notion = store.world("notion")
+    notion.search_limit = 30
+    headers = {**bearer(store.mint_token("notion").access_token), **NOTION}
+    body: dict[str, Any] = {"filter": {"property": "object", "value": "page"}, "page_size": 20}
+    first = (await http.post("/sandbox/notion/v1/search", json=body, headers=headers)).json()
+    assert first["has_more"] is True
+    assert "request_status" not in first
+    body["start_cursor"] = first["next_cursor"]
+    last = (await http.post("/sandbox/notion/v1/search", json=body, headers=headers)).json()
+    assert (len(last["results"]), last["has_more"]) == (10, False)
+    assert last["request_status"] == {"type": "incomplete", "incomplete_reason": "query_result_limit_reached"}
+
+
+async def test_notion_search_lags_edits(http: httpx.AsyncClient, store: SandboxStore) -> None:
+    notion = store.world("notion")
+    headers = {**bearer(store.mint_token("notion").access_token), **NOTION}
+    notes = next(pid for pid, page in notion.pages.items() if page["title"] == "Meeting Notes")
+    body = {"query": "meeting notes", "filter": {"property": "object", "value": "page"}}
+
+    async def found() -> list[str]:
+        response = await http.post("/sandbox/notion/v1/search", json=body, headers=headers)
+        return [result["id"] for result in response.json()["results"]]
+
+    assert await found() == [notes]
+    notion.search_index_delay = 60
+    notion.edit_page(notes, title="Meeting Notes 2")
+    assert await found() == []
+    notion.edit_page(notes, edited=time.time() - 120)
+    assert await found() == [notes]
+
+
+async def test_notion_blocks_nest(http: httpx.AsyncClient, store: SandboxStore) -> None:
+    notion = store.world("notion")
+    headers = {**bearer(store.mint_token("notion").access_token), **NOTION}
+    handbook = next(pid for pid, page in notion.pages.items() if page["title"] == "Engineering Handbook")
+    child = await http.post(
+        "/sandbox/notion/v1/pages",
+        json={"parent": {"page_id": handbook}, "properties": {"title": {"title": [{"text": {"content": "FAQ"}}]}}},
+        headers=headers,
+    )
+
+    async def children(block_id: str) -> list[dict[str, Any]]:
+        response = await http.get(f"/sandbox/notion/v1/blocks/{block_id}/children", headers=headers)
+        assert response.status_code == 200, response.text
+        results: list[dict[str, Any]] = response.json()["results"]
+        return results
+
+    top = await children(handbook)
+    assert [(block["type"], block["has_children"]) for block in top] == [
+        ("heading_2", False),
+        ("paragraph", False),
+        ("bulleted_list_item", True),
+        ("toggle", True),
+        ("child_page", False),
+    ]
+    assert (top[4]["id"], top[4]["child_page"]) == (child.json()["id"], {"title": "FAQ"})
+    (nested,) = await children(top[2]["id"])
+    assert nested["parent"] == {"type": "block_id", "block_id": top[2]["id"]}
+    assert nested["has_children"] is True
+    (deepest,) = await children(nested["id"])
+    assert deepest["paragraph"]["rich_text"][0]["plain_text"] == "Mention the on-call engineer when it is urgent."
+    assert [block["type"] for block in await children(top[3]["id"])] == ["numbered_list_item"] * 2
 
 
 async def test_slack_and_figma_parameter_errors(http: httpx.AsyncClient, store: SandboxStore) -> None:

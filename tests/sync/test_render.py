@@ -105,6 +105,34 @@ def test_notion_blocks_render_to_text() -> None:
     assert notion_blocks_to_text([]) is None
 
 
+def test_notion_nested_blocks_render_indented() -> None:
+    def block(kind: str, text: str, *children: dict[str, object]) -> dict[str, object]:
+        found: dict[str, object] = {"type": kind, kind: {"rich_text": [{"plain_text": text}]}}
+        if children:
+            found["children"] = list(children)
+        return found
+
+    blocks = [
+        block("numbered_list_item", "one", block("numbered_list_item", "a"), block("numbered_list_item", "b")),
+        block("numbered_list_item", "two"),
+        block("toggle", "More", block("code", "x = 1\ny = 2")),
+        # A table shows nothing itself: its rows stay at its level.
+        {
+            "type": "table",
+            "table": {},
+            "children": [{"type": "table_row", "table_row": {"cells": [[{"plain_text": "k"}], [{"plain_text": "v"}]]}}],
+        },
+    ]
+    assert notion_blocks_to_text(blocks) == (
+        "1. one\n  1. a\n  2. b\n2. two\nMore\n  ```\n  x = 1\n  y = 2\n  ```\n| k | v |"
+    )
+    deep: dict[str, object] = block("paragraph", "bottom")
+    for _ in range(5000):
+        deep = block("toggle", "t", deep)
+    # Past the depth limit nesting is dropped instead of exhausting the recursion limit.
+    assert "bottom" not in (notion_blocks_to_text([deep]) or "")
+
+
 def test_github_issue_mapping() -> None:
     issue = {
         "id": 1899300021,

@@ -1,6 +1,7 @@
 """POST /api/integrations/{id}/sync end to end through the sandbox, on SQLite and PostgreSQL."""
 
 import asyncio
+import time
 from typing import Any
 
 import httpx
@@ -11,6 +12,7 @@ from platform_server.integrations.models import SyncLog
 from platform_server.integrations.sync.repository import FAILED, RUNNING
 from platform_server.integrations.sync.schemas import SyncRequest, SyncType
 from platform_server.models import Feature, WorkItem
+from platform_server.sandbox.common import stable_uuid
 from tests.conftest import Member, row_count
 from tests.sync.helpers import connect_and_enable, items, notion_database, sync
 
@@ -135,26 +137,162 @@ async def test_linear_changes_are_picked_up_incrementally(app: Any, client: http
     assert changed["title"] == "Changed in Linear"
 
 
-async def test_notion_pages_import_into_features(app: Any, client: httpx.AsyncClient, owner: Member) -> None:
+def notion_database_page_ids(app: Any) -> set[str]:
+    """Every page of the roadmap database (both data sources), as feature external ids."""
+    notion = app.state.sandbox.world("notion")
+    ids = {notion.roadmap_id(n) for n in range(1, notion.roadmap.total + 1)}
+    ids |= {pid for pid, page in notion.pages.items() if page["parent"].get("database_id") == notion.database_id}
+    return {page_id.replace("-", "") for page_id in ids}
+
+
+async def feature_ids(app: Any) -> set[str]:
+    async with app.state.sessionmaker() as session:
+        return set((await session.scalars(select(Feature.external_id))).all())
+
+
+async def test_notion_database_import_reads_every_data_source_not_search(
+    app: Any, client: httpx.AsyncClient, owner: Member
+) -> None:
     store = app.state.sandbox
-    volume = store.faults.volume
+    notion = store.world("notion")
+    # Notion's search is not exhaustive: here it stops after 20 results. A database import must not care.
+    notion.search_limit = 20
     integration_id = await connect_and_enable(app, client, owner, "notion", notion_database(app))
+    expected = notion_database_page_ids(app)
+    assert len(expected) == store.faults.volume + 3
     result = await sync(client, owner, integration_id, "pages", "features")
-    assert result["itemsSynced"] == volume
+    assert result["itemsSynced"] == len(expected)
+    assert await feature_ids(app) == expected
     features = await items(client, owner, "/api/features")
-    assert len(features) == volume
     assert {feature["sourceEntity"] for feature in features} == {"pages"}
     assert all(feature["description"] for feature in features)
+    # Nested blocks are part of the description, indented under their parent.
+    roadmap_one = next(f for f in features if f["url"].endswith(notion.roadmap_id(1).replace("-", "")))
+    assert (
+        "- [ ] Write the spec\n  - [ ] List the open questions\n- [ ] Review with design"
+        in (roadmap_one["description"])
+    )
+    assert store.count("notion", "POST", "/v1/search") == 0
 
-    blocks_before = store.count("notion")
+    before = store.count("notion")
     assert (await sync(client, owner, integration_id, "pages", "features"))["itemsSynced"] == 0
-    # Unchanged pages cost no block fetches: one search call, nothing else.
-    assert store.count("notion") - blocks_before == 1
+    # Unchanged pages cost no block reads: the database, then one query per data source.
+    assert store.count("notion") - before == 3
+    assert store.count("notion", "POST", "/v1/search") == 0
 
-    store.world("notion").touch(4, title="Renamed in Notion")
+    notion.touch(4, title="Renamed in Notion")
     assert (await sync(client, owner, integration_id, "pages", "features"))["itemsSynced"] == 1
-    assert await row_count(app, Feature) == volume
+    assert await row_count(app, Feature) == len(expected)
     assert "Renamed in Notion" in {feature["title"] for feature in await items(client, owner, "/api/features")}
+
+
+async def test_notion_workspace_import_never_stops_at_what_search_shows(
+    app: Any, client: httpx.AsyncClient, owner: Member
+) -> None:
+    store = app.state.sandbox
+    notion = store.world("notion")
+    notion.search_limit = 20
+    integration_id = await connect_and_enable(app, client, owner, "notion", "")
+    await sync(client, owner, integration_id, "pages", "features")
+    # Search stopped short, yet every database page came through its data source's query.
+    assert notion_database_page_ids(app) <= await feature_ids(app)
+
+    # Search catches up. The pages it had left out were edited long before the cursor, so a run that stopped
+    # search at the cursor would never import them.
+    notion.search_limit = None
+    standalone = {pid.replace("-", "") for pid, page in notion.pages.items() if page["parent"]["type"] == "workspace"}
+    assert not standalone & await feature_ids(app)
+    assert (await sync(client, owner, integration_id, "pages", "features"))["itemsSynced"] == len(standalone)
+    assert await feature_ids(app) == notion_database_page_ids(app) | standalone
+    assert (await sync(client, owner, integration_id, "pages", "features"))["itemsSynced"] == 0
+
+
+async def test_notion_workspace_import_catches_pages_search_indexes_late(
+    app: Any, client: httpx.AsyncClient, owner: Member
+) -> None:
+    store = app.state.sandbox
+    notion = store.world("notion")
+    integration_id = await connect_and_enable(app, client, owner, "notion", "")
+    await sync(client, owner, integration_id, "pages", "features")
+
+    # An edit five minutes ago that search has not indexed yet, and a newer one to a database page, which its
+    # data source's query shows at once.
+    notion.search_index_delay = 600
+    notes = next(pid for pid, page in notion.pages.items() if page["title"] == "Meeting Notes")
+    notion.edit_page(notes, edited=time.time() - 300, title="Meeting Notes (renamed)")
+    notion.touch(4, title="Renamed in Notion")
+    assert (await sync(client, owner, integration_id, "pages", "features"))["itemsSynced"] == 1
+    # Search catches up; the late page's edit is older than the cursor the last run left.
+    notion.search_index_delay = 0
+    assert (await sync(client, owner, integration_id, "pages", "features"))["itemsSynced"] == 1
+    titles = {feature["title"] for feature in await items(client, owner, "/api/features")}
+    assert {"Meeting Notes (renamed)", "Renamed in Notion"} <= titles
+
+
+async def test_notion_page_import_takes_the_pages_child_pages(
+    app: Any, client: httpx.AsyncClient, owner: Member
+) -> None:
+    store = app.state.sandbox
+    notion = store.world("notion")
+    handbook = next(pid for pid, page in notion.pages.items() if page["title"] == "Engineering Handbook")
+    for hours, title in ((2, "FAQ"), (1, "On-call")):
+        page_id = stable_uuid("test-child", title)
+        notion.pages[page_id] = {
+            "title": title,
+            "parent": {"type": "page_id", "page_id": handbook},
+            "created": time.time() - hours * 3600,
+            "edited": time.time() - hours * 3600,
+            "blocks": [("paragraph", f"About {title}.", ())],
+        }
+    integration_id = await connect_and_enable(app, client, owner, "notion", handbook)
+    assert (await sync(client, owner, integration_id, "pages", "features"))["itemsSynced"] == 2
+    features = await items(client, owner, "/api/features")
+    assert sorted((f["title"], f["description"]) for f in features) == [
+        ("FAQ", "About FAQ."),
+        ("On-call", "About On-call."),
+    ]
+    pages_read = store.count("notion", "GET", "/v1/pages/{page_id}")
+    assert (await sync(client, owner, integration_id, "pages", "features"))["itemsSynced"] == 0
+    # Only the newest child, inside the re-read overlap, is read again; the older one is not.
+    assert store.count("notion", "GET", "/v1/pages/{page_id}") == pages_read + 1
+
+
+async def test_killed_notion_import_resumes_inside_its_data_source(
+    app: Any, client: httpx.AsyncClient, owner: Member
+) -> None:
+    from platform_server.integrations.sync.service import sync_service
+
+    store = app.state.sandbox
+    store.faults.volume = 250
+    integration_id = await connect_and_enable(app, client, owner, "notion", notion_database(app))
+    expected = notion_database_page_ids(app)
+
+    class Killed(Exception):
+        pass
+
+    def kill_after_two_pages(_items: int, pages: int, _total: int | None) -> None:
+        if pages == 2:
+            raise Killed
+
+    request = SyncRequest(
+        sync_type=SyncType.import_, workspace_id=owner.workspace_id, source_entity="pages", target_entity="features"
+    )
+    async with app.state.sessionmaker() as session:
+        plan, integration = await sync_service.plan(session, owner.team_id, integration_id, request)
+    log = await sync_service.claim(app.state.sessionmaker, plan)
+    with pytest.raises(Killed):
+        await sync_service.run(
+            app.state.sessionmaker, plan, log, app.state.token_manager.client_for(integration), kill_after_two_pages
+        )
+    assert await row_count(app, Feature) == 200
+
+    queries = "/v1/data_sources/{data_source_id}/query"
+    before = store.count("notion", "POST", queries)
+    resumed = await sync(client, owner, integration_id, "pages", "features")
+    assert resumed["itemsSynced"] == len(expected) - 200
+    # The roadmap's third page, then the ideas: the resumed run does not start the roadmap over.
+    assert store.count("notion", "POST", queries) - before == 2
+    assert await feature_ids(app) == expected
 
 
 async def test_rate_limits_and_server_errors_still_give_the_exact_set(

@@ -14,7 +14,7 @@ several hosts; here every host of a provider maps to the same prefix, and the pa
   organization, teams, team, issues, issue, projects, cycles, workflowStates; mutation issueCreate).
 - notion (api.notion.com): /v1/oauth/authorize, /v1/oauth/token, /v1/oauth/revoke, /v1/oauth/introspect;
   /v1/users/me, /v1/search, /v1/pages (POST), /v1/pages/{id}, /v1/databases/{id}, /v1/databases/{id}/query,
-  /v1/blocks/{id}/children.
+  /v1/data_sources/{id}, /v1/data_sources/{id}/query, /v1/blocks/{id}/children.
 - slack (slack.com): /oauth/v2/authorize; /api/oauth.v2.access, /api/auth.test, /api/auth.revoke,
   /api/conversations.list, /api/chat.postMessage, /api/search.messages.
 - figma (www.figma.com, api.figma.com): /oauth, /v1/oauth/token, /v1/oauth/refresh; /v1/me,

@@ -1,4 +1,12 @@
-"""Simulated Notion: OAuth (Basic + JSON) and the v1 endpoints for search, pages, databases and blocks."""
+"""Simulated Notion: OAuth (Basic + JSON) and the v1 endpoints for search, pages, databases, data sources and
+blocks, as Notion-Version 2025-09-03 has them.
+
+The seeded "Product Roadmap" database holds two data sources, so a request under an older version that reads,
+queries or creates a page in it fails the way Notion fails it for multi-source databases, and the data-source
+endpoints do not exist there. Search can be made to stop early (`search_limit`) and to lag edits
+(`search_index_delay`): Notion documents it as neither exhaustive nor immediately consistent. Page content
+nests: blocks with `has_children` have children of their own.
+"""
 
 import base64
 import re
@@ -30,7 +38,9 @@ from platform_server.sandbox.store import AccessToken, SandboxStore
 from platform_server.sandbox.worlds import NOTION_STATUSES, NotionWorld
 from platform_server.security import constant_time_equals
 
-VERSIONS = ("2022-06-28", "2025-09-03")
+CURRENT_VERSION = "2025-09-03"
+VERSIONS = ("2022-06-28", CURRENT_VERSION)
+MULTI_SOURCE = "Databases with multiple data sources are not supported in this API version."
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 _BLOCK_TYPES = (
     "paragraph",
@@ -100,7 +110,8 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
         result: NotionWorld = store.world("notion")
         return result
 
-    def auth(request: Request) -> AccessToken:
+    def auth(request: Request) -> tuple[AccessToken, str]:
+        """The token's record and the request's Notion-Version."""
         record, _ = store.authenticate("notion", bearer_token(request))
         if record is None:
             raise Problem(error(401, "API token is invalid."))
@@ -116,7 +127,7 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
             )
         if version not in VERSIONS:
             raise _invalid(f"Notion-Version header failed validation: `{version}` is not a supported version.")
-        return record
+        return record, version
 
     # -- shaping -------------------------------------------------------------------------------------------
 
@@ -130,35 +141,13 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
             return notion.roadmap_page(number)
         return notion.pages.get(page_id)
 
-    def page_json(page_id: str, page: dict[str, Any], record: AccessToken) -> dict[str, Any]:
+    def page_json(page_id: str, page: dict[str, Any], record: AccessToken, version: str) -> dict[str, Any]:
         title = page["title"]
-        if page["parent"]["type"] == "database_id":
-            status = page.get("status", NOTION_STATUSES[0])
-            properties: dict[str, Any] = {
-                "Name": {"id": "title", "type": "title", "title": rich_text(title)},
-                "Status": {
-                    "id": "%5Esta",
-                    "type": "status",
-                    "status": {
-                        "id": stable_uuid("status", status),
-                        "name": status,
-                        "color": _STATUS_COLORS.get(status, "default"),
-                    },
-                },
-                "Priority": {
-                    "id": "prio",
-                    "type": "select",
-                    "select": (
-                        {
-                            "id": stable_uuid("prio", page["priority"]),
-                            "name": page["priority"],
-                            "color": "orange",
-                        }
-                        if page.get("priority")
-                        else None
-                    ),
-                },
-            }
+        parent = page["parent"]
+        if parent["type"] == "data_source_id":
+            properties = _page_properties(world(), parent["data_source_id"], page)
+            if version < CURRENT_VERSION:
+                parent = {"type": "database_id", "database_id": parent["database_id"]}
         else:
             properties = {"title": {"id": "title", "type": "title", "title": rich_text(title)}}
         author = {"object": "user", "id": bot_id(record)}
@@ -172,7 +161,7 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
             "last_edited_by": author,
             "cover": None,
             "icon": None,
-            "parent": page["parent"],
+            "parent": parent,
             "archived": False,
             "in_trash": False,
             "properties": properties,
@@ -180,7 +169,7 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
             "public_url": None,
         }
 
-    def database_json(version: str) -> dict[str, Any]:
+    def database_json() -> dict[str, Any]:
         notion = world()
         return {
             "object": "database",
@@ -191,38 +180,41 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
             "description": [],
             "parent": {"type": "workspace", "workspace": True},
             "url": f"https://www.notion.so/{notion.database_id.replace('-', '')}",
+            "public_url": None,
             "archived": False,
             "in_trash": False,
             "is_inline": False,
-            "properties": {
-                "Name": {"id": "title", "name": "Name", "type": "title", "title": {}},
-                "Status": {
-                    "id": "%5Esta",
-                    "name": "Status",
-                    "type": "status",
-                    "status": {
-                        "options": [
-                            {"id": stable_uuid("status", name), "name": name, "color": color}
-                            for name, color in _STATUS_COLORS.items()
-                        ]
-                    },
-                },
-                "Priority": {
-                    "id": "prio",
-                    "name": "Priority",
-                    "type": "select",
-                    "select": {
-                        "options": [
-                            {"id": stable_uuid("prio", name), "name": name, "color": "orange"}
-                            for name in ("High", "Medium", "Low")
-                        ]
-                    },
-                },
-            },
-            **({"data_sources": [{"id": notion.database_id, "name": "Product Roadmap"}]} if version >= "2025" else {}),
+            "is_locked": False,
+            "icon": None,
+            "cover": None,
+            "data_sources": [{"id": source_id, "name": name} for source_id, name in notion.data_sources.items()],
         }
 
-    def listing(results: list[dict[str, Any]], next_cursor: str | None, kind: str) -> Response:
+    def data_source_json(data_source_id: str, record: AccessToken) -> dict[str, Any]:
+        notion = world()
+        author = {"object": "user", "id": bot_id(record)}
+        return {
+            "object": "data_source",
+            "id": data_source_id,
+            "created_time": iso(notion.database_edited, millis=True),
+            "last_edited_time": iso(notion.database_edited, millis=True),
+            "created_by": author,
+            "last_edited_by": author,
+            "title": rich_text(notion.data_sources[data_source_id]),
+            "description": [],
+            "parent": {"type": "database_id", "database_id": notion.database_id},
+            "database_parent": {"type": "workspace", "workspace": True},
+            "is_inline": False,
+            "archived": False,
+            "in_trash": False,
+            "properties": _schema(notion, data_source_id),
+            "icon": None,
+            "cover": None,
+            "url": f"https://www.notion.so/{data_source_id.replace('-', '')}",
+            "public_url": None,
+        }
+
+    def listing(results: list[dict[str, Any]], next_cursor: str | None, kind: str, **extra: Any) -> Response:
         return json_response(
             {
                 "object": "list",
@@ -231,6 +223,7 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
                 "has_more": next_cursor is not None,
                 "type": kind,
                 kind: {},
+                **extra,
                 "request_id": str(uuid.uuid4()),
             }
         )
@@ -265,11 +258,50 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
         result: list[tuple[str, float, Callable[[], str]]] = notion.roadmap.cached(("all", len(notion.pages)), build)
         return result
 
+    def source_pages(notion: NotionWorld, data_source_id: str) -> list[tuple[str, float, Callable[[], Any]]]:
+        """(id, last edited, status getter) for every page of a data source."""
+        items: list[tuple[str, float, Callable[[], Any]]] = []
+        if data_source_id == notion.roadmap_source_id:
+            items += [
+                (notion.roadmap_id(n), notion.roadmap.updated(n), partial(_roadmap_status, notion, n))
+                for n in range(1, notion.roadmap.total + 1)
+            ]
+        items += [
+            (pid, page["edited"], partial(page.get, "status", NOTION_STATUSES[0]))
+            for pid, page in notion.pages.items()
+            if page["parent"].get("data_source_id") == data_source_id
+        ]
+        return items
+
+    def database_or_404(raw_id: str) -> str:
+        database_id = _normalize_id(raw_id, "database_id")
+        if database_id != world().database_id:
+            raise Problem(
+                error(
+                    404,
+                    f"Could not find database with ID: {database_id}. Make sure the relevant "
+                    "pages and databases are shared with your integration.",
+                )
+            )
+        return database_id
+
+    def data_source_or_404(raw_id: str) -> str:
+        data_source_id = _normalize_id(raw_id, "data_source_id")
+        if data_source_id not in world().data_sources:
+            raise Problem(
+                error(
+                    404,
+                    f"Could not find data_source with ID: {data_source_id}. Make sure the relevant "
+                    "pages and databases are shared with your integration.",
+                )
+            )
+        return data_source_id
+
     # -- endpoints -----------------------------------------------------------------------------------------
 
     @answers_problems
     async def users_me(request: Request) -> Response:
-        record = auth(request)
+        record, _ = auth(request)
         return json_response(
             {
                 "object": "user",
@@ -287,8 +319,8 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
 
     @answers_problems
     async def search(request: Request) -> Response:
-        record = auth(request)
-        version = request.headers["notion-version"]
+        record, version = auth(request)
+        current = version >= CURRENT_VERSION
         body = await _json(request)
         query = body.get("query", "")
         if not isinstance(query, str):
@@ -296,7 +328,7 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
         filter_ = body.get("filter")
         wanted: str | None = None
         if filter_ is not None:
-            allowed = ("page", "data_source") if version >= "2025" else ("page", "database")
+            allowed = ("page", "data_source") if current else ("page", "database")
             if (
                 not isinstance(filter_, dict)
                 or filter_.get("property") != "object"
@@ -305,7 +337,7 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
                 raise _invalid(
                     f'body failed validation: body.filter.value should be `"{allowed[0]}"` or `"{allowed[1]}"`.'
                 )
-            wanted = "page" if filter_["value"] == "page" else "database"
+            wanted = filter_["value"]
         sort = body.get("sort")
         ascending = False
         if sort is not None:
@@ -323,30 +355,44 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
         needle = query.lower().strip()
 
         def build() -> list[str]:
-            refs = (
-                [] if wanted == "page" else ([notion.database_id] if not needle or needle in "product roadmap" else [])
-            )
-            if wanted != "database":
+            # Older versions cannot show a multi-source database at all; newer ones list its data sources.
+            refs = [
+                source_id
+                for source_id, name in notion.data_sources.items()
+                if current and wanted != "page" and (not needle or needle in name.lower())
+            ]
+            if wanted in (None, "page"):
                 refs += [pid for pid, _, title in all_pages(notion) if not needle or needle in title().lower()]
             if ascending:
                 refs.reverse()
             return refs
 
-        refs: list[str] = notion.roadmap.cached(("search", needle, wanted, ascending, len(notion.pages)), build)
+        refs: list[str] = notion.roadmap.cached(
+            ("search", needle, wanted, ascending, len(notion.pages), current), build
+        )
+        if notion.search_index_delay:
+            indexed_before = time.time() - notion.search_index_delay
+            edits = {pid: edited for pid, edited, _ in all_pages(notion)}
+            refs = [ref for ref in refs if edits.get(ref, 0.0) <= indexed_before]
+        extra: dict[str, Any] = {}
+        if notion.search_limit is not None and len(refs) > notion.search_limit:
+            refs = refs[: notion.search_limit]
+            extra["request_status"] = {"type": "incomplete", "incomplete_reason": "query_result_limit_reached"}
         page, next_cursor = paginate(refs, body)
         results = []
         for ref in page:
-            if ref == notion.database_id:
-                results.append(database_json(version))
+            if ref in notion.data_sources:
+                results.append(data_source_json(ref, record))
             else:
                 found = lookup(ref)
                 assert found is not None
-                results.append(page_json(ref, found, record))
-        return listing(results, next_cursor, "page_or_database")
+                results.append(page_json(ref, found, record, version))
+        kind = "page_or_data_source" if current else "page_or_database"
+        return listing(results, next_cursor, kind, **(extra if next_cursor is None else {}))
 
     @answers_problems
     async def get_page(request: Request) -> Response:
-        record = auth(request)
+        record, version = auth(request)
         page_id = _normalize_id(request.path_params["page_id"], "page_id")
         page = lookup(page_id)
         if page is None:
@@ -357,47 +403,65 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
                     "databases are shared with your integration.",
                 )
             )
-        return json_response(page_json(page_id, page, record))
+        return json_response(page_json(page_id, page, record, version))
 
     @answers_problems
     async def get_database(request: Request) -> Response:
-        auth(request)
-        database_id = _normalize_id(request.path_params["database_id"], "database_id")
-        if database_id != world().database_id:
-            raise Problem(
-                error(
-                    404,
-                    f"Could not find database with ID: {database_id}. Make sure the relevant "
-                    "pages and databases are shared with your integration.",
-                )
-            )
-        return json_response(database_json(request.headers["notion-version"]))
+        _, version = auth(request)
+        database_or_404(request.path_params["database_id"])
+        if version < CURRENT_VERSION:
+            raise _invalid(MULTI_SOURCE)
+        return json_response(database_json())
 
     @answers_problems
     async def query_database(request: Request) -> Response:
-        record = auth(request)
+        _, version = auth(request)
+        if version >= CURRENT_VERSION:
+            # Rows are queried per data source since 2025-09-03.
+            raise Problem(error(400, "Invalid request URL.", "invalid_request_url"))
+        database_or_404(request.path_params["database_id"])
+        raise _invalid(MULTI_SOURCE)
+
+    @answers_problems
+    async def get_data_source(request: Request) -> Response:
+        record, version = auth(request)
+        if version < CURRENT_VERSION:
+            raise Problem(error(400, "Invalid request URL.", "invalid_request_url"))
+        data_source_id = data_source_or_404(request.path_params["data_source_id"])
+        return json_response(data_source_json(data_source_id, record))
+
+    @answers_problems
+    async def query_data_source(request: Request) -> Response:
+        record, version = auth(request)
+        if version < CURRENT_VERSION:
+            raise Problem(error(400, "Invalid request URL.", "invalid_request_url"))
         notion = world()
-        database_id = _normalize_id(request.path_params["database_id"], "database_id")
-        if database_id != notion.database_id:
-            raise Problem(error(404, f"Could not find database with ID: {database_id}."))
+        data_source_id = data_source_or_404(request.path_params["data_source_id"])
         body = await _json(request)
         filter_ = body.get("filter")
         sorts = body.get("sorts") or [{"timestamp": "last_edited_time", "direction": "descending"}]
         if not isinstance(sorts, list) or not all(isinstance(s, dict) for s in sorts):
             raise _invalid("body failed validation: body.sorts should be an array.")
         ascending = sorts[0].get("direction") == "ascending"
-        numbers = [n for n in range(1, notion.roadmap.total + 1) if _db_filter(notion, n, filter_)]
-        numbers.sort(key=notion.roadmap.updated, reverse=not ascending)
-        refs = [notion.roadmap_id(n) for n in numbers]
-        page, next_cursor = paginate(refs, body)
-        return listing([page_json(ref, lookup(ref) or {}, record) for ref in page], next_cursor, "page_or_database")
+        items = [item for item in source_pages(notion, data_source_id) if _matches(filter_, item[1], item[2])]
+        items.sort(key=lambda item: item[1], reverse=not ascending)
+        page, next_cursor = paginate([item[0] for item in items], body)
+        results = [page_json(ref, lookup(ref) or {}, record, version) for ref in page]
+        return listing(results, next_cursor, "page_or_data_source")
 
     @answers_problems
     async def block_children(request: Request) -> Response:
         auth(request)
+        notion = world()
         block_id = _normalize_id(request.path_params["block_id"], "block_id")
         page = lookup(block_id)
-        if page is None:
+        parent: dict[str, Any] = {"type": "page_id", "page_id": block_id}
+        if page is not None:
+            children = tuple(page["blocks"])
+        elif block_id in notion.nested_blocks:
+            page, children = notion.nested_blocks[block_id]
+            parent = {"type": "block_id", "block_id": block_id}
+        else:
             raise Problem(
                 error(
                     404,
@@ -406,24 +470,44 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
                 )
             )
         blocks = []
-        for index, (kind, text) in enumerate(page["blocks"]):
+        for index, (kind, text, nested) in enumerate(children):
+            child_id = stable_uuid(block_id, "block", index)
+            if nested:
+                notion.nested_blocks[child_id] = (page, nested)
             content: dict[str, Any] = {"rich_text": rich_text(text), "color": "default"}
             if kind == "to_do":
                 content["checked"] = False
             blocks.append(
                 {
                     "object": "block",
-                    "id": stable_uuid(block_id, "block", index),
-                    "parent": {"type": "page_id", "page_id": block_id},
+                    "id": child_id,
+                    "parent": parent,
                     "created_time": iso(page["created"], millis=True),
                     "last_edited_time": iso(page["edited"], millis=True),
-                    "has_children": False,
+                    "has_children": bool(nested),
                     "archived": False,
                     "in_trash": False,
                     "type": kind,
                     kind: content,
                 }
             )
+        # A page's child pages are blocks of it too (`child_page`, with the page's id).
+        blocks += [
+            {
+                "object": "block",
+                "id": child_id,
+                "parent": parent,
+                "created_time": iso(child["created"], millis=True),
+                "last_edited_time": iso(child["edited"], millis=True),
+                "has_children": bool(child["blocks"]),
+                "archived": False,
+                "in_trash": False,
+                "type": "child_page",
+                "child_page": {"title": child["title"]},
+            }
+            for child_id, child in notion.pages.items()
+            if child["parent"] == {"type": "page_id", "page_id": block_id}
+        ]
         params = dict(request.query_params)
         body: dict[str, Any] = {"page_size": _int(params.get("page_size", "100"))}
         if "start_cursor" in params:
@@ -434,7 +518,7 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
 
     @answers_problems
     async def create_page(request: Request) -> Response:
-        record = auth(request)
+        record, version = auth(request)
         notion = world()
         body = await _json(request)
         parent = body.get("parent")
@@ -443,15 +527,21 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
         properties = body.get("properties") or {}
         if not isinstance(properties, dict):
             raise _invalid("body failed validation: body.properties should be an object.")
-        if "database_id" in parent or "data_source_id" in parent:
-            target = _normalize_id(str(parent.get("database_id") or parent.get("data_source_id")), "database_id")
-            if target != notion.database_id:
-                raise Problem(error(404, f"Could not find database with ID: {target}."))
-            unknown = [name for name in properties if name not in ("Name", "Status", "Priority", "title")]
+        if "data_source_id" in parent and version >= CURRENT_VERSION:
+            target = data_source_or_404(str(parent["data_source_id"]))
+            schema = _schema(notion, target)
+            known = set(schema) | {prop["id"] for prop in schema.values()}
+            unknown = [name for name in properties if name not in known]
             if unknown:
                 raise _invalid(f"{unknown[0]} is not a property that exists.")
-            title = _title(properties.get("Name") or properties.get("title"))
-            new_parent: dict[str, Any] = {"type": "database_id", "database_id": notion.database_id}
+            title_name = next(name for name, prop in schema.items() if prop["type"] == "title")
+            title = _title(properties.get(title_name) or properties.get("title"))
+            new_parent = notion.source_parent(target)
+        elif "database_id" in parent:
+            target = database_or_404(str(parent["database_id"]))
+            if version < CURRENT_VERSION:
+                raise _invalid(MULTI_SOURCE)
+            raise _invalid(f"Database {target} has more than one data source: use a data_source_id parent.")
         elif "page_id" in parent:
             target = _normalize_id(str(parent["page_id"]), "page_id")
             if lookup(target) is None:
@@ -471,7 +561,8 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
             title = _title(properties.get("title"))
             new_parent = {"type": "workspace", "workspace": True}
         else:
-            raise _invalid("body failed validation: body.parent should be a page_id, database_id or workspace.")
+            kinds = "a page_id, data_source_id, database_id or workspace"
+            raise _invalid(f"body failed validation: body.parent should be {kinds}.")
         children = body.get("children") or []
         if not isinstance(children, list) or len(children) > 100:
             raise _invalid("body failed validation: body.children.length should be ≤ `100`.")
@@ -485,7 +576,7 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
             "edited": now,
             "blocks": blocks,
         }
-        return json_response(page_json(page_id, notion.pages[page_id], record))
+        return json_response(page_json(page_id, notion.pages[page_id], record, version))
 
     async def revoke(request: Request) -> Response:
         if not _client_ok(request):
@@ -517,6 +608,8 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
         Route("/v1/pages/{page_id}", get_page, methods=["GET"]),
         Route("/v1/databases/{database_id}", get_database, methods=["GET"]),
         Route("/v1/databases/{database_id}/query", query_database, methods=["POST"]),
+        Route("/v1/data_sources/{data_source_id}", get_data_source, methods=["GET"]),
+        Route("/v1/data_sources/{data_source_id}/query", query_data_source, methods=["POST"]),
         Route("/v1/blocks/{block_id}/children", block_children, methods=["GET"]),
     ]
     return provider_app(store, "notion", routes, error, {"/v1/oauth/authorize"})
@@ -524,6 +617,79 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
 
 def _roadmap_title(notion: NotionWorld, number: int) -> str:
     return str(notion.roadmap_page(number)["title"])
+
+
+def _roadmap_status(notion: NotionWorld, number: int) -> str:
+    return str(notion.roadmap_page(number)["status"])
+
+
+def _schema(notion: NotionWorld, data_source_id: str) -> dict[str, Any]:
+    """A data source's properties: the roadmap's Name/Status/Priority, the ideas' Idea/Votes."""
+    if data_source_id != notion.roadmap_source_id:
+        return {
+            "Idea": {"id": "title", "name": "Idea", "type": "title", "description": None, "title": {}},
+            "Votes": {
+                "id": "vote",
+                "name": "Votes",
+                "type": "number",
+                "description": None,
+                "number": {"format": "number"},
+            },
+        }
+    return {
+        "Name": {"id": "title", "name": "Name", "type": "title", "description": None, "title": {}},
+        "Status": {
+            "id": "%5Esta",
+            "name": "Status",
+            "type": "status",
+            "description": None,
+            "status": {
+                "options": [
+                    {"id": stable_uuid("status", name), "name": name, "color": color, "description": None}
+                    for name, color in _STATUS_COLORS.items()
+                ],
+                "groups": [],
+            },
+        },
+        "Priority": {
+            "id": "prio",
+            "name": "Priority",
+            "type": "select",
+            "description": None,
+            "select": {
+                "options": [
+                    {"id": stable_uuid("prio", name), "name": name, "color": "orange", "description": None}
+                    for name in ("High", "Medium", "Low")
+                ]
+            },
+        },
+    }
+
+
+def _page_properties(notion: NotionWorld, data_source_id: str, page: dict[str, Any]) -> dict[str, Any]:
+    """A data source page's property values, in its data source's schema."""
+    title = {"id": "title", "type": "title", "title": rich_text(page["title"])}
+    if data_source_id != notion.roadmap_source_id:
+        return {"Idea": title, "Votes": {"id": "vote", "type": "number", "number": page.get("votes")}}
+    status = page.get("status", NOTION_STATUSES[0])
+    priority = page.get("priority")
+    return {
+        "Name": title,
+        "Status": {
+            "id": "%5Esta",
+            "type": "status",
+            "status": {
+                "id": stable_uuid("status", status),
+                "name": status,
+                "color": _STATUS_COLORS.get(status, "default"),
+            },
+        },
+        "Priority": {
+            "id": "prio",
+            "type": "select",
+            "select": {"id": stable_uuid("prio", priority), "name": priority, "color": "orange"} if priority else None,
+        },
+    }
 
 
 def _client_ok(request: Request) -> bool:
@@ -574,7 +740,7 @@ def _title(prop: Any) -> str:
     return text
 
 
-def _block(child: Any, index: int) -> tuple[str, str]:
+def _block(child: Any, index: int) -> tuple[str, str, tuple[Any, ...]]:
     if not isinstance(child, dict):
         raise _invalid(f"body failed validation: body.children[{index}] should be an object.")
     kind = child.get("type") or next((key for key in child if key in _BLOCK_TYPES), None)
@@ -587,21 +753,21 @@ def _block(child: Any, index: int) -> tuple[str, str]:
             f"body failed validation: body.children[{index}].{kind}.rich_text[0].text.content.length "
             "should be ≤ `2000`."
         )
-    return kind, text
+    return kind, text, ()
 
 
-def _db_filter(notion: NotionWorld, number: int, filter_: Any) -> bool:
+def _matches(filter_: Any, edited: float, status: Callable[[], Any]) -> bool:
+    """Whether a page (its last edit, and its status when asked) passes a data source query filter."""
     if not filter_:
         return True
     if not isinstance(filter_, dict):
         raise _invalid("body failed validation: body.filter should be an object.")
     if "and" in filter_:
-        return all(_db_filter(notion, number, part) for part in filter_["and"])
+        return all(_matches(part, edited, status) for part in filter_["and"])
     if "or" in filter_:
-        return any(_db_filter(notion, number, part) for part in filter_["or"])
+        return any(_matches(part, edited, status) for part in filter_["or"])
     if filter_.get("timestamp") == "last_edited_time":
         condition = filter_.get("last_edited_time") or {}
-        edited = notion.roadmap.updated(number)
         for operator, value in condition.items():
             moment = parse_iso(str(value))
             if moment is None:
@@ -620,10 +786,9 @@ def _db_filter(notion: NotionWorld, number: int, filter_: Any) -> bool:
         return True
     if filter_.get("property") == "Status":
         condition = filter_.get("status") or filter_.get("select") or {}
-        status = notion.roadmap_page(number)["status"]
         if "equals" in condition:
-            return bool(status == condition["equals"])
+            return bool(status() == condition["equals"])
         if "does_not_equal" in condition:
-            return bool(status != condition["does_not_equal"])
+            return bool(status() != condition["does_not_equal"])
         return True
-    raise _invalid("body failed validation: the filter is not supported by this database.")
+    raise _invalid("body failed validation: the filter is not supported by this data source.")

@@ -684,6 +684,12 @@ class LinearWorld:
 
 NOTION_STATUSES = ("Not started", "In progress", "Done")
 _TOP_PAGES = ("Engineering Handbook", "Meeting Notes", "Design Principles", "Onboarding", "Security Policy")
+_IDEAS = ("Offline mode", "Slack digest of roadmap changes", "Public changelog page")
+
+
+def _notion_block(kind: str, text: str, *children: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A block as the sandbox stores it: (type, text, child blocks)."""
+    return (kind, text, children)
 
 
 class NotionWorld:
@@ -691,9 +697,22 @@ class NotionWorld:
         self.volume = volume
         self.base_url = base_url
         self.database_id = stable_uuid("notion-db", "roadmap")
+        # The roadmap database holds two data sources (a multi-source database, Notion API 2025-09-03): the
+        # generated roadmap and a small table of ideas with a schema of its own.
+        self.roadmap_source_id = stable_uuid("notion-ds", "roadmap")
+        self.ideas_source_id = stable_uuid("notion-ds", "ideas")
+        self.data_sources = {self.roadmap_source_id: "Roadmap", self.ideas_source_id: "Ideas"}
         self.roadmap = Sequence(volume)
-        # Pages outside the generated database: top-level pages and any the API creates.
+        # Search stops after this many results and says its answer is incomplete (None: never); Notion
+        # documents search as not exhaustive.
+        self.search_limit: int | None = None
+        # Search indexes an edit only this many seconds after it (0: at once); until then the page is missing
+        # from search results. Notion documents search as not immediately consistent.
+        self.search_index_delay = 0.0
+        # Pages outside the generated roadmap: top-level pages, ideas, and any the API creates.
         self.pages: dict[str, dict[str, Any]] = {}
+        # Nested blocks served so far, by id: (their page, their children); filled as parents are listed.
+        self.nested_blocks: dict[str, tuple[dict[str, Any], tuple[Any, ...]]] = {}
         for index, title in enumerate(_TOP_PAGES):
             page_id = stable_uuid("notion-page", title)
             self.pages[page_id] = {
@@ -702,12 +721,38 @@ class NotionWorld:
                 "created": BASE_TIME + index * 3_600,
                 "edited": BASE_TIME + index * 7_200,
                 "blocks": [
-                    ("heading_2", title),
-                    ("paragraph", f"Welcome to {title}."),
-                    ("bulleted_list_item", "Ask in #general when in doubt."),
+                    _notion_block("heading_2", title),
+                    _notion_block("paragraph", f"Welcome to {title}."),
+                    _notion_block(
+                        "bulleted_list_item",
+                        "Ask in #general when in doubt.",
+                        _notion_block(
+                            "bulleted_list_item",
+                            "Or in your team's channel.",
+                            _notion_block("paragraph", "Mention the on-call engineer when it is urgent."),
+                        ),
+                    ),
+                    _notion_block(
+                        "toggle",
+                        "Checklist",
+                        _notion_block("numbered_list_item", "Read this page."),
+                        _notion_block("numbered_list_item", "Ask your buddy."),
+                    ),
                 ],
             }
+        for index, title in enumerate(_IDEAS):
+            self.pages[stable_uuid("notion-idea", title)] = {
+                "title": title,
+                "parent": self.source_parent(self.ideas_source_id),
+                "created": BASE_TIME + index * 5_400,
+                "edited": BASE_TIME + index * 5_400,
+                "votes": 3 + index * 4,
+                "blocks": [_notion_block("paragraph", f"Why {title.lower()}: customers asked for it.")],
+            }
         self.database_edited = BASE_TIME
+
+    def source_parent(self, data_source_id: str) -> dict[str, Any]:
+        return {"type": "data_source_id", "data_source_id": data_source_id, "database_id": self.database_id}
 
     def roadmap_id(self, number: int) -> str:
         return stable_uuid("notion-roadmap", number)
@@ -727,17 +772,22 @@ class NotionWorld:
         title = override.get("title", title_for("roadmap", number))
         return {
             "title": title,
-            "parent": {"type": "database_id", "database_id": self.database_id},
+            "parent": self.source_parent(self.roadmap_source_id),
             "created": seq.base_created(number),
             "edited": seq.updated(number),
             "status": override.get("status", NOTION_STATUSES[value % 3]),
             "priority": ("High", "Medium", "Low")[(value >> 2) % 3],
             "blocks": [
-                ("paragraph", f"{title}: the problem and the plan."),
-                ("to_do", "Write the spec"),
-                ("to_do", "Review with design"),
+                _notion_block("paragraph", f"{title}: the problem and the plan."),
+                _notion_block("to_do", "Write the spec", _notion_block("to_do", "List the open questions")),
+                _notion_block("to_do", "Review with design"),
             ],
         }
+
+    def edit_page(self, page_id: str, edited: float | None = None, **changes: Any) -> None:
+        """Changes one of the pages outside the roadmap, edited now or at `edited`."""
+        self.pages[page_id].update(changes, edited=time.time() if edited is None else edited)
+        self.roadmap.changed()
 
     def touch(self, number: int, **changes: Any) -> None:
         self.roadmap.overrides[number] = {

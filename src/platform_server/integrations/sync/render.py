@@ -102,7 +102,15 @@ def notion_rich_text(items: Any) -> str:
 
 
 def notion_blocks_to_text(blocks: Iterable[Any]) -> str | None:
-    """Notion blocks (the results of GET /v1/blocks/{id}/children) → text, one line per block."""
+    """Notion blocks (the results of GET /v1/blocks/{id}/children) → text, one line per block; a block's
+    nested blocks, when read into its `children`, follow it indented by two spaces."""
+    text = "\n".join(_notion_lines(blocks, 0)).strip()
+    return text or None
+
+
+def _notion_lines(blocks: Any, depth: int) -> list[str]:
+    if not isinstance(blocks, Iterable) or depth > _MAX_DEPTH:
+        return []
     lines: list[str] = []
     number = 0
     for block in blocks:
@@ -114,8 +122,10 @@ def notion_blocks_to_text(blocks: Iterable[Any]) -> str | None:
         line = _notion_block(kind, body, number)
         if line is not None:
             lines.append(line)
-    text = "\n".join(lines).strip()
-    return text or None
+        children = _notion_lines(block.get("children"), depth + 1)
+        # Children of a block that shows nothing itself (a table, columns) stay at its level.
+        lines += [_prefix_lines(child, "  ") for child in children] if line is not None else children
+    return lines
 
 
 def _notion_block(kind: str, body: Mapping[str, Any], number: int) -> str | None:

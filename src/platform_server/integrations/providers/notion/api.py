@@ -5,7 +5,7 @@ from typing import Any
 
 from platform_server.integrations.providers.client import ApiPolicy, ProviderClient
 
-NOTION_VERSION = "2022-06-28"
+NOTION_VERSION = "2025-09-03"
 
 
 async def notion_pages(

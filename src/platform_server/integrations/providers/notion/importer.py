@@ -1,27 +1,49 @@
-"""Notion: pages → features. Search is the only listing and cannot filter by time, so it runs newest edit
-first and stops at the cursor; page content (blocks) is fetched only for new and changed pages."""
+"""Notion: pages → features, read where Notion lists them completely.
+
+Notion documents search as neither exhaustive nor immediately consistent, so a run is a sequence of passes
+over complete listings, and search never decides alone that nothing changed:
+
+- a database (or data source) project: each data source is queried (`POST /v1/data_sources/{id}/query`)
+  for pages edited since the cursor, oldest edit first, every page by cursor;
+- a page project: the page's child pages, from its block children, read again only when edited;
+- no project: the data sources search finds are queried as above; the other pages come from search, all of
+  them every run (unchanged ones cost neither block reads nor writes), never cut short at the cursor.
+
+Page content (nested blocks included) is read only for new and changed pages.
+"""
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from platform_server.features.models import FeatureStatus
 from platform_server.integrations.providers.client import ProviderClient
 from platform_server.integrations.providers.notion.api import notion_pages
+from platform_server.integrations.providers.notion.content import PAGE_SIZE, read_content
+from platform_server.integrations.providers.notion.data_sources import data_sources_of
 from platform_server.integrations.providers.notion.tools import normalize_id, parse_parent
 from platform_server.integrations.sync.base import (
     Importer,
     ImportScope,
     Page,
     clip,
+    newest,
     parse_time,
 )
 from platform_server.integrations.sync.render import notion_blocks_to_text, notion_rich_text
+from platform_server.log import get_logger
 
-PAGE_SIZE = 100
+logger = get_logger(__name__)
+
 # Block fetches run side by side, but few at a time: Notion allows about three requests a second.
 BLOCK_FETCH_CONCURRENCY = 4
+# A feature's description: the page's content within these bounds.
+CONTENT_BLOCKS = 1000
+CONTENT_DEPTH = 5
 _STATUS_WORDS = (
     (("done", "complete", "completed", "shipped", "released"), FeatureStatus.done),
     (("cancel", "cancelled", "canceled", "won't do", "abandoned"), FeatureStatus.canceled),
@@ -30,11 +52,14 @@ _STATUS_WORDS = (
 )
 
 
-def _parent_id(page: Mapping[str, Any]) -> str | None:
-    parent = page.get("parent") or {}
-    kind = parent.get("type")
-    value = parent.get(kind) if isinstance(kind, str) else None
-    return normalize_id(value) if isinstance(value, str) else None
+@dataclass(frozen=True, slots=True)
+class _Pass:
+    """One complete listing: a data source's query, a page's child pages, or search for pages outside the
+    data sources in `covered`."""
+
+    kind: str
+    target: str = ""
+    covered: frozenset[str] = frozenset()
 
 
 def _title(properties: Mapping[str, Any]) -> str:
@@ -58,13 +83,30 @@ def _status(page: Mapping[str, Any]) -> str:
     return FeatureStatus.backlog
 
 
+def _resume_point(resume: str | None) -> tuple[int, str | None]:
+    """(pass index, Notion cursor within it) from a page token; a token of another form starts over."""
+    try:
+        data = orjson.loads(resume) if resume else None
+    except orjson.JSONDecodeError:
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get("pass"), int):
+        return 0, None
+    cursor = data.get("cursor")
+    return data["pass"], cursor if isinstance(cursor, str) else None
+
+
+def _token(index: int, cursor: str | None) -> str:
+    return orjson.dumps({"pass": index, "cursor": cursor}).decode()
+
+
 class NotionPages(Importer):
     provider = "notion"
     source_entity = "pages"
     target_entity = "features"
+    # Passes follow each other, so a resumed run continues from its page token rather than a watermark.
     ascending = False
     project_required = False
-    project_hint = "optionally a database or page id whose pages to import"
+    project_hint = "optionally a database, data source or page id whose pages to import"
     parse_project = staticmethod(parse_parent)
     columns = ("title", "description", "status", "url", "source_created_at", "source_updated_at")
     needs_completion = True
@@ -72,28 +114,108 @@ class NotionPages(Importer):
     async def pages(
         self, client: ProviderClient, scope: ImportScope, since: datetime | None, resume: str | None
     ) -> AsyncIterator[Page]:
+        passes = await self._passes(client, scope)
+        start, cursor = _resume_point(resume)
+        for index, step in enumerate(passes[start:], start=start):
+            listing = self._listing(client, step, since, cursor if index == start else None)
+            async for rows, high, next_cursor in listing:
+                if next_cursor is not None:
+                    token: str | None = _token(index, next_cursor)
+                else:
+                    token = _token(index + 1, None) if index + 1 < len(passes) else None
+                yield Page(rows, high, token)
+
+    async def _passes(self, client: ProviderClient, scope: ImportScope) -> list[_Pass]:
+        if scope.project is not None:
+            sources = await data_sources_of(client, scope.project)
+            if sources is None:
+                return [_Pass("children", scope.project)]
+            return [_Pass("source", source.id) for source in sources]
+        found: set[str] = set()
+        body = {"filter": {"property": "object", "value": "data_source"}, "page_size": PAGE_SIZE}
+        async for batch in notion_pages(client, "POST", "/v1/search", body):
+            found.update(str(item["id"]) for item in batch if isinstance(item, Mapping) and item.get("id"))
+        ordered = sorted(found)
+        return [*(_Pass("source", source) for source in ordered), _Pass("search", covered=frozenset(ordered))]
+
+    def _listing(
+        self, client: ProviderClient, step: _Pass, since: datetime | None, cursor: str | None
+    ) -> AsyncIterator[tuple[list[dict[str, Any]], datetime | None, str | None]]:
+        if step.kind == "source":
+            return self._query(client, step.target, since, cursor)
+        if step.kind == "children":
+            return self._children(client, step.target, since, cursor)
+        return self._search(client, step.covered, cursor)
+
+    async def _query(
+        self, client: ProviderClient, source_id: str, since: datetime | None, cursor: str | None
+    ) -> AsyncIterator[tuple[list[dict[str, Any]], datetime | None, str | None]]:
+        body: dict[str, Any] = {
+            "sorts": [{"timestamp": "last_edited_time", "direction": "ascending"}],
+            "page_size": PAGE_SIZE,
+        }
+        if since is not None:
+            # `since` already reaches back by the engine's overlap.
+            body["filter"] = {"timestamp": "last_edited_time", "last_edited_time": {"on_or_after": since.isoformat()}}
+        if cursor:
+            body["start_cursor"] = cursor
+        path = client.path("v1", "data_sources", source_id, "query")
+        while True:
+            data = (await client.post(path, json=body, idempotent=True)).data or {}
+            pages = [page for page in data.get("results") or [] if _is_page(page)]
+            token = data.get("next_cursor") if data.get("has_more") else None
+            yield [self.map(page) for page in pages], _newest_edit(pages), token
+            if not token:
+                return
+            body["start_cursor"] = token
+
+    async def _children(
+        self, client: ProviderClient, page_id: str, since: datetime | None, cursor: str | None
+    ) -> AsyncIterator[tuple[list[dict[str, Any]], datetime | None, str | None]]:
+        params: dict[str, Any] = {"page_size": PAGE_SIZE}
+        if cursor:
+            params["start_cursor"] = cursor
+        path = client.path("v1", "blocks", page_id, "children")
+        while True:
+            data = (await client.get(path, params=params)).data or {}
+            children = [
+                block
+                for block in data.get("results") or []
+                if isinstance(block, Mapping) and block.get("type") == "child_page" and block.get("id")
+            ]
+            edited = [
+                block
+                for block in children
+                if since is None or (parse_time(block.get("last_edited_time")) or since) >= since
+            ]
+            pages = [(await client.get(client.path("v1", "pages", str(block["id"])))).data or {} for block in edited]
+            token = data.get("next_cursor") if data.get("has_more") else None
+            yield [self.map(page) for page in pages if _is_page(page)], _newest_edit(children), token
+            if not token:
+                return
+            params["start_cursor"] = token
+
+    async def _search(
+        self, client: ProviderClient, covered: frozenset[str], cursor: str | None
+    ) -> AsyncIterator[tuple[list[dict[str, Any]], datetime | None, str | None]]:
         body: dict[str, Any] = {
             "filter": {"property": "object", "value": "page"},
             "sort": {"timestamp": "last_edited_time", "direction": "descending"},
             "page_size": PAGE_SIZE,
         }
-        if resume:
-            body["start_cursor"] = resume
+        if cursor:
+            body["start_cursor"] = cursor
         while True:
-            response = await client.post("/v1/search", json=body, idempotent=True)
-            data = response.data or {}
-            results = [page for page in data.get("results") or [] if isinstance(page, Mapping)]
-            rows, reached_cursor, high = [], False, None
-            for page in results:
-                edited = parse_time(page.get("last_edited_time"))
-                if since is not None and edited is not None and edited < since:
-                    reached_cursor = True
-                    break
-                high = edited if high is None or (edited is not None and edited > high) else high
-                if scope.project is None or _parent_id(page) == scope.project:
-                    rows.append(self.map(page))
-            token = data.get("next_cursor") if data.get("has_more") and not reached_cursor else None
-            yield Page(rows, high, token)
+            data = (await client.post("/v1/search", json=body, idempotent=True)).data or {}
+            pages = [
+                page
+                for page in data.get("results") or []
+                if _is_page(page) and (page.get("parent") or {}).get("data_source_id") not in covered
+            ]
+            if (data.get("request_status") or {}).get("type") == "incomplete":
+                logger.warning("notion_search_incomplete", reason=data["request_status"].get("incomplete_reason"))
+            token = data.get("next_cursor") if data.get("has_more") else None
+            yield [self.map(page) for page in pages], _newest_edit(pages), token
             if not token:
                 return
             body["start_cursor"] = token
@@ -114,11 +236,20 @@ class NotionPages(Importer):
 
         async def fill(row: dict[str, Any]) -> None:
             async with limit:
-                blocks: list[Any] = []
-                async for batch in notion_pages(
-                    client, "GET", client.path("v1", "blocks", row["external_id"], "children"), {"page_size": PAGE_SIZE}
-                ):
-                    blocks.extend(batch)
-            row["description"] = notion_blocks_to_text(blocks)
+                content = await read_content(
+                    client, row["external_id"], max_blocks=CONTENT_BLOCKS, max_depth=CONTENT_DEPTH
+                )
+            row["description"] = notion_blocks_to_text(content.blocks)
 
         await asyncio.gather(*(fill(row) for row in rows))
+
+
+def _is_page(item: Any) -> bool:
+    return isinstance(item, Mapping) and item.get("object", "page") == "page" and bool(item.get("id"))
+
+
+def _newest_edit(items: list[Any]) -> datetime | None:
+    high = None
+    for item in items:
+        high = newest(high, parse_time(item.get("last_edited_time")))
+    return high

@@ -31,7 +31,7 @@ class Notion(Provider):
     )
     tools = TOOLS
     importers = (NotionPages(),)
-    project_hint = "a database or page id"
+    project_hint = "a database, data source or page id"
     parse_project = staticmethod(parse_parent)
     revocable = True
 

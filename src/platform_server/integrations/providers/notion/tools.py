@@ -1,10 +1,13 @@
-"""Notion tools: pages (list, read, create) and search through the v1 API (api.notion.com/v1)."""
+"""Notion tools: pages (list, read, create) and search through the v1 API (api.notion.com/v1), Notion-Version
+2025-09-03: database rows live in the database's data sources."""
 
 import re
 from typing import Any
 
 from platform_server.integrations.providers.base import InvalidProject
 from platform_server.integrations.providers.client import ProviderBadRequest, ProviderClient, quote_value
+from platform_server.integrations.providers.notion.content import read_content
+from platform_server.integrations.providers.notion.data_sources import DataSource, data_sources
 from platform_server.integrations.providers.toolspec import (
     ToolSpec,
     arg,
@@ -21,6 +24,9 @@ ID_PATTERN = r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?
 _ID = string("A Notion page id (32 hex digits, dashes optional).", pattern=ID_PATTERN)
 _UUID = re.compile(r"^[0-9a-f]{32}$")
 _MAX_TEXT = 2000
+# What one page read returns: enough for long documents, bounded for the model's context and Notion's limits.
+_CONTENT_BLOCKS = 500
+_CONTENT_DEPTH = 5
 
 
 def normalize_id(value: str) -> str:
@@ -28,17 +34,20 @@ def normalize_id(value: str) -> str:
 
 
 def parse_parent(project: str) -> str:
-    """A workspace's defaultProject as a database or page id (with or without dashes, or the tail of its URL)."""
+    """A workspace's defaultProject as a database, data source or page id (with or without dashes, or the tail of
+    its URL)."""
     tail = project.strip().rstrip("/").rsplit("/", 1)[-1].split("?")[0]
     # A bare id (dashed or not), or a page URL's last segment: "Title-<32 hex>".
     candidate = normalize_id(tail) if _UUID.match(normalize_id(tail)) else normalize_id(tail.rsplit("-", 1)[-1])
     if not _UUID.match(candidate):
-        raise InvalidProject(f"defaultProject for Notion must be a database or page id; got {quote_value(project)}")
+        raise InvalidProject(
+            f"defaultProject for Notion must be a database, data source or page id; got {quote_value(project)}"
+        )
     return candidate
 
 
 def _title(item: dict[str, Any]) -> str:
-    if item.get("object") == "database":
+    if item.get("object") in ("database", "data_source"):
         return notion_rich_text(item.get("title"))
     for prop in (item.get("properties") or {}).values():
         if isinstance(prop, dict) and prop.get("type") == "title":
@@ -55,6 +64,8 @@ def _summary(item: dict[str, Any]) -> dict[str, Any]:
         "url": item.get("url"),
         "lastEditedTime": item.get("last_edited_time"),
         "parentType": parent.get("type"),
+        # For a data source, its database; for a page in a data source, the database holding it.
+        "databaseId": parent.get("database_id"),
     }
 
 
@@ -125,35 +136,57 @@ async def get_page(client: ProviderClient, arguments: dict[str, Any]) -> dict[st
         "hasMoreContent": False,
     }
     if arg(arguments, "includeContent", True):
-        blocks = client.path("v1", "blocks", page_id, "children")
-        children = (await client.get(blocks, params={"page_size": 100})).data or {}
-        result["content"] = notion_blocks_to_text(children.get("results") or [])
-        result["hasMoreContent"] = bool(children.get("has_more"))
+        content = await read_content(client, page_id, max_blocks=_CONTENT_BLOCKS, max_depth=_CONTENT_DEPTH)
+        result["content"] = notion_blocks_to_text(content.blocks)
+        result["hasMoreContent"] = not content.complete
     return result
+
+
+def _sources_named(sources: list[DataSource]) -> str:
+    return ", ".join(f"{quote_value(source.name)} ({source.id})" for source in sources)
+
+
+async def _data_source_id(client: ProviderClient, arguments: dict[str, Any]) -> str:
+    """The data source a new database entry goes to: `parentDataSourceId`, or the only one of
+    `parentDatabaseId`; a database with several needs the caller to choose, and the error names them."""
+    if arguments.get("parentDataSourceId"):
+        return str(arguments["parentDataSourceId"])
+    database_id = str(arguments["parentDatabaseId"])
+    sources = await data_sources(client, database_id)
+    if len(sources) == 1:
+        return sources[0].id
+    if not sources:
+        raise ProviderBadRequest("notion", f"Notion database {database_id} has no data source to add a page to")
+    raise ProviderBadRequest(
+        "notion",
+        f"Notion database {database_id} has {len(sources)} data sources: {_sources_named(sources)}. "
+        "Give the one to add the page to as `parentDataSourceId`",
+    )
 
 
 async def create_page(client: ProviderClient, arguments: dict[str, Any]) -> dict[str, Any]:
     title = [{"type": "text", "text": {"content": arguments["title"]}}]
-    if arguments.get("parentDatabaseId"):
-        database_id = str(arguments["parentDatabaseId"])
-        database = (await client.get(client.path("v1", "databases", database_id))).data or {}
-        # A database's title property can have any name; find it rather than assume "Name".
+    if arguments.get("parentDatabaseId") or arguments.get("parentDataSourceId"):
+        source_id = await _data_source_id(client, arguments)
+        source = (await client.get(client.path("v1", "data_sources", source_id))).data or {}
+        # A data source's title property can have any name; find it rather than assume "Name".
         title_property = next(
-            (name for name, prop in (database.get("properties") or {}).items() if prop.get("type") == "title"),
-            "Name",
+            (name for name, prop in (source.get("properties") or {}).items() if prop.get("type") == "title"),
+            "title",
         )
         body: dict[str, Any] = {
-            "parent": {"database_id": database_id},
+            "parent": {"type": "data_source_id", "data_source_id": source_id},
             "properties": {title_property: {"title": title}},
         }
     elif arguments.get("parentPageId"):
         body = {
-            "parent": {"page_id": str(arguments["parentPageId"])},
+            "parent": {"type": "page_id", "page_id": str(arguments["parentPageId"])},
             "properties": {"title": {"title": title}},
         }
     else:
         raise ProviderBadRequest(
-            "notion", "Give `parentPageId` or `parentDatabaseId`: Notion pages always have a parent"
+            "notion",
+            "Give `parentPageId`, `parentDataSourceId` or `parentDatabaseId`: Notion pages always have a parent",
         )
     if arguments.get("content"):
         body["children"] = _text_blocks(str(arguments["content"]))
@@ -178,6 +211,7 @@ _SUMMARY = obj(
         "url": nullable({"type": "string"}),
         "lastEditedTime": nullable({"type": "string"}),
         "parentType": nullable({"type": "string"}),
+        "databaseId": nullable({"type": "string"}),
     },
     ("object", "id", "title"),
 )
@@ -204,7 +238,9 @@ TOOLS: tuple[ToolSpec, ...] = (
         title="Read a Notion page",
         description=(
             "Read one Notion page: its title, properties (as plain values) and, unless `includeContent` is "
-            "false, its content as text (first 100 blocks; `hasMoreContent` says whether there is more)."
+            f"false, its content as text, nested blocks (list items, toggles) indented under their parent (up to "
+            f"{_CONTENT_BLOCKS} blocks and {_CONTENT_DEPTH} levels of nesting; `hasMoreContent` says whether "
+            "there is more)."
         ),
         input_schema=obj(
             {
@@ -233,19 +269,28 @@ TOOLS: tuple[ToolSpec, ...] = (
         name="notion_create_page",
         title="Create a Notion page",
         description=(
-            "Create a Notion page under a parent page (`parentPageId`) or as an entry of a database "
-            "(`parentDatabaseId`), with a title and optional plain-text content (blank lines separate "
-            "paragraphs). The parent must be shared with the integration."
+            "Create a Notion page under a parent page (`parentPageId`) or as an entry of a database: give the "
+            "database's data source (`parentDataSourceId`, as `notion_search` with filter `data_source` lists "
+            "them), or the database (`parentDatabaseId`) when it has a single data source — for a database "
+            "with several, the error names them to choose from. With a title and optional plain-text content "
+            "(blank lines separate paragraphs). The parent must be shared with the integration."
         ),
         input_schema=obj(
             {
                 "parentPageId": _ID,
-                "parentDatabaseId": string("A Notion database id.", pattern=ID_PATTERN),
+                "parentDataSourceId": string("A Notion data source id (a table of a database).", pattern=ID_PATTERN),
+                "parentDatabaseId": string(
+                    "A Notion database id; the database must have a single data source.", pattern=ID_PATTERN
+                ),
                 "title": string("Page title.", minLength=1, maxLength=2000),
                 "content": string("Plain-text content.", maxLength=100_000),
             },
             ("title",),
-            oneOf=[{"required": ["parentPageId"]}, {"required": ["parentDatabaseId"]}],
+            oneOf=[
+                {"required": ["parentPageId"]},
+                {"required": ["parentDataSourceId"]},
+                {"required": ["parentDatabaseId"]},
+            ],
         ),
         output_schema=obj(
             {"id": {"type": "string"}, "title": {"type": "string"}, "url": nullable({"type": "string"})},
@@ -261,13 +306,15 @@ TOOLS: tuple[ToolSpec, ...] = (
         name="notion_search",
         title="Search Notion",
         description=(
-            "Search the titles of the Notion pages and databases shared with the integration. `filter` limits "
-            "results to pages or databases. Page with `startCursor` = `nextCursor`."
+            "Search the titles of the Notion pages and data sources (the tables of databases; `databaseId` names "
+            "the database holding one) shared with the integration. `filter` limits results to pages or data "
+            "sources. Notion's search is not exhaustive and lags recent edits. Page with `startCursor` = "
+            "`nextCursor`."
         ),
         input_schema=obj(
             {
                 "query": string("Text to look for in titles.", minLength=1, maxLength=500),
-                "filter": enum("Only this kind of result.", ("page", "database")),
+                "filter": enum("Only this kind of result.", ("page", "data_source")),
                 "pageSize": _PAGE_SIZE,
                 "startCursor": _CURSOR,
             },
