@@ -10,7 +10,7 @@ import pytest
 
 from platform_server import migrate
 from platform_server.app import create_app
-from platform_server.config import PROVIDER_NAMES
+from platform_server.integrations.registry import PROVIDER_NAMES
 from tests.conftest import make_settings
 from tests.contracts import typed
 from tests.contracts.definitions import definitions

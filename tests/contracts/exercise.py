@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from platform_server.integrations.providers.client import ProviderError, ProviderHttp, StaticTokenSource
-from platform_server.integrations.sync.base import EXPORTERS, IMPORTERS
+from platform_server.integrations.sync.pairs import EXPORTERS, IMPORTERS
 from platform_server.sandbox.store import SandboxStore
 from platform_server.sandbox.worlds import FigmaWorld, NotionWorld
 from platform_server.teams.models import Role

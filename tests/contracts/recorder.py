@@ -11,8 +11,8 @@ from urllib.parse import parse_qsl
 import httpx
 import orjson
 
-from platform_server.config import PROVIDER_NAMES
 from platform_server.integrations.providers.client import ProviderHttp
+from platform_server.integrations.registry import PROVIDER_NAMES
 
 
 @dataclass(frozen=True)

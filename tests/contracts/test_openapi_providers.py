@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from platform_server.integrations.providers.client import PROVIDER_TITLES
+from platform_server.integrations.registry import PROVIDER_CLASSES
 from tests.contracts.openapi import OpenApi, Operation
 from tests.contracts.recorder import Exchange, Recorder
 
@@ -186,7 +186,8 @@ def test_every_call_is_an_operation_listed_here(
             continue
         operation = definition.operation(exchange.method, exchange.path)
         if operation is None:
-            unlisted.add(f"{exchange.method} {exchange.path} (not in {PROVIDER_TITLES[provider]}'s definition)")
+            title = PROVIDER_CLASSES[provider].display_name
+            unlisted.add(f"{exchange.method} {exchange.path} (not in {title}'s definition)")
         elif (operation.method, operation.template) not in OPERATIONS[provider]:
             unlisted.add(f"{operation.method} {operation.template}")
     assert not unlisted, sorted(unlisted)
