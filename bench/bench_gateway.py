@@ -13,6 +13,11 @@ checked (status and exact bytes, after one answer of each was checked in depth):
 - `GET /sandbox/github/repos/acme/product/issues` with a sandbox token, the request the tool makes, through
   the same server: the denominator of the `tools/call` goal (>= 0.50);
 - `tools/call github_list_issues` (3 open issues) through the gateway, over loopback;
+- the floor of that call (one worker only): the same app in a server of its own with one extra route that
+  does nothing but the tool's provider request (the same GET through the app's pooled GitHub client, over
+  loopback to that server's sandbox). Gateway request and provider request share one process, so even a
+  gateway that cost nothing could not reach the goal: floor ÷ direct GET is the best ratio this server and
+  HTTP client allow, and tools/call ÷ floor is what the gateway itself costs;
 - the same pair on a second server with `SANDBOX_IN_PROCESS=1` (the sandbox answered in-process, a shortcut
   production never takes), reported beside the loopback figure.
 
@@ -121,6 +126,55 @@ def serve_bare(port: int, tools_file: str) -> None:
         streamable_http_path="/mcp", stateless_http=True, json_response=True, transport_security=security
     )
     uvicorn.run(app, host="127.0.0.1", port=port, loop="uvloop", http="httptools", log_level="warning")
+
+
+# -- the floor of a tool call (extra row) --------------------------------------------------------------------
+
+FLOOR_PATH = "/bench/provider-get"
+
+
+def serve_floor(port: int) -> None:
+    """`platform-server serve --sandbox`'s app and server options, plus one route that does nothing but the
+    tool's provider request: one GET of the issues through the app's pooled GitHub client (ProviderHttp), over
+    loopback to this same server's sandbox, its answer returned as it came. What a tool call costs with a
+    gateway that costs nothing: the best `tools/call` ÷ direct GET this server and HTTP client allow."""
+    import uvicorn
+    from fastapi import Request, Response
+
+    from platform_server.app import create_app
+
+    os.environ["PLATFORM_SANDBOX"] = "1"
+    app = create_app()
+    issues_path = ISSUES_PATH.removeprefix("/sandbox/github")
+
+    async def provider_get(request: Request) -> Response:
+        http = request.app.state.provider_http.http("github")
+        answer = await http.get(issues_path, headers={"Authorization": request.headers["authorization"]})
+        return Response(answer.content, status_code=answer.status_code, media_type="application/json")
+
+    app.add_api_route(FLOOR_PATH, provider_get)
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+    )
+
+
+async def floor_exchange(floor: Server) -> Exchange:
+    """The floor route's answer must be the sandbox's own answer to the same GET, byte for byte."""
+    token = await sandbox_token(floor.base_url)
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json"}
+    async with client(floor.base_url) as http:
+        through_route = await http.get(FLOOR_PATH, headers=headers)
+        direct = await http.get(ISSUES_PATH, headers=headers)
+    check(through_route.status_code == 200 and direct.status_code == 200, through_route.text)
+    check(through_route.content == direct.content, through_route.text[:500])
+    return Exchange(http_request("GET", FLOOR_PATH, headers), through_route.content)
 
 
 # -- setup through the public API ----------------------------------------------------------------------------
@@ -269,6 +323,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             Target("tools/call gateway (loopback)", loopback.server, [answers["call"]]),
         ]
         if not args.upstream:
+            floor_port = free_port()
+            floor_env = server_env(database_url, floor_port, SANDBOX_IN_PROCESS="0", **settings)
+            floor_command = [PYTHON, __file__, "--floor-server", str(floor_port)]
+            floor = stack.enter_context(Server(floor_env, workdir, floor_port, command=floor_command))
+            targets.append(Target("GET issues via app's httpx (floor)", floor, [asyncio.run(floor_exchange(floor))]))
             # Only one process can hold the sandbox's tokens, so the in-process pair needs a single worker.
             shortcut = stack.enter_context(gateway(args, workdir, database_url, settings, in_process=True))
             shortcut_answers = asyncio.run(exchanges(shortcut))
@@ -297,7 +356,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     label = f"ratio tools/call ÷ direct GET, loopback ({where})"
     print(ratio_line(label, ratios["tools_call_ratio"], GOAL, ratios["tools_call_cpu_ratio"]))
     if not args.upstream:
-        ratios["tools_call_in_process_ratio"], _ = pair(names[6], names[5])
+        ratios["floor_ratio"], ratios["floor_cpu_ratio"] = pair(names[5], names[3])
+        ratios["tools_call_vs_floor"], ratios["tools_call_vs_floor_cpu"] = pair(names[4], names[5])
+        print(
+            f"ratio floor (one provider GET from a route of the same app) ÷ direct GET: {ratios['floor_ratio']:.3f} "
+            f"(the best tools/call ratio this server allows); by server CPU per request {ratios['floor_cpu_ratio']:.3f}"
+        )
+        print(
+            f"ratio tools/call ÷ floor: {ratios['tools_call_vs_floor']:.3f}; "
+            f"by server CPU per request {ratios['tools_call_vs_floor_cpu']:.3f}"
+        )
+        ratios["tools_call_in_process_ratio"], _ = pair(names[7], names[6])
         print(
             f"ratio tools/call ÷ direct GET, sandbox in-process (not production): "
             f"{ratios['tools_call_in_process_ratio']:.3f}"
@@ -314,6 +383,7 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--upstream", action="store_true", help="the sandbox in a server of its own")
     parser.add_argument("--bare-server", nargs=2, metavar=("PORT", "TOOLS"), help=argparse.SUPPRESS)
+    parser.add_argument("--floor-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     add_service_options(parser)
     return parser
 
@@ -322,5 +392,7 @@ if __name__ == "__main__":
     arguments = parser().parse_args()
     if arguments.bare_server:
         serve_bare(int(arguments.bare_server[0]), arguments.bare_server[1])
+    elif arguments.floor_server:
+        serve_floor(arguments.floor_server)
     else:
         run(arguments)

@@ -1,6 +1,6 @@
 """Database engine, declarative base and the per-request unit of work."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -44,9 +44,34 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return None if value is None else _as_utc(value)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], datetime | None] | None:
+        # SQLite returns the stored text: read it as UTC in one step. Parsing it naive and then setting the zone
+        # (SQLAlchemy's processor, then ours) costs three to five times as much, and a page of 20 items reads 40.
+        if dialect.name == "sqlite":
+            return _utc_from_sqlite_text
+        return super().result_processor(dialect, coltype)
+
+
+def _as_utc(value: datetime) -> datetime:
+    # asyncpg's timestamptz values are already UTC.
+    if value.tzinfo is UTC:
+        return value
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _utc_from_sqlite_text(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        # What this column writes on SQLite: naive UTC text, e.g. "2026-01-02 03:04:05.678901".
+        parsed = datetime.fromisoformat(value + "+00:00")
+    except ValueError:
+        # Text that carries an offset of its own.
+        parsed = datetime.fromisoformat(value)
+    # A bare date takes the suffix as its time and stays naive.
+    return _as_utc(parsed)
 
 
 IdColumn = String(20)

@@ -1,11 +1,14 @@
 """`page`/`limit` query parameters and the `{"data", "pagination"}` envelope."""
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
+import orjson
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
+from starlette.responses import Response
 
 MAX_LIMIT = 100
 # Offsets are 64-bit signed integers in SQLite and PostgreSQL, and a larger one fails in the driver: this bound
@@ -51,3 +54,33 @@ ItemT = TypeVar("ItemT", bound=BaseModel)
 class Paginated(BaseModel, Generic[ItemT]):
     data: list[ItemT]
     pagination: Pagination
+
+
+# Aware UTC datetimes as `UtcDatetime` writes them: whole seconds, `Z`.
+_JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS
+
+
+class PageJson:
+    """Writes a page of rows (column values by field name) as the JSON of `Paginated[schema]`, straight.
+
+    For the hottest lists: the rows come from the database in the types the schema declares (text, numbers,
+    lists, aware UTC datetimes), so validating each into the model and serializing it again would only cost
+    time (a quarter of the CPU of a 20-item list request). The bytes are the model's own: camelCase names in field
+    order, times as `UtcDatetime` writes them (checked against the model in tests/test_pagination.py).
+    """
+
+    def __init__(self, schema: type[BaseModel]) -> None:
+        self._fields = tuple(
+            (name, field.serialization_alias or field.alias or name) for name, field in schema.model_fields.items()
+        )
+
+    def body(self, rows: Sequence[Mapping[str, Any]], params: PageParams, total: int) -> bytes:
+        fields = self._fields
+        page = {
+            "data": [{alias: row[name] for name, alias in fields} for row in rows],
+            "pagination": Pagination.of(params, total).model_dump(),
+        }
+        return orjson.dumps(page, option=_JSON_OPTIONS)
+
+    def response(self, rows: Sequence[Mapping[str, Any]], params: PageParams, total: int) -> Response:
+        return Response(self.body(rows, params, total), media_type="application/json")

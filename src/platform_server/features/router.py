@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from platform_server.auth.dependencies import CurrentPrincipal
 from platform_server.db import SessionDep
@@ -8,25 +8,25 @@ from platform_server.errors import error_responses
 from platform_server.features.models import FeatureStatus
 from platform_server.features.schemas import FeatureCreate, FeatureRead, FeatureUpdate
 from platform_server.features.service import feature_service
-from platform_server.pagination import PageDep, Paginated, Pagination
+from platform_server.pagination import PageDep, PageJson, Paginated
 from platform_server.schemas import Message
 
 router = APIRouter(prefix="/api/features", tags=["features"], responses=error_responses(401, 404, 422))
 
+_page_json = PageJson(FeatureRead)
 
-@router.get("", operation_id="listFeatures", summary="List features")
+
+@router.get("", operation_id="listFeatures", summary="List features", response_model=Paginated[FeatureRead])
 async def list_features(
     principal: CurrentPrincipal,
     session: SessionDep,
     page: PageDep,
     workspace_id: Annotated[str | None, Query(description="Only this workspace's features")] = None,
     status: Annotated[FeatureStatus | None, Query()] = None,
-) -> Paginated[FeatureRead]:
+) -> Response:
     """Newest first. An unknown (or another team's) `workspace_id` answers 404."""
     features, total = await feature_service.list(session, principal, page, workspace_id, {"status": status})
-    return Paginated[FeatureRead](
-        data=[FeatureRead.model_validate(feature) for feature in features], pagination=Pagination.of(page, total)
-    )
+    return _page_json.response(features, page, total)
 
 
 @router.post("", status_code=201, operation_id="createFeature", summary="Create a feature")

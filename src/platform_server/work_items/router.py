@@ -1,11 +1,11 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from platform_server.auth.dependencies import CurrentPrincipal
 from platform_server.db import SessionDep
 from platform_server.errors import error_responses
-from platform_server.pagination import PageDep, Paginated, Pagination
+from platform_server.pagination import PageDep, PageJson, Paginated
 from platform_server.schemas import Message
 from platform_server.work_items.models import WorkItemStatus
 from platform_server.work_items.schemas import WorkItemCreate, WorkItemRead, WorkItemUpdate
@@ -13,8 +13,10 @@ from platform_server.work_items.service import work_item_service
 
 router = APIRouter(prefix="/api/work-items", tags=["work-items"], responses=error_responses(401, 404, 422))
 
+_page_json = PageJson(WorkItemRead)
 
-@router.get("", operation_id="listWorkItems", summary="List work items")
+
+@router.get("", operation_id="listWorkItems", summary="List work items", response_model=Paginated[WorkItemRead])
 async def list_work_items(
     principal: CurrentPrincipal,
     session: SessionDep,
@@ -24,14 +26,12 @@ async def list_work_items(
     source_provider: Annotated[
         str | None, Query(description="Only items imported from this provider, e.g. `github`")
     ] = None,
-) -> Paginated[WorkItemRead]:
+) -> Response:
     """Newest first. An unknown (or another team's) `workspace_id` answers 404."""
     items, total = await work_item_service.list(
         session, principal, page, workspace_id, {"status": status, "source_provider": source_provider}
     )
-    return Paginated[WorkItemRead](
-        data=[WorkItemRead.model_validate(item) for item in items], pagination=Pagination.of(page, total)
-    )
+    return _page_json.response(items, page, total)
 
 
 @router.post("", status_code=201, operation_id="createWorkItem", summary="Create a work item")

@@ -27,7 +27,7 @@ class SourcedItemService(Generic[ModelT]):
         workspace_id: str | None,
         filters: dict[str, Any],
     ) -> tuple[Sequence[dict[str, Any]], int]:
-        """Every column of each item by name; response models validate them like the model objects."""
+        """Every column of each item by name, in the types the response model declares."""
         page = await self.repository_class(session, principal.team_id).list_page(params, workspace_id, filters)
         # A row of this team in that workspace proves the workspace is the team's; only an empty page needs the
         # extra query that tells "no items" from "no such workspace" (404).
