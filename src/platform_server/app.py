@@ -37,6 +37,7 @@ from platform_server.limits.middleware import RateLimitHeadersMiddleware
 from platform_server.limits.router import router as usage_router
 from platform_server.log import configure_logging
 from platform_server.middleware import BodySizeLimitMiddleware, RequestContextMiddleware, TextGuardMiddleware
+from platform_server.oauth_server.router import router as oauth_server_router
 from platform_server.redis_store import connect_redis
 from platform_server.sandbox import install_sandbox
 from platform_server.security import Encryptor
@@ -169,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         billing_router,
         email_webhooks_router,
         usage_router,
+        oauth_server_router,
         settings_page_router,
     ):
         app.include_router(router)
