@@ -166,11 +166,13 @@ _JSONRPC_RESPONSE = {
     operation_id="mcpGateway",
     summary="MCP endpoint of a workspace (Streamable HTTP)",
     response_class=Response,
-    responses={200: _JSONRPC_RESPONSE, **error_responses(401, 404, 413)},
+    responses={200: _JSONRPC_RESPONSE, **error_responses(401, 403, 404, 413)},
 )
 async def mcp_gateway(request: Request, workspace_id: str) -> Response:
     """One JSON-RPC message per POST: `server/discover` (2026-07-28) or `initialize` (2025 clients),
-    `tools/list` and `tools/call`. Authenticate with an API key of a member of the workspace's team. The list
+    `tools/list` and `tools/call`. Authenticate with an API key of a member of the workspace's team, or with an
+    OAuth access token this server issued for this endpoint (401 with `WWW-Authenticate` pointing at the
+    metadata; 403 `insufficient_scope` when a read-only token calls a tool that changes data). The list
     holds the tools enabled for this workspace on connected integrations; calls run with the team's stored
     provider credentials, never with the caller's key, and are audited (`GET .../tool-calls`). A body that is
     not one JSON-RPC message, or not `application/json` (415), answers a JSON-RPC error."""
