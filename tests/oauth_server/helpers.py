@@ -92,8 +92,10 @@ async def decide(client: httpx.AsyncClient, page: httpx.Response, decision: str 
 
 
 async def approve(client: httpx.AsyncClient, authorization: Authorization) -> str:
-    """Opens the consent page as the signed-in person, approves, and answers the code."""
-    params = redirect_params(await decide(client, await consent_page(client, authorization)))
+    """Opens the consent page as the signed-in person, approves (unless the consent is remembered), and answers
+    the code."""
+    page = await consent_page(client, authorization)
+    params = redirect_params(page if page.status_code == 303 else await decide(client, page))
     assert params["state"] == authorization.state
     assert params["iss"] == "http://testserver"
     return params["code"]
