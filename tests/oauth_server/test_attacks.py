@@ -1,6 +1,7 @@
 """What an attacker tries against the authorization server, on both databases: each attempt is refused and
 changes nothing it should not."""
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -183,6 +184,24 @@ async def test_refresh_cannot_widen_scope_or_change_resource(client: httpx.Async
     assert (await tokens(client, {**form, "scope": "tools:write"})).json()["error"] == "invalid_scope"
     other = {**form, "resource": "http://testserver/api/workspaces/1/mcp"}
     assert (await tokens(client, other)).json()["error"] == "invalid_target"
+    # A refused refresh does not use the token up.
+    assert (await tokens(client, form)).status_code == 200
+
+
+async def test_concurrent_exchanges_of_one_code_issue_tokens_once(client: httpx.AsyncClient, owner: Member) -> None:
+    await sign_in(client, owner)
+    authorization = Authorization(await register(client), owner.workspace_id)
+    code = await approve(client, authorization)
+    answers = await asyncio.gather(*(tokens(client, authorization.token_form(code)) for _ in range(4)))
+    assert sorted(answer.status_code for answer in answers) == [200, 400, 400, 400]
+
+
+async def test_redirect_uri_may_be_left_out_of_the_token_request(client: httpx.AsyncClient, owner: Member) -> None:
+    await sign_in(client, owner)
+    authorization = Authorization(await register(client), owner.workspace_id)
+    code = await approve(client, authorization)
+    # OAuth 2.1: PKCE binds the code to the client that asked, so the redirect URI need not be sent again.
+    assert (await tokens(client, authorization.token_form(code, redirect_uri=None))).status_code == 200
 
 
 async def test_token_endpoint_refuses_malformed_requests(client: httpx.AsyncClient) -> None:

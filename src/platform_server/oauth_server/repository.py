@@ -124,6 +124,27 @@ class OAuthRepository:
         statement = select(OAuthToken).where(OAuthToken.token_hash == token_hash)
         return await self.session.scalar(statement.with_for_update())
 
+    async def claim_code(self, code_id: str, now: datetime) -> bool:
+        """Marks the code used; False when another request used it first (a conditional write, so that two
+        concurrent exchanges cannot both succeed on any database)."""
+        result = await self.session.execute(
+            update(OAuthAuthorizationCode)
+            .where(OAuthAuthorizationCode.id == code_id, OAuthAuthorizationCode.used_at.is_(None))
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def rotate(self, token_id: str, now: datetime) -> bool:
+        """Marks a refresh token used, likewise exactly once."""
+        result = await self.session.execute(
+            update(OAuthToken)
+            .where(OAuthToken.id == token_id, OAuthToken.rotated_at.is_(None))
+            .values(rotated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
     async def revoke_family(self, family_id: str, now: datetime) -> None:
         await self.session.execute(
             update(OAuthToken)

@@ -416,12 +416,13 @@ class OAuthServerService:
         client = await repository.client_by_row(consent.client_row_id) if consent is not None else None
         if consent is None or client is None or client.client_id != client_id:
             raise InvalidGrantError(description="The authorization code was issued to another client")
-        if stored.used_at is not None:
+        if not await repository.claim_code(stored.id, now):
             # RFC 6749 §4.1.2: a code used twice revokes what it was exchanged for.
             await repository.revoke_family(stored.id, now)
             raise InvalidGrantError(description="The authorization code was already used")
-        stored.used_at = now
-        if form.get("redirect_uri") != stored.redirect_uri:
+        # OAuth 2.1 lets the client leave it out (PKCE binds the code to it); sent, it must be the same.
+        redirect_uri = form.get("redirect_uri")
+        if redirect_uri is not None and redirect_uri != stored.redirect_uri:
             raise InvalidGrantError(description="redirect_uri does not match the authorization request")
         if not constant_time_equals(create_s256_code_challenge(verifier), stored.code_challenge):
             raise InvalidGrantError(description="The code_verifier does not match the code_challenge")
@@ -445,10 +446,6 @@ class OAuthServerService:
         client = await repository.client_by_row(consent.client_row_id) if consent is not None else None
         if consent is None or client is None or client.client_id != client_id:
             raise InvalidGrantError(description="The refresh token was issued to another client")
-        if stored.rotated_at is not None:
-            # Reuse after rotation: one of the two holders is not the client. End the whole family.
-            await repository.revoke_family(stored.family_id, now)
-            raise InvalidGrantError(description="The refresh token was already used; its tokens are revoked")
         if stored.revoked_at is not None or stored.expires_at <= now:
             raise InvalidGrantError(description="The refresh token is revoked or expired")
         resource = form.get("resource")
@@ -461,7 +458,10 @@ class OAuthServerService:
             if not set(narrowed.split()) <= set(stored.scope.split()):
                 raise InvalidScopeError(description="A refresh cannot widen the granted scope")
             scope = narrowed
-        stored.rotated_at = now
+        if not await repository.rotate(stored.id, now):
+            # Reuse after rotation: one of the two holders is not the client. End the whole family.
+            await repository.revoke_family(stored.family_id, now)
+            raise InvalidGrantError(description="The refresh token was already used; its tokens are revoked")
         return await self._issue(
             session, settings, consent, family_id=stored.family_id, scope=scope, resource=stored.resource
         )
