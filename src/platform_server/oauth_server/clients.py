@@ -119,9 +119,8 @@ class MetadataDocumentFetcher:
     change in between, no redirects, at most 64 KiB, 5 seconds in all. `allow_private` (tests, sandbox)
     lifts the address and scheme rules, never the others."""
 
-    def __init__(self, *, allow_private: bool, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, *, allow_private: bool) -> None:
         self.allow_private = allow_private
-        self.transport = transport
 
     async def fetch(self, client_id: str) -> ClientMetadata:
         if not (is_metadata_document_url(client_id) or (self.allow_private and client_id.startswith("http://"))):
@@ -158,7 +157,7 @@ class MetadataDocumentFetcher:
             extensions["sni_hostname"] = host
         headers = {"Host": parts.netloc, "Accept": "application/json"}
         async with (
-            httpx.AsyncClient(transport=self.transport, follow_redirects=False, trust_env=False) as http,
+            httpx.AsyncClient(follow_redirects=False, trust_env=False) as http,
             http.stream("GET", target, headers=headers, extensions=extensions) as response,
         ):
             if response.status_code != 200:

@@ -201,9 +201,6 @@ def _valid_challenge(challenge: str | None) -> bool:
 
 
 class OAuthServerService:
-    def __init__(self, fetcher_factory: type[MetadataDocumentFetcher] = MetadataDocumentFetcher) -> None:
-        self._fetcher_factory = fetcher_factory
-
     async def register(
         self, session: AsyncSession, settings: Settings, metadata: object, address: str
     ) -> dict[str, Any]:
@@ -260,7 +257,7 @@ class OAuthServerService:
             return client
         if not document:
             raise InvalidClientError(description="Unknown client_id: register the client first")
-        fetcher = self._fetcher_factory(allow_private=settings.OAUTH_CLIENT_METADATA_ALLOW_PRIVATE)
+        fetcher = MetadataDocumentFetcher(allow_private=settings.OAUTH_CLIENT_METADATA_ALLOW_PRIVATE)
         metadata = await fetcher.fetch(client_id)
         if client is None:
             client = OAuthClient(client_id=client_id, registration=ClientRegistration.metadata_document, created_at=now)
