@@ -91,7 +91,13 @@ async def test_bad_authorization_requests_go_back_to_the_client_as_errors(
 async def test_unregistered_redirect_uri_is_never_redirected_to(client: httpx.AsyncClient, owner: Member) -> None:
     await sign_in(client, owner)
     authorization = Authorization(await register(client), owner.workspace_id)
-    for redirect_uri in ("https://attacker.example/callback", "http://127.0.0.1:33418/other", "http://evil/callback"):
+    for redirect_uri in (
+        "https://attacker.example/callback",
+        "http://127.0.0.1:33418/other",
+        "http://evil/callback",
+        "http://127.0.0.1:1;script-src/callback",
+        "http://evil@127.0.0.1:1/callback",
+    ):
         response = await consent_page(client, authorization, redirect_uri=redirect_uri)
         assert response.status_code == 400
         assert "location" not in response.headers

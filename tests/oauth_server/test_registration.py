@@ -32,6 +32,9 @@ def settings_overrides() -> dict[str, Any]:
         ({"redirect_uris": ["http://attacker.example/cb"]}, "invalid_redirect_uri"),
         ({"redirect_uris": ["https://app.example/cb#fragment"]}, "invalid_redirect_uri"),
         ({"redirect_uris": ["javascript:alert(1)"]}, "invalid_redirect_uri"),
+        ({"redirect_uris": ["https://app.example;script-src/cb"]}, "invalid_redirect_uri"),
+        ({"redirect_uris": ["https://user@app.example/cb"]}, "invalid_redirect_uri"),
+        ({"redirect_uris": ["https://app.example/c b"]}, "invalid_redirect_uri"),
         (
             {"redirect_uris": [REDIRECT_URI], "token_endpoint_auth_method": "client_secret_basic"},
             "invalid_client_metadata",

@@ -3,6 +3,7 @@ Metadata Documents fetched from the client's own https URL with SSRF protection.
 
 import asyncio
 import ipaddress
+import re
 import socket
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,8 @@ MAX_URI_LENGTH = 2000
 MAX_CLIENT_NAME = 200
 METADATA_DOCUMENT_MAX_BYTES = 64 * 1024
 METADATA_DOCUMENT_TIMEOUT_SECONDS = 5.0
+_PRINTABLE_ASCII = re.compile(r"[\x21-\x7e]+")
+_AUTHORITY = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 _SUPPORTED_GRANTS = frozenset({"authorization_code", "refresh_token"})
 
 
@@ -38,9 +41,11 @@ def redirect_uri_matches(registered: list[str], requested: str) -> bool:
     whatever port is free)."""
     if requested in registered:
         return True
-    if not _is_loopback_http(requested):
+    if not _is_loopback_http(requested) or not _PRINTABLE_ASCII.fullmatch(requested):
         return False
     wanted = urlsplit(requested)
+    if not _AUTHORITY.fullmatch(wanted.netloc):
+        return False
     for uri in registered:
         if not _is_loopback_http(uri):
             continue
@@ -53,7 +58,12 @@ def redirect_uri_matches(registered: list[str], requested: str) -> bool:
 def _check_redirect_uri(uri: object) -> str:
     if not isinstance(uri, str) or not uri or len(uri) > MAX_URI_LENGTH:
         raise InvalidRedirectURIError("Each redirect URI must be a non-empty string of at most 2000 characters")
+    if not _PRINTABLE_ASCII.fullmatch(uri):
+        raise InvalidRedirectURIError("Redirect URIs must be printable ASCII without spaces")
     parts = urlsplit(uri)
+    # The origin goes into the consent page's Content-Security-Policy: a plain host and port, no user info.
+    if parts.netloc and not _AUTHORITY.fullmatch(parts.netloc):
+        raise InvalidRedirectURIError("A redirect URI's authority must be a plain host and optional port")
     if not parts.scheme or parts.fragment:
         raise InvalidRedirectURIError("Redirect URIs must be absolute and carry no fragment")
     if parts.scheme == "http" and not _is_loopback_http(uri):
