@@ -11,7 +11,7 @@ from platform_server.oauth_server.models import OAuthToken
 from tests.conftest import Member
 from tests.gateway.conftest import Enable, tool_calls
 from tests.gateway.test_transport import modern_headers, modern_request, url
-from tests.oauth_server.helpers import connect
+from tests.oauth_server.helpers import Authorization, connect, consent_page, register
 from tests.web.helpers import csrf_token, sign_in
 
 METADATA = "http://testserver/.well-known/oauth-protected-resource/api/workspaces/{}/mcp"
@@ -128,3 +128,21 @@ async def test_expired_revoked_and_disconnected_tokens_are_refused(
     assert response.headers["location"] == "/settings/connected-apps?notice=app_revoked"
     page = await client.get("/settings/connected-apps")
     assert page.text.count('data-testid="connected-app"') == 1
+
+
+async def test_consent_page_shows_what_a_read_only_grant_could_call(
+    client: httpx.AsyncClient, owner: Member, enable: Enable
+) -> None:
+    await enable(owner, "github", ["github_list_issues", "github_create_issue"], default_project="acme/product")
+    await sign_in(client, owner)
+    authorization = Authorization(await register(client, name="Reader <b>bot</b>"), owner.workspace_id, "tools:read")
+    page = await consent_page(client, authorization)
+    assert page.status_code == 200
+    # The client names itself: the name is shown as text, never as markup.
+    assert "<strong>Reader &lt;b&gt;bot&lt;/b&gt;</strong> asks to use the tools of the workspace" in page.text
+    assert "Read-only tools" in page.text
+    assert "github_list_issues" in page.text
+    assert "github_create_issue" not in page.text
+    assert "1 tool that changes data stays out of reach of a read-only grant." in page.text
+    # The form may lead on to the app's redirect URI.
+    assert "http://127.0.0.1:33418" in page.headers["content-security-policy"].split("form-action")[1]
