@@ -84,11 +84,13 @@ async def consent_page(
     return await client.get("/settings/oauth/authorize", params=authorization.query(**overrides))
 
 
-async def decide(client: httpx.AsyncClient, page: httpx.Response, decision: str = "approve") -> httpx.Response:
+async def decide(
+    client: httpx.AsyncClient, page: httpx.Response, decision: str = "approve", **choices: str
+) -> httpx.Response:
     assert page.status_code == 200, page.text
     fields = {name: unescape(value) for name, value in _HIDDEN.findall(page.text)}
     fields["csrf_token"] = csrf_token(page.text)
-    return await client.post("/settings/oauth/authorize", data={**fields, "decision": decision})
+    return await client.post("/settings/oauth/authorize", data={**fields, **choices, "decision": decision})
 
 
 async def approve(client: httpx.AsyncClient, authorization: Authorization) -> str:

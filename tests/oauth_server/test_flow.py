@@ -4,7 +4,12 @@ import httpx
 
 from tests.conftest import Member
 from tests.oauth_server.helpers import (
+    Authorization,
     connect,
+    consent_page,
+    decide,
+    redirect_params,
+    register,
     tokens,
 )
 from tests.web.helpers import sign_in
@@ -36,3 +41,15 @@ async def test_full_flow_issues_rotating_tokens(client: httpx.AsyncClient, owner
     )
     assert refreshed.status_code == 200, refreshed.text
     assert refreshed.json()["refresh_token"] != issued["refresh_token"]
+
+
+async def test_the_person_may_grant_read_only_access(client: httpx.AsyncClient, owner: Member) -> None:
+    await sign_in(client, owner)
+    authorization = Authorization(await register(client), owner.workspace_id)
+    page = await consent_page(client, authorization)
+    assert 'name="access" value="read"' in page.text
+    params = redirect_params(await decide(client, page, access="read"))
+    issued = await tokens(client, authorization.token_form(params["code"]))
+    assert issued.json()["scope"] == "tools:read"
+    # Asked again for all tools, the person is asked again: the consent covers read-only tools only.
+    assert (await consent_page(client, authorization)).status_code == 200

@@ -48,16 +48,22 @@ class BrowserPerson:
     """The person at the browser: opens the authorization URL, signs in, approves (or denies), and hands the
     redirect back to the client as its loopback listener would."""
 
-    def __init__(self, page: Any, account: Account, *, approve: bool = True) -> None:
+    def __init__(self, page: Any, account: Account, *, approve: bool = True, grants: tuple[str, ...] = ()) -> None:
         self.page = page
         self.account = account
         self.approve = approve
+        # The access chosen on each consent page in turn ("read" or "all"); the default choice once used up.
+        self.grants = list(grants)
+        self.consents = 0
         self.callback_url: str | None = None
         self.called_back = asyncio.Event()
         self.consent_text = ""
         self.refused: str | None = None
 
     async def open(self, authorization_url: str) -> None:
+        self.callback_url = None
+        self.called_back.clear()
+
         async def capture(route: Any) -> None:
             self.callback_url = route.request.url
             self.called_back.set()
@@ -71,6 +77,11 @@ class BrowserPerson:
         await expect(self.page.get_by_role("heading", level=1)).to_have_text(re.compile(r"^Authorize "))
         self.consent_text = await self.page.locator("main").inner_text()
         await screenshot(self.page, "mcp-consent")
+        self.consents += 1
+        if self.grants:
+            await self.page.get_by_label(
+                "Read-only tools only" if self.grants.pop(0) == "read" else "All enabled tools", exact=False
+            ).check()
         await self.page.get_by_role("button", name="Approve" if self.approve else "Deny").click()
         async with asyncio.timeout(15):
             await self.called_back.wait()
@@ -192,3 +203,29 @@ async def test_denied_consent_gives_the_client_nothing(page: Any, account: Accou
             await mcp.list_tools()
     assert person.refused == "access_denied"
     assert storage.tokens is None
+
+
+async def test_read_only_grant_steps_up_when_a_tool_changes_data(
+    page: Any, account: Account, live_server: LiveServer
+) -> None:
+    """The person grants read-only access; the client's first writing call gets 403 insufficient_scope, the SDK
+    asks again for the wider scope, the person approves it, and the call goes through."""
+    await sign_in_to_settings(page, account)
+    await connect_github(page)
+    await enable_github(live_server, account)
+    person = BrowserPerson(page, account, grants=("read", "all"))
+    storage = MemoryStorage()
+    auth = provider(live_server, account, person, storage)
+    url = f"{live_server.base_url}/api/workspaces/{account.workspace_id}/mcp"
+    async with (
+        httpx2.AsyncClient(auth=auth, timeout=30) as http,
+        Client(streamable_http_client(url, http_client=http)) as mcp,
+    ):
+        assert not (await mcp.call_tool("github_list_issues", {})).is_error
+        assert storage.tokens is not None
+        assert storage.tokens.scope == "tools:read"
+        assert person.consents == 1
+        created = await mcp.call_tool("github_create_issue", {"title": "Stepped up"})
+        assert not created.is_error, created
+        assert person.consents == 2
+        assert storage.tokens.scope == "tools:read tools:write"

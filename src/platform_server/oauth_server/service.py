@@ -7,7 +7,7 @@ their bodies, the S256 transform, metadata validation); the flow itself runs her
 Authlib's AuthorizationServer calls its storage synchronously.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -144,6 +144,10 @@ class AuthorizationRequest:
     @property
     def read_only(self) -> bool:
         return SCOPE_WRITE not in self.scope.split()
+
+    def read_only_version(self) -> "AuthorizationRequest":
+        """The same request narrowed by the person to read-only tools."""
+        return replace(self, scope=SCOPE_READ)
 
     def form_fields(self) -> dict[str, str]:
         """The request as the consent form carries it back (re-validated when posted)."""

@@ -656,6 +656,7 @@ async def oauth_decide(
     web: WebSessionDep,
     csrf_token: CsrfField = "",
     decision: Annotated[str, Form()] = "",
+    access: Annotated[str, Form()] = "all",
 ) -> Response:
     if web is None:
         return _to_sign_in(request, notice="sign_in_to_authorize")
@@ -669,6 +670,8 @@ async def oauth_decide(
     settings = _settings(request)
     if decision != "approve":
         return _to_client(request, oauth_server_service.deny(settings, authorization))
+    if access == "read":
+        authorization = authorization.read_only_version()
     try:
         location = await oauth_server_service.approve(session, settings, web.principal, authorization)
     except PageError as exc:
