@@ -38,6 +38,7 @@ from platform_server.limits.middleware import RateLimitHeadersMiddleware
 from platform_server.limits.router import router as usage_router
 from platform_server.log import configure_logging
 from platform_server.middleware import BodySizeLimitMiddleware, RequestContextMiddleware, TextGuardMiddleware
+from platform_server.oauth_server.router import router as oauth_server_router
 from platform_server.redis_store import connect_redis
 from platform_server.security import Encryptor
 from platform_server.teams.router import router as me_router
@@ -172,6 +173,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         billing_router,
         email_webhooks_router,
         usage_router,
+        oauth_server_router,
         settings_page_router,
     ):
         app.include_router(router)

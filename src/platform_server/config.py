@@ -57,6 +57,16 @@ class Settings(BaseSettings):
     # Settings-page sign-in: an absolute lifetime, so a forgotten browser does not stay signed in for long.
     WEB_SESSION_TTL_SECONDS: int = 8 * 3600
 
+    # The MCP gateway's OAuth authorization server: access tokens are short-lived, refresh tokens rotate.
+    OAUTH_ACCESS_TOKEN_TTL_SECONDS: int = 900
+    OAUTH_REFRESH_TOKEN_TTL_SECONDS: int = 30 * 86400
+    # Dynamically registered clients nobody authorized for this long are deleted.
+    OAUTH_UNUSED_CLIENT_TTL_SECONDS: int = 30 * 86400
+    OAUTH_REGISTRATIONS_PER_HOUR: int = 20
+    # Client ID Metadata Documents are fetched from public https addresses only; tests and the sandbox may
+    # allow http and private addresses (never in production).
+    OAUTH_CLIENT_METADATA_ALLOW_PRIVATE: bool = False
+
     GITHUB_CLIENT_ID: str | None = None
     GITHUB_CLIENT_SECRET: SecretStr | None = None
     JIRA_CLIENT_ID: str | None = None
@@ -117,6 +127,8 @@ class Settings(BaseSettings):
                 )
             if self.PLATFORM_SANDBOX:
                 raise ValueError("PLATFORM_SANDBOX cannot be enabled when PLATFORM_ENV=production")
+            if self.OAUTH_CLIENT_METADATA_ALLOW_PRIVATE:
+                raise ValueError("OAUTH_CLIENT_METADATA_ALLOW_PRIVATE cannot be enabled when PLATFORM_ENV=production")
         return self
 
     @property

@@ -9,6 +9,7 @@ from platform_server.gateway.models import ToolCall
 from platform_server.integrations.models import Integration, OAuthState, SyncLog, WorkspaceIntegration
 from platform_server.integrations.sync.repository import RUNNING_GUARD
 from platform_server.limits.models import AiUsage
+from platform_server.oauth_server.models import OAuthAuthorizationCode, OAuthClient, OAuthConsent, OAuthToken
 from platform_server.teams.models import Team, User
 from platform_server.web.models import WebSession
 from platform_server.webhook_events.models import WebhookEvent
@@ -25,7 +26,11 @@ __all__ = [
     "EmailSuppression",
     "Feature",
     "Integration",
+    "OAuthAuthorizationCode",
+    "OAuthClient",
+    "OAuthConsent",
     "OAuthState",
+    "OAuthToken",
     "StripePendingEvent",
     "StripeSubscription",
     "SyncLog",

@@ -132,6 +132,7 @@ async def test_tool_call_list_paginates_and_filters(client: httpx.AsyncClient, o
         "integrationId",
         "userId",
         "apiKeyId",
+        "oauthClientId",
         "tool",
         "provider",
         "channel",

@@ -101,7 +101,9 @@ async def test_unauthenticated_gets_401_with_resource_metadata(
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "UNAUTHORIZED"
     metadata_url = f"http://testserver/.well-known/oauth-protected-resource/api/workspaces/{owner.workspace_id}/mcp"
-    assert response.headers["www-authenticate"] == f'Bearer resource_metadata="{metadata_url}"'
+    assert response.headers["www-authenticate"] == (
+        f'Bearer resource_metadata="{metadata_url}", scope="tools:read tools:write"'
+    )
 
     metadata = await client.get(metadata_url)
     assert metadata.status_code == 200
@@ -109,6 +111,11 @@ async def test_unauthenticated_gets_401_with_resource_metadata(
     assert document["resource"] == f"http://testserver/api/workspaces/{owner.workspace_id}/mcp"
     assert document["bearer_methods_supported"] == ["header"]
     assert document["authorization_servers"] == ["http://testserver"]
+    assert document["scopes_supported"] == ["tools:read", "tools:write"]
+    # The authorization server it names exists.
+    server = await client.get("/.well-known/oauth-authorization-server")
+    assert server.status_code == 200
+    assert server.json()["issuer"] == "http://testserver"
 
 
 async def test_metadata_for_malformed_workspace_id_is_404(client: httpx.AsyncClient) -> None:

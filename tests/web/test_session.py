@@ -327,7 +327,7 @@ class TestSignInLeadsBack:
             "/api/integrations",
             "/settings/sign-in",
             "/settings/x\r\nSet-Cookie: a=b",
-            "/settings/" + "x" * 2000,
+            "/settings/" + "x" * 5000,
         ],
     )
     async def test_only_settings_pages_of_this_site_are_led_to(

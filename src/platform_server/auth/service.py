@@ -102,8 +102,9 @@ class AuthService:
             api_key_id, user_id, team_id, role = row
             principal = Principal(user_id=user_id, team_id=team_id, role=Role(role), api_key_id=api_key_id)
             cache.put(key_hash, principal)
-        if cache.last_used_due(principal.api_key_id):
-            await lookup.touch(principal.api_key_id, utcnow())
+        used_key_id = principal.api_key_id
+        if used_key_id is not None and cache.last_used_due(used_key_id):
+            await lookup.touch(used_key_id, utcnow())
         return principal
 
 

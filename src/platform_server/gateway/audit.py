@@ -102,6 +102,7 @@ class AuditWriter:
                 "integration_id": entry.integration_id,
                 "user_id": principal.user_id,
                 "api_key_id": principal.api_key_id,
+                "oauth_client_id": principal.oauth_client_id,
                 "tool": entry.tool[:_MAX_TOOL_NAME],
                 "provider": entry.provider,
                 "channel": entry.channel,

@@ -33,6 +33,8 @@ class ToolCall(IdMixin, Base):
     integration_id: Mapped[str | None] = mapped_column(IdColumn)
     user_id: Mapped[str | None] = mapped_column(IdColumn)
     api_key_id: Mapped[str | None] = mapped_column(IdColumn)
+    # The OAuth client (oauth_clients.id) whose token made the call; None for API keys.
+    oauth_client_id: Mapped[str | None] = mapped_column(IdColumn)
     tool: Mapped[str] = mapped_column(String(128))
     provider: Mapped[str | None] = mapped_column(String(20))
     channel: Mapped[str] = mapped_column(String(16))

@@ -1,6 +1,8 @@
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+import orjson
+import structlog
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,16 +15,26 @@ from platform_server.errors import Forbidden, PlatformError, ResourceNotFound, U
 from platform_server.exception_handlers import error_json
 from platform_server.gateway.audit import audit_service
 from platform_server.gateway.dependencies import AuditWritten
-from platform_server.gateway.executor import ToolErrorCode, ToolReport, tool_executor
+from platform_server.gateway.executor import CATALOG, ToolErrorCode, ToolReport, tool_executor
 from platform_server.gateway.models import ToolCallChannel, ToolCallOutcome
 from platform_server.gateway.schemas import ProtectedResourceMetadata, ToolCallRead, ToolCallResult
 from platform_server.gateway.server import GatewayRequest, McpGateway
 from platform_server.ids import is_valid_id
+from platform_server.limits.limiter import request_limiter
+from platform_server.oauth_server.service import (
+    ACCESS_TOKEN_PREFIX,
+    ALL_SCOPES,
+    MCP_PATH,
+    SCOPE_READ,
+    SCOPE_WRITE,
+    InvalidToken,
+    mcp_url,
+    oauth_server_service,
+)
 from platform_server.pagination import PageDep, Paginated, Pagination
 
 router = APIRouter(tags=["mcp-gateway"])
 
-MCP_PATH = "/api/workspaces/{workspace_id}/mcp"
 METADATA_PREFIX = "/.well-known/oauth-protected-resource"
 
 # REST form: the HTTP status each tool failure answers with (the MCP form answers them all as isError results).
@@ -47,8 +59,9 @@ class MisdirectedRequest(PlatformError):
     code = "MISDIRECTED_REQUEST"
 
 
-def _mcp_url(request: Request, workspace_id: str) -> str:
-    return f"{request.app.state.settings.PUBLIC_BASE_URL}{MCP_PATH.format(workspace_id=workspace_id)}"
+class InsufficientScope(PlatformError):
+    status_code = 403
+    code = "INSUFFICIENT_SCOPE"
 
 
 def _metadata_url(request: Request, workspace_id: str) -> str:
@@ -69,14 +82,59 @@ def _check_host_and_origin(request: Request) -> None:
         raise Forbidden("Requests from this Origin are not allowed", details={"origin": origin})
 
 
+def _challenge(request: Request, workspace_id: str, **params: str) -> dict[str, str]:
+    """RFC 6750 §3 / RFC 9728 §5.1: what the client needs to authenticate here, and the scopes to ask for."""
+    values = {**params, "resource_metadata": _metadata_url(request, workspace_id), "scope": " ".join(ALL_SCOPES)}
+    return {"WWW-Authenticate": "Bearer " + ", ".join(f'{name}="{value}"' for name, value in values.items())}
+
+
 async def _mcp_principal(request: Request, session: AsyncSession, workspace_id: str) -> Principal:
+    """An API key, or an access token this server issued for this workspace's MCP URL."""
     _check_host_and_origin(request)
+    scheme, _, credentials = (request.headers.get("authorization") or "").partition(" ")
+    token = credentials.strip()
+    if scheme.lower() != "bearer" or not token.startswith(ACCESS_TOKEN_PREFIX):
+        try:
+            return await current_principal(request, session, request.app.state.principal_cache)
+        except Unauthorized as exc:
+            raise Unauthorized(exc.message, details=exc.details, headers=_challenge(request, workspace_id)) from None
+    limiter = request_limiter(request.app.state)
+    guard = limiter.auth_failure_guard(request.scope)
+    if guard is not None:
+        await guard.before_lookup()
     try:
-        return await current_principal(request, session, request.app.state.principal_cache)
-    except Unauthorized as exc:
-        # RFC 9728: the challenge points the client at the metadata that says how to authenticate here.
-        challenge = f'Bearer resource_metadata="{_metadata_url(request, workspace_id)}"'
-        raise Unauthorized(exc.message, details=exc.details, headers={"WWW-Authenticate": challenge}) from None
+        principal = await oauth_server_service.principal_for(session, request.app.state.settings, token, workspace_id)
+    except InvalidToken as exc:
+        if guard is not None:
+            await guard.failed()
+        challenge = _challenge(request, workspace_id, error="invalid_token", error_description=str(exc))
+        raise Unauthorized(str(exc), headers=challenge) from None
+    request.state.principal = principal
+    structlog.contextvars.bind_contextvars(user_id=principal.user_id, team_id=principal.team_id)
+    await limiter.enforce(request.scope, principal, session)
+    return principal
+
+
+async def _check_scope(request: Request, principal: Principal, workspace_id: str) -> None:
+    """A token granted read-only tools calling a writing tool is refused before the call, so the client can
+    ask the person for more (step-up authorization)."""
+    if principal.oauth_client_id is None or SCOPE_WRITE in principal.oauth_scopes:
+        return
+    try:
+        message = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        return
+    if not isinstance(message, dict) or message.get("method") != "tools/call":
+        return
+    params = message.get("params")
+    name = params.get("name") if isinstance(params, dict) else None
+    tool = CATALOG.get(name) if isinstance(name, str) else None
+    if tool is not None and not tool.spec.read_only:
+        raise InsufficientScope(
+            f"{tool.name} changes data: it needs the {SCOPE_WRITE} scope, and this token has only {SCOPE_READ}",
+            details={"requiredScope": SCOPE_WRITE},
+            headers=_challenge(request, workspace_id, error="insufficient_scope"),
+        )
 
 
 # The request's unit of work as `SessionDep` runs it (commit on success, rollback on failure), entered here
@@ -108,11 +166,13 @@ _JSONRPC_RESPONSE = {
     operation_id="mcpGateway",
     summary="MCP endpoint of a workspace (Streamable HTTP)",
     response_class=Response,
-    responses={200: _JSONRPC_RESPONSE, **error_responses(401, 404, 413)},
+    responses={200: _JSONRPC_RESPONSE, **error_responses(401, 403, 404, 413)},
 )
 async def mcp_gateway(request: Request, workspace_id: str) -> Response:
     """One JSON-RPC message per POST: `server/discover` (2026-07-28) or `initialize` (2025 clients),
-    `tools/list` and `tools/call`. Authenticate with an API key of a member of the workspace's team. The list
+    `tools/list` and `tools/call`. Authenticate with an API key of a member of the workspace's team, or with an
+    OAuth access token this server issued for this endpoint (401 with `WWW-Authenticate` pointing at the
+    metadata; 403 `insufficient_scope` when a read-only token calls a tool that changes data). The list
     holds the tools enabled for this workspace on connected integrations; calls run with the team's stored
     provider credentials, never with the caller's key, and are audited (`GET .../tool-calls`). A body that is
     not one JSON-RPC message, or not `application/json` (415), answers a JSON-RPC error."""
@@ -122,6 +182,7 @@ async def mcp_gateway(request: Request, workspace_id: str) -> Response:
         workspace = await gateway.workspaces.get(session, principal.team_id, workspace_id)
     if workspace is None:
         raise ResourceNotFound("Workspace", workspace_id)
+    await _check_scope(request, principal, workspace_id)
     return _McpExchange(gateway, request, GatewayRequest(principal=principal, workspace=workspace))
 
 
@@ -132,15 +193,17 @@ async def mcp_gateway(request: Request, workspace_id: str) -> Response:
     responses=error_responses(404),
 )
 async def protected_resource_metadata(request: Request, workspace_id: str) -> ProtectedResourceMetadata:
-    """Public: tells an MCP client that this endpoint takes an API key as a bearer token in the header."""
+    """Public: tells an MCP client which authorization server issues tokens for this endpoint (this server,
+    see `/.well-known/oauth-authorization-server`) and which scopes it knows. An API key works as the bearer
+    token too."""
     if not is_valid_id(workspace_id):
         raise ResourceNotFound("Workspace", workspace_id)
     base = request.app.state.settings.PUBLIC_BASE_URL
     return ProtectedResourceMetadata(
-        resource=_mcp_url(request, workspace_id),
+        resource=mcp_url(request.app.state.settings, workspace_id),
         authorization_servers=[base],
         bearer_methods_supported=["header"],
-        scopes_supported=[],
+        scopes_supported=list(ALL_SCOPES),
         resource_name="Platform MCP gateway",
         resource_documentation=f"{base}/docs",
     )

@@ -12,6 +12,11 @@ class ToolCallRead(Schema):
     integration_id: str | None = Field(examples=["1701234567890"])
     user_id: str | None = Field(examples=["7390123456789012340"])
     api_key_id: str | None = Field(examples=["7390123456789012341"])
+    oauth_client_id: str | None = Field(
+        default=None,
+        description="The connected MCP client (OAuth) whose token made the call; null for API keys",
+        examples=[None],
+    )
     tool: str = Field(examples=["github_list_issues"])
     provider: str | None = Field(examples=["github"])
     channel: ToolCallChannel = Field(description="How the tool was called: MCP, the REST form, or the assistant")

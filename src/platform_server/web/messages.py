@@ -65,6 +65,10 @@ NOTICES = {
         Tone.info,
         "Sign in to finish connecting the integration, with an API key of the user who started the connection.",
     ),
+    "sign_in_to_authorize": Banner(
+        Tone.info, "Sign in to authorize the app that sent you here, with your own API key of the workspace's team."
+    ),
+    "app_revoked": Banner(Tone.success, "The app was disconnected: its tokens no longer work."),
     "disconnected": Banner(Tone.success, "The integration was disconnected. The work items it imported are kept."),
     "enabled": Banner(Tone.success, "Saved: the integration is enabled for the workspace with the tools you chose."),
     "disabled": Banner(

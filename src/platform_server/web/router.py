@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import jinja2
+from authlib.oauth2.rfc6749.errors import OAuth2Error
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -36,6 +37,15 @@ from platform_server.integrations.service import (
 )
 from platform_server.limits.dependencies import PublicRateLimit
 from platform_server.limits.limiter import request_limiter
+from platform_server.oauth_server.service import (
+    AUTHORIZE_PATH,
+    AuthorizationRequest,
+    PageError,
+    error_redirect,
+    mcp_url,
+    oauth_server_service,
+    redirect_origin,
+)
 from platform_server.security import random_token
 from platform_server.web.csrf import CSRF_NONCE_COOKIE, CsrfSigner
 from platform_server.web.messages import Banner, Tone, query_banners
@@ -54,8 +64,10 @@ WEB_DIR = Path(__file__).parent
 STATIC_PATH = "/settings/static"
 SIGN_IN_PATH = "/settings/sign-in"
 INTEGRATIONS_PATH = "/settings/integrations"
+CONNECTED_APPS_PATH = "/settings/connected-apps"
 MAX_QUERY_VALUE = 200
-MAX_NEXT_LENGTH = 1000
+# Room for an OAuth authorization request (client id URL, redirect URI, resource, challenge, state).
+MAX_NEXT_LENGTH = 4000
 # An OAuth callback that arrives before sign-in waits here, in this browser only, until the sign-in is done.
 OAUTH_CALLBACK_COOKIE = "platform_oauth_callback"
 
@@ -92,10 +104,12 @@ def _environment() -> jinja2.Environment:
 templates = Jinja2Templates(env=_environment())
 
 
-def _security_headers(settings: Settings) -> dict[str, str]:
-    # Forms may only lead here or to a provider's consent page (connect redirects there after the POST).
+def _security_headers(settings: Settings, extra_form_target: str | None = None) -> dict[str, str]:
+    # Forms may only lead here or to a provider's consent page (connect redirects there after the POST), and
+    # the OAuth consent form to the redirect URI of the app being authorized.
     form_targets = sorted(
         {_origin(resolve_url(settings, name, cls.oauth.authorize_url)) for name, cls in PROVIDER_CLASSES.items()}
+        | ({extra_form_target} if extra_form_target else set())
     )
     policy = (
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
@@ -129,9 +143,16 @@ def _headers(request: Request) -> dict[str, str]:
     return _security_headers(_settings(request))
 
 
-def _render(request: Request, template: str, context: dict[str, Any], *, status_code: int = 200) -> HTMLResponse:
+def _render(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
     response: HTMLResponse = templates.TemplateResponse(
-        request, template, context, status_code=status_code, headers=_headers(request)
+        request, template, context, status_code=status_code, headers=headers or _headers(request)
     )
     return response
 
@@ -569,3 +590,129 @@ async def run_sync(
 
     # Members may sync, as through the API.
     return await _act(request, session, web, deps, csrf_token, run, managing=False)
+
+
+def _to_client(request: Request, location: str) -> RedirectResponse:
+    """Back to the app being authorized; the URL carries a code, so no Referer goes along."""
+    return RedirectResponse(location, status_code=303, headers={**_headers(request), "Referrer-Policy": "no-referrer"})
+
+
+def _authorization_error_page(request: Request, web: SignedIn | None, message: str) -> HTMLResponse:
+    context = {"web": web, "title": "Authorization refused", "message": message, "csrf_token": ""}
+    if web is not None:
+        context["csrf_token"] = _csrf_token(request, web)
+    return _render(request, "oauth_error.html", context, status_code=400)
+
+
+async def _validated_authorization(
+    request: Request, session: AsyncSession, web: SignedIn | None, params: dict[str, str]
+) -> AuthorizationRequest | Response:
+    """The request, or the response that refuses it: a page while the redirect URI is not trusted, else the
+    error sent back to the app."""
+    settings = _settings(request)
+    try:
+        return await oauth_server_service.validate_authorization(session, settings, params)
+    except PageError as exc:
+        return _authorization_error_page(request, web, exc.message)
+    except OAuth2Error as exc:
+        return _to_client(request, error_redirect(settings, exc, exc.redirect_uri, exc.state))
+
+
+@router.get(AUTHORIZE_PATH.removeprefix(router.prefix), response_class=HTMLResponse, dependencies=[PublicRateLimit])
+async def oauth_authorize(request: Request, session: SessionDep, web: WebSessionDep) -> Response:
+    """The OAuth authorization endpoint for MCP clients: sign in, then approve or deny (remembered)."""
+    params = dict(request.query_params)
+    if len(params) != len(request.query_params.multi_items()):
+        return _authorization_error_page(request, web, "The authorization request repeats a parameter.")
+    authorization = await _validated_authorization(request, session, web, params)
+    if isinstance(authorization, Response):
+        return authorization
+    if web is None:
+        return _to_sign_in(request, notice="sign_in_to_authorize")
+    settings = _settings(request)
+    try:
+        if await oauth_server_service.remembered(session, web.principal, authorization):
+            return _to_client(
+                request, await oauth_server_service.approve(session, settings, web.principal, authorization)
+            )
+        page = await oauth_server_service.consent_page(session, web.principal, authorization)
+    except PageError as exc:
+        return _authorization_error_page(request, web, exc.message)
+    context = {
+        "web": web,
+        "title": f"Authorize {authorization.client.client_name}",
+        "page": page,
+        "fields": authorization.form_fields(),
+        "csrf_token": _csrf_token(request, web),
+    }
+    headers = _security_headers(settings, redirect_origin(authorization.redirect_uri))
+    return _render(request, "oauth_authorize.html", context, headers=headers)
+
+
+@router.post(AUTHORIZE_PATH.removeprefix(router.prefix), response_class=RedirectResponse)
+async def oauth_decide(
+    request: Request,
+    session: SessionDep,
+    web: WebSessionDep,
+    csrf_token: CsrfField = "",
+    decision: Annotated[str, Form()] = "",
+    access: Annotated[str, Form()] = "all",
+) -> Response:
+    if web is None:
+        return _to_sign_in(request, notice="sign_in_to_authorize")
+    if not _csrf_ok(request, web, csrf_token):
+        return _csrf_refused(request, web)
+    form = await request.form()
+    params = {name: value for name, value in form.items() if isinstance(value, str)}
+    authorization = await _validated_authorization(request, session, web, params)
+    if isinstance(authorization, Response):
+        return authorization
+    settings = _settings(request)
+    if decision != "approve":
+        return _to_client(request, oauth_server_service.deny(settings, authorization))
+    if access == "read":
+        authorization = authorization.read_only_version()
+    try:
+        location = await oauth_server_service.approve(session, settings, web.principal, authorization)
+    except PageError as exc:
+        return _authorization_error_page(request, web, exc.message)
+    return _to_client(request, location)
+
+
+@router.get("/connected-apps", response_class=HTMLResponse)
+async def connected_apps_page(request: Request, session: SessionDep, web: WebSessionDep) -> Response:
+    if web is None:
+        return _to_sign_in(request)
+    return await _connected_apps(request, session, web, banners=query_banners(None, None, _query(request, "notice")))
+
+
+async def _connected_apps(
+    request: Request, session: AsyncSession, web: SignedIn, *, banners: list[Banner], status_code: int = 200
+) -> HTMLResponse:
+    context = {
+        "web": web,
+        "title": "Connected apps",
+        "banners": banners,
+        "apps": await oauth_server_service.connected_apps(session, web.principal),
+        "example_url": mcp_url(_settings(request), "{workspaceId}"),
+        "csrf_token": _csrf_token(request, web),
+    }
+    return _render(request, "connected_apps.html", context, status_code=status_code)
+
+
+@router.post("/connected-apps/{consent_id}/revoke", response_class=RedirectResponse)
+async def revoke_connected_app(
+    request: Request, session: SessionDep, web: WebSessionDep, consent_id: str, csrf_token: CsrfField = ""
+) -> Response:
+    if web is None:
+        return _to_sign_in(request)
+    if not _csrf_ok(request, web, csrf_token):
+        return _csrf_refused(request, web)
+    try:
+        await oauth_server_service.disconnect(session, web.principal, consent_id)
+    except PlatformError as exc:
+        await session.rollback()
+        return await _connected_apps(
+            request, session, web, banners=[Banner(Tone.error, exc.message)], status_code=exc.status_code
+        )
+    return _redirect(request, CONNECTED_APPS_PATH, notice="app_revoked")

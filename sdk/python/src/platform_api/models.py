@@ -351,6 +351,7 @@ class ToolCallRead(TypedDict):
     integrationId: str | None
     userId: str | None
     apiKeyId: str | None
+    oauthClientId: NotRequired[str | None]
     tool: str
     provider: str | None
     channel: ToolCallChannel

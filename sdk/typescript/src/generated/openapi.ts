@@ -50,7 +50,9 @@ export interface paths {
         /**
          * MCP endpoint of a workspace (Streamable HTTP)
          * @description One JSON-RPC message per POST: `server/discover` (2026-07-28) or `initialize` (2025 clients),
-         *     `tools/list` and `tools/call`. Authenticate with an API key of a member of the workspace's team. The list
+         *     `tools/list` and `tools/call`. Authenticate with an API key of a member of the workspace's team, or with an
+         *     OAuth access token this server issued for this endpoint (401 with `WWW-Authenticate` pointing at the
+         *     metadata; 403 `insufficient_scope` when a read-only token calls a tool that changes data). The list
          *     holds the tools enabled for this workspace on connected integrations; calls run with the team's stored
          *     provider credentials, never with the caller's key, and are audited (`GET .../tool-calls`). A body that is
          *     not one JSON-RPC message, or not `application/json` (415), answers a JSON-RPC error.
@@ -71,7 +73,9 @@ export interface paths {
         };
         /**
          * RFC 9728 protected-resource metadata of a workspace's MCP endpoint
-         * @description Public: tells an MCP client that this endpoint takes an API key as a bearer token in the header.
+         * @description Public: tells an MCP client which authorization server issues tokens for this endpoint (this server,
+         *     see `/.well-known/oauth-authorization-server`) and which scopes it knows. An API key works as the bearer
+         *     token too.
          */
         get: operations["getMcpProtectedResourceMetadata"];
         put?: never;
@@ -1701,6 +1705,12 @@ export interface components {
              */
             apiKeyId: string | null;
             /**
+             * Oauthclientid
+             * @description The connected MCP client (OAuth) whose token made the call; null for API keys
+             * @example null
+             */
+            oauthClientId?: string | null;
+            /**
              * Tool
              * @example github_list_issues
              */
@@ -2303,6 +2313,15 @@ export interface operations {
             };
             /** @description Missing, malformed, unknown or revoked API key */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller's role does not allow this action */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
