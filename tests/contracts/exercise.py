@@ -71,9 +71,11 @@ def _tool_calls(store: SandboxStore) -> dict[str, list[Call]]:
             ("notion_list_pages", {"pageSize": 10}),
             (
                 "notion_create_page",
-                {"parentDatabaseId": notion.database_id, "title": "Contract", "content": "A.\n\nB."},
+                {"parentDataSourceId": notion.roadmap_source_id, "title": "Contract", "content": "A.\n\nB."},
             ),
-            ("notion_search", {"query": "roadmap", "filter": "database"}),
+            # A database with two data sources: the tool reads them and asks the caller to choose.
+            ("notion_create_page", {"parentDatabaseId": notion.database_id, "title": "Contract"}),
+            ("notion_search", {"query": "roadmap", "filter": "data_source"}),
             ("notion_search", {"query": "contract"}),
         ],
         "slack": [
@@ -98,11 +100,13 @@ class _Tools:
     provider_http: ProviderHttp
     called: set[str] = field(default_factory=set)
 
-    async def run(self, name: str, arguments: dict[str, Any]) -> Any:
+    async def run(self, name: str, arguments: dict[str, Any], scopes: list[str] | None = None) -> Any:
+        """The tool's result (None when the provider refused), with a token of the default or the given scopes."""
         tool = ALL_TOOLS[name]
         self.called.add(name)
         try:
-            return await tool.execute(client_for(self.store, self.provider_http, tool.provider), arguments)
+            client = client_for(self.store, self.provider_http, tool.provider, scopes=scopes)
+            return await tool.execute(client, arguments)
         except ProviderError:
             return None
 
@@ -123,8 +127,12 @@ async def _follow_ups(tools: _Tools, provider: str, first: list[Any]) -> None:
         await tools.run("notion_list_pages", {"pageSize": 10, "startCursor": first[0]["nextCursor"]})
     if provider == "slack" and first[0]:
         await tools.run("slack_list_channels", {"limit": 3, "cursor": first[0]["nextCursor"]})
-    if provider == "figma" and first[0]:
-        key = first[0]["files"][0]["key"]
+    if provider == "figma" and first[1]:
+        # Listing a team's projects needs projects:read, which we do not request by default (the first call
+        # was refused); a private app's token has it.
+        scopes = ["current_user:read", "file_content:read", "projects:read"]
+        await tools.run("figma_list_files", {"teamId": tools.store.world("figma").team_id}, scopes)
+        key = first[1]["files"][0]["key"]
         structure = await tools.run("figma_get_file", {"fileKey": key, "depth": 2})
         frames = [frame["id"] for page in structure["pages"] for frame in page["frames"]]
         # A token Figma does not know: its answer to that is part of the contract too.

@@ -305,6 +305,17 @@ class OpenApi:
                 for child in self._children(schema, key):
                     yield from self.undeclared_fields(child, value, f"{at}.{key}")
 
+    def error_schemas(self, operation: Operation) -> list[dict[str, Any]]:
+        """The JSON schemas of the error answers (4XX and 5XX) an operation declares."""
+        schemas = []
+        for key, response in (operation.definition.get("responses") or {}).items():
+            if key[0] in "45":
+                content = self.resolve(response).get("content") or {}
+                schema = (content.get("application/json") or {}).get("schema")
+                if schema is not None:
+                    schemas.append(schema)
+        return schemas
+
     def response_schema(self, operation: Operation, status: int) -> dict[str, Any]:
         declared = self.response_pointer(operation, status)
         assert declared is not None, f"{operation.method} {operation.template} declares no {status} response"

@@ -83,6 +83,18 @@ def test_fields_not_in_a_schema_are_found(github_openapi: OpenApi) -> None:
     assert not github_openapi.has_field(schema, ["[]", "head", "branch_name"])
 
 
+def test_error_answers_are_found_with_their_fields(github_openapi: OpenApi, figma_openapi: OpenApi) -> None:
+    created = github_openapi.operation("POST", "/repos/acme/product/issues")
+    assert created is not None
+    schemas = github_openapi.error_schemas(created)
+    assert any(github_openapi.has_field(schema, ["errors", "[]", "field"]) for schema in schemas)
+    assert not any(github_openapi.has_field(schema, ["errors", "[]", "hint"]) for schema in schemas)
+    me = figma_openapi.operation("GET", "/v1/me")
+    assert me is not None
+    assert any(figma_openapi.has_field(schema, ["err"]) for schema in figma_openapi.error_schemas(me))
+    assert not any(figma_openapi.has_field(schema, ["error"]) for schema in figma_openapi.error_schemas(me))
+
+
 @pytest.mark.parametrize("kind", ["request", "response"])
 def test_tsc_errors_land_on_their_exchange(tmp_path: Path, kind: str) -> None:
     recording = Recorder()

@@ -28,23 +28,7 @@ LINEAR_OPERATIONS = (
     "query cycles",
 )
 
-_NOTION_VERSION = "we send Notion-Version 2022-06-28; the definition is 2025-09-03 (data sources)"
 FINDINGS: dict[tuple[str, str, str], str] = {
-    ("jira", "POST /rest/api/3/search/jql", "response"): (
-        "the sandbox answers `isLast` (optional in Atlassian's OpenAPI), which jira.js 5.4.0's "
-        "SearchAndReconcileResults lacks: a gap in the community definition; paging should rely on nextPageToken"
-    ),
-    ("notion", "POST /v1/search", "request"): f"the search filter value `database`: {_NOTION_VERSION}",
-    ("notion", "POST /v1/search", "response"): f"answers `page_or_database`: {_NOTION_VERSION}",
-    ("notion", "GET /v1/databases/{database_id}", "response"): (
-        f"a database answers `properties` (they moved to its data sources): {_NOTION_VERSION}"
-    ),
-    ("notion", "GET /v1/blocks/{block_id}/children", "response"): (
-        "the sandbox's blocks lack fields the definition requires (paragraph.icon)"
-    ),
-    ("notion", "GET /v1/users/me", "response"): (
-        "the sandbox's bot user lacks bot.workspace_id and bot.workspace_limits, which the definition requires"
-    ),
     ("slack", "auth.revoke", "response"): (
         "the sandbox answers `revoked` (as Slack's documentation shows), which @slack/web-api's "
         "AuthRevokeResponse does not declare"
@@ -107,18 +91,7 @@ def test_sandbox_answers_have_the_sdk_response_types(type_check: TypeCheck, prov
     _assert_type_checks(type_check, provider, operation, "response")
 
 
-@pytest.mark.parametrize(
-    "operation",
-    [
-        pytest.param(
-            operation,
-            marks=[pytest.mark.xfail(strict=True, reason="Project.state is deprecated: use Project.status")]
-            if operation == "query projects"
-            else [],
-        )
-        for operation in LINEAR_OPERATIONS
-    ],
-)
+@pytest.mark.parametrize("operation", LINEAR_OPERATIONS)
 def test_linear_documents_select_no_deprecated_field(
     recording: Recorder, linear_types: dict[str, dict[str, SchemaField]], operation: str
 ) -> None:

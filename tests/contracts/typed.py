@@ -45,6 +45,9 @@ type Selected<V> = V extends Date | string | number | boolean ? true
   : V extends object ? Selection<V>
   : true;
 type GraphQLAnswer<Root> = { data?: Wire<Root> | null; errors?: { message: string }[] };
+// Notion answers carry a `request_id`: its SDK declares it on the OAuth answers and its client logs it from
+// every answer, but the other response types leave it out.
+type NotionAnswer<T> = T & { request_id?: string };
 """
 
 
@@ -103,22 +106,50 @@ REST: dict[str, tuple[Typed, ...]] = {
             f"{_JIRA}Models.IssueUpdateDetails",
             None,
         ),
+        Typed(
+            "GET",
+            r"/rest/api/3/issue/createmeta/[^/]+/issuetypes",
+            "GET /rest/api/3/issue/createmeta/{projectIdOrKey}/issuetypes",
+            f'Omit<{_JIRA}Parameters.GetCreateIssueMetaIssueTypes, "projectIdOrKey">',
+            f"Wire<{_JIRA}Models.PageOfCreateMetaIssueTypes>",
+            "query",
+        ),
         Typed("GET", r"/rest/api/3/myself", "GET /rest/api/3/myself", None, f"Wire<{_JIRA}Models.User>"),
     ),
     "notion": (
-        Typed("POST", r"/v1/search", "POST /v1/search", "N.SearchParameters", "N.SearchResponse"),
-        Typed("GET", r"/v1/pages/[^/]+", "GET /v1/pages/{page_id}", None, "N.GetPageResponse"),
-        Typed("POST", r"/v1/pages", "POST /v1/pages", "N.CreatePageParameters", "N.CreatePageResponse"),
+        Typed("POST", r"/v1/search", "POST /v1/search", "N.SearchParameters", "NotionAnswer<N.SearchResponse>"),
+        Typed("GET", r"/v1/pages/[^/]+", "GET /v1/pages/{page_id}", None, "NotionAnswer<N.GetPageResponse>"),
+        Typed("POST", r"/v1/pages", "POST /v1/pages", "N.CreatePageParameters", "NotionAnswer<N.CreatePageResponse>"),
         Typed(
             "GET",
             r"/v1/blocks/[^/]+/children",
             "GET /v1/blocks/{block_id}/children",
             'Omit<N.ListBlockChildrenParameters, "block_id">',
-            "N.ListBlockChildrenResponse",
+            "NotionAnswer<N.ListBlockChildrenResponse>",
             "query",
         ),
-        Typed("GET", r"/v1/databases/[^/]+", "GET /v1/databases/{database_id}", None, "N.GetDatabaseResponse"),
-        Typed("GET", r"/v1/users/me", "GET /v1/users/me", None, "N.GetSelfResponse"),
+        Typed(
+            "GET",
+            r"/v1/databases/[^/]+",
+            "GET /v1/databases/{database_id}",
+            None,
+            "NotionAnswer<N.GetDatabaseResponse>",
+        ),
+        Typed(
+            "GET",
+            r"/v1/data_sources/[^/]+",
+            "GET /v1/data_sources/{data_source_id}",
+            None,
+            "NotionAnswer<N.GetDataSourceResponse>",
+        ),
+        Typed(
+            "POST",
+            r"/v1/data_sources/[^/]+/query",
+            "POST /v1/data_sources/{data_source_id}/query",
+            'Omit<N.QueryDataSourceParameters, "data_source_id">',
+            "NotionAnswer<N.QueryDataSourceResponse>",
+        ),
+        Typed("GET", r"/v1/users/me", "GET /v1/users/me", None, "NotionAnswer<N.GetSelfResponse>"),
         Typed("POST", r"/v1/oauth/token", "POST /v1/oauth/token", "N.OauthTokenParameters", "N.OauthTokenResponse"),
         Typed("POST", r"/v1/oauth/revoke", "POST /v1/oauth/revoke", "N.OauthRevokeParameters", "N.OauthRevokeResponse"),
     ),

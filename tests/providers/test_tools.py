@@ -21,6 +21,7 @@ from platform_server.integrations.providers.notion.content import read_content
 from platform_server.integrations.providers.notion.tools import TOOLS as NOTION_TOOLS
 from platform_server.integrations.providers.slack.tools import TOOLS as SLACK_TOOLS
 from platform_server.integrations.providers.toolspec import ToolSpec
+from platform_server.sandbox.github import issue_json
 from platform_server.sandbox.store import SandboxStore
 from platform_server.sandbox.worlds import GITHUB_READER, FigmaWorld, JiraWorld, NotionWorld
 
@@ -123,7 +124,7 @@ async def test_github_create_issue_reports_labels_dropped_for_a_user_without_pus
     created = await ALL_TOOLS["github_create_issue"].execute(client, arguments)
     assert (created["droppedLabels"], created["droppedAssignees"]) == (["bug"], ["alice"])
     assert "no push access" in created["warning"]
-    stored = store.world("github").issue(repo, created["number"])
+    stored = issue_json(store.world("github"), repo, created["number"])
     assert (stored["labels"], stored["assignees"]) == ([], [])
 
     pulls = await run(store, provider_http, "github_list_pull_requests", {"repo": "acme/product", "state": "all"})

@@ -5,6 +5,7 @@ from typing import Any
 import httpx
 
 from platform_server.integrations.models import Integration, SyncLog
+from platform_server.sandbox.github import issue_json, pull_json
 from platform_server.sandbox.worlds import GITHUB_READER
 from tests.conftest import Member
 from tests.integrations.helpers import connect
@@ -68,7 +69,7 @@ async def test_github_pull_requests_closed_without_merging_import_as_canceled(
     closed = [
         number for number in range(1, repo.seq.last + 1) if repo.is_pull(number) and repo.state(number) == "closed"
     ]
-    merged = {number for number in closed if world.pull(repo, number)["merged_at"]}
+    merged = {number for number in closed if pull_json(world, repo, number)["merged_at"]}
     assert merged
     assert set(closed) - merged
     for number in closed:
@@ -94,7 +95,7 @@ async def test_github_export_records_labels_dropped_for_a_user_without_push_acce
     assert response.status_code == 201, response.text
     exported = await sync(client, owner, authorization.id, "work_items", "issues", sync_type="export")
     assert (exported["status"], exported["itemsSynced"]) == ("completed", 1)
-    assert app.state.sandbox.world("github").issue(repo, repo.seq.last)["labels"] == []
+    assert issue_json(app.state.sandbox.world("github"), repo, repo.seq.last)["labels"] == []
     async with app.state.sessionmaker() as session:
         log = await session.get(SyncLog, exported["syncLogId"])
     assert log is not None

@@ -13,6 +13,7 @@ from platform_server.integrations.sync.repository import FAILED, RUNNING
 from platform_server.integrations.sync.schemas import SyncRequest, SyncType
 from platform_server.models import Feature, WorkItem
 from platform_server.sandbox.common import stable_uuid
+from platform_server.sandbox.github import pull_json
 from tests.conftest import Member, row_count
 from tests.sync.helpers import connect_and_enable, items, notion_database, sync
 
@@ -33,7 +34,7 @@ def expected_github(app: Any, *, pulls: bool) -> dict[str, str]:
         if repo.state(number) == "open":
             expected[f"acme/product#{number}"] = "in_review" if pulls else "todo"
         else:
-            merged = not pulls or app.state.sandbox.world("github").pull(repo, number)["merged_at"]
+            merged = not pulls or pull_json(app.state.sandbox.world("github"), repo, number)["merged_at"]
             expected[f"acme/product#{number}"] = "done" if merged else "canceled"
     return expected
 

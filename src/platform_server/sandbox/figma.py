@@ -18,6 +18,7 @@ _PIXEL = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
 )
 _FORMATS = ("jpg", "png", "svg", "pdf")
+_WHITE = {"r": 1, "g": 1, "b": 1, "a": 1}
 
 
 def error(status: int, message: str) -> Response:
@@ -100,12 +101,19 @@ def create_figma_app(store: SandboxStore) -> ProviderGate:
         wanted = {node for node in ids.split(",") if node} if ids else None
 
         def frame(frame_id: str, name: str) -> dict[str, Any]:
+            bounds = {"x": 0, "y": 0, "width": 1440, "height": 900}
             return {
                 "id": frame_id,
                 "name": name,
                 "type": "FRAME",
-                "absoluteBoundingBox": {"x": 0, "y": 0, "width": 1440, "height": 900},
+                "scrollBehavior": "SCROLLS",
+                "blendMode": "PASS_THROUGH",
                 "children": [],
+                "absoluteBoundingBox": bounds,
+                "absoluteRenderBounds": bounds,
+                "clipsContent": True,
+                "fills": [{"type": "SOLID", "blendMode": "NORMAL", "color": _WHITE}],
+                "effects": [],
             }
 
         pages = []
@@ -114,7 +122,11 @@ def create_figma_app(store: SandboxStore) -> ProviderGate:
                 "id": page_id,
                 "name": page_name,
                 "type": "CANVAS",
-                "backgroundColor": {"r": 1, "g": 1, "b": 1, "a": 1},
+                "scrollBehavior": "SCROLLS",
+                "backgroundColor": _WHITE,
+                "flowStartingPoints": [],
+                "prototypeDevice": {"type": "NONE", "rotation": "NONE"},
+                "prototypeStartNodeID": None,
             }
             if depth >= 2:
                 page["children"] = [
@@ -132,7 +144,13 @@ def create_figma_app(store: SandboxStore) -> ProviderGate:
                 "editorType": "figma",
                 "thumbnailUrl": f"https://s3-alpha.figma.com/thumbnails/{file['key']}",
                 "version": str(1000 + len(file["key"])),
-                "document": {"id": "0:0", "name": "Document", "type": "DOCUMENT", "children": pages},
+                "document": {
+                    "id": "0:0",
+                    "name": "Document",
+                    "type": "DOCUMENT",
+                    "scrollBehavior": "SCROLLS",
+                    "children": pages,
+                },
                 "components": {},
                 "componentSets": {},
                 "schemaVersion": 0,
@@ -170,7 +188,6 @@ def create_figma_app(store: SandboxStore) -> ProviderGate:
                     node: (f"{base}/{node.replace(':', '-')}.{image_format}?scale={scale:g}" if node in known else None)
                     for node in ids
                 },
-                "status": 200,
             }
         )
 

@@ -15,13 +15,15 @@ from platform_server.sandbox.common import (
     bearer_token,
     client_id_for,
     client_secret_for,
+    iso,
     json_response,
     parse_iso,
+    stable_int,
 )
 from platform_server.sandbox.gate import ProviderGate, provider_app
 from platform_server.sandbox.oauth import oauth_routes
 from platform_server.sandbox.store import AccessToken, SandboxStore
-from platform_server.sandbox.worlds import GitHubRepo, GitHubWorld
+from platform_server.sandbox.worlds import BASE_TIME, GitHubRepo, GitHubWorld
 from platform_server.security import constant_time_equals
 
 DOCS = "https://docs.github.com/rest"
@@ -60,17 +62,34 @@ def create_github_app(store: SandboxStore) -> ProviderGate:
     async def get_user(request: Request) -> Response:
         record = auth(request)
         account = record.grant.account
-        user = world().user(account.login)
+        user = user_json(world(), account.login)
+        private_repos = sum(1 for repo in world().repos.values() if repo.private)
+        # The signed-in user sees its own account's private view (GitHub's `private-user`).
         return json_response(
             {
                 **user,
                 "id": account.id,
+                "user_view_type": "private",
                 "name": account.display_name,
                 "company": "Acme",
+                "blog": "",
+                "location": None,
                 "email": account.email,
-                "public_repos": 1,
+                "hireable": None,
+                "bio": None,
+                "twitter_username": None,
+                "public_repos": len(world().repos) - private_repos,
+                "public_gists": 0,
+                "followers": 0,
+                "following": 0,
                 "created_at": "2020-01-01T00:00:00Z",
                 "updated_at": "2025-01-01T00:00:00Z",
+                "private_gists": 0,
+                "total_private_repos": private_repos,
+                "owned_private_repos": 0,
+                "disk_usage": 0,
+                "collaborators": 0,
+                "two_factor_authentication": True,
             },
             headers={"X-OAuth-Scopes": ", ".join(record.grant.scopes), "X-Accepted-OAuth-Scopes": ""},
         )
@@ -115,13 +134,13 @@ def create_github_app(store: SandboxStore) -> ProviderGate:
         page, per_page = _paging(request)
         items = repos[(page - 1) * per_page : page * per_page]
         return json_response(
-            [world().repo_json(repo) for repo in items], headers=_links(request, page, per_page, len(repos))
+            [repo_json(world(), repo) for repo in items], headers=_links(request, page, per_page, len(repos))
         )
 
     @answers_problems
     async def get_repo(request: Request) -> Response:
         record = auth(request)
-        return json_response(world().repo_json(repo_of(request), record.grant.account.login))
+        return json_response(repo_json(world(), repo_of(request), record.grant.account.login))
 
     @answers_problems
     async def list_issues(request: Request) -> Response:
@@ -158,7 +177,7 @@ def create_github_app(store: SandboxStore) -> ProviderGate:
         items = numbers[(page - 1) * per_page : page * per_page]
         gh = world()
         return json_response(
-            [gh.issue(repo, number) for number in items],
+            [issue_json(gh, repo, number) for number in items],
             headers=_links(request, page, per_page, len(numbers)),
         )
 
@@ -169,7 +188,7 @@ def create_github_app(store: SandboxStore) -> ProviderGate:
         number = _int(request.path_params["number"])
         if number is None or not repo.exists(number):
             raise Problem(error(404, "Not Found"))
-        return json_response(world().issue(repo, number))
+        return json_response(issue_json(world(), repo, number))
 
     @answers_problems
     async def create_issue(request: Request) -> Response:
@@ -212,7 +231,7 @@ def create_github_app(store: SandboxStore) -> ProviderGate:
             # GitHub answers 201 all the same: labels and assignees of a user without push access vanish.
             fields.update(labels=[], assignee=None)
         number = world().create_issue(repo, fields, record.grant.account.login)
-        issue = world().issue(repo, number)
+        issue = issue_json(world(), repo, number)
         return json_response(issue, 201, headers={"Location": issue["url"]})
 
     @answers_problems
@@ -250,7 +269,7 @@ def create_github_app(store: SandboxStore) -> ProviderGate:
         items = numbers[(page - 1) * per_page : page * per_page]
         gh = world()
         return json_response(
-            [gh.pull(repo, number) for number in items], headers=_links(request, page, per_page, len(numbers))
+            [pull_json(gh, repo, number) for number in items], headers=_links(request, page, per_page, len(numbers))
         )
 
     async def revoke(request: Request) -> Response:
@@ -299,6 +318,277 @@ def create_github_app(store: SandboxStore) -> ProviderGate:
     return provider_app(store, "github", routes, error, {"/login/oauth/authorize"})
 
 
+# -- GitHub's objects, as its REST API answers them -----------------------------------------------------------
+# Every object carries hypermedia: API URLs derived from its identity, some of them RFC 6570 templates
+# (`{/number}`). Each table below lists them as suffixes of the object's own API URL, the way GitHub forms them.
+WEB = "https://github.com"
+_USER_LINKS = {
+    "followers_url": "/followers",
+    "following_url": "/following{/other_user}",
+    "gists_url": "/gists{/gist_id}",
+    "starred_url": "/starred{/owner}{/repo}",
+    "subscriptions_url": "/subscriptions",
+    "organizations_url": "/orgs",
+    "repos_url": "/repos",
+    "events_url": "/events{/privacy}",
+    "received_events_url": "/received_events",
+}
+_REPO_LINKS = {
+    "forks_url": "/forks",
+    "keys_url": "/keys{/key_id}",
+    "collaborators_url": "/collaborators{/collaborator}",
+    "teams_url": "/teams",
+    "hooks_url": "/hooks",
+    "issue_events_url": "/issues/events{/number}",
+    "events_url": "/events",
+    "assignees_url": "/assignees{/user}",
+    "branches_url": "/branches{/branch}",
+    "tags_url": "/tags",
+    "blobs_url": "/git/blobs{/sha}",
+    "git_tags_url": "/git/tags{/sha}",
+    "git_refs_url": "/git/refs{/sha}",
+    "trees_url": "/git/trees{/sha}",
+    "statuses_url": "/statuses/{sha}",
+    "languages_url": "/languages",
+    "stargazers_url": "/stargazers",
+    "contributors_url": "/contributors",
+    "subscribers_url": "/subscribers",
+    "subscription_url": "/subscription",
+    "commits_url": "/commits{/sha}",
+    "git_commits_url": "/git/commits{/sha}",
+    "comments_url": "/comments{/number}",
+    "issue_comment_url": "/issues/comments{/number}",
+    "contents_url": "/contents/{+path}",
+    "compare_url": "/compare/{base}...{head}",
+    "merges_url": "/merges",
+    "archive_url": "/{archive_format}{/ref}",
+    "downloads_url": "/downloads",
+    "issues_url": "/issues{/number}",
+    "pulls_url": "/pulls{/number}",
+    "milestones_url": "/milestones{/number}",
+    "notifications_url": "/notifications{?since,all,participating}",
+    "labels_url": "/labels{/name}",
+    "releases_url": "/releases{/id}",
+    "deployments_url": "/deployments",
+}
+_ISSUE_LINKS = {
+    "labels_url": "/labels{/name}",
+    "comments_url": "/comments",
+    "events_url": "/events",
+    "timeline_url": "/timeline",
+}
+# GitHub's default labels, with its descriptions of them.
+_LABEL_DESCRIPTIONS = {
+    "bug": "Something isn't working",
+    "enhancement": "New feature or request",
+    "documentation": "Improvements or additions to documentation",
+}
+
+
+def _hypermedia(api_url: str, suffixes: dict[str, str]) -> dict[str, str]:
+    return {field: api_url + suffix for field, suffix in suffixes.items()}
+
+
+def user_json(world: GitHubWorld, login: str) -> dict[str, Any]:
+    """A user as GitHub shows one inside other objects (its `simple-user`)."""
+    user_id = world.user_id(login)
+    url = world.api(f"/users/{login}")
+    return {
+        "login": login,
+        "id": user_id,
+        "node_id": f"MDQ6VXNlcj{user_id}",
+        "avatar_url": f"https://avatars.githubusercontent.com/u/{user_id}?v=4",
+        "gravatar_id": "",
+        "url": url,
+        "html_url": f"{WEB}/{login}",
+        **_hypermedia(url, _USER_LINKS),
+        "type": "User",
+        "user_view_type": "public",
+        "site_admin": False,
+    }
+
+
+def repo_json(world: GitHubWorld, repo: GitHubRepo, login: str | None = None) -> dict[str, Any]:
+    """A repository; `permissions` are those of `login` (all of them when None)."""
+    url = world.api(f"/repos/{repo.full_name}")
+    pushed = iso(repo.seq.updated(repo.seq.last) if repo.seq.last else BASE_TIME)
+    open_count = world.open_issue_count(repo)
+    return {
+        "id": repo.id,
+        "node_id": f"R_kgDO{repo.id}",
+        "name": repo.name,
+        "full_name": repo.full_name,
+        "private": repo.private,
+        "owner": {**user_json(world, repo.owner), "type": "Organization"},
+        "html_url": f"{WEB}/{repo.full_name}",
+        "description": repo.description,
+        "fork": False,
+        "url": url,
+        **_hypermedia(url, _REPO_LINKS),
+        "git_url": f"git://github.com/{repo.full_name}.git",
+        "ssh_url": f"git@github.com:{repo.full_name}.git",
+        "clone_url": f"{WEB}/{repo.full_name}.git",
+        "svn_url": f"{WEB}/{repo.full_name}",
+        "homepage": None,
+        "mirror_url": None,
+        "created_at": iso(BASE_TIME),
+        "updated_at": pushed,
+        "pushed_at": pushed,
+        "size": 1024 + repo.id % 4096,
+        "stargazers_count": 0,
+        "watchers_count": 0,
+        "watchers": 0,
+        "forks_count": 0,
+        "forks": 0,
+        "language": "Python",
+        "has_issues": True,
+        "has_projects": True,
+        "has_downloads": True,
+        "has_wiki": True,
+        "has_pages": False,
+        "has_discussions": False,
+        "archived": False,
+        "disabled": False,
+        "license": None,
+        "topics": [],
+        "visibility": "private" if repo.private else "public",
+        "default_branch": "main",
+        "open_issues_count": open_count,
+        "open_issues": open_count,
+        "permissions": {key: login is None or repo.can_push(login) for key in ("admin", "maintain", "push", "triage")}
+        | {"pull": True},
+    }
+
+
+def _label(world: GitHubWorld, repo: GitHubRepo, name: str) -> dict[str, Any]:
+    label_id = 700 + stable_int(name, modulo=10_000)
+    return {
+        "id": label_id,
+        "node_id": f"LA_kwDO{repo.id}{label_id}",
+        "url": world.api(f"/repos/{repo.full_name}/labels/{name}"),
+        "name": name,
+        "description": _LABEL_DESCRIPTIONS.get(name, ""),
+        "color": "d73a4a",
+        "default": name in _LABEL_DESCRIPTIONS,
+    }
+
+
+def issue_json(world: GitHubWorld, repo: GitHubRepo, number: int) -> dict[str, Any]:
+    """An issue, or a pull request as the issues endpoints show one (with `pull_request`)."""
+    facts = world.issue_facts(repo, number)
+    state = repo.state(number)
+    repo_url = world.api(f"/repos/{repo.full_name}")
+    url = f"{repo_url}/issues/{number}"
+    kind = "pull" if repo.is_pull(number) else "issues"
+    assignee = facts["assignee"]
+    data: dict[str, Any] = {
+        "url": url,
+        "repository_url": repo_url,
+        **_hypermedia(url, _ISSUE_LINKS),
+        "html_url": f"{WEB}/{repo.full_name}/{kind}/{number}",
+        "id": repo.id * 100_000 + number,
+        "node_id": f"I_kwDO{repo.id}{number}",
+        "number": number,
+        "title": facts["title"],
+        "user": user_json(world, facts["author"]),
+        "labels": [_label(world, repo, name) for name in facts["labels"]],
+        "state": state,
+        "state_reason": ("completed" if state == "closed" else None),
+        "locked": False,
+        "active_lock_reason": None,
+        "assignee": user_json(world, assignee) if assignee else None,
+        "assignees": [user_json(world, assignee)] if assignee else [],
+        "milestone": None,
+        "comments": facts["comments"],
+        "created_at": iso(facts["created"]),
+        "updated_at": iso(facts["updated"]),
+        "closed_at": iso(facts["updated"]) if state == "closed" else None,
+        "author_association": "MEMBER",
+        "body": facts["body"],
+    }
+    if kind == "pull":
+        merged = state == "closed" and number % 8 == 0
+        data["pull_request"] = {
+            "url": f"{repo_url}/pulls/{number}",
+            "html_url": f"{WEB}/{repo.full_name}/pull/{number}",
+            "diff_url": f"{WEB}/{repo.full_name}/pull/{number}.diff",
+            "patch_url": f"{WEB}/{repo.full_name}/pull/{number}.patch",
+            "merged_at": iso(facts["updated"]) if merged else None,
+        }
+    return data
+
+
+def pull_json(world: GitHubWorld, repo: GitHubRepo, number: int) -> dict[str, Any]:
+    """A pull request as the pulls list shows one (GitHub's `pull-request-simple`)."""
+    issue = issue_json(world, repo, number)
+    links = issue["pull_request"]
+    repo_url = issue["repository_url"]
+    head_sha = f"{number:040x}"
+    merged_at = links["merged_at"]
+    hrefs = {
+        "self": links["url"],
+        "html": links["html_url"],
+        "issue": issue["url"],
+        "comments": issue["comments_url"],
+        "review_comments": f"{links['url']}/comments",
+        "review_comment": f"{repo_url}/pulls/comments{{/number}}",
+        "commits": f"{links['url']}/commits",
+        "statuses": f"{repo_url}/statuses/{head_sha}",
+    }
+    owner = {**user_json(world, repo.owner), "type": "Organization"}
+    repository = repo_json(world, repo)
+    return {
+        "url": links["url"],
+        "id": issue["id"],
+        "node_id": f"PR_kwDO{repo.id}{number}",
+        "html_url": links["html_url"],
+        "diff_url": links["diff_url"],
+        "patch_url": links["patch_url"],
+        "issue_url": issue["url"],
+        "commits_url": hrefs["commits"],
+        "review_comments_url": hrefs["review_comments"],
+        "review_comment_url": hrefs["review_comment"],
+        "comments_url": issue["comments_url"],
+        "statuses_url": hrefs["statuses"],
+        "number": number,
+        "state": issue["state"],
+        "locked": False,
+        "active_lock_reason": None,
+        "title": issue["title"],
+        "user": issue["user"],
+        "body": issue["body"],
+        "labels": issue["labels"],
+        "milestone": None,
+        "created_at": issue["created_at"],
+        "updated_at": issue["updated_at"],
+        "closed_at": issue["closed_at"],
+        "merged_at": merged_at,
+        "merge_commit_sha": f"{number * 7919:040x}" if merged_at else None,
+        "assignee": issue["assignee"],
+        "assignees": issue["assignees"],
+        "requested_reviewers": [],
+        "requested_teams": [],
+        "draft": number % 7 == 0,
+        "head": {
+            "label": f"{repo.owner}:feature-{number}",
+            "ref": f"feature-{number}",
+            "sha": head_sha,
+            "user": owner,
+            "repo": repository,
+        },
+        "base": {
+            "label": f"{repo.owner}:main",
+            "ref": "main",
+            "sha": f"{repo.id:040x}",
+            "user": owner,
+            "repo": repository,
+        },
+        "_links": {rel: {"href": href} for rel, href in hrefs.items()},
+        "author_association": "MEMBER",
+        "auto_merge": None,
+    }
+
+
 def _select(
     world: GitHubWorld,
     repo: GitHubRepo,
@@ -343,7 +633,7 @@ def _filter_slow(
     result = []
     comments: dict[int, int] = {}
     for number in numbers:
-        issue = world.issue(repo, number)
+        issue = issue_json(world, repo, number)
         names = {label["name"] for label in issue["labels"]}
         if labels and not set(labels) <= names:
             continue

@@ -33,7 +33,7 @@ from platform_server.sandbox.common import (
     stable_uuid,
 )
 from platform_server.sandbox.gate import ProviderGate, provider_app
-from platform_server.sandbox.oauth import oauth_routes
+from platform_server.sandbox.oauth import notion_bot_id, notion_workspace_id, oauth_routes
 from platform_server.sandbox.store import AccessToken, SandboxStore
 from platform_server.sandbox.worlds import NOTION_STATUSES, NotionWorld
 from platform_server.security import constant_time_equals
@@ -54,6 +54,8 @@ _BLOCK_TYPES = (
     "code",
     "callout",
 )
+# A free workspace's limit on one uploaded file (5 MiB), which Notion tells the bot about.
+_FREE_PLAN_UPLOAD_LIMIT = 5 * 1024 * 1024
 _STATUS_COLORS = {"Not started": "default", "In progress": "blue", "Done": "green"}
 
 
@@ -132,7 +134,7 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
     # -- shaping -------------------------------------------------------------------------------------------
 
     def bot_id(record: AccessToken) -> str:
-        return stable_uuid("notion-bot", record.grant.account.login)
+        return notion_bot_id(record.grant.account.login)
 
     def lookup(page_id: str) -> dict[str, Any] | None:
         notion = world()
@@ -311,7 +313,9 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
                 "type": "bot",
                 "bot": {
                     "owner": {"type": "workspace", "workspace": True},
+                    "workspace_id": notion_workspace_id(record.grant.account.login),
                     "workspace_name": record.grant.account.display_name,
+                    "workspace_limits": {"max_file_upload_size_in_bytes": _FREE_PLAN_UPLOAD_LIMIT},
                 },
                 "request_id": str(uuid.uuid4()),
             }
@@ -449,9 +453,36 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
         results = [page_json(ref, lookup(ref) or {}, record, version) for ref in page]
         return listing(results, next_cursor, "page_or_data_source")
 
+    def block_json(
+        block_id: str,
+        parent: dict[str, Any],
+        page: dict[str, Any],
+        kind: str,
+        content: dict[str, Any],
+        *,
+        author: str,
+        has_children: bool,
+    ) -> dict[str, Any]:
+        """A block object; the times of `page`, the page it belongs to, stand in for the block's."""
+        user = {"object": "user", "id": author}
+        return {
+            "object": "block",
+            "id": block_id,
+            "parent": parent,
+            "created_time": iso(page["created"], millis=True),
+            "created_by": user,
+            "last_edited_time": iso(page["edited"], millis=True),
+            "last_edited_by": user,
+            "has_children": has_children,
+            "archived": False,
+            "in_trash": False,
+            "type": kind,
+            kind: content,
+        }
+
     @answers_problems
     async def block_children(request: Request) -> Response:
-        auth(request)
+        record, _ = auth(request)
         notion = world()
         block_id = _normalize_id(request.path_params["block_id"], "block_id")
         page = lookup(block_id)
@@ -469,42 +500,25 @@ def create_notion_app(store: SandboxStore) -> ProviderGate:
                     "databases are shared with your integration.",
                 )
             )
+        author = bot_id(record)
         blocks = []
         for index, (kind, text, nested) in enumerate(children):
             child_id = stable_uuid(block_id, "block", index)
             if nested:
                 notion.nested_blocks[child_id] = (page, nested)
-            content: dict[str, Any] = {"rich_text": rich_text(text), "color": "default"}
-            if kind == "to_do":
-                content["checked"] = False
-            blocks.append(
-                {
-                    "object": "block",
-                    "id": child_id,
-                    "parent": parent,
-                    "created_time": iso(page["created"], millis=True),
-                    "last_edited_time": iso(page["edited"], millis=True),
-                    "has_children": bool(nested),
-                    "archived": False,
-                    "in_trash": False,
-                    "type": kind,
-                    kind: content,
-                }
-            )
+            content = _block_content(kind, text)
+            blocks.append(block_json(child_id, parent, page, kind, content, author=author, has_children=bool(nested)))
         # A page's child pages are blocks of it too (`child_page`, with the page's id).
         blocks += [
-            {
-                "object": "block",
-                "id": child_id,
-                "parent": parent,
-                "created_time": iso(child["created"], millis=True),
-                "last_edited_time": iso(child["edited"], millis=True),
-                "has_children": bool(child["blocks"]),
-                "archived": False,
-                "in_trash": False,
-                "type": "child_page",
-                "child_page": {"title": child["title"]},
-            }
+            block_json(
+                child_id,
+                parent,
+                child,
+                "child_page",
+                {"title": child["title"]},
+                author=author,
+                has_children=bool(child["blocks"]),
+            )
             for child_id, child in notion.pages.items()
             if child["parent"] == {"type": "page_id", "page_id": block_id}
         ]
@@ -738,6 +752,22 @@ def _title(prop: Any) -> str:
             )
         text += content
     return text
+
+
+# What a block type holds besides its text, as Notion's block objects have it (a code block has no color).
+_BLOCK_CONTENT: dict[str, dict[str, Any]] = {
+    "paragraph": {"color": "default", "icon": None},
+    "heading_1": {"color": "default", "is_toggleable": False},
+    "heading_2": {"color": "default", "is_toggleable": False},
+    "heading_3": {"color": "default", "is_toggleable": False},
+    "to_do": {"color": "default", "checked": False},
+    "code": {"caption": [], "language": "plain text"},
+    "callout": {"color": "default", "icon": None},
+}
+
+
+def _block_content(kind: str, text: str) -> dict[str, Any]:
+    return {"rich_text": rich_text(text), **_BLOCK_CONTENT.get(kind, {"color": "default"})}
 
 
 def _block(child: Any, index: int) -> tuple[str, str, tuple[Any, ...]]:

@@ -380,11 +380,20 @@ def _slack_token_body(store: SandboxStore, grant: Grant, issued: IssuedTokens, *
     }
 
 
+def notion_bot_id(login: str) -> str:
+    """The id of the integration's bot user in the workspace of the account that installed it."""
+    return stable_uuid("notion-bot", login)
+
+
+def notion_workspace_id(login: str) -> str:
+    return stable_uuid("notion-workspace", login)
+
+
 def _notion_token_extras(grant: Grant) -> dict[str, Any]:
     account = grant.account
     return {
-        "bot_id": stable_uuid("notion-bot", account.login),
-        "workspace_id": stable_uuid("notion-workspace", account.login),
+        "bot_id": notion_bot_id(account.login),
+        "workspace_id": notion_workspace_id(account.login),
         "workspace_name": account.display_name,
         "workspace_icon": None,
         "owner": {

@@ -184,137 +184,35 @@ class GitHubWorld:
     def api(self, path: str) -> str:
         return f"{self.base_url}/sandbox/github{path}"
 
-    def user(self, login: str) -> dict[str, Any]:
-        user_id = self.users.get(login) or 5000 + stable_int("gh-user", login, modulo=90_000)
-        return {
-            "login": login,
-            "id": user_id,
-            "node_id": f"MDQ6VXNlcj{user_id}",
-            "avatar_url": f"https://avatars.githubusercontent.com/u/{user_id}?v=4",
-            "url": self.api(f"/users/{login}"),
-            "html_url": f"https://github.com/{login}",
-            "type": "User",
-            "site_admin": False,
-        }
+    def user_id(self, login: str) -> int:
+        return self.users.get(login) or 5000 + stable_int("gh-user", login, modulo=90_000)
 
-    def repo_json(self, repo: GitHubRepo, login: str | None = None) -> dict[str, Any]:
-        open_count = (
-            sum(1 for n in range(1, repo.seq.last + 1) if repo.state(n) == "open")
-            if repo.seq.last < 500
-            else (repo.seq.last * 2 // 3)
-        )
-        return {
-            "id": repo.id,
-            "node_id": f"R_kgDO{repo.id}",
-            "name": repo.name,
-            "full_name": repo.full_name,
-            "private": repo.private,
-            "owner": {**self.user(repo.owner), "type": "Organization"},
-            "html_url": f"https://github.com/{repo.full_name}",
-            "description": repo.description,
-            "fork": False,
-            "url": self.api(f"/repos/{repo.full_name}"),
-            "created_at": iso(BASE_TIME),
-            "updated_at": iso(repo.seq.updated(repo.seq.last) if repo.seq.last else BASE_TIME),
-            "pushed_at": iso(repo.seq.updated(repo.seq.last) if repo.seq.last else BASE_TIME),
-            "default_branch": "main",
-            "open_issues_count": open_count,
-            "visibility": "private" if repo.private else "public",
-            "archived": False,
-            "language": "Python",
-            "permissions": {
-                key: login is None or repo.can_push(login) for key in ("admin", "maintain", "push", "triage")
-            }
-            | {"pull": True},
-        }
+    def open_issue_count(self, repo: GitHubRepo) -> int:
+        if repo.seq.last < 500:
+            return sum(1 for n in range(1, repo.seq.last + 1) if repo.state(n) == "open")
+        return repo.seq.last * 2 // 3
 
-    def issue(self, repo: GitHubRepo, number: int) -> dict[str, Any]:
-        seq = repo.seq
-        override = seq.overrides.get(number, {})
+    def issue_facts(self, repo: GitHubRepo, number: int) -> dict[str, Any]:
+        """What an issue (or pull request) is, apart from how GitHub's API shows it: title, body, author, labels,
+        assignee, comment count and times, generated from its number unless changed since."""
+        override = repo.seq.overrides.get(number, {})
         value = stable_int(repo.full_name, number)
-        pull = repo.is_pull(number)
-        state = repo.state(number)
         labels = override.get("labels")
         if labels is None:
             labels = [name for index, name in enumerate(("bug", "enhancement", "documentation")) if value >> index & 1]
             labels = labels[:2]
-        assignee_login = override.get("assignee", PEOPLE[value % len(PEOPLE)] if value % 5 else None)
-        updated = seq.updated(number)
-        created = override.get("_created", seq.base_created(number))
-        url = self.api(f"/repos/{repo.full_name}/issues/{number}")
-        kind = "pull" if pull else "issues"
-        data: dict[str, Any] = {
-            "url": url,
-            "repository_url": self.api(f"/repos/{repo.full_name}"),
-            "labels_url": f"{url}/labels{{/name}}",
-            "comments_url": f"{url}/comments",
-            "html_url": f"https://github.com/{repo.full_name}/{kind}/{number}",
-            "id": repo.id * 100_000 + number,
-            "node_id": f"I_kwDO{repo.id}{number}",
-            "number": number,
+        return {
             "title": override.get("title", title_for(repo.full_name, number)),
-            "user": self.user(override.get("_author", PEOPLE[(value >> 3) % len(PEOPLE)])),
-            "labels": [
-                {
-                    "id": 700 + stable_int(name, modulo=10_000),
-                    "name": name,
-                    "color": "d73a4a",
-                    "default": True,
-                }
-                for name in labels
-            ],
-            "state": state,
-            "state_reason": ("completed" if state == "closed" else None),
-            "locked": False,
-            "assignee": self.user(assignee_login) if assignee_login else None,
-            "assignees": [self.user(assignee_login)] if assignee_login else [],
-            "milestone": None,
-            "comments": value % 7,
-            "created_at": iso(created),
-            "updated_at": iso(updated),
-            "closed_at": iso(updated) if state == "closed" else None,
-            "author_association": "MEMBER",
             "body": override.get(
                 "body",
                 f"Steps to reproduce and context for #{number}.\n\n- observed in {repo.name}\n- priority {value % 4}",
             ),
-        }
-        if pull:
-            merged = state == "closed" and number % 8 == 0
-            data["pull_request"] = {
-                "url": self.api(f"/repos/{repo.full_name}/pulls/{number}"),
-                "html_url": f"https://github.com/{repo.full_name}/pull/{number}",
-                "diff_url": f"https://github.com/{repo.full_name}/pull/{number}.diff",
-                "patch_url": f"https://github.com/{repo.full_name}/pull/{number}.patch",
-                "merged_at": iso(updated) if merged else None,
-            }
-        return data
-
-    def pull(self, repo: GitHubRepo, number: int) -> dict[str, Any]:
-        issue = self.issue(repo, number)
-        merged_at = issue["pull_request"]["merged_at"]
-        return {
-            "url": issue["pull_request"]["url"],
-            "id": issue["id"],
-            "node_id": f"PR_kwDO{repo.id}{number}",
-            "html_url": issue["pull_request"]["html_url"],
-            "number": number,
-            "state": issue["state"],
-            "locked": False,
-            "title": issue["title"],
-            "user": issue["user"],
-            "body": issue["body"],
-            "labels": issue["labels"],
-            "created_at": issue["created_at"],
-            "updated_at": issue["updated_at"],
-            "closed_at": issue["closed_at"],
-            "merged_at": merged_at,
-            "assignee": issue["assignee"],
-            "assignees": issue["assignees"],
-            "draft": number % 7 == 0,
-            "head": {"label": f"acme:feature-{number}", "ref": f"feature-{number}", "sha": f"{number:040x}"},
-            "base": {"label": "acme:main", "ref": "main", "sha": f"{repo.id:040x}"},
-            "author_association": "MEMBER",
+            "author": override.get("_author", PEOPLE[(value >> 3) % len(PEOPLE)]),
+            "labels": labels,
+            "assignee": override.get("assignee", PEOPLE[value % len(PEOPLE)] if value % 5 else None),
+            "comments": value % 7,
+            "created": override.get("_created", repo.seq.base_created(number)),
+            "updated": repo.seq.updated(number),
         }
 
     def touch(self, full_name: str, number: int, **changes: Any) -> None:
