@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, insert, select, text
@@ -22,9 +23,8 @@ WRITTEN = [
 ]
 
 
-@pytest.fixture
-async def engine(database: Database) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(make_settings(database.url))
+async def _engine_with_table(url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(make_settings(url))
     async with engine.begin() as connection:
         await connection.run_sync(_metadata.create_all)
     try:
@@ -33,6 +33,19 @@ async def engine(database: Database) -> AsyncIterator[AsyncEngine]:
         async with engine.begin() as connection:
             await connection.run_sync(_metadata.drop_all)
         await engine.dispose()
+
+
+@pytest.fixture
+async def engine(database: Database) -> AsyncIterator[AsyncEngine]:
+    async for engine in _engine_with_table(database.url):
+        yield engine
+
+
+@pytest.fixture
+async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """SQLite alone: only it stores datetimes as text, in whatever form another writer chose."""
+    async for engine in _engine_with_table(f"sqlite+aiosqlite:///{tmp_path / 'moments.db'}"):
+        yield engine
 
 
 async def _read(engine: AsyncEngine) -> list[datetime | None]:
@@ -58,12 +71,12 @@ async def test_written_datetimes_read_back_as_the_same_instants_in_utc(engine: A
         ("2026-01-02", datetime(2026, 1, 2, tzinfo=UTC)),
     ],
 )
-async def test_sqlite_text_in_any_iso_form_reads_as_utc(engine: AsyncEngine, stored: str, expected: datetime) -> None:
-    if engine.dialect.name != "sqlite":
-        pytest.skip("SQLite stores datetimes as text")
-    async with engine.begin() as connection:
+async def test_sqlite_text_in_any_iso_form_reads_as_utc(
+    sqlite_engine: AsyncEngine, stored: str, expected: datetime
+) -> None:
+    async with sqlite_engine.begin() as connection:
         await connection.execute(text("INSERT INTO test_utc_moments (id, at) VALUES (1, :at)"), {"at": stored})
-    [read] = await _read(engine)
+    [read] = await _read(sqlite_engine)
     assert read == expected
     assert read is not None
     assert read.tzinfo is UTC
