@@ -7,6 +7,7 @@ import asyncio
 import re
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -215,15 +216,23 @@ async def test_sdk_client_connects_by_url_alone(page: Any, account: Account, liv
     assert "/oauth/register" in requested
 
 
+@contextmanager
+def trusted_document_host(
+    live_server: LiveServer, directory: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[DocumentHost]:
+    """Where the clients publish their metadata documents: https on loopback, with a certificate from a CA of
+    the test's own, which the live server is told to trust (and, loopback being private, to fetch from)."""
+    with document_host(directory) as host:
+        monkeypatch.setattr(live_server.settings, "OAUTH_CLIENT_METADATA_ALLOW_PRIVATE", True)
+        monkeypatch.setattr(live_server.settings, "OAUTH_CLIENT_METADATA_CA_FILE", host.ca_file)
+        yield host
+
+
 @pytest.fixture
 def client_documents(
     live_server: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[DocumentHost]:
-    """Where the clients publish their metadata documents: https on loopback, with a certificate from a CA of
-    the test's own, which the live server is told to trust (and, loopback being private, to fetch from)."""
-    with document_host(tmp_path) as host:
-        monkeypatch.setattr(live_server.settings, "OAUTH_CLIENT_METADATA_ALLOW_PRIVATE", True)
-        monkeypatch.setattr(live_server.settings, "OAUTH_CLIENT_METADATA_CA_FILE", host.ca_file)
+    with trusted_document_host(live_server, tmp_path, monkeypatch) as host:
         yield host
 
 
