@@ -1,6 +1,7 @@
 """Settings, read from the environment (ARCHITECTURE §3)."""
 
 import secrets
+import ssl
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -66,6 +67,9 @@ class Settings(BaseSettings):
     # Client ID Metadata Documents are fetched from public https addresses only; tests and the sandbox may
     # allow http and private addresses (never in production).
     OAUTH_CLIENT_METADATA_ALLOW_PRIVATE: bool = False
+    # PEM certificates trusted beside the public CAs when fetching those documents (clients whose hosts carry a
+    # private CA's certificates). Allowed in production: it adds trust anchors and lifts no address rule.
+    OAUTH_CLIENT_METADATA_CA_FILE: Path | None = None
 
     GITHUB_CLIENT_ID: str | None = None
     GITHUB_CLIENT_SECRET: SecretStr | None = None
@@ -116,6 +120,18 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("OAUTH_CLIENT_METADATA_CA_FILE")
+    @classmethod
+    def _readable_certificates(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            try:
+                ssl.create_default_context(cafile=value)
+            except OSError as exc:  # a missing file, or ssl.SSLError naming what OpenSSL could not read
+                raise ValueError(
+                    f"OAUTH_CLIENT_METADATA_CA_FILE {value}: no PEM certificate could be read ({exc})"
+                ) from None
+        return value
 
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> "Settings":

@@ -3,19 +3,20 @@ Metadata Documents (fetched from a real local HTTP server where the test allows 
 addresses where it does not)."""
 
 import json
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import update
 
 from platform_server.db import utcnow
 from platform_server.oauth_server.models import OAuthClient
-from tests.conftest import Member, row_count
+from tests.conftest import Member, make_settings, row_count
+from tests.oauth_server.documents import DocumentHost, document_host, make_certificates
 from tests.oauth_server.helpers import REDIRECT_URI, Authorization, approve, consent_page, register, tokens
 from tests.web.helpers import sign_in
 
@@ -110,48 +111,25 @@ async def test_metadata_documents_on_private_addresses_are_never_fetched(
     assert await row_count(app, OAuthClient) == 0
 
 
-class _Documents(BaseHTTPRequestHandler):
-    documents: dict[str, bytes] = {}
-    fetched: list[str] = []
-
-    def do_GET(self) -> None:
-        self.fetched.append(self.path)
-        body = self.documents.get(self.path)
-        self.send_response(200 if body is not None else 404)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(body or b"{}")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-
-@pytest.fixture
-def document_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Documents)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    _Documents.documents.clear()
-    _Documents.fetched.clear()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+@pytest.fixture(params=["http", "https"])
+def document_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DocumentHost]:
+    """A document host on loopback; over https its certificate comes from a CA of the test's own."""
+    with document_host(tmp_path if request.param == "https" else None) as host:
+        yield host
 
 
 class TestMetadataDocuments:
     @pytest.fixture
-    def settings_overrides(self) -> dict[str, Any]:
-        return {"OAUTH_CLIENT_METADATA_ALLOW_PRIVATE": True}
+    def settings_overrides(self, document_server: DocumentHost) -> dict[str, Any]:
+        return {
+            "OAUTH_CLIENT_METADATA_ALLOW_PRIVATE": True,
+            "OAUTH_CLIENT_METADATA_CA_FILE": document_server.ca_file,
+        }
 
     async def test_client_id_url_is_fetched_validated_and_cached(
-        self, client: httpx.AsyncClient, owner: Member, document_server: str
+        self, client: httpx.AsyncClient, owner: Member, document_server: DocumentHost
     ) -> None:
-        client_id = f"{document_server}/oauth/client.json"
-        _Documents.documents["/oauth/client.json"] = json.dumps(
-            {"client_id": client_id, "client_name": "Docs Agent", "redirect_uris": [REDIRECT_URI]}
-        ).encode()
+        client_id = document_server.publish_client("/oauth/client.json", "Docs Agent", [REDIRECT_URI])
         await sign_in(client, owner)
         authorization = Authorization(client_id, owner.workspace_id)
         page = await consent_page(client, authorization)
@@ -160,7 +138,7 @@ class TestMetadataDocuments:
         code = await approve(client, authorization)
         assert (await tokens(client, authorization.token_form(code))).status_code == 200
         # Fetched once, then served from the cache.
-        assert _Documents.fetched == ["/oauth/client.json"]
+        assert document_server.fetched == ["/oauth/client.json"]
 
     @pytest.mark.parametrize(
         "document",
@@ -173,11 +151,73 @@ class TestMetadataDocuments:
         ids=["not-json", "other-client-id", "bad-redirect", "too-large"],
     )
     async def test_invalid_documents_are_refused(
-        self, app: Any, client: httpx.AsyncClient, owner: Member, document_server: str, document: bytes
+        self, app: Any, client: httpx.AsyncClient, owner: Member, document_server: DocumentHost, document: bytes
     ) -> None:
-        client_id = f"{document_server}/client.json"
-        _Documents.documents["/client.json"] = document.replace(b"SELF", client_id.encode())
+        client_id = f"{document_server.base_url}/client.json"
+        document_server.publish("/client.json", document.replace(b"SELF", client_id.encode()))
         await sign_in(client, owner)
         response = await consent_page(client, Authorization(client_id, owner.workspace_id))
         assert response.status_code == 400
         assert await row_count(app, OAuthClient) == 0
+
+
+@pytest.fixture
+def https_documents(tmp_path: Path) -> Iterator[DocumentHost]:
+    with document_host(tmp_path) as host:
+        yield host
+
+
+class TestUntrustedCertificates:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"OAUTH_CLIENT_METADATA_ALLOW_PRIVATE": True}
+
+    async def test_a_certificate_from_a_ca_nobody_configured_is_refused(
+        self, app: Any, client: httpx.AsyncClient, owner: Member, https_documents: DocumentHost
+    ) -> None:
+        client_id = https_documents.publish_client("/client.json", "Docs Agent", [REDIRECT_URI])
+        await sign_in(client, owner)
+        response = await consent_page(client, Authorization(client_id, owner.workspace_id))
+        assert response.status_code == 400
+        assert "The certificate of the client metadata host is not trusted" in response.text
+        assert "unable to get local issuer certificate" in response.text
+        assert await row_count(app, OAuthClient) == 0
+
+
+class TestTrustedCaKeepsTheAddressRules:
+    @pytest.fixture
+    def settings_overrides(self, https_documents: DocumentHost) -> dict[str, Any]:
+        return {"OAUTH_CLIENT_METADATA_CA_FILE": https_documents.ca_file}
+
+    async def test_a_trusted_host_on_a_loopback_address_is_still_never_fetched(
+        self, app: Any, client: httpx.AsyncClient, owner: Member, https_documents: DocumentHost
+    ) -> None:
+        client_id = https_documents.publish_client("/client.json", "Docs Agent", [REDIRECT_URI])
+        await sign_in(client, owner)
+        response = await consent_page(client, Authorization(client_id, owner.workspace_id))
+        assert response.status_code == 400
+        assert "private, loopback or reserved address" in response.text
+        assert https_documents.fetched == []
+        assert await row_count(app, OAuthClient) == 0
+
+
+def test_the_ca_file_setting_must_hold_certificates(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.pem"
+    with pytest.raises(ValidationError, match=r"OAUTH_CLIENT_METADATA_CA_FILE .*missing\.pem: no PEM certificate"):
+        make_settings("sqlite+aiosqlite://", OAUTH_CLIENT_METADATA_CA_FILE=missing)
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate")
+    with pytest.raises(ValidationError, match="no PEM certificate could be read"):
+        make_settings("sqlite+aiosqlite://", OAUTH_CLIENT_METADATA_CA_FILE=garbage)
+
+
+def test_a_private_ca_may_be_trusted_in_production(tmp_path: Path) -> None:
+    """Unlike OAUTH_CLIENT_METADATA_ALLOW_PRIVATE: an extra trust anchor lifts none of the address rules."""
+    ca_file, _, _ = make_certificates(tmp_path)
+    production = make_settings(
+        "sqlite+aiosqlite://", PLATFORM_ENV="production", OAUTH_CLIENT_METADATA_CA_FILE=str(ca_file)
+    )
+    assert production.OAUTH_CLIENT_METADATA_CA_FILE is not None
+    assert production.OAUTH_CLIENT_METADATA_CA_FILE.samefile(ca_file)
+    with pytest.raises(ValidationError, match="OAUTH_CLIENT_METADATA_ALLOW_PRIVATE cannot be enabled"):
+        make_settings("sqlite+aiosqlite://", PLATFORM_ENV="production", OAUTH_CLIENT_METADATA_ALLOW_PRIVATE=True)

@@ -1,10 +1,14 @@
 """An MCP client connects by URL alone: the official Python SDK's OAuth provider discovers the authorization
-server, registers, and sends the person to the authorization URL, where Chromium signs in and approves; the
-client then lists and calls tools, refreshes, and is refused once the person revokes it."""
+server, registers (dynamically, or by naming its Client ID Metadata Document), and sends the person to the
+authorization URL, where Chromium signs in and approves; the client then lists and calls tools, refreshes, and
+is refused once the person revokes it."""
 
 import asyncio
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,6 +21,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 from playwright.async_api import expect
 
+from tests.oauth_server.documents import DocumentHost, document_host
 from tests.web.conftest import Account, LiveServer, screenshot
 from tests.web.test_browser import connect_github
 from tests.web.test_browser import sign_in as sign_in_to_settings
@@ -96,7 +101,11 @@ class BrowserPerson:
 
 
 def provider(
-    live_server: LiveServer, account: Account, person: BrowserPerson, storage: MemoryStorage
+    live_server: LiveServer,
+    account: Account,
+    person: BrowserPerson,
+    storage: MemoryStorage,
+    client_metadata_url: str | None = None,
 ) -> OAuthClientProvider:
     metadata = OAuthClientMetadata(
         client_name="SDK test agent",
@@ -111,6 +120,7 @@ def provider(
         storage,
         redirect_handler=person.open,
         callback_handler=person.callback,
+        client_metadata_url=client_metadata_url,
     )
 
 
@@ -126,7 +136,11 @@ async def enable_github(live_server: LiveServer, account: Account) -> None:
         assert response.status_code in (200, 201), response.text
 
 
-async def test_sdk_client_connects_by_url_alone(page: Any, account: Account, live_server: LiveServer) -> None:
+async def _connect_refresh_and_revoke(
+    page: Any, account: Account, live_server: LiveServer, client_name: str, client_metadata_url: str | None = None
+) -> tuple[MemoryStorage, list[str]]:
+    """The whole life of one connection: sign in and approve, list and call tools, refresh, be revoked. Answers
+    the client's storage and the paths of every request it sent."""
     await sign_in_to_settings(page, account)
     await connect_github(page)
     await enable_github(live_server, account)
@@ -134,21 +148,24 @@ async def test_sdk_client_connects_by_url_alone(page: Any, account: Account, liv
 
     person = BrowserPerson(page, account)
     storage = MemoryStorage()
-    auth = provider(live_server, account, person, storage)
+    auth = provider(live_server, account, person, storage, client_metadata_url)
     url = f"{live_server.base_url}/api/workspaces/{account.workspace_id}/mcp"
+    requested: list[str] = []
+
+    async def record(request: httpx2.Request) -> None:
+        requested.append(request.url.path)
+
     async with (
-        httpx2.AsyncClient(auth=auth, timeout=30) as http,
+        httpx2.AsyncClient(auth=auth, timeout=30, event_hooks={"request": [record]}) as http,
         Client(streamable_http_client(url, http_client=http)) as mcp,
     ):
         tools = [tool.name for tool in (await mcp.list_tools()).tools]
         assert "github_list_issues" in tools
-        assert "SDK test agent" in person.consent_text
+        assert client_name in person.consent_text
         assert "Product" in person.consent_text
         assert "github_list_issues" in person.consent_text
         result = await mcp.call_tool("github_list_issues", {})
         assert not result.is_error, result
-        assert storage.client_info is not None
-        assert storage.client_info.client_id.startswith("mcp_")
 
         # The access token runs out: the provider refreshes it (rotating the refresh token) and carries on.
         assert storage.tokens is not None
@@ -165,9 +182,10 @@ async def test_sdk_client_connects_by_url_alone(page: Any, account: Account, liv
     await expect(app.get_by_test_id("workspace")).to_have_text("Product")
     await expect(app.get_by_test_id("last-used")).not_to_have_text("Never")
     await screenshot(page, "connected-apps")
-    await app.get_by_role("button", name="Revoke SDK test agent").click()
+    await app.get_by_role("button", name=f"Revoke {client_name}").click()
     await expect(page.get_by_role("status").first).to_contain_text("disconnected")
     await expect(page.get_by_test_id("connected-app")).to_have_count(0)
+    assert storage.client_info is not None
     async with httpx.AsyncClient() as raw:
         refused = await raw.post(
             url,
@@ -188,6 +206,52 @@ async def test_sdk_client_connects_by_url_alone(page: Any, account: Account, liv
             },
         )
         assert refresh.json()["error"] == "invalid_grant"
+    return storage, requested
+
+
+async def test_sdk_client_connects_by_url_alone(page: Any, account: Account, live_server: LiveServer) -> None:
+    storage, requested = await _connect_refresh_and_revoke(page, account, live_server, "SDK test agent")
+    assert storage.client_info is not None
+    assert storage.client_info.client_id.startswith("mcp_")
+    assert "/oauth/register" in requested
+
+
+@contextmanager
+def trusted_document_host(
+    live_server: LiveServer, directory: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[DocumentHost]:
+    """Where the clients publish their metadata documents: https on loopback, with a certificate from a CA of
+    the test's own, which the live server is told to trust (and, loopback being private, to fetch from)."""
+    with document_host(directory) as host:
+        monkeypatch.setattr(live_server.settings, "OAUTH_CLIENT_METADATA_ALLOW_PRIVATE", True)
+        monkeypatch.setattr(live_server.settings, "OAUTH_CLIENT_METADATA_CA_FILE", host.ca_file)
+        yield host
+
+
+@pytest.fixture
+def client_documents(
+    live_server: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[DocumentHost]:
+    with trusted_document_host(live_server, tmp_path, monkeypatch) as host:
+        yield host
+
+
+async def test_sdk_client_with_a_metadata_document_never_registers(
+    page: Any, account: Account, live_server: LiveServer, client_documents: DocumentHost
+) -> None:
+    """The server advertises `client_id_metadata_document_supported`, so the SDK sends its document's https URL
+    as the client id; the server fetches the document (its name is what the consent page shows) and the SDK
+    never calls the registration endpoint."""
+    client_id = client_documents.publish_client("/agents/sdk.json", "SDK agent by metadata document", [CALLBACK])
+    storage, requested = await _connect_refresh_and_revoke(
+        page, account, live_server, "SDK agent by metadata document", client_metadata_url=client_id
+    )
+    assert storage.client_info is not None
+    assert storage.client_info.client_id == client_id
+    assert "/oauth/register" not in requested
+    assert "/oauth/token" in requested
+    # Fetched once, at the authorization request; the token requests used the cached client.
+    assert client_documents.fetched == ["/agents/sdk.json"]
 
 
 async def test_denied_consent_gives_the_client_nothing(page: Any, account: Account, live_server: LiveServer) -> None:

@@ -1,11 +1,13 @@
 """The official TypeScript SDK's OAuth support against a live server, the person approving in Chromium: the
-client registers, is approved, lists and calls tools, refreshes when its access token has run out, and is
-refused once the person revokes it."""
+client registers (dynamically, or by naming its Client ID Metadata Document), is approved, lists and calls
+tools, refreshes when its access token has run out, and is refused once the person revokes it."""
 
 import asyncio
 import json
 import re
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,10 +17,11 @@ from sqlalchemy import update
 from platform_server.db import create_engine, create_sessionmaker, utcnow
 from platform_server.oauth_server.models import OAuthToken, TokenKind
 from tests.gateway.test_ts_client import PROJECT, _install, _tools
+from tests.oauth_server.documents import DocumentHost
 from tests.web.conftest import Account, LiveServer
 from tests.web.test_browser import connect_github
 from tests.web.test_browser import sign_in as sign_in_to_settings
-from tests.web.test_mcp_oauth_browser import enable_github
+from tests.web.test_mcp_oauth_browser import enable_github, trusted_document_host
 
 pytestmark = pytest.mark.browser
 
@@ -52,7 +55,11 @@ async def _expire_access_tokens(live_server: LiveServer) -> None:
         await engine.dispose()
 
 
-async def test_typescript_sdk_connects_by_url_alone(page: Any, account: Account, live_server: LiveServer) -> None:
+async def _connect_refresh_and_revoke(
+    page: Any, account: Account, live_server: LiveServer, client_name: str, *client_arguments: str
+) -> dict[str, Any]:
+    """Runs the client through its whole life (approve, call, refresh, be revoked); answers its "connected"
+    event: its tools, its client id, and the path of every request it sent until then."""
     node_path, npm = _tools()
     await asyncio.to_thread(_install, npm)
     await sign_in_to_settings(page, account)
@@ -64,6 +71,7 @@ async def test_typescript_sdk_connects_by_url_alone(page: Any, account: Account,
         node_path,
         "oauth_client.mjs",
         url,
+        *client_arguments,
         cwd=PROJECT,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
@@ -73,7 +81,7 @@ async def test_typescript_sdk_connects_by_url_alone(page: Any, account: Account,
         authorize = await _event(node, "authorize")
         # Signed in already: the consent page comes straight up.
         await page.goto(authorize["url"])
-        await expect(page.get_by_role("heading", level=1)).to_have_text("Authorize TS SDK test agent")
+        await expect(page.get_by_role("heading", level=1)).to_have_text(f"Authorize {client_name}")
         await expect(page.get_by_test_id("tools")).to_contain_text("github_list_issues")
         await page.get_by_role("button", name="Approve").click()
         await expect(page.locator("body")).to_have_text(re.compile("You can close this window"))
@@ -90,7 +98,7 @@ async def test_typescript_sdk_connects_by_url_alone(page: Any, account: Account,
         assert refreshed["refreshChanged"] is True
 
         await page.goto("/settings/connected-apps")
-        await page.get_by_role("button", name="Revoke TS SDK test agent").click()
+        await page.get_by_role("button", name=f"Revoke {client_name}").click()
         await expect(page.get_by_test_id("connected-app")).to_have_count(0)
         await _go(node)
         revoked = await _event(node, "revoked")
@@ -100,3 +108,36 @@ async def test_typescript_sdk_connects_by_url_alone(page: Any, account: Account,
         if node.returncode is None:
             node.kill()
         await node.wait()
+    return connected
+
+
+async def test_typescript_sdk_connects_by_url_alone(page: Any, account: Account, live_server: LiveServer) -> None:
+    connected = await _connect_refresh_and_revoke(page, account, live_server, "TS SDK test agent")
+    assert connected["clientId"].startswith("mcp_")
+    assert "/oauth/register" in connected["requested"]
+
+
+@pytest.fixture
+def client_documents(
+    live_server: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[DocumentHost]:
+    with trusted_document_host(live_server, tmp_path, monkeypatch) as host:
+        yield host
+
+
+async def test_typescript_sdk_with_a_metadata_document_never_registers(
+    page: Any, account: Account, live_server: LiveServer, client_documents: DocumentHost
+) -> None:
+    """Given `clientMetadataUrl`, the SDK uses it as its client id because the server advertises
+    `client_id_metadata_document_supported`. The document registers a port-less loopback redirect URI: the
+    client's listener took whatever port was free, which loopback redirects may (RFC 8252 §7.3)."""
+    client_id = client_documents.publish_client(
+        "/agents/typescript.json", "TS SDK agent by metadata document", ["http://127.0.0.1/callback"]
+    )
+    connected = await _connect_refresh_and_revoke(
+        page, account, live_server, "TS SDK agent by metadata document", client_id
+    )
+    assert connected["clientId"] == client_id
+    assert "/oauth/register" not in connected["requested"]
+    assert "/oauth/token" in connected["requested"]
+    assert client_documents.fetched == ["/agents/typescript.json"]

@@ -5,7 +5,9 @@ import asyncio
 import ipaddress
 import re
 import socket
+import ssl
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -123,14 +125,26 @@ def _public(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
+def _certificate_refusal(exc: BaseException) -> str | None:
+    """Why TLS refused the host's certificate, when that is what ended the fetch (httpx wraps the ssl error)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return cause.verify_message or "certificate verify failed"
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
 class MetadataDocumentFetcher:
     """Fetches a Client ID Metadata Document: https only, every resolved address public (no loopback,
     private, link-local or other reserved range), the connection pinned to the checked address so DNS cannot
     change in between, no redirects, at most 64 KiB, 5 seconds in all. `allow_private` (tests, sandbox)
-    lifts the address and scheme rules, never the others."""
+    lifts the address and scheme rules, never the others. `ca_file` adds trust anchors (a private CA) to the
+    public ones the certificate is verified against; it relaxes nothing else."""
 
-    def __init__(self, *, allow_private: bool) -> None:
+    def __init__(self, *, allow_private: bool, ca_file: Path | None = None) -> None:
         self.allow_private = allow_private
+        self.ca_file = ca_file
 
     async def fetch(self, client_id: str) -> ClientMetadata:
         if not (is_metadata_document_url(client_id) or (self.allow_private and client_id.startswith("http://"))):
@@ -140,7 +154,12 @@ class MetadataDocumentFetcher:
                 document = await self._download(client_id)
         except TimeoutError:
             raise InvalidClientError(description="The client metadata document took too long to fetch") from None
-        except httpx.HTTPError:
+        except httpx.HTTPError as exc:
+            refusal = _certificate_refusal(exc)
+            if refusal is not None:
+                raise InvalidClientError(
+                    description=f"The certificate of the client metadata host is not trusted ({refusal})"
+                ) from None
             raise InvalidClientError(description="The client metadata document could not be fetched") from None
         try:
             metadata = orjson.loads(document)
@@ -167,7 +186,7 @@ class MetadataDocumentFetcher:
             extensions["sni_hostname"] = host
         headers = {"Host": parts.netloc, "Accept": "application/json"}
         async with (
-            httpx.AsyncClient(follow_redirects=False, trust_env=False) as http,
+            httpx.AsyncClient(follow_redirects=False, trust_env=False, verify=self._tls()) as http,
             http.stream("GET", target, headers=headers, extensions=extensions) as response,
         ):
             if response.status_code != 200:
@@ -180,6 +199,12 @@ class MetadataDocumentFetcher:
                 if len(body) > METADATA_DOCUMENT_MAX_BYTES:
                     raise InvalidClientError(description="The client metadata document is larger than 64 KiB")
             return bytes(body)
+
+    def _tls(self) -> ssl.SSLContext:
+        context = httpx.create_ssl_context(trust_env=False)
+        if self.ca_file is not None:
+            context.load_verify_locations(cafile=self.ca_file)
+        return context
 
     async def _public_address(self, host: str, port: int) -> str:
         try:

@@ -261,7 +261,9 @@ class OAuthServerService:
             return client
         if not document:
             raise InvalidClientError(description="Unknown client_id: register the client first")
-        fetcher = MetadataDocumentFetcher(allow_private=settings.OAUTH_CLIENT_METADATA_ALLOW_PRIVATE)
+        fetcher = MetadataDocumentFetcher(
+            allow_private=settings.OAUTH_CLIENT_METADATA_ALLOW_PRIVATE, ca_file=settings.OAUTH_CLIENT_METADATA_CA_FILE
+        )
         metadata = await fetcher.fetch(client_id)
         if client is None:
             client = OAuthClient(client_id=client_id, registration=ClientRegistration.metadata_document, created_at=now)
