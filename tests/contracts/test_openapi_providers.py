@@ -4,6 +4,8 @@ response fields our code reads checked against what the description promises.
 """
 
 import ast
+from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -187,6 +189,21 @@ def _exchanges(
     return found
 
 
+def _problems(
+    recording: Recorder,
+    definition: OpenApi,
+    provider: str,
+    operation: tuple[str, str],
+    check: Callable[[Exchange, Operation], Iterable[str]],
+) -> set[str]:
+    """What `check` finds wrong in each recorded exchange of one operation, labelled by exchange."""
+    return {
+        f"{exchange.label}: {problem}"
+        for exchange, matched in _exchanges(recording, definition, provider, operation)
+        for problem in check(exchange, matched)
+    }
+
+
 @pytest.mark.parametrize("provider", list(OPERATIONS))
 def test_every_call_is_an_operation_listed_here(
     request: pytest.FixtureRequest, recording: Recorder, provider: str
@@ -210,11 +227,7 @@ def test_requests_match_the_definition(
     request: pytest.FixtureRequest, recording: Recorder, provider: str, operation: tuple[str, str]
 ) -> None:
     definition = _definition(request, provider)
-    problems = {
-        f"{exchange.label}: {problem}"
-        for exchange, matched in _exchanges(recording, definition, provider, operation)
-        for problem in definition.request_problems(exchange, matched)
-    }
+    problems = _problems(recording, definition, provider, operation, definition.request_problems)
     assert not problems, sorted(problems)
 
 
@@ -224,11 +237,9 @@ def test_sandbox_answers_match_the_definition(
 ) -> None:
     """Every answered field is declared, with the declared type; every status is a declared response."""
     definition = _definition(request, provider)
-    problems = {
-        f"{exchange.label}: {problem}"
-        for exchange, matched in _exchanges(recording, definition, provider, operation)
-        for problem in definition.response_problems(exchange, matched, complete=False)
-    }
+    problems = _problems(
+        recording, definition, provider, operation, partial(definition.response_problems, complete=False)
+    )
     assert not problems, sorted(problems)
 
 
@@ -237,11 +248,9 @@ def test_sandbox_answers_hold_every_required_field(
     request: pytest.FixtureRequest, recording: Recorder, provider: str, operation: tuple[str, str]
 ) -> None:
     definition = _definition(request, provider)
-    problems = {
-        f"{exchange.label}: {problem}"
-        for exchange, matched in _exchanges(recording, definition, provider, operation)
-        for problem in definition.response_problems(exchange, matched, complete=True)
-    }
+    problems = _problems(
+        recording, definition, provider, operation, partial(definition.response_problems, complete=True)
+    )
     assert not problems, sorted(problems)[:10]
 
 
