@@ -1,0 +1,25 @@
+"""Enqueueing: `defer` adds a job inside the caller's transaction, so the job and the change that causes it
+commit together or not at all."""
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+async def defer(
+    session: AsyncSession,
+    task_name: str,
+    /,
+    *,
+    queueing_lock: str | None = None,
+    lock: str | None = None,
+    schedule_in: timedelta | None = None,
+    **arguments: Any,
+) -> str:
+    """Enqueue `task_name` with JSON `arguments` in `session`'s transaction; returns the job id.
+
+    `queueing_lock`: at most one job with this lock waiting at a time (a second defer is refused with
+    `AlreadyEnqueued`). `lock`: at most one job with this lock running at a time, across all workers.
+    """
+    raise NotImplementedError("the job engine implements defer")
