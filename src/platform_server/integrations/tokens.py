@@ -37,6 +37,7 @@ from platform_server.integrations.providers.client import (
 )
 from platform_server.integrations.registry import PROVIDER_CLASSES, get_provider
 from platform_server.log import get_logger
+from platform_server.metrics.registry import TokenRefreshOutcome, record_token_refresh
 from platform_server.redis_store import REDIS_ERRORS, redis_key
 from platform_server.security import DecryptionError, Encryptor
 
@@ -267,6 +268,7 @@ class TokenManager:
             if tokens.scopes:
                 integration.scopes = tokens.scopes
         self._mark(integration, IntegrationStatus.connected, None)
+        record_token_refresh(integration.provider, TokenRefreshOutcome.refreshed)
         logger.info(
             "integration_token_refreshed",
             integration_id=integration.id,
@@ -284,6 +286,9 @@ class TokenManager:
             provider=integration.provider,
             error=failure.error,
             transient=failure.transient,
+        )
+        record_token_refresh(
+            integration.provider, TokenRefreshOutcome.revoked if failure.grant_revoked else TokenRefreshOutcome.failed
         )
         if failure.grant_revoked:
             self._mark(integration, IntegrationStatus.expired, f"Token refresh refused ({failure.error}); reconnect")
