@@ -9,7 +9,6 @@ from collections.abc import Callable
 from enum import StrEnum
 
 from prometheus_client import Counter, Histogram
-from starlette.routing import Mount
 from starlette.types import Scope
 
 # The label of requests no route matched (unknown paths, and requests refused before routing: 413, 422 text).
@@ -104,15 +103,14 @@ def record_job_failure(task: str) -> None:
 
 def route_label(scope: Scope) -> str:
     """The template of the route that answered (`/api/workspaces/{workspace_id}`), mount prefix included."""
-    route = scope.get("route")
-    if route is None:
-        return UNMATCHED_ROUTE
     # A Mount sets root_path to the top-level root_path plus the prefix it matched, and keeps the former in
-    # app_root_path; the prefix of a mount is a fixed path here (no parameters), so it is bounded too.
+    # app_root_path; the prefixes of our mounts are fixed paths (no parameters), so they are bounded too.
     root_path: str = scope.get("root_path", "")
     mounted_at = root_path[len(scope.get("app_root_path", root_path)) :]
-    if isinstance(route, Mount):
-        return mounted_at + "/{path}"
+    route = scope.get("route")
+    if route is None:
+        # FastAPI records API routes only: a mounted app without routes of its own (static files) leaves none.
+        return mounted_at + "/{path}" if mounted_at else UNMATCHED_ROUTE
     path: str = route.path
     return mounted_at + path
 
