@@ -13,10 +13,9 @@ from platform_server.config import Settings
 from platform_server.email.sender import EmailSender
 from platform_server.email.service import email_service
 from platform_server.log import get_logger
-from platform_server.metrics.registry import WebhookOutcome
 from platform_server.teams.models import Plan, Team
 from platform_server.teams.service import team_service
-from platform_server.webhook_events.models import WebhookSource
+from platform_server.webhook_events.models import WebhookOutcome, WebhookSource
 from platform_server.webhook_events.repository import WebhookEventRepository
 
 logger = get_logger("platform_server.billing")

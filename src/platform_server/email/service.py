@@ -13,8 +13,7 @@ from platform_server.email.repository import EmailRepository, EmailSuppressionRe
 from platform_server.email.sender import EmailSender, EmailSendFailed, OutboundEmail
 from platform_server.errors import ServiceUnavailable
 from platform_server.log import get_logger
-from platform_server.metrics.registry import WebhookOutcome
-from platform_server.webhook_events.models import WebhookSource
+from platform_server.webhook_events.models import WebhookOutcome, WebhookSource
 from platform_server.webhook_events.repository import WebhookEventRepository
 
 logger = get_logger("platform_server.email")

@@ -6,7 +6,6 @@ and a known method, a tool call with a catalog tool name, a webhook with the typ
 """
 
 from collections.abc import Callable
-from enum import StrEnum
 
 from prometheus_client import Counter, Histogram
 from starlette.types import Scope
@@ -55,21 +54,6 @@ TOKEN_REFRESHES = Counter(
     "platform_token_refreshes_total", "Provider token refreshes by provider and outcome", ("provider", "outcome")
 )
 JOB_FAILURES = Counter("platform_job_failures_total", "Background jobs that failed, by task", ("task",))
-
-
-class WebhookOutcome(StrEnum):
-    processed = "processed"  # applied now
-    duplicate = "duplicate"  # an event id already received: nothing changed
-    ignored = "ignored"  # stored and acknowledged, nothing to apply (a type or an object we do not act on)
-    deferred = "deferred"  # stored, applied once what it refers to exists (a Stripe customer not bound yet)
-    failed = "failed"  # signed, but refused (unusable body) or an error while applying it
-    invalid_signature = "invalid_signature"
-
-
-class TokenRefreshOutcome(StrEnum):
-    refreshed = "refreshed"
-    revoked = "revoked"  # the provider refused the refresh token: the grant is gone, the user must reconnect
-    failed = "failed"  # an outage or a configuration fault: retried on the next use
 
 
 def record_tool_call(tool: str | None, outcome: str, channel: str, seconds: float) -> None:

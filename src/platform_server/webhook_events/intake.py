@@ -12,9 +12,9 @@ from typing import Any
 
 from platform_server.db import refused_for_its_values
 from platform_server.errors import BadRequest, NotFound
-from platform_server.metrics.registry import WebhookOutcome, record_webhook_event
+from platform_server.metrics.registry import record_webhook_event
 from platform_server.text_guard import UNSTORABLE_TEXT_MESSAGE, describe, is_storable, unstorable_location
-from platform_server.webhook_events.models import EXTERNAL_ID_LENGTH, TYPE_LENGTH
+from platform_server.webhook_events.models import EXTERNAL_ID_LENGTH, TYPE_LENGTH, WebhookOutcome
 
 # Every webhook route lives under this prefix (see TextGuardMiddleware).
 WEBHOOK_PATH_PREFIX = "/api/webhooks/"
