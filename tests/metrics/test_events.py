@@ -16,6 +16,7 @@ from platform_server.metrics.registry import UNMATCHED_ROUTE
 from platform_server.security import Encryptor
 from tests.billing.conftest import STRIPE_SECRET, post_stripe, subscription_event
 from tests.conftest import TEST_SECRET_KEY, Member
+from tests.email.conftest import RESEND_WEBHOOK_SECRET, post_resend, resend_event
 from tests.gateway.conftest import mcp_client
 from tests.metrics.helpers import delta, label_values, scrape, value
 from tests.sync.helpers import connect_and_enable, sync
@@ -167,13 +168,39 @@ class TestStripeWebhooks:
         assert delta(before, after, events, source="stripe", type=updated, outcome="invalid_signature") == 0
 
 
+class TestResendWebhooks:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"METRICS_ENABLED": True, "RESEND_WEBHOOK_SECRET": RESEND_WEBHOOK_SECRET}
+
+    async def test_outcomes_by_event_type(self, client: httpx.AsyncClient) -> None:
+        bounce = {"bounce": {"type": "Permanent", "message": "No such mailbox"}}
+        before = await scrape(client)
+        unknown_email = resend_event("email.delivered", "re_not_ours")
+        assert (await post_resend(client, unknown_email, "msg_1")).status_code == 200
+        assert (await post_resend(client, unknown_email, "msg_1")).status_code == 200
+        suppressing = resend_event("email.bounced", "re_not_ours_either", **bounce)
+        assert (await post_resend(client, suppressing, "msg_2")).status_code == 200
+        assert (
+            await post_resend(client, unknown_email, "msg_3", secret=RESEND_WEBHOOK_SECRET[:-4] + "AAA=")
+        ).status_code == 400
+        after = await scrape(client)
+
+        events = "platform_webhook_events_total"
+        assert delta(before, after, events, source="resend", type="email.delivered", outcome="ignored") == 1
+        assert delta(before, after, events, source="resend", type="email.delivered", outcome="duplicate") == 1
+        assert delta(before, after, events, source="resend", type="email.bounced", outcome="processed") == 1
+        assert delta(before, after, events, source="resend", type="unknown", outcome="invalid_signature") == 1
+
+
 @pytest.mark.parametrize("settings_overrides", [{"METRICS_ENABLED": True}])
 async def test_disabled_webhook_endpoint_counts_nothing(client: httpx.AsyncClient, settings_overrides: Any) -> None:
     before = await scrape(client)
     assert (await post_stripe(client, subscription_event())).status_code == 404
     after = await scrape(client)
-    assert {key for key in after if key[0] == "platform_webhook_events_total"} == {
-        key for key in before if key[0] == "platform_webhook_events_total"
+    webhooks = "platform_webhook_events_total"
+    assert {key: count for key, count in after.items() if key[0] == webhooks} == {
+        key: count for key, count in before.items() if key[0] == webhooks
     }
 
 
