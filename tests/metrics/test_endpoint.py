@@ -7,10 +7,11 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from platform_server.metrics.registry import record_job_failure
 from platform_server.metrics.service import QueueStats
 from tests.conftest import Member
 from tests.helpers import assert_error
-from tests.metrics.helpers import parse, scrape, value
+from tests.metrics.helpers import delta, parse, scrape, value
 
 TOKEN = "scrape-token-0123456789"
 
@@ -119,6 +120,15 @@ class TestQueueStats:
         samples = await scrape(client)
         assert value(samples, "platform_jobs_queued", queue="sync") == 3
         assert value(samples, "platform_job_oldest_age_seconds", queue="sync") == 1.0
+
+    async def test_job_failures_by_task(self, client: httpx.AsyncClient) -> None:
+        before = await scrape(client)
+        record_job_failure("sync_integration")
+        record_job_failure("sync_integration")
+        record_job_failure("send_email")
+        after = await scrape(client)
+        assert delta(before, after, "platform_job_failures_total", task="sync_integration") == 2
+        assert delta(before, after, "platform_job_failures_total", task="send_email") == 1
 
     async def test_a_failing_source_leaves_the_gauges_out(self, client: httpx.AsyncClient, app: Any) -> None:
         async def broken() -> dict[str, QueueStats]:
