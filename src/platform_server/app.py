@@ -37,6 +37,10 @@ from platform_server.limits.limiter import RequestLimiter
 from platform_server.limits.middleware import RateLimitHeadersMiddleware
 from platform_server.limits.router import router as usage_router
 from platform_server.log import configure_logging
+from platform_server.metrics.registry import RequestMetrics
+from platform_server.metrics.router import router as metrics_router
+from platform_server.metrics.service import MetricsExporter
+from platform_server.metrics.tracing import start_tracing
 from platform_server.middleware import BodySizeLimitMiddleware, RequestContextMiddleware, TextGuardMiddleware
 from platform_server.oauth_server.router import router as oauth_server_router
 from platform_server.redis_store import connect_redis
@@ -105,6 +109,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # In sandbox mode provider calls to PUBLIC_BASE_URL are answered by this app itself (no network).
         in_process = settings.PLATFORM_SANDBOX and settings.SANDBOX_IN_PROCESS
         app.state.provider_http = ProviderHttp(settings, PROVIDER_APIS, app=app if in_process else None)
+        if tracing is not None:
+            tracing.instrument(app.state.engine, (app.state.provider_http.http(api.name) for api in PROVIDER_APIS))
         app.state.sessionmaker = create_sessionmaker(app.state.engine)
         app.state.limiter = RequestLimiter(settings, app.state.sessionmaker)
         app.state.redis = connect_redis(settings)
@@ -133,6 +139,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if app.state.redis is not None:
                 await app.state.redis.aclose()
             await app.state.engine.dispose()
+            if tracing is not None:
+                await tracing.aclose()
 
     app = FastAPI(
         title="Platform API",
@@ -150,6 +158,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.encryptor = Encryptor(settings.secret_keys())
     app.state.csrf_signer = CsrfSigner(settings.secret_keys()[0])
+    app.state.metrics = MetricsExporter(settings)
+    tracing = start_tracing(app, settings)
 
     register_exception_handlers(app)
     if settings.PLATFORM_SANDBOX:
@@ -160,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Routers are matched in order: the MCP endpoint, the busiest route, comes right after the probes.
     for router in (
         health_router,
+        metrics_router,
         gateway_router,
         me_router,
         api_keys_router,
@@ -183,7 +194,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Inside the size limit: it reads the body before any route does.
     app.add_middleware(TextGuardMiddleware, raw_body_prefixes=(WEBHOOK_PATH_PREFIX,))
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.MAX_BODY_BYTES)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, observe=RequestMetrics() if settings.METRICS_ENABLED else None)
     # Outermost: the headers also reach the 500 that RequestContextMiddleware renders.
     app.add_middleware(RateLimitHeadersMiddleware)
     return app

@@ -11,6 +11,7 @@ import uvicorn
 
 from platform_server import migrate as migrations
 from platform_server.config import Settings, get_settings
+from platform_server.metrics.multiprocess import worker_metrics_directory
 
 app = typer.Typer(
     help="Run and administer the Platform API server.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -93,18 +94,21 @@ def serve(
         f"settings page at /settings, docs at /docs)",
         err=True,
     )
-    uvicorn.run(
-        "platform_server.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http="httptools",
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-    )
+    with worker_metrics_directory(workers, settings.METRICS_ENABLED) as metrics_directory:
+        if metrics_directory is not None:
+            typer.echo(f"Metrics of every worker are summed from {metrics_directory}", err=True)
+        uvicorn.run(
+            "platform_server.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            loop="uvloop",
+            http="httptools",
+            log_config=None,
+            access_log=False,
+            proxy_headers=True,
+        )
 
 
 @app.command()

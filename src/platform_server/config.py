@@ -111,6 +111,13 @@ class Settings(BaseSettings):
     # network; turn off to measure the loopback path (benchmarks) or when PUBLIC_BASE_URL is another server.
     SANDBOX_IN_PROCESS: bool = True
 
+    # GET /metrics (Prometheus text format); with a token, scrapes must send `Authorization: Bearer <token>`.
+    METRICS_ENABLED: bool = False
+    METRICS_TOKEN: SecretStr | None = None
+    # The standard OpenTelemetry variables: traces are exported (OTLP over HTTP) only when an endpoint is set.
+    OTEL_EXPORTER_OTLP_ENDPOINT: str | None = None
+    OTEL_SERVICE_NAME: str = "platform-server"
+
     @field_validator("STRIPE_WEBHOOK_SECRET", "STRIPE_PRO_PRICE_IDS", "MCP_ALLOWED_HOSTS", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:

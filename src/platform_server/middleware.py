@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from platform_server.errors import ErrorBody, ErrorResponse
 from platform_server.exception_handlers import internal_error_body
 from platform_server.log import get_logger
+from platform_server.metrics.registry import RequestObserver
 from platform_server.text_guard import (
     UNSTORABLE_TEXT_MESSAGE,
     Location,
@@ -31,10 +32,12 @@ logger = get_logger("platform_server.access")
 
 
 class RequestContextMiddleware:
-    """Gives every request an id (echoed in X-Request-ID and bound to every log line) and logs it once."""
+    """Gives every request an id (echoed in X-Request-ID and bound to every log line), logs it once and hands
+    it to `observe` (the request metrics, when enabled)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, observe: RequestObserver | None = None) -> None:
         self.app = app
+        self.observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,12 +70,15 @@ class RequestContextMiddleware:
             if not response_started:
                 await _send_internal_error(send, request_id)
         finally:
+            elapsed = time.perf_counter() - started
+            if self.observe is not None:
+                self.observe(scope, status_code, elapsed)
             logger.info(
                 "request",
                 method=scope["method"],
                 path=scope["path"],
                 status=status_code,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                duration_ms=round(elapsed * 1000, 2),
             )
 
 

@@ -10,7 +10,8 @@ from platform_server.db import SessionDep
 from platform_server.errors import error_responses
 from platform_server.limits.dependencies import PublicRateLimit
 from platform_server.limits.service import plan_changed
-from platform_server.webhook_events.intake import refused_values_answer_400
+from platform_server.webhook_events.intake import counted_delivery, refused_values_answer_400
+from platform_server.webhook_events.models import WebhookSource
 from platform_server.webhook_events.schemas import WebhookReceived, raw_event_openapi
 
 router = APIRouter(prefix="/api", tags=["billing"])
@@ -50,12 +51,15 @@ async def receive_stripe_webhook(
     events set the team's plan; `invoice.payment_failed` marks it past due and emails its owners. Other events
     are stored and acknowledged. Answers 404 while no secret is configured."""
     state = request.app.state
-    event = verify_stripe_event(state.settings.STRIPE_WEBHOOK_SECRET, await request.body(), stripe_signature)
-    # This route owns its transaction, unlike SessionDep routes: the plan change may only be announced after
-    # the commit, or a request in between could cache the old plan again.
-    with refused_values_answer_400():
-        async with state.sessionmaker() as session, session.begin():
-            outcome = await billing_service.handle_stripe_event(session, state.settings, state.email_sender, event)
+    with counted_delivery(WebhookSource.stripe) as delivery:
+        event = verify_stripe_event(state.settings.STRIPE_WEBHOOK_SECRET, await request.body(), stripe_signature)
+        delivery.event_type = event["type"]
+        # This route owns its transaction, unlike SessionDep routes: the plan change may only be announced after
+        # the commit, or a request in between could cache the old plan again.
+        with refused_values_answer_400():
+            async with state.sessionmaker() as session, session.begin():
+                outcome = await billing_service.handle_stripe_event(session, state.settings, state.email_sender, event)
+        delivery.outcome = outcome.outcome
     for team_id in outcome.plan_changed_team_ids:
         await plan_changed(state, team_id)
     return WebhookReceived()

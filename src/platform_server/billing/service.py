@@ -15,7 +15,7 @@ from platform_server.email.service import email_service
 from platform_server.log import get_logger
 from platform_server.teams.models import Plan, Team
 from platform_server.teams.service import team_service
-from platform_server.webhook_events.models import WebhookSource
+from platform_server.webhook_events.models import WebhookOutcome, WebhookSource
 from platform_server.webhook_events.repository import WebhookEventRepository
 
 logger = get_logger("platform_server.billing")
@@ -46,7 +46,7 @@ APPLIED_EVENTS = SUBSCRIPTION_EVENTS | CUSTOMER_IDENTIFIED | {PAYMENT_FAILED}
 
 @dataclass(frozen=True, slots=True)
 class StripeOutcome:
-    duplicate: bool
+    outcome: WebhookOutcome
     # Teams whose plan changed: the caller tells the rate limiter once the transaction has committed.
     plan_changed_team_ids: tuple[str, ...] = ()
 
@@ -124,10 +124,10 @@ class BillingService:
         if row_id is None:
             row_id = await self._still_waiting(BillingRepository(session), event["id"])
             if row_id is None:
-                return StripeOutcome(duplicate=True)
+                return StripeOutcome(WebhookOutcome.duplicate)
         delivery = _Delivery(session, settings, sender)
-        await self._process(delivery, row_id, event, waiting=waiting)
-        return StripeOutcome(duplicate=False, plan_changed_team_ids=tuple(delivery.plan_changed))
+        outcome = await self._process(delivery, row_id, event, waiting=waiting)
+        return StripeOutcome(outcome, plan_changed_team_ids=tuple(delivery.plan_changed))
 
     async def _still_waiting(self, repository: BillingRepository, stripe_event_id: str) -> str | None:
         pending = await repository.pending_event(stripe_event_id)
@@ -138,19 +138,25 @@ class BillingService:
         pending = await repository.pending_event(stripe_event_id)
         return pending.webhook_event_id if pending is not None else None
 
-    async def _process(self, delivery: _Delivery, row_id: str, event: dict[str, Any], *, waiting: bool) -> None:
+    async def _process(
+        self, delivery: _Delivery, row_id: str, event: dict[str, Any], *, waiting: bool
+    ) -> WebhookOutcome:
         """Applies one stored event; `waiting` says it is already listed as waiting for its team."""
         applied = await self._apply(delivery, event)
         repository = BillingRepository(delivery.session)
+        outcome = WebhookOutcome.ignored
         if applied.waiting_for_customer is not None:
+            outcome = WebhookOutcome.deferred
             if not waiting:
                 await repository.add_pending(row_id, applied.waiting_for_customer, event["created"])
         elif applied.processed:
+            outcome = WebhookOutcome.processed
             await WebhookEventRepository(delivery.session).mark_processed(row_id)
             if waiting:
                 await repository.remove_pending(row_id)
         # Without autoflush: the next event of this delivery reloads the same rows (populate_existing).
         await delivery.session.flush()
+        return outcome
 
     async def _apply(self, delivery: _Delivery, event: dict[str, Any]) -> Applied:
         if event["type"] not in APPLIED_EVENTS:

@@ -6,7 +6,7 @@ import orjson
 import stripe
 
 from platform_server.errors import BadRequest, NotFound
-from platform_server.webhook_events.intake import ensure_storable
+from platform_server.webhook_events.intake import InvalidSignature, ensure_storable
 
 TOLERANCE_SECONDS = stripe.Webhook.DEFAULT_TOLERANCE
 
@@ -16,7 +16,7 @@ def verify_stripe_event(secrets: list[str], body: bytes, signature: str | None) 
     if not secrets:
         raise NotFound("The Stripe webhook endpoint is disabled: STRIPE_WEBHOOK_SECRET is not set")
     if not signature:
-        raise BadRequest("Missing Stripe-Signature header")
+        raise InvalidSignature("Missing Stripe-Signature header")
     reasons: list[str] = []
     for secret in secrets:
         try:
@@ -30,7 +30,7 @@ def verify_stripe_event(secrets: list[str], body: bytes, signature: str | None) 
     else:
         # A stale timestamp only shows up for the secret that signed the event; that reason is the useful one.
         reason = next((r for r in reasons if "tolerance" in r), reasons[-1])
-        raise BadRequest("Invalid Stripe signature", details={"reason": reason})
+        raise InvalidSignature("Invalid Stripe signature", details={"reason": reason})
     try:
         event = orjson.loads(body)
     except orjson.JSONDecodeError as exc:

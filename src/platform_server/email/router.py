@@ -5,7 +5,8 @@ from platform_server.email.service import email_service
 from platform_server.email.webhook import SVIX_HEADERS, verify_resend_event
 from platform_server.errors import error_responses
 from platform_server.limits.dependencies import PublicRateLimit
-from platform_server.webhook_events.intake import refused_values_answer_400
+from platform_server.webhook_events.intake import counted_delivery, refused_values_answer_400
+from platform_server.webhook_events.models import WebhookSource
 from platform_server.webhook_events.schemas import WebhookReceived, raw_event_openapi
 
 router = APIRouter(
@@ -25,9 +26,11 @@ async def receive_resend_webhook(request: Request, session: SessionDep) -> Webho
     the address. Answers 404 while `RESEND_WEBHOOK_SECRET` is unset."""
     secret = request.app.state.settings.RESEND_WEBHOOK_SECRET
     headers = {name: request.headers.get(name, "") for name in SVIX_HEADERS}
-    svix_id, event = verify_resend_event(
-        secret.get_secret_value() if secret is not None else None, await request.body(), headers
-    )
-    with refused_values_answer_400():
-        await email_service.handle_resend_event(session, svix_id, event)
+    with counted_delivery(WebhookSource.resend) as delivery:
+        svix_id, event = verify_resend_event(
+            secret.get_secret_value() if secret is not None else None, await request.body(), headers
+        )
+        delivery.event_type = event["type"]
+        with refused_values_answer_400():
+            delivery.outcome = (await email_service.handle_resend_event(session, svix_id, event)).outcome
     return WebhookReceived()

@@ -13,7 +13,7 @@ from platform_server.email.repository import EmailRepository, EmailSuppressionRe
 from platform_server.email.sender import EmailSender, EmailSendFailed, OutboundEmail
 from platform_server.errors import ServiceUnavailable
 from platform_server.log import get_logger
-from platform_server.webhook_events.models import WebhookSource
+from platform_server.webhook_events.models import WebhookOutcome, WebhookSource
 from platform_server.webhook_events.repository import WebhookEventRepository
 
 logger = get_logger("platform_server.email")
@@ -40,7 +40,7 @@ class EmailUnavailable(ServiceUnavailable):
 
 @dataclass(frozen=True, slots=True)
 class ResendOutcome:
-    duplicate: bool
+    outcome: WebhookOutcome
 
 
 def normalize_address(address: str) -> str:
@@ -118,27 +118,30 @@ class EmailService:
         events = WebhookEventRepository(session)
         row_id = await events.insert_once(WebhookSource.resend, svix_id, event_type, payload)
         if row_id is None:
-            return ResendOutcome(duplicate=True)
+            return ResendOutcome(WebhookOutcome.duplicate)
         data = payload.get("data")
         data = data if isinstance(data, dict) else {}
+        # A suppression alone is the event applied, whether or not the email it is about is ours.
+        unapplied = WebhookOutcome.ignored
         if await self._suppress_if_needed(session, event_type, data):
             await events.mark_processed(row_id)
+            unapplied = WebhookOutcome.processed
         status = event_type.removeprefix("email.")
         resend_id = data.get("email_id")
         if not (event_type.startswith("email.") and status in _STATUS_RANK) or not isinstance(resend_id, str):
-            return ResendOutcome(duplicate=False)
+            return ResendOutcome(unapplied)
         email = await EmailRepository(session).get_by_resend_id_for_update(resend_id)
         if email is None:
             # Stored and acknowledged: Resend would otherwise retry an event we can never apply.
             logger.info("resend_event_for_unknown_email", type=event_type)
-            return ResendOutcome(duplicate=False)
+            return ResendOutcome(unapplied)
         occurred_at = _parse_time(payload.get("created_at")) or utcnow()
         email.events = sorted([*email.events, _event_record(status, occurred_at)], key=lambda event: event["at"])
         if _STATUS_RANK[status] > _STATUS_RANK.get(email.status, 0):
             email.status = status
         await events.mark_processed(row_id)
         await session.flush()
-        return ResendOutcome(duplicate=False)
+        return ResendOutcome(WebhookOutcome.processed)
 
     async def _suppress_if_needed(self, session: AsyncSession, event_type: str, data: dict[str, Any]) -> bool:
         """A hard bounce or a spam complaint stops all further email to the recipients."""

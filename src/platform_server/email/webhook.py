@@ -6,7 +6,7 @@ import orjson
 from svix.webhooks import Webhook, WebhookVerificationError
 
 from platform_server.errors import BadRequest, NotFound
-from platform_server.webhook_events.intake import ensure_storable
+from platform_server.webhook_events.intake import InvalidSignature, ensure_storable
 
 SVIX_HEADERS = ("svix-id", "svix-timestamp", "svix-signature")
 
@@ -17,12 +17,12 @@ def verify_resend_event(secret: str | None, body: bytes, headers: dict[str, str]
         raise NotFound("The Resend webhook endpoint is disabled: RESEND_WEBHOOK_SECRET is not set")
     missing = [name for name in SVIX_HEADERS if not headers.get(name)]
     if missing:
-        raise BadRequest("Missing Svix signature headers", details={"missing": missing})
+        raise InvalidSignature("Missing Svix signature headers", details={"missing": missing})
     try:
         Webhook(secret).verify(body, headers)
     # A signature header without a comma makes the library raise a bare ValueError, not its own error.
     except (WebhookVerificationError, ValueError) as exc:
-        raise BadRequest("Invalid Resend webhook signature", details={"reason": str(exc)}) from exc
+        raise InvalidSignature("Invalid Resend webhook signature", details={"reason": str(exc)}) from exc
     try:
         event = orjson.loads(body)
     except orjson.JSONDecodeError as exc:

@@ -39,6 +39,7 @@ from platform_server.integrations.providers.toolspec import ToolSpec
 from platform_server.integrations.registry import PROVIDER_CLASSES
 from platform_server.limits.limiter import request_limiter
 from platform_server.log import get_logger
+from platform_server.metrics.registry import record_tool_call
 
 logger = get_logger(__name__)
 
@@ -236,8 +237,9 @@ class ToolExecutor:
                 refusal = await self._count_against_request_limit(state, principal, tool)
             if refusal is None:
                 result, refusal = await self._execute(state, tool, enablement, arguments)
-        duration_ms = round((time.perf_counter() - started) * 1000)
+        elapsed = time.perf_counter() - started
         outcome = ToolCallOutcome.success if refusal is None else refusal.outcome
+        record_tool_call(tool.name if tool is not None else None, outcome, channel, elapsed)
         tool_call_id = await state.audit_writer.record(
             AuditEntry(
                 principal=principal,
@@ -249,7 +251,7 @@ class ToolExecutor:
                 outcome=outcome,
                 error_code=refusal.code if refusal is not None else None,
                 argument_names=argument_names(arguments),
-                duration_ms=duration_ms,
+                duration_ms=round(elapsed * 1000),
             ),
         )
         if refusal is None:

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 import httpx
 from redis.asyncio import Redis
@@ -37,6 +38,7 @@ from platform_server.integrations.providers.client import (
 )
 from platform_server.integrations.registry import PROVIDER_CLASSES, get_provider
 from platform_server.log import get_logger
+from platform_server.metrics.registry import record_token_refresh
 from platform_server.redis_store import REDIS_ERRORS, redis_key
 from platform_server.security import DecryptionError, Encryptor
 
@@ -48,6 +50,12 @@ _LOCK_WAIT_SECONDS = 65
 _REJECTED_AFTER_REFRESH = "The provider rejected a freshly refreshed token; reconnect"
 
 logger = get_logger(__name__)
+
+
+class TokenRefreshOutcome(StrEnum):
+    refreshed = "refreshed"
+    revoked = "revoked"  # the provider refused the refresh token: the grant is gone, the user must reconnect
+    failed = "failed"  # an outage or a configuration fault: retried on the next use
 
 
 def _associated_data(integration_id: str, field: str) -> str:
@@ -267,6 +275,7 @@ class TokenManager:
             if tokens.scopes:
                 integration.scopes = tokens.scopes
         self._mark(integration, IntegrationStatus.connected, None)
+        record_token_refresh(integration.provider, TokenRefreshOutcome.refreshed)
         logger.info(
             "integration_token_refreshed",
             integration_id=integration.id,
@@ -284,6 +293,9 @@ class TokenManager:
             provider=integration.provider,
             error=failure.error,
             transient=failure.transient,
+        )
+        record_token_refresh(
+            integration.provider, TokenRefreshOutcome.revoked if failure.grant_revoked else TokenRefreshOutcome.failed
         )
         if failure.grant_revoked:
             self._mark(integration, IntegrationStatus.expired, f"Token refresh refused ({failure.error}); reconnect")

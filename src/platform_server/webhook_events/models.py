@@ -13,6 +13,17 @@ class WebhookSource(StrEnum):
     resend = "resend"
 
 
+class WebhookOutcome(StrEnum):
+    """What became of one delivery (the `outcome` label of platform_webhook_events_total)."""
+
+    processed = "processed"  # applied now
+    duplicate = "duplicate"  # an event id already received: nothing changed
+    ignored = "ignored"  # stored and acknowledged, nothing to apply (a type or an object we do not act on)
+    deferred = "deferred"  # stored, applied once what it refers to exists (a Stripe customer not bound yet)
+    failed = "failed"  # signed, but refused (unusable body) or an error while applying it
+    invalid_signature = "invalid_signature"
+
+
 EXTERNAL_ID_LENGTH = 255
 TYPE_LENGTH = 100
 

@@ -28,7 +28,9 @@ from platform_server.ids import new_id
 from platform_server.integrations.providers.client import ProviderClient, ProviderError
 from platform_server.integrations.sync.base import TARGET_MODELS, Importer, ImportScope, Page, newest, parse_time
 from platform_server.integrations.sync.repository import COMPLETED, FAILED, SyncRepository
+from platform_server.integrations.sync.schemas import SyncType
 from platform_server.log import get_logger
+from platform_server.metrics.registry import record_sync_run, record_synced_items
 from platform_server.work_items.models import Priority
 
 logger = get_logger(__name__)
@@ -193,6 +195,7 @@ class ImportEngine:
             changed = await repository.upsert(TARGET_MODELS[importer.target_entity], importer.columns, rows)
             if not await repository.advance(job.log_id, changed, cursor.dump(), elapsed_ms):
                 raise SyncAborted(job.log_id)
+        record_synced_items(importer.provider, changed)
         return changed
 
     async def _finish(self, job: ImportJob, status: str, started: float, error: str | None) -> None:
@@ -201,6 +204,7 @@ class ImportEngine:
             finished = await repository.finish(job.log_id, status, _elapsed_ms(started), error)
             if finished and status == COMPLETED:
                 await repository.touch_integration(job.integration_id)
+        record_sync_run(job.importer.provider, SyncType.import_, status, time.perf_counter() - started)
 
 
 async def record_failure(write: Coroutine[Any, Any, None]) -> None:

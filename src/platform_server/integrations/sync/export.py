@@ -15,7 +15,9 @@ from platform_server.integrations.providers.client import ProviderClient, Provid
 from platform_server.integrations.sync.base import Exporter, ImportScope
 from platform_server.integrations.sync.engine import Outcome, Progress, SyncAborted, record_failure
 from platform_server.integrations.sync.repository import COMPLETED, FAILED, ExportRepository, SyncRepository
+from platform_server.integrations.sync.schemas import SyncType
 from platform_server.log import get_logger
+from platform_server.metrics.registry import record_sync_run, record_synced_items
 
 logger = get_logger(__name__)
 BATCH = 100
@@ -90,6 +92,7 @@ class ExportEngine:
                     )
                     if not await SyncRepository(session).advance(job.log_id, int(linked), None, _elapsed_ms(started)):
                         raise SyncAborted(job.log_id)
+                record_synced_items(job.provider, int(linked))
                 created += int(linked)
             after = items[-1].id
             batches += 1
@@ -101,6 +104,7 @@ class ExportEngine:
             repository = SyncRepository(session)
             if await repository.finish(job.log_id, status, _elapsed_ms(started), error) and status == COMPLETED:
                 await repository.touch_integration(job.integration_id)
+        record_sync_run(job.provider, SyncType.export, status, time.perf_counter() - started)
 
 
 def _elapsed_ms(started: float) -> int:
