@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     AI_TIMEOUT_SECONDS: float = 60.0
 
     PROVIDER_TIMEOUT_SECONDS: float = 20.0
+    # The MCP Registry that `GET /api/integrations/mcp/registry` browses: the official one, a mirror or a
+    # subregistry speaking the same API.
+    MCP_REGISTRY_URL: str = "https://registry.modelcontextprotocol.io"
     # In sandbox mode, serve provider calls to PUBLIC_BASE_URL/sandbox in-process (ASGI) instead of over the
     # network; turn off to measure the loopback path (benchmarks) or when PUBLIC_BASE_URL is another server.
     SANDBOX_IN_PROCESS: bool = True
