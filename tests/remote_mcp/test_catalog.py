@@ -132,6 +132,12 @@ class TestEndpoint:
         assert error["code"] == "VALIDATION_ERROR"
         assert [f["field"] for f in error["details"]["fields"]] == [field]
 
+    @pytest.mark.parametrize("query", ["search=a%00b", "category=Payments%00"])
+    async def test_hostile_text_is_refused(self, client: httpx.AsyncClient, owner: Member, query: str) -> None:
+        response = await client.get(f"{PATH}?{query}", headers=owner.headers)
+        assert response.status_code == 422
+        assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+
 
 class TestRouting:
     async def test_mcp_is_never_taken_for_an_integration_id(self, client: httpx.AsyncClient, owner: Member) -> None:

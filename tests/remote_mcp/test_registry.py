@@ -464,3 +464,14 @@ class TestEndpoint:
         assert response.status_code == 422
         assert [f["field"] for f in response.json()["error"]["details"]["fields"]] == [field]
         assert len(registry.requests) == before
+
+    # A NUL byte, percent-encoded as sent (invalid UTF-8 is decoded to replacement characters, harmless).
+    @pytest.mark.parametrize("query", ["search=a%00b", "cursor=com.example%2Fweather%3A1.2.0%00"])
+    async def test_hostile_text_never_reaches_the_registry(
+        self, client: httpx.AsyncClient, owner: Member, registry: FakeRegistry, query: str
+    ) -> None:
+        before = len(registry.requests)
+        response = await client.get(f"{PATH}?{query}", headers=owner.headers)
+        assert response.status_code == 422
+        assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+        assert len(registry.requests) == before
