@@ -10,10 +10,11 @@ throughput at least half the upstream's, both measured by the same load generato
   what the load generator checks every answer against (its Content-Length bodies); it also logs each request.
   The SDK server answers the same call with the same bytes every time, and its work is what the goal's
   denominator means: an upstream doing its own work, and nothing of ours.
-- The gateway: `platform-server serve --sandbox` (one worker, SQLite, rate limit off, logs at WARNING; the
-  sandbox lets integrations reach loopback addresses). The upstream is connected as an integration of kind
-  "mcp" (`POST /api/integrations {"kind": "mcp", "url", "transport": "streamable_http", "auth": {"type":
-  "none"}}`), its `<slug>__echo` tool enabled in the workspace, and called at `/api/workspaces/{id}/mcp`.
+- The gateway: `platform-server serve` (one worker, SQLite, rate limit off, logs at WARNING) with
+  `REMOTE_MCP_ALLOW_PRIVATE=true`, since the upstream listens on loopback. The upstream is connected as an
+  integration of kind "mcp" (`POST /api/integrations {"kind": "mcp", "name", "url", "transport":
+  "streamable_http", "auth": {"type": "none"}}`, answered connected with its `remoteServer.slug`), its
+  `<slug>__echo` tool enabled in the workspace, and called at `/api/workspaces/{id}/mcp`.
 
 Targets, each answer checked (status 200 and the exact bytes of an answer first checked in depth: not an error,
 the text `Echo: <message>`, identical on repeat): `tools/call echo direct (upstream)` and `tools/call
@@ -189,9 +190,9 @@ async def federate(gateway: Gateway, upstream: Server) -> tuple[Exchange, Exchan
                 f"HTTP {created.status_code}: {created.text[:400]}"
             )
         integration = created.json()["integration"]
-        slug = integration.get("slug")
+        slug = (integration.get("remoteServer") or {}).get("slug")
         if not slug or integration.get("status") != "connected":
-            raise FeatureMissing(f"the created remote MCP integration has no slug or is not connected: {integration}")
+            raise FeatureMissing(f"the created integration is not connected or has no remoteServer.slug: {integration}")
         tool = f"{slug}__{TOOL}"
         enabled = await http.post(
             f"/api/workspaces/{gateway.workspace_id}/integrations",
@@ -233,9 +234,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if not args.upstream_only:
             database_url, settings = stack.enter_context(services(args, workdir))
             port = free_port()
-            env = server_env(database_url, port, **settings)
+            # The upstream listens on loopback, which remote MCP integrations refuse unless the operator allows it.
+            env = server_env(database_url, port, REMOTE_MCP_ALLOW_PRIVATE="true", **settings)
             ids = bootstrap(env, workdir)
-            server = stack.enter_context(Server(env, workdir, port, workers=args.workers, sandbox=True))
+            server = stack.enter_context(Server(env, workdir, port, workers=args.workers))
             call, health = asyncio.run(federate(Gateway(server, ids["workspace_id"], ids["api_key"]), upstream))
             targets += [
                 Target("tools/call federated (gateway)", server, [call]),
