@@ -6,6 +6,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -122,6 +123,16 @@ class Settings(BaseSettings):
     @field_validator("PUBLIC_BASE_URL")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("MCP_REGISTRY_URL")
+    @classmethod
+    def _registry_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(
+                f"MCP_REGISTRY_URL must be an http(s) base URL such as https://registry.example.com: {value!r}"
+            )
         return value.rstrip("/")
 
     @field_validator("OAUTH_CLIENT_METADATA_CA_FILE")

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
@@ -31,7 +32,7 @@ from platform_server.integrations.remote_mcp.registry_client import (
     RegistryPage,
     RegistryUnavailable,
 )
-from tests.conftest import Member
+from tests.conftest import Member, make_settings
 
 PATH = "/api/integrations/mcp/registry"
 SCHEMA = "https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json"
@@ -342,6 +343,22 @@ class TestClient:
     ) -> None:
         with pytest.raises(error, match=message):
             await RegistryClient(registry.base(mode)).list_servers()
+
+
+class TestSetting:
+    def test_default_is_the_official_registry(self) -> None:
+        assert make_settings("sqlite+aiosqlite://").MCP_REGISTRY_URL == "https://registry.modelcontextprotocol.io"
+
+    def test_trailing_slash_is_dropped(self) -> None:
+        settings = make_settings("sqlite+aiosqlite://", MCP_REGISTRY_URL="https://mirror.example.com/registry/")
+        assert settings.MCP_REGISTRY_URL == "https://mirror.example.com/registry"
+
+    @pytest.mark.parametrize(
+        "url", ["registry.example.com", "ftp://registry.example.com", "https://", "https://r.example?x=1"]
+    )
+    def test_not_a_base_url_is_refused_at_startup(self, url: str) -> None:
+        with pytest.raises(ValidationError, match="MCP_REGISTRY_URL must be an http"):
+            make_settings("sqlite+aiosqlite://", MCP_REGISTRY_URL=url)
 
 
 class TestEndpoint:
