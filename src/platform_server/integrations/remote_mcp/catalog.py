@@ -282,8 +282,6 @@ CATALOG: tuple[CatalogEntry, ...] = (
     ),
 )
 
-CATALOG_BY_ID: dict[str, CatalogEntry] = {entry.id: entry for entry in CATALOG}
-
 
 def find_entries(
     category: CatalogCategory | None = None, search: str | None = None, entries: Iterable[CatalogEntry] = CATALOG
