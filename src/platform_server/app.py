@@ -28,6 +28,7 @@ from platform_server.gateway.server import McpGateway
 from platform_server.health.router import router as health_router
 from platform_server.integrations.providers.client import ProviderHttp
 from platform_server.integrations.registry import PROVIDER_APIS
+from platform_server.integrations.remote_mcp.catalog_router import router as remote_mcp_catalog_router
 from platform_server.integrations.router import router as integrations_router
 from platform_server.integrations.sync.router import router as sync_router
 from platform_server.integrations.sync.service import SyncRunner, sync_service
@@ -178,6 +179,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         features_router,
         work_items_router,
         assistant_router,
+        # Before the integrations router, whose `/{integration_id}` would otherwise take `mcp`.
+        remote_mcp_catalog_router,
         integrations_router,
         sync_router,
         workspace_integrations_router,

@@ -6,6 +6,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -107,6 +108,9 @@ class Settings(BaseSettings):
     AI_TIMEOUT_SECONDS: float = 60.0
 
     PROVIDER_TIMEOUT_SECONDS: float = 20.0
+    # The MCP Registry that `GET /api/integrations/mcp/registry` browses: the official one, a mirror or a
+    # subregistry speaking the same API.
+    MCP_REGISTRY_URL: str = "https://registry.modelcontextprotocol.io"
     # In sandbox mode, serve provider calls to PUBLIC_BASE_URL/sandbox in-process (ASGI) instead of over the
     # network; turn off to measure the loopback path (benchmarks) or when PUBLIC_BASE_URL is another server.
     SANDBOX_IN_PROCESS: bool = True
@@ -126,6 +130,16 @@ class Settings(BaseSettings):
     @field_validator("PUBLIC_BASE_URL")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("MCP_REGISTRY_URL")
+    @classmethod
+    def _registry_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(
+                f"MCP_REGISTRY_URL must be an http(s) base URL such as https://registry.example.com: {value!r}"
+            )
         return value.rstrip("/")
 
     @field_validator("OAUTH_CLIENT_METADATA_CA_FILE")

@@ -17,7 +17,10 @@ __all__ = [
     "ApiKeyCreated",
     "ApiKeyRead",
     "AssistantToolCallRead",
+    "AuthKind",
     "BillingRead",
+    "CatalogCategory",
+    "CatalogServer",
     "ErrorBody",
     "ErrorResponse",
     "FeatureCreate",
@@ -36,6 +39,7 @@ __all__ = [
     "PaginatedAiConversationRead",
     "PaginatedAiMessageRead",
     "PaginatedApiKeyRead",
+    "PaginatedCatalogServer",
     "PaginatedFeatureRead",
     "PaginatedToolCallRead",
     "PaginatedUserRead",
@@ -52,6 +56,11 @@ __all__ = [
     "ProviderName",
     "RateLimitUsageRead",
     "Readiness",
+    "RegistryHeaderRead",
+    "RegistryPackageRead",
+    "RegistryRemoteRead",
+    "RegistryServerPage",
+    "RegistryServerRead",
     "SyncLogRead",
     "SyncRequest",
     "SyncResult",
@@ -63,6 +72,7 @@ __all__ = [
     "ToolCallRead",
     "ToolCallResult",
     "ToolInfo",
+    "Transport",
     "UsageRead",
     "UserCreate",
     "UserCreated",
@@ -164,11 +174,29 @@ class ApiKeyCreated(TypedDict):
     key: str
 
 
+AuthKind = Literal["oauth", "bearer", "none"]
+"""How the server authorizes its callers: OAuth per the MCP authorization spec, a static bearer token (an API key or personal access token the admin pastes), or nothing."""
+
 class BillingRead(TypedDict):
     plan: Literal["free", "pro"]
     status: str | None
     currentPeriodEnd: str | None
     cancelAtPeriodEnd: bool
+
+
+CatalogCategory = Literal["Development", "Project Management", "Documentation", "Design", "Monitoring", "Payments", "CRM", "Databases", "Cloud", "Files", "AI"]
+
+Transport = Literal["streamable_http", "sse"]
+
+class CatalogServer(TypedDict):
+    id: str
+    name: str
+    url: str
+    category: CatalogCategory
+    authKind: AuthKind
+    transport: Transport
+    docsUrl: str
+    description: str
 
 
 class ErrorBody(TypedDict):
@@ -338,6 +366,11 @@ class PaginatedApiKeyRead(TypedDict):
     pagination: Pagination
 
 
+class PaginatedCatalogServer(TypedDict):
+    data: list[CatalogServer]
+    pagination: Pagination
+
+
 class PaginatedFeatureRead(TypedDict):
     data: list[FeatureRead]
     pagination: Pagination
@@ -459,6 +492,46 @@ class RateLimitUsageRead(TypedDict):
 class Readiness(TypedDict):
     status: Literal["ok", "unavailable"]
     checks: dict[str, str]
+
+
+class RegistryHeaderRead(TypedDict):
+    name: str
+    description: str | None
+    isRequired: bool
+    isSecret: bool
+
+
+class RegistryPackageRead(TypedDict):
+    registryType: str
+    identifier: str
+    version: str | None
+
+
+class RegistryRemoteRead(TypedDict):
+    transport: Transport
+    url: str
+    headers: list[RegistryHeaderRead]
+    variables: list[str]
+    connectable: bool
+
+
+class RegistryServerRead(TypedDict):
+    name: str
+    title: str | None
+    description: str
+    version: str
+    websiteUrl: str | None
+    repositoryUrl: str | None
+    status: str | None
+    updatedAt: str | None
+    connectable: bool
+    remotes: list[RegistryRemoteRead]
+    packages: list[RegistryPackageRead]
+
+
+class RegistryServerPage(TypedDict):
+    data: list[RegistryServerRead]
+    nextCursor: str | None
 
 
 SyncType = Literal["import", "export"]

@@ -405,6 +405,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/integrations/mcp/catalog": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the curated remote MCP servers
+         * @description Vendor-hosted remote MCP servers, each with the URL its vendor publishes, how it authorizes callers and its
+         *     transport: connect one with `POST /api/integrations` (`kind: "mcp"`). Any other URL can be connected too.
+         */
+        get: operations["listMcpServerCatalog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/integrations/mcp/registry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Browse the official MCP Registry
+         * @description The latest version of each server in the registry at `MCP_REGISTRY_URL`, paged by the registry's own
+         *     cursor. `connectable` marks servers with a remote endpoint the gateway can connect to; servers published as
+         *     packages only are listed for reference. 503 `MCP_REGISTRY_UNAVAILABLE` when the registry cannot be reached
+         *     (for instance on a machine without internet access), 502 when its answer is not the registry API's shape.
+         */
+        get: operations["listMcpRegistryServers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/integrations": {
         parameters: {
             query?: never;
@@ -927,6 +971,13 @@ export interface components {
              */
             toolCallId?: string | null;
         };
+        /**
+         * AuthKind
+         * @description How the server authorizes its callers: OAuth per the MCP authorization spec, a static bearer token (an API
+         *     key or personal access token the admin pastes), or nothing.
+         * @enum {string}
+         */
+        AuthKind: "oauth" | "bearer" | "none";
         /** BillingRead */
         BillingRead: {
             /**
@@ -951,6 +1002,50 @@ export interface components {
              * @example false
              */
             cancelAtPeriodEnd: boolean;
+        };
+        /**
+         * CatalogCategory
+         * @enum {string}
+         */
+        CatalogCategory: "Development" | "Project Management" | "Documentation" | "Design" | "Monitoring" | "Payments" | "CRM" | "Databases" | "Cloud" | "Files" | "AI";
+        /** CatalogServer */
+        CatalogServer: {
+            /**
+             * Id
+             * @description Stable slug of the catalog entry
+             * @example linear
+             */
+            id: string;
+            /**
+             * Name
+             * @example Linear
+             */
+            name: string;
+            /**
+             * Url
+             * @description The vendor's published MCP endpoint
+             * @example https://mcp.linear.app/mcp
+             */
+            url: string;
+            /** @example Project Management */
+            category: components["schemas"]["CatalogCategory"];
+            /**
+             * @description `oauth`: authorization per the MCP spec; `bearer`: a static token the admin pastes; `none`
+             * @example oauth
+             */
+            authKind: components["schemas"]["AuthKind"];
+            /** @example streamable_http */
+            transport: components["schemas"]["Transport"];
+            /**
+             * Docsurl
+             * @example https://linear.app/docs/mcp
+             */
+            docsUrl: string;
+            /**
+             * Description
+             * @example Find, create and update Linear issues, projects and comments.
+             */
+            description: string;
         };
         /** ErrorBody */
         ErrorBody: {
@@ -1275,6 +1370,12 @@ export interface components {
             data: components["schemas"]["ApiKeyRead"][];
             pagination: components["schemas"]["Pagination"];
         };
+        /** Paginated[CatalogServer] */
+        Paginated_CatalogServer_: {
+            /** Data */
+            data: components["schemas"]["CatalogServer"][];
+            pagination: components["schemas"]["Pagination"];
+        };
         /** Paginated[FeatureRead] */
         Paginated_FeatureRead_: {
             /** Data */
@@ -1537,6 +1638,140 @@ export interface components {
             checks: {
                 [key: string]: string;
             };
+        };
+        /** RegistryHeaderRead */
+        RegistryHeaderRead: {
+            /**
+             * Name
+             * @example Authorization
+             */
+            name: string;
+            /**
+             * Description
+             * @example Bearer token from your account settings
+             */
+            description: string | null;
+            /**
+             * Isrequired
+             * @example true
+             */
+            isRequired: boolean;
+            /**
+             * Issecret
+             * @example true
+             */
+            isSecret: boolean;
+        };
+        /** RegistryPackageRead */
+        RegistryPackageRead: {
+            /**
+             * Registrytype
+             * @example npm
+             */
+            registryType: string;
+            /**
+             * Identifier
+             * @example @modelcontextprotocol/server-everything
+             */
+            identifier: string;
+            /**
+             * Version
+             * @example 2026.8.31
+             */
+            version: string | null;
+        };
+        /** RegistryRemoteRead */
+        RegistryRemoteRead: {
+            /** @example streamable_http */
+            transport: components["schemas"]["Transport"];
+            /**
+             * Url
+             * @example https://mcp.example.com/mcp
+             */
+            url: string;
+            /**
+             * Headers
+             * @description Headers the server expects from its clients
+             */
+            headers: components["schemas"]["RegistryHeaderRead"][];
+            /**
+             * Variables
+             * @description Variables of a templated URL (`{tenant}`); such a remote is not connectable as is
+             * @example []
+             */
+            variables: string[];
+            /**
+             * Connectable
+             * @example true
+             */
+            connectable: boolean;
+        };
+        /** RegistryServerPage */
+        RegistryServerPage: {
+            /** Data */
+            data: components["schemas"]["RegistryServerRead"][];
+            /**
+             * Nextcursor
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example com.example/weather:1.2.0
+             */
+            nextCursor: string | null;
+        };
+        /** RegistryServerRead */
+        RegistryServerRead: {
+            /**
+             * Name
+             * @description The registry's reverse-DNS server name
+             * @example com.example/weather
+             */
+            name: string;
+            /**
+             * Title
+             * @example Weather
+             */
+            title: string | null;
+            /**
+             * Description
+             * @example Forecasts and current conditions
+             */
+            description: string;
+            /**
+             * Version
+             * @example 1.2.0
+             */
+            version: string;
+            /**
+             * Websiteurl
+             * @example https://example.com/weather
+             */
+            websiteUrl: string | null;
+            /**
+             * Repositoryurl
+             * @example https://github.com/example/weather-mcp
+             */
+            repositoryUrl: string | null;
+            /**
+             * Status
+             * @description The registry's lifecycle status
+             * @example active
+             */
+            status: string | null;
+            /**
+             * Updatedat
+             * @description As the registry states it
+             * @example 2026-11-30T12:00:00Z
+             */
+            updatedAt: string | null;
+            /**
+             * Connectable
+             * @description True when a remote has a concrete URL the gateway can connect to; servers with packages only run locally and are listed for reference
+             * @example true
+             */
+            connectable: boolean;
+            /** Remotes */
+            remotes: components["schemas"]["RegistryRemoteRead"][];
+            /** Packages */
+            packages: components["schemas"]["RegistryPackageRead"][];
         };
         /**
          * SyncLogRead
@@ -1833,6 +2068,11 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /**
+         * Transport
+         * @enum {string}
+         */
+        Transport: "streamable_http" | "sse";
         /** UsageRead */
         UsageRead: {
             /** @example free */
@@ -3809,6 +4049,125 @@ export interface operations {
             };
             /** @description Validation failed; details list the failing fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    listMcpServerCatalog: {
+        parameters: {
+            query?: {
+                /** @description Only servers of this category */
+                category?: components["schemas"]["CatalogCategory"] | null;
+                /** @description Case-insensitive match on the id, name and description */
+                search?: string | null;
+                /** @description Page number, from 1 */
+                page?: number;
+                /** @description Items per page, 1 to 100 */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Paginated_CatalogServer_"];
+                };
+            };
+            /** @description Missing, malformed, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed; details list the failing fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    listMcpRegistryServers: {
+        parameters: {
+            query?: {
+                /** @description Substring of the server's name */
+                search?: string | null;
+                /** @description `nextCursor` of the previous page */
+                cursor?: string | null;
+                /** @description Servers per page, 1 to 100 */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistryServerPage"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, malformed, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed; details list the failing fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The registry answered something unusable */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The registry could not be reached (`MCP_REGISTRY_UNAVAILABLE`) */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
