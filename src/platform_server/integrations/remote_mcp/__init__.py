@@ -1,0 +1,1 @@
+"""Remote MCP servers: federating any MCP server a team connects, as integrations of kind `mcp`."""
