@@ -28,6 +28,7 @@ from platform_server.gateway.server import McpGateway
 from platform_server.health.router import router as health_router
 from platform_server.integrations.providers.client import ProviderHttp
 from platform_server.integrations.registry import PROVIDER_APIS
+from platform_server.integrations.remote_mcp.metadata_router import router as remote_mcp_metadata_router
 from platform_server.integrations.router import router as integrations_router
 from platform_server.integrations.sync.router import router as sync_router
 from platform_server.integrations.sync.service import SyncRunner, sync_service
@@ -174,6 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         email_webhooks_router,
         usage_router,
         oauth_server_router,
+        remote_mcp_metadata_router,
         settings_page_router,
     ):
         app.include_router(router)

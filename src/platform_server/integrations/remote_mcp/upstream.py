@@ -96,7 +96,7 @@ class UpstreamAddressRefused(UpstreamError):
     pass
 
 
-def _clip(text: str) -> str:
+def clip_message(text: str) -> str:
     return text if len(text) <= MAX_ERROR_TEXT else text[:MAX_ERROR_TEXT] + "…"
 
 
@@ -123,13 +123,15 @@ def _leaves(exc: BaseException) -> Iterator[BaseException]:
         yield exc
 
 
-def _as_upstream_error(exc: BaseException, guard: GuardedTransport, challenges: _Challenges) -> UpstreamError:
+def upstream_error(exc: BaseException, guard: GuardedTransport, refusal: UpstreamUnauthorized | None) -> UpstreamError:
+    """The readable error for a failed exchange: what the guard refused first, else the server's
+    authorization challenge, else what the failure itself says."""
     if isinstance(guard.incident, ResponseTooLarge):
         return UpstreamTooLarge(f"The remote server's answer is larger than {guard.max_response_bytes} bytes")
     if isinstance(guard.incident, AddressRefused):
         return UpstreamAddressRefused(guard.incident.message)
-    if challenges.refusal is not None:
-        return challenges.refusal
+    if refusal is not None:
+        return refusal
     for leaf in _leaves(exc):
         if isinstance(leaf, UpstreamError):
             return leaf
@@ -140,7 +142,9 @@ def _as_upstream_error(exc: BaseException, guard: GuardedTransport, challenges: 
         if isinstance(leaf, httpx2.TransportError | OSError | anyio.ClosedResourceError | anyio.EndOfStream):
             return UpstreamUnavailable("The remote server could not be reached or closed the connection")
         if isinstance(leaf, MCPError):
-            return UpstreamProtocolError(_clip(f"The remote server answered with an error: {leaf.error.message}"))
+            return UpstreamProtocolError(
+                clip_message(f"The remote server answered with an error: {leaf.error.message}")
+            )
         if isinstance(leaf, ValidationError | ValueError):
             return UpstreamProtocolError("The remote server's answer is not valid MCP")
     return UpstreamProtocolError("The remote server's answer could not be understood")
@@ -191,9 +195,9 @@ async def _with_client(
             raise UpstreamTimeout(
                 f"The remote server did not answer within {limits.timeout_seconds:g} seconds"
             ) from None
-        raise _as_upstream_error(exc, guard, challenges) from None
+        raise upstream_error(exc, guard, challenges.refusal) from None
     except Exception as exc:
-        raise _as_upstream_error(exc, guard, challenges) from None
+        raise upstream_error(exc, guard, challenges.refusal) from None
     finally:
         await guard.aclose()
 
