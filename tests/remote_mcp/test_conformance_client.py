@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,14 +49,17 @@ def _node(*args: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, list[dict[str, object]]]]:
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, object]]]:
     """Every scenario's checks, the scenarios run side by side."""
     output = tmp_path_factory.mktemp("conformance")
     env = {**os.environ, "REMOTE_MCP_ALLOW_PRIVATE": "1", "PYTHONPATH": str(REPO / "src")}
     runs = {
         scenario: subprocess.Popen(
-            _node("client", "--command", COMMAND, "--scenario", scenario, "--timeout", str(SCENARIO_TIMEOUT_MS))
-            + ["--output-dir", str(output / str(index))],
+            _node(
+                "client",
+                *("--command", COMMAND, "--scenario", scenario),
+                *("--timeout", str(SCENARIO_TIMEOUT_MS), "--output-dir", str(output / str(index))),
+            ),
             cwd=REPO,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -70,7 +72,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, list
         process.wait(timeout=SCENARIO_TIMEOUT_MS / 1000 + 30)
         files = list((output / str(index)).rglob("checks.json"))
         checks[scenario] = json.loads(files[0].read_text()) if files else []
-    yield checks
+    return checks
 
 
 def test_every_authorization_scenario_of_the_released_versions_is_run() -> None:
