@@ -141,6 +141,8 @@ def upstream_error(exc: BaseException, guard: GuardedTransport, refusal: Upstrea
             return UpstreamUnavailable(f"The remote server answered HTTP {leaf.response.status_code}")
         if isinstance(leaf, httpx2.TransportError | OSError | anyio.ClosedResourceError | anyio.EndOfStream):
             return UpstreamUnavailable("The remote server could not be reached or closed the connection")
+        if isinstance(leaf, MCPError) and leaf.code == mcp_types.CONNECTION_CLOSED:
+            return UpstreamUnavailable("The remote server closed the connection before answering")
         if isinstance(leaf, MCPError):
             return UpstreamProtocolError(
                 clip_message(f"The remote server answered with an error: {leaf.error.message}")
