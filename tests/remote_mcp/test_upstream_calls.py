@@ -51,7 +51,8 @@ async def test_list_tools_refuses_past_the_page_cap(base_url: str) -> None:
 async def test_the_stateless_generation_is_negotiated(base_url: str) -> None:
     answered = await probe(target(base_url), limits=LIMITS)
     assert answered.protocol_version == "2026-07-28"
-    assert answered.server_info is not None and answered.server_info.name == "python-upstream"
+    assert answered.server_info is not None
+    assert answered.server_info.name == "python-upstream"
     assert answered.capabilities.tools is not None
 
 
@@ -90,7 +91,8 @@ async def test_an_oversized_answer_is_refused(base_url: str) -> None:
         await call_tool(target(base_url), "huge", {}, limits=limits)
     # Within the cap, the same answer arrives whole.
     result = await call_tool(target(base_url), "huge", {}, limits=LIMITS)
-    assert isinstance(result.content[0], mcp_types.TextContent) and len(result.content[0].text) == 256 * 1024
+    assert isinstance(result.content[0], mcp_types.TextContent)
+    assert len(result.content[0].text) == 256 * 1024
 
 
 @pytest.mark.parametrize("path", ["/garbage", "/html"])

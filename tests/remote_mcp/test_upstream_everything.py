@@ -30,7 +30,8 @@ def upstream(request: pytest.FixtureRequest) -> Iterator[UpstreamTarget]:
 
 async def test_probe_reports_the_reference_server(upstream: UpstreamTarget) -> None:
     answered = await probe(upstream, limits=LIMITS)
-    assert answered.server_info is not None and answered.server_info.name == "mcp-servers/everything"
+    assert answered.server_info is not None
+    assert answered.server_info.name == "mcp-servers/everything"
     # The reference server speaks the 2025 generation (initialize, sessions).
     assert answered.protocol_version.startswith("2025-")
     assert answered.capabilities.tools is not None
@@ -48,7 +49,8 @@ async def test_calls_pass_text_images_and_structured_content_through(upstream: U
     image = await call_tool(upstream, "get-tiny-image", {}, limits=LIMITS)
     assert any(isinstance(block, mcp_types.ImageContent) and block.mime_type == "image/png" for block in image.content)
     structured = await call_tool(upstream, "get-structured-content", {"location": "New York"}, limits=LIMITS)
-    assert structured.structured_content is not None and "temperature" in structured.structured_content
+    assert structured.structured_content is not None
+    assert "temperature" in structured.structured_content
 
 
 async def test_invalid_arguments_come_back_as_the_servers_error(upstream: UpstreamTarget) -> None:
