@@ -25,6 +25,7 @@ from mcp.server.auth.provider import (
     AuthorizationCode,
     AuthorizationParams,
     IdentityAssertionParams,
+    ProviderTokenVerifier,
     RefreshToken,
     TokenError,
     construct_redirect_uri,
@@ -121,6 +122,7 @@ FILLER_TOOLS = 6
 HUGE_TEXT_BYTES = 256 * 1024
 TINY_PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 16).decode()
 SCOPE = "mcp:tools"
+SCOPES = f"{SCOPE} offline_access"
 
 
 def _tool(name: str, description: str, properties: dict[str, Any] | None = None) -> mcp_types.Tool:
@@ -246,7 +248,8 @@ class MemoryAuthorizationServer:
             document = response.json()
             if document.get("client_id") != client_id:
                 return None
-            self.clients[client_id] = OAuthClientInformationFull.model_validate(document)
+            # A metadata document names no scopes; this server lets such clients ask for all of its own.
+            self.clients[client_id] = OAuthClientInformationFull.model_validate({**document, "scope": SCOPES})
         return self.clients.get(client_id)
 
     async def register_client(self, client_info: OAuthClientInformationFull) -> None:
@@ -351,6 +354,7 @@ def oauth_protected_server(*, metadata_documents: bool = True) -> Iterator[Prote
         token_endpoint_auth_method="client_secret_basic",
         redirect_uris=[AnyUrl(base + CALLBACK_PATH)],
         grant_types=["authorization_code", "refresh_token"],
+        scope=SCOPES,
     )
     registration = ClientRegistrationOptions(enabled=True, valid_scopes=[SCOPE, "offline_access"])
     auth = AuthSettings(
@@ -358,8 +362,15 @@ def oauth_protected_server(*, metadata_documents: bool = True) -> Iterator[Prote
         resource_server_url=AnyHttpUrl(base + "/mcp"),
         required_scopes=[SCOPE],
         client_registration_options=registration,
+        # Tokens must have been asked for this resource (RFC 8707): proves the client sends `resource`.
+        validate_token_resource=True,
     )
-    inner = _tool_server().streamable_http_app(streamable_http_path="/mcp", auth=auth, auth_server_provider=provider)
+    inner = _tool_server().streamable_http_app(
+        streamable_http_path="/mcp",
+        auth=auth,
+        auth_server_provider=provider,
+        token_verifier=ProviderTokenVerifier(provider),
+    )
     metadata = build_metadata(auth.issuer_url, None, registration, RevocationOptions())
     metadata.client_id_metadata_document_supported = metadata_documents
 

@@ -365,9 +365,13 @@ async def _token_request(
     discovery: AuthDiscovery, client: ClientCredentials, limits: UpstreamLimits, **parameters: str
 ) -> OAuthToken:
     endpoint = str(discovery.authorization_server.token_endpoint)
+    method = client.token_endpoint_auth_method or PUBLIC_CLIENT
+    if method == "client_secret_basic":
+        # Authlib adds client_id to the body for the other methods; some servers want it with Basic too.
+        parameters = {**parameters, "client_id": client.client_id}
     body: str = prepare_token_request(body="", resource=discovery.resource, **parameters)
     headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
-    client_auth = ClientAuth(client.client_id, client.client_secret, client.token_endpoint_auth_method or PUBLIC_CLIENT)
+    client_auth = ClientAuth(client.client_id, client.client_secret, method)
     endpoint, headers, body = client_auth.prepare("POST", endpoint, headers, body)
     async with _Http(limits) as http:
         response = await http.send(httpx2.Request("POST", endpoint, headers=headers, content=body.encode()))
