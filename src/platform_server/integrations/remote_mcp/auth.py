@@ -26,6 +26,7 @@ from mcp.client.auth.utils import (
     build_oauth_authorization_server_metadata_discovery_urls,
     build_protected_resource_metadata_discovery_urls,
     create_client_registration_request,
+    create_oauth_metadata_request,
     extract_resource_metadata_from_www_auth,
     extract_scope_from_www_auth,
     handle_auth_metadata_response,
@@ -190,8 +191,8 @@ class _Http:
             raise upstream_error(exc, self._guard, None) from None
         return response
 
-    async def get(self, url: str) -> httpx2.Response:
-        return await self.send(self._client.build_request("GET", url, headers={"Accept": "application/json"}))
+    async def metadata(self, url: str) -> httpx2.Response:
+        return await self.send(create_oauth_metadata_request(url))
 
 
 def _challenge(www_authenticate: str | None) -> httpx2.Response | None:
@@ -221,7 +222,7 @@ async def discover(server_url: str, *, www_authenticate: str | None, limits: Ups
     async with _Http(limits) as http:
         resource_metadata: ProtectedResourceMetadata | None = None
         for url in build_protected_resource_metadata_discovery_urls(metadata_url, server_url):
-            resource_metadata = await handle_protected_resource_response(await http.get(url))
+            resource_metadata = await handle_protected_resource_response(await http.metadata(url))
             if resource_metadata is not None:
                 break
         resource = canonical
@@ -235,7 +236,7 @@ async def discover(server_url: str, *, www_authenticate: str | None, limits: Ups
             issuer = str(resource_metadata.authorization_servers[0])
         metadata: OAuthMetadata | None = None
         for url in build_oauth_authorization_server_metadata_discovery_urls(issuer, server_url):
-            keep_looking, metadata = await handle_auth_metadata_response(await http.get(url))
+            keep_looking, metadata = await handle_auth_metadata_response(await http.metadata(url))
             if metadata is not None or not keep_looking:
                 break
     if metadata is None:
