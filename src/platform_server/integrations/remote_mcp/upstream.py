@@ -192,6 +192,8 @@ async def _with_client(
                     await stack.enter_async_context(owned_http)
                 client = await stack.enter_async_context(Client(transport, mode=mode, cache=None))
                 return await operation(client)
+    except UpstreamError:
+        raise
     except TimeoutError as exc:
         if guard.incident is None and challenges.refusal is None:
             raise UpstreamTimeout(
