@@ -1,7 +1,7 @@
 """The official MCP conformance suite (client mode) drives `platform-server mcp-conformance-client`: every
 authorization scenario of spec versions 2025-03-26, 2025-06-18 and 2025-11-25, plus initialize and tools_call.
-The scenarios run at once (each is a Node server and one run of our command), so the module takes about as long
-as the slowest few."""
+The scenarios run at once (each is a Node server and one run of our command, whose start-up is most of the
+cost): about 30 s on an idle 2-core machine, longer when it is busy."""
 
 import json
 import os

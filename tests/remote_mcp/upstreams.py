@@ -344,7 +344,10 @@ def oauth_protected_server(*, metadata_documents: bool = True) -> Iterator[Prote
     """The Python SDK server behind its own authorization server (same origin): 401 with a protected resource
     metadata challenge until a bearer token for scope `mcp:tools` is presented. Also serves our Client ID
     Metadata Document (PUBLIC_BASE_URL = this server), so a client id that names it can be fetched. With
-    `metadata_documents` the authorization server advertises Client ID Metadata Document support."""
+    `metadata_documents` the authorization server advertises Client ID Metadata Document support; it fetches a
+    client id URL over the network, so an app served in-process (ASGI, `http://testserver`) should pass
+    `metadata_documents=False` and register dynamically instead. `approve(authorize_url)` plays the admin's
+    browser and returns the callback's (code, state)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     provider = MemoryAuthorizationServer()
