@@ -81,9 +81,10 @@ class GuardedTransport(httpx2.AsyncBaseTransport):
     The first refusal is kept in `incident`: libraries that catch transport errors on their own (the MCP SDK
     turns some into JSON-RPC errors) cannot hide why a call failed."""
 
-    def __init__(self, *, allow_private: bool, max_response_bytes: int) -> None:
+    def __init__(self, *, allow_private: bool, max_response_bytes: int, limits: httpx2.Limits | None = None) -> None:
         self.allow_private = allow_private
         self.max_response_bytes = max_response_bytes
+        self._limits = limits or httpx2.Limits()
         self.incident: AddressRefused | ResponseTooLarge | None = None
         self._pools: dict[str, httpx2.AsyncHTTPTransport] = {}
 
@@ -108,7 +109,7 @@ class GuardedTransport(httpx2.AsyncBaseTransport):
             request.url = url.copy_with(host=address)
         pool = self._pools.get(url.host)
         if pool is None:
-            pool = self._pools[url.host] = httpx2.AsyncHTTPTransport(trust_env=False)
+            pool = self._pools[url.host] = httpx2.AsyncHTTPTransport(trust_env=False, limits=self._limits)
         response = await pool.handle_async_request(request)
         if not isinstance(response.stream, httpx2.AsyncByteStream):
             raise TypeError("an async transport answered with a synchronous stream")
