@@ -40,7 +40,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from platform_server.integrations.remote_mcp.auth import CALLBACK_PATH, CLIENT_METADATA_PATH
 from platform_server.integrations.remote_mcp.metadata_router import router as metadata_router
@@ -74,9 +74,10 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes] | None = None) -> 
 
 
 @contextmanager
-def everything_process(transport: Transport) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """The reference server `@modelcontextprotocol/server-everything` and its process (tests kill it)."""
-    port = free_port()
+def everything_process(transport: Transport, port: int | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The reference server `@modelcontextprotocol/server-everything` and its process (tests kill it), on
+    `port` when given (a restarted server keeps its URL but forgets its sessions)."""
+    port = port or free_port()
     mode = "sse" if transport is Transport.sse else "streamableHttp"
     process = subprocess.Popen(
         [str(NODE), str(EVERYTHING), mode],
@@ -211,12 +212,24 @@ def _with_lifespan(inner: Starlette, routes: list[BaseRoute]) -> Starlette:
     return Starlette(routes=[*routes, Mount("/", app=inner)], lifespan=lifespan)
 
 
+def _recording_peers(app: ASGIApp, peers: set[tuple[str, int]]) -> ASGIApp:
+    """`app`, noting the client address of every HTTP request: one (host, port) per TCP connection."""
+
+    async def recorded(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("client"):
+            host, client_port = scope["client"]
+            peers.add((host, client_port))
+        await app(scope, receive, send)
+
+    return recorded
+
+
 @contextmanager
-def python_server() -> Iterator[str]:
+def python_server(peers: set[tuple[str, int]] | None = None) -> Iterator[str]:
     """A Python SDK server (both protocol generations) at `<base>/mcp`: paged tools (4 a page) and tools that
     answer text, an image, structured content, isError, slowly, or hugely. Beside it, endpoints that answer
     garbage (`<base>/garbage`, `<base>/html`) and one that redirects to another origin (`<base>/away`).
-    Yields the base URL."""
+    With `peers`, the client address of each TCP connection is added to it. Yields the base URL."""
     port = free_port()
     inner = _tool_server().streamable_http_app(streamable_http_path="/mcp")
     routes: list[BaseRoute] = [
@@ -224,7 +237,8 @@ def python_server() -> Iterator[str]:
         Route("/html", _html, methods=["GET", "POST", "DELETE"]),
         Route("/away", _redirect_elsewhere(f"http://localhost:{port}/mcp"), methods=["GET", "POST", "DELETE"]),
     ]
-    with serve_asgi(_with_lifespan(inner, routes), port) as base:
+    app: ASGIApp = _with_lifespan(inner, routes)
+    with serve_asgi(app if peers is None else _recording_peers(app, peers), port) as base:
         yield base
 
 

@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
+from importlib.metadata import version
 from typing import Any, TypeVar
 
 import anyio
@@ -247,7 +248,7 @@ MAX_POOLED_SESSIONS = 256
 MAX_CONNECTIONS_PER_UPSTREAM = 32
 KEEPALIVE_SECONDS = 60
 SESSION_CLOSE_SECONDS = 2
-_CLIENT_INFO = {"name": "platform-server", "version": "0.1.0"}
+_CLIENT_INFO = {"name": "platform-server", "version": version("platform-server")}
 _HANDSHAKE_VERSION = HANDSHAKE_PROTOCOL_VERSIONS[-1]
 _ACCEPT = "application/json, text/event-stream"
 
@@ -258,7 +259,8 @@ class _Generation(StrEnum):
 
 
 class _SessionExpired(Exception):
-    """The server answered 404 to a request carrying our Mcp-Session-Id: it forgot the session."""
+    """The server forgot the session our request named: 404, as the spec has it, or the 400 "No valid session
+    ID provided" of servers built on the TypeScript SDK's examples (the reference server among them)."""
 
 
 @dataclass(frozen=True)
@@ -375,7 +377,7 @@ class _StreamableSession:
         request_id = next(self._request_ids)
         body = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
         async with self._http.stream("POST", self._url, json=body, headers=headers) as response:
-            if response.status_code == 404 and "mcp-session-id" in headers:
+            if "mcp-session-id" in headers and await _session_unknown(response):
                 raise _SessionExpired
             await self._check_status(response)
             return await self._answer(response, request_id), response.headers
@@ -426,6 +428,12 @@ class _StreamableSession:
                 with anyio.move_on_after(SESSION_CLOSE_SECONDS), contextlib.suppress(Exception):
                     await self._http.delete(self._url, headers=self._session_headers())
             await self._http.aclose()
+
+
+async def _session_unknown(response: httpx2.Response) -> bool:
+    if response.status_code == 404:
+        return True
+    return response.status_code == 400 and b"session" in (await response.aread()).lower()
 
 
 def _result(message: object, request_id: int) -> dict[str, Any]:
