@@ -4,15 +4,16 @@ becomes an `UpstreamError` whose message is safe to show to a model or a user.
 
 Streamable HTTP `tools/call` and `tools/list` are the gateway's hot path, so they do not go through the SDK's
 `Client`: a fresh `Client` per call cost a TCP connection, a `server/discover` or `initialize` round trip, a
-`tools/list` to validate structured content, and the SDK's per-session task group and memory streams, about 48 ms
-of our CPU for an upstream whose own work is well under that. Instead each process keeps an `UpstreamPool` of
-long-lived sessions, one per (URL, transport, credentials, limits), each with its own guarded keep-alive HTTP
-client: the generation is negotiated once (discover, else initialize), a 2025 session keeps its `Mcp-Session-Id`
-and negotiated version and is re-initialized once when the server answers 404 (the session expired), and each
-call is one JSON-RPC POST whose answer (JSON or an SSE stream) is validated with the `mcp_types` models. Results
-pass through as the server sent them (structured content is not re-validated against the output schema). The
-SDK still handles `probe` (connect time, rare) and the legacy SSE transport, whose session is a long-lived
-stream, with one connection per operation."""
+`tools/list` to validate structured content, and the SDK's per-session task group and memory streams, about
+48 ms of our CPU per call against an upstream whose own work was 2-6 ms. Instead each event loop keeps an
+`UpstreamPool` of long-lived sessions, one per (URL, transport, credentials, limits), each with its own guarded
+keep-alive HTTP client. The generation is negotiated once (discover, else initialize); a 2025 session keeps its
+`Mcp-Session-Id` and negotiated version and is initialized again, once, when the server says it forgot the
+session. Each call is then one JSON-RPC POST (redirects followed only within the server's origin, as the SDK
+does) whose answer, JSON or an SSE stream, is validated with the `mcp_types` models. Results pass through as the
+server sent them: structured content is not checked against the tool's output schema here. The SDK still does
+`probe` (connect time, rare) and the legacy SSE transport, whose session is a long-lived stream, with one
+connection per operation."""
 
 import asyncio
 import contextlib
@@ -34,6 +35,7 @@ import mcp_types
 from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import redirect_note, stream_within_origin
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_MODERN_VERSION
 from pydantic import ValidationError
@@ -348,7 +350,9 @@ class _StreamableSession:
         self._protocol_version = initialized.protocol_version
         self._session_id = headers.get("mcp-session-id")
         notification = {"jsonrpc": "2.0", "method": "notifications/initialized"}
-        async with self._http.stream("POST", self._url, json=notification, headers=self._session_headers()) as response:
+        async with stream_within_origin(
+            self._http, "POST", self._url, json=notification, headers=self._session_headers()
+        ) as response:
             await self._check_status(response)
 
     def _session_headers(self) -> dict[str, str]:
@@ -376,7 +380,7 @@ class _StreamableSession:
             headers = {"accept": _ACCEPT} if method == "initialize" else self._session_headers()
         request_id = next(self._request_ids)
         body = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
-        async with self._http.stream("POST", self._url, json=body, headers=headers) as response:
+        async with stream_within_origin(self._http, "POST", self._url, json=body, headers=headers) as response:
             if "mcp-session-id" in headers and await _session_unknown(response):
                 raise _SessionExpired
             await self._check_status(response)
@@ -392,9 +396,8 @@ class _StreamableSession:
         try:
             error = json.loads(body)["error"]["message"]
         except (ValueError, KeyError, TypeError):
-            if response.status_code >= 500:
-                raise UpstreamUnavailable(f"The remote server answered HTTP {response.status_code}") from None
-            raise UpstreamProtocolError(f"The remote server answered HTTP {response.status_code}") from None
+            status = f"The remote server answered HTTP {response.status_code}{redirect_note(response)}"
+            raise (UpstreamUnavailable if response.status_code >= 500 else UpstreamProtocolError)(status) from None
         raise _answered_error(error)
 
     async def _answer(self, response: httpx2.Response, request_id: int) -> dict[str, Any]:
@@ -418,7 +421,9 @@ class _StreamableSession:
         """Answers a request the server sends mid-call (sampling, elicitation, roots): we offer none of them,
         as an SDK client without those callbacks would say."""
         refusal = {"jsonrpc": "2.0", "id": server_request_id, "error": {"code": -32601, "message": "Not supported"}}
-        async with self._http.stream("POST", self._url, json=refusal, headers=self._session_headers()) as response:
+        async with stream_within_origin(
+            self._http, "POST", self._url, json=refusal, headers=self._session_headers()
+        ) as response:
             await self._check_status(response)
 
     async def aclose(self) -> None:
