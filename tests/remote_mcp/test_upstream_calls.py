@@ -103,8 +103,13 @@ async def test_garbage_answers_are_protocol_errors(base_url: str, path: str) -> 
 
 
 async def test_a_redirect_to_another_origin_is_not_followed(base_url: str) -> None:
-    with pytest.raises(UpstreamProtocolError):
+    with pytest.raises(UpstreamProtocolError, match="HTTP 307 .*not followed"):
         await list_tools(target(base_url, "/away"), limits=LIMITS)
+
+
+async def test_a_redirect_within_the_origin_is_followed(base_url: str) -> None:
+    result = await call_tool(target(base_url, "/moved"), "echo", {"text": "moved"}, limits=LIMITS)
+    assert result.content == [mcp_types.TextContent(type="text", text="moved")]
 
 
 async def test_a_json_rpc_error_becomes_a_readable_error(base_url: str) -> None:

@@ -228,14 +228,15 @@ def _recording_peers(app: ASGIApp, peers: set[tuple[str, int]]) -> ASGIApp:
 def python_server(peers: set[tuple[str, int]] | None = None) -> Iterator[str]:
     """A Python SDK server (both protocol generations) at `<base>/mcp`: paged tools (4 a page) and tools that
     answer text, an image, structured content, isError, slowly, or hugely. Beside it, endpoints that answer
-    garbage (`<base>/garbage`, `<base>/html`) and one that redirects to another origin (`<base>/away`).
-    With `peers`, the client address of each TCP connection is added to it. Yields the base URL."""
+    garbage (`<base>/garbage`, `<base>/html`), one that redirects to another origin (`<base>/away`) and one
+    that redirects within its own (`<base>/moved`). With `peers`, the client address of each TCP connection is added to it. Yields the base URL."""
     port = free_port()
     inner = _tool_server().streamable_http_app(streamable_http_path="/mcp")
     routes: list[BaseRoute] = [
         Route("/garbage", _garbage, methods=["GET", "POST", "DELETE"]),
         Route("/html", _html, methods=["GET", "POST", "DELETE"]),
         Route("/away", _redirect_elsewhere(f"http://localhost:{port}/mcp"), methods=["GET", "POST", "DELETE"]),
+        Route("/moved", _redirect_elsewhere(f"http://127.0.0.1:{port}/mcp"), methods=["GET", "POST", "DELETE"]),
     ]
     app: ASGIApp = _with_lifespan(inner, routes)
     with serve_asgi(app if peers is None else _recording_peers(app, peers), port) as base:
