@@ -103,7 +103,7 @@ async def test_garbage_answers_are_protocol_errors(base_url: str, path: str) -> 
 
 
 async def test_a_redirect_to_another_origin_is_not_followed(base_url: str) -> None:
-    with pytest.raises(UpstreamProtocolError, match="HTTP 307 .*not followed"):
+    with pytest.raises(UpstreamProtocolError, match=r"HTTP 307 .*not followed"):
         await list_tools(target(base_url, "/away"), limits=LIMITS)
 
 

@@ -229,7 +229,8 @@ def python_server(peers: set[tuple[str, int]] | None = None) -> Iterator[str]:
     """A Python SDK server (both protocol generations) at `<base>/mcp`: paged tools (4 a page) and tools that
     answer text, an image, structured content, isError, slowly, or hugely. Beside it, endpoints that answer
     garbage (`<base>/garbage`, `<base>/html`), one that redirects to another origin (`<base>/away`) and one
-    that redirects within its own (`<base>/moved`). With `peers`, the client address of each TCP connection is added to it. Yields the base URL."""
+    that redirects within its own (`<base>/moved`). With `peers`, the client address of each TCP connection
+    is added to it. Yields the base URL."""
     port = free_port()
     inner = _tool_server().streamable_http_app(streamable_http_path="/mcp")
     routes: list[BaseRoute] = [

@@ -334,7 +334,6 @@ class _StreamableSession:
             discovered = None
         if discovered is not None and LATEST_MODERN_VERSION in discovered.supported_versions:
             self._generation = _Generation.modern
-            self._protocol_version = LATEST_MODERN_VERSION
             return
         await self._initialize()
 
@@ -346,21 +345,20 @@ class _StreamableSession:
             raise UpstreamProtocolError(
                 clip_message(f"The remote server speaks protocol version {initialized.protocol_version}")
             )
-        self._generation = _Generation.handshake
-        self._protocol_version = initialized.protocol_version
-        self._session_id = headers.get("mcp-session-id")
+        session_id = headers.get("mcp-session-id")
+        # The session is announced as initialized before other calls may use it.
         notification = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        notification_headers = _handshake_headers(initialized.protocol_version, session_id)
         async with stream_within_origin(
-            self._http, "POST", self._url, json=notification, headers=self._session_headers()
+            self._http, "POST", self._url, json=notification, headers=notification_headers
         ) as response:
             await self._check_status(response)
+        self._generation = _Generation.handshake
+        self._protocol_version = initialized.protocol_version
+        self._session_id = session_id
 
     def _session_headers(self) -> dict[str, str]:
-        """The headers of a request within a 2025 session."""
-        headers = {"accept": _ACCEPT, "mcp-protocol-version": self._protocol_version}
-        if self._session_id is not None:
-            headers["mcp-session-id"] = self._session_id
-        return headers
+        return _handshake_headers(self._protocol_version, self._session_id)
 
     async def _post(
         self, method: str, params: dict[str, Any], *, generation: _Generation | None = None
@@ -433,6 +431,14 @@ class _StreamableSession:
                 with anyio.move_on_after(SESSION_CLOSE_SECONDS), contextlib.suppress(Exception):
                     await self._http.delete(self._url, headers=self._session_headers())
             await self._http.aclose()
+
+
+def _handshake_headers(protocol_version: str, session_id: str | None) -> dict[str, str]:
+    """The headers of a request within a 2025 session."""
+    headers = {"accept": _ACCEPT, "mcp-protocol-version": protocol_version}
+    if session_id is not None:
+        headers["mcp-session-id"] = session_id
+    return headers
 
 
 async def _session_unknown(response: httpx2.Response) -> bool:
