@@ -410,19 +410,9 @@ class _StreamableSession:
                 raise UpstreamProtocolError("The remote server's answer is not valid MCP")
             if message.get("id") == request_id and "method" not in message:
                 return _result(message, request_id)
-            if "method" in message and "id" in message:
-                await self._decline(message["id"])
-            # Notifications (progress, logging) carry nothing the caller asked for.
+            # Notifications (progress, logging) carry nothing the caller asked for. We declare no client
+            # capabilities, so a server has no sampling, elicitation or roots request to send us.
         raise UpstreamUnavailable("The remote server closed the connection before answering")
-
-    async def _decline(self, server_request_id: object) -> None:
-        """Answers a request the server sends mid-call (sampling, elicitation, roots): we offer none of them,
-        as an SDK client without those callbacks would say."""
-        refusal = {"jsonrpc": "2.0", "id": server_request_id, "error": {"code": -32601, "message": "Not supported"}}
-        async with stream_within_origin(
-            self._http, "POST", self._url, json=refusal, headers=self._session_headers()
-        ) as response:
-            await self._check_status(response)
 
     async def aclose(self) -> None:
         """Ends a 2025 session politely (DELETE, as the spec asks; best effort) and closes the connections."""
