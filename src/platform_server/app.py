@@ -29,6 +29,8 @@ from platform_server.health.router import router as health_router
 from platform_server.integrations.providers.client import ProviderHttp
 from platform_server.integrations.registry import PROVIDER_APIS
 from platform_server.integrations.remote_mcp.catalog_router import router as remote_mcp_catalog_router
+from platform_server.integrations.remote_mcp.metadata_router import router as remote_mcp_metadata_router
+from platform_server.integrations.remote_mcp.upstream import aclose_upstreams
 from platform_server.integrations.router import router as integrations_router
 from platform_server.integrations.sync.router import router as sync_router
 from platform_server.integrations.sync.service import SyncRunner, sync_service
@@ -133,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.sync_runner.aclose()
             await app.state.audit_writer.aclose()
             await app.state.provider_http.aclose()
+            await aclose_upstreams()
             await app.state.email_sender.aclose()
             if app.state.ai_client is not None:
                 await app.state.ai_client.aclose()
@@ -188,6 +191,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         email_webhooks_router,
         usage_router,
         oauth_server_router,
+        remote_mcp_metadata_router,
         settings_page_router,
     ):
         app.include_router(router)

@@ -304,3 +304,22 @@ def openapi() -> None:
     from platform_server.app import create_app
 
     typer.echo(json.dumps(create_app(_settings()).openapi(), indent=2))
+
+
+@app.command("mcp-conformance-client")
+def mcp_conformance_client(
+    url: Annotated[str, typer.Argument(help="The MCP server's URL (the conformance suite appends it)")],
+) -> None:
+    """Act as the MCP client the official conformance suite drives in client mode: connect to URL, authorize
+    without a browser when the server asks (the suite's authorization server approves at once), list the
+    tools and call the first. Servers on loopback addresses need REMOTE_MCP_ALLOW_PRIVATE=1."""
+    from platform_server.integrations.remote_mcp.conformance import run_conformance_client
+    from platform_server.integrations.remote_mcp.upstream import UpstreamError
+
+    try:
+        lines = asyncio.run(run_conformance_client(url, _settings()))
+    except UpstreamError as exc:
+        typer.secho(exc.message, fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from None
+    for line in lines:
+        typer.echo(line)

@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     # private CA's certificates). Allowed in production: it adds trust anchors and lifts no address rule.
     OAUTH_CLIENT_METADATA_CA_FILE: Path | None = None
 
+    # Remote MCP servers (and their authorization servers) are reached on public addresses only; an operator
+    # whose MCP servers live on an internal network, and tests, may allow private and loopback addresses.
+    REMOTE_MCP_ALLOW_PRIVATE: bool = False
+
     GITHUB_CLIENT_ID: str | None = None
     GITHUB_CLIENT_SECRET: SecretStr | None = None
     JIRA_CLIENT_ID: str | None = None

@@ -2,9 +2,7 @@
 Metadata Documents fetched from the client's own https URL with SSRF protection."""
 
 import asyncio
-import ipaddress
 import re
-import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +13,8 @@ import httpx
 import orjson
 from authlib.oauth2.rfc6749.errors import InvalidClientError
 from authlib.oauth2.rfc7591.errors import InvalidClientMetadataError, InvalidRedirectURIError
+
+from platform_server.integrations.remote_mcp.net import AddressRefused, HostUnresolvable, resolve_public_address
 
 MAX_REDIRECT_URIS = 10
 MAX_URI_LENGTH = 2000
@@ -118,13 +118,6 @@ def is_metadata_document_url(client_id: str) -> bool:
     return parts.scheme == "https" and bool(parts.hostname) and parts.path not in {"", "/"}
 
 
-def _public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
 def _certificate_refusal(exc: BaseException) -> str | None:
     """Why TLS refused the host's certificate, when that is what ended the fetch (httpx wraps the ssl error)."""
     cause: BaseException | None = exc
@@ -208,12 +201,10 @@ class MetadataDocumentFetcher:
 
     async def _public_address(self, host: str, port: int) -> str:
         try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError:
+            return await resolve_public_address(host, port)
+        except HostUnresolvable:
             raise InvalidClientError(description="The client metadata host does not resolve") from None
-        addresses = [str(info[4][0]) for info in infos]
-        if not addresses or not all(_public(address) for address in addresses):
+        except AddressRefused:
             raise InvalidClientError(
                 description="The client metadata document is on a private, loopback or reserved address"
-            )
-        return addresses[0]
+            ) from None

@@ -1,1 +1,1 @@
-"""Remote MCP servers: integrations of kind \"mcp\" whose tools the gateway federates."""
+"""Remote MCP servers: integrations of kind `mcp` whose tools the gateway federates."""
