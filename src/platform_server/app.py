@@ -28,6 +28,7 @@ from platform_server.gateway.server import McpGateway
 from platform_server.health.router import router as health_router
 from platform_server.integrations.providers.client import ProviderHttp
 from platform_server.integrations.registry import PROVIDER_APIS
+from platform_server.integrations.remote_mcp.router import router as remote_mcp_router
 from platform_server.integrations.router import router as integrations_router
 from platform_server.integrations.sync.router import router as sync_router
 from platform_server.integrations.sync.service import SyncRunner, sync_service
@@ -168,6 +169,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         work_items_router,
         assistant_router,
         integrations_router,
+        remote_mcp_router,
         sync_router,
         workspace_integrations_router,
         billing_router,

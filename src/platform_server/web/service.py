@@ -118,7 +118,8 @@ class SettingsPageService:
                     calls[call.integration_id].append(call)
 
         cards = []
-        for integration in integrations:
+        # Remote MCP servers have a section of their own.
+        for integration in (integration for integration in integrations if integration.provider in by_provider):
             logs = await integration_service.sync_logs(session, principal, integration.id)
             workspace_rows = []
             for workspace in workspaces:

@@ -126,9 +126,7 @@ async def probe(target: UpstreamTarget, *, limits: UpstreamLimits) -> ServerProb
     return await _with_client(target, limits, run)
 
 
-async def _with_client(
-    target: UpstreamTarget, limits: UpstreamLimits, run: Callable[[Client], Awaitable[_T]]
-) -> _T:
+async def _with_client(target: UpstreamTarget, limits: UpstreamLimits, run: Callable[[Client], Awaitable[_T]]) -> _T:
     await _check_address(target.url, limits)
     statuses: list[httpx2.Response] = []
 
@@ -171,9 +169,7 @@ async def _with_client(
 
 
 @asynccontextmanager
-async def _connected(
-    target: UpstreamTarget, http_client: Callable[..., httpx2.AsyncClient]
-) -> AsyncIterator[Client]:
+async def _connected(target: UpstreamTarget, http_client: Callable[..., httpx2.AsyncClient]) -> AsyncIterator[Client]:
     if target.transport is Transport.sse:
         transport: Any = sse_client(target.url, httpx_client_factory=http_client)
         async with Client(transport, mode="legacy") as client:
@@ -198,9 +194,7 @@ async def _check_address(url: str, limits: UpstreamLimits) -> None:
     if parts.scheme != "https":
         raise UpstreamAddressRefused("The server URL must use https")
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            parts.hostname, parts.port or 443, type=socket.SOCK_STREAM
-        )
+        infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
     except OSError:
         raise UpstreamUnavailable(f"The server's host {parts.hostname} does not resolve") from None
     for info in infos:
