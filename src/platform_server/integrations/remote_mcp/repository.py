@@ -44,7 +44,7 @@ class RemoteMcpServerRepository(TeamScopedRepository[RemoteMcpServer]):
             .where(RemoteMcpTool.team_id == self.team_id, RemoteMcpTool.integration_id.in_(integration_ids))
             .group_by(RemoteMcpTool.integration_id)
         )
-        return {integration_id: int(count) for integration_id, count in rows.tuples()}
+        return {integration_id: int(count) for integration_id, count in rows}
 
 
 class RemoteMcpToolRepository(TeamScopedRepository[RemoteMcpTool]):
