@@ -143,15 +143,19 @@ async def _with_client(target: UpstreamTarget, limits: UpstreamLimits, run: Call
             event_hooks={"response": [note]},
         )
 
+    answers: list[_T] = []
     try:
         async with asyncio.timeout(limits.timeout_seconds):
             async with _connected(target, http_client) as client:
-                return await run(client)
+                answers.append(await run(client))
     except UpstreamError:
         raise
     except TimeoutError:
         raise UpstreamTimeout(f"The server did not answer within {limits.timeout_seconds:g} seconds") from None
-    except BaseException as exc:
+    except Exception as exc:
+        if answers:
+            # The answer arrived; only closing the connection failed (the SSE transport races its reader).
+            return answers[0]
         if statuses:
             raise UpstreamUnauthorized(
                 "The server refused the credentials (HTTP 401)", statuses[-1].headers.get("www-authenticate")
@@ -163,9 +167,8 @@ async def _with_client(target: UpstreamTarget, limits: UpstreamLimits, run: Call
             raise UpstreamProtocolError(f"The server answered an error: {failure.error.message}") from None
         if isinstance(failure, httpx2.HTTPError | OSError):
             raise UpstreamUnavailable(f"The server could not be reached: {type(failure).__name__}") from None
-        if isinstance(failure, Exception):
-            raise UpstreamProtocolError(f"The server's answer broke the protocol: {type(failure).__name__}") from None
-        raise
+        raise UpstreamProtocolError(f"The server's answer broke the protocol: {type(failure).__name__}") from None
+    return answers[0]
 
 
 @asynccontextmanager
