@@ -144,12 +144,14 @@ async def test_timeouts_oversized_results_and_unreachable_servers_are_readable_e
         fine = await session.call_tool("mutable__add", {"a": 1, "b": 1})
         assert fine.structured_content == {"sum": 2}
     outcomes = [(call["tool"], call["errorCode"]) for call in reversed(await tool_calls(client, owner))]
-    assert outcomes == [("mutable__slow", "UPSTREAM_TIMEOUT"), ("mutable__big", "UPSTREAM_TOO_LARGE"), ("mutable__add", None)]
+    assert outcomes == [
+        ("mutable__slow", "UPSTREAM_TIMEOUT"),
+        ("mutable__big", "UPSTREAM_TOO_LARGE"),
+        ("mutable__add", None),
+    ]
 
 
-async def test_a_server_killed_mid_call_gives_a_clear_error(
-    app: Any, client: httpx.AsyncClient, owner: Member
-) -> None:
+async def test_a_server_killed_mid_call_gives_a_clear_error(app: Any, client: httpx.AsyncClient, owner: Member) -> None:
     upstream = NodeUpstream("streamableHttp", free_port())
     upstream.start()
     try:
@@ -159,7 +161,7 @@ async def test_a_server_killed_mid_call_gives_a_clear_error(
         async with mcp_client(app, owner) as session:
             call = asyncio.create_task(session.call_tool(tool, {"duration": 20, "steps": 20}))
             # Kill the upstream once the call reached it.
-            while not upstream_has_connection(upstream):
+            while not upstream_has_connection(upstream):  # noqa: ASYNC110 (another process's state)
                 await asyncio.sleep(0.05)
             upstream.kill()
             result = await call
@@ -232,8 +234,6 @@ async def test_remote_calls_count_against_the_rate_limit(
     integration = await connect_remote(client, owner, everything_http.url)
     assert (await enable_tools(client, owner, integration["id"], [SUM])).status_code == 201
     path = f"/api/workspaces/{owner.workspace_id}/tools/{SUM}"
-    statuses = [
-        (await client.post(path, json={"a": 1, "b": 1}, headers=owner.headers)).status_code for _ in range(3)
-    ]
+    statuses = [(await client.post(path, json={"a": 1, "b": 1}, headers=owner.headers)).status_code for _ in range(3)]
     # The connect and the enable were two requests of the four.
     assert statuses == [200, 200, 429]
