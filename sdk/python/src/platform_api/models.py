@@ -17,7 +17,9 @@ __all__ = [
     "ApiKeyCreated",
     "ApiKeyRead",
     "AssistantToolCallRead",
+    "AuthType",
     "BillingRead",
+    "DefinitionChange",
     "ErrorBody",
     "ErrorResponse",
     "FeatureCreate",
@@ -52,6 +54,12 @@ __all__ = [
     "ProviderName",
     "RateLimitUsageRead",
     "Readiness",
+    "RemoteAuth",
+    "RemoteMcpIntegrationCreate",
+    "RemoteServerRead",
+    "RemoteToolList",
+    "RemoteToolRead",
+    "ServerInfo",
     "SyncLogRead",
     "SyncRequest",
     "SyncResult",
@@ -63,6 +71,8 @@ __all__ = [
     "ToolCallRead",
     "ToolCallResult",
     "ToolInfo",
+    "ToolStatus",
+    "Transport",
     "UsageRead",
     "UserCreate",
     "UserCreated",
@@ -164,11 +174,19 @@ class ApiKeyCreated(TypedDict):
     key: str
 
 
+AuthType = Literal["none", "oauth", "bearer", "header"]
+
 class BillingRead(TypedDict):
     plan: Literal["free", "pro"]
     status: str | None
     currentPeriodEnd: str | None
     cancelAtPeriodEnd: bool
+
+
+class DefinitionChange(TypedDict):
+    field: str
+    approved: Any
+    current: Any
 
 
 class ErrorBody(TypedDict):
@@ -234,18 +252,38 @@ class IntegrationCreate(TypedDict):
 
 IntegrationStatus = Literal["pending", "connected", "expired", "error"]
 
+class ServerInfo(TypedDict):
+    name: str | None
+    version: str | None
+    protocolVersion: str | None
+
+
+Transport = Literal["streamable_http", "sse"]
+
+class RemoteServerRead(TypedDict):
+    url: str
+    transport: Transport
+    authType: AuthType
+    slug: str
+    toolCount: int
+    serverInfo: ServerInfo
+    toolsRefreshedAt: str | None
+
+
 class PendingIntegration(TypedDict):
     id: str
+    kind: NotRequired[Literal["provider", "mcp"]]
     provider: str
     name: str
     status: IntegrationStatus
     scopes: list[str]
     createdAt: str
+    remoteServer: NotRequired[RemoteServerRead | None]
 
 
 class IntegrationCreated(TypedDict):
     integration: PendingIntegration
-    oauthUrl: str
+    oauthUrl: str | None
 
 
 class SyncLogRead(TypedDict):
@@ -265,10 +303,13 @@ class IntegrationDetail(TypedDict):
     scopes: list[str]
     lastSyncAt: str | None
     syncLogs: list[SyncLogRead]
+    kind: NotRequired[Literal["provider", "mcp"]]
+    remoteServer: NotRequired[RemoteServerRead | None]
 
 
 class IntegrationRead(TypedDict):
     id: str
+    kind: NotRequired[Literal["provider", "mcp"]]
     provider: str
     name: str
     status: IntegrationStatus
@@ -276,6 +317,7 @@ class IntegrationRead(TypedDict):
     scopes: list[str]
     lastSyncAt: str | None
     createdAt: str
+    remoteServer: NotRequired[RemoteServerRead | None]
 
 
 class Pagination(TypedDict):
@@ -459,6 +501,43 @@ class RateLimitUsageRead(TypedDict):
 class Readiness(TypedDict):
     status: Literal["ok", "unavailable"]
     checks: dict[str, str]
+
+
+class RemoteAuth(TypedDict):
+    type: NotRequired[AuthType]
+    token: NotRequired[str | None]
+    headerName: NotRequired[str | None]
+    clientId: NotRequired[str | None]
+    clientSecret: NotRequired[str | None]
+
+
+class RemoteMcpIntegrationCreate(TypedDict):
+    kind: Literal["mcp"]
+    name: str
+    url: str
+    transport: NotRequired[Transport]
+    auth: NotRequired[RemoteAuth]
+    slug: NotRequired[str | None]
+
+
+ToolStatus = Literal["approved", "changed", "new", "refused"]
+"""`approved` tools can be enabled and called; the others are withheld from every workspace."""
+
+class RemoteToolRead(TypedDict):
+    name: str
+    exposedName: str
+    status: ToolStatus
+    refusal: str | None
+    definition: dict[str, Any]
+    approvedDefinition: dict[str, Any] | None
+    changes: list[DefinitionChange]
+
+
+class RemoteToolList(TypedDict):
+    tools: list[RemoteToolRead]
+    count: int
+    refreshedAt: str | None
+    refreshError: str | None
 
 
 SyncType = Literal["import", "export"]

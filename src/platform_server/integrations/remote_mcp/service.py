@@ -322,6 +322,10 @@ class RemoteMcpService:
         except (BadGateway, BadRequest) as exc:
             return await self._listing(session, server, exc.message)
 
+    async def stored_tools(self, session: AsyncSession, principal: Principal, integration_id: str) -> RemoteToolList:
+        """The tools as last discovered, without asking the server."""
+        return await self._listing(session, await self.server(session, principal, integration_id), None)
+
     async def approve(
         self, session: AsyncSession, principal: Principal, integration_id: str, name: str
     ) -> RemoteToolRead:
