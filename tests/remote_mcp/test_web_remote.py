@@ -27,8 +27,8 @@ async def test_connect_enable_review_and_approve_a_changed_tool(
     mutable.required_headers = {"X-Api-Key": "page-secret"}
     await sign_in(page, account)
     form = page.locator("#remote-connect")
-    await form.get_by_label("Name").fill("Mutable")
-    await form.get_by_label("URL").fill(mutable.url)
+    await form.get_by_label("Name", exact=True).fill("Mutable")
+    await form.get_by_label("URL", exact=True).fill(mutable.url)
     await form.get_by_label("Authentication").select_option("header")
     await form.get_by_label("Header name").fill("X-Api-Key")
     await form.get_by_label("Token or header value").fill("page-secret")
