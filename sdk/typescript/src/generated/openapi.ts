@@ -1686,9 +1686,13 @@ export interface components {
             /**
              * Clientid
              * @description Pre-registered OAuth client (`oauth`)
+             * @example platform-client
              */
             clientId?: string | null;
-            /** Clientsecret */
+            /**
+             * Clientsecret
+             * @example client-secret
+             */
             clientSecret?: string | null;
         };
         /** RemoteMcpIntegrationCreate */
@@ -1807,6 +1811,13 @@ export interface components {
             /**
              * Approveddefinition
              * @description What an admin approved; served while unchanged
+             * @example {
+             *       "description": "Adds two numbers",
+             *       "inputSchema": {
+             *         "type": "object"
+             *       },
+             *       "name": "get-sum"
+             *     }
              */
             approvedDefinition: {
                 [key: string]: unknown;

@@ -28,9 +28,13 @@ class RemoteAuth(InputSchema):
     )
     header_name: HeaderName | None = Field(default=None, examples=["X-Api-Key"], description="For `header`")
     client_id: str | None = Field(
-        default=None, min_length=1, max_length=2000, description="Pre-registered OAuth client (`oauth`)"
+        default=None,
+        min_length=1,
+        max_length=2000,
+        examples=["platform-client"],
+        description="Pre-registered OAuth client (`oauth`)",
     )
-    client_secret: str | None = Field(default=None, min_length=1, max_length=4096)
+    client_secret: str | None = Field(default=None, min_length=1, max_length=4096, examples=["client-secret"])
 
     @model_validator(mode="after")
     def _complete(self) -> "RemoteAuth":
@@ -101,7 +105,10 @@ class RemoteToolRead(Schema):
         examples=[{"name": "get-sum", "description": "Adds two numbers", "inputSchema": {"type": "object"}}],
         description="The current upstream definition: name, title, description, inputSchema, outputSchema, annotations",
     )
-    approved_definition: dict[str, Any] | None = Field(description="What an admin approved; served while unchanged")
+    approved_definition: dict[str, Any] | None = Field(
+        examples=[{"name": "get-sum", "description": "Adds two numbers", "inputSchema": {"type": "object"}}],
+        description="What an admin approved; served while unchanged",
+    )
     changes: list[DefinitionChange] = Field(description="Fields that differ from the approved definition")
 
 
