@@ -1,5 +1,5 @@
 from collections.abc import Mapping
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse
@@ -10,7 +10,7 @@ from platform_server.errors import error_responses
 from platform_server.integrations.catalog import provider_catalog
 from platform_server.integrations.models import Integration, IntegrationStatus
 from platform_server.integrations.remote_mcp.schemas import RemoteMcpIntegrationCreate, RemoteServerRead
-from platform_server.integrations.remote_mcp.service import REMOTE_PROVIDER, remote_mcp_service
+from platform_server.integrations.remote_mcp.service import remote_mcp_service
 from platform_server.integrations.schemas import (
     AnyIntegrationCreate,
     IntegrationCreated,
@@ -20,6 +20,9 @@ from platform_server.integrations.schemas import (
     PendingIntegration,
     ProviderCatalog,
     ProviderName,
+    RemoteIntegrationDetail,
+    RemoteIntegrationRead,
+    RemotePendingIntegration,
     SyncLogRead,
 )
 from platform_server.integrations.service import IntegrationDeps, integration_service
@@ -58,7 +61,7 @@ async def list_integrations(
     )
     remote = await remote_mcp_service.reads(session, principal.team_id, integrations)
     return IntegrationList(
-        integrations=[_read(IntegrationRead, integration, remote) for integration in integrations],
+        integrations=[_read(integration, remote) for integration in integrations],
         count=total,
         pagination=Pagination.of(page, total),
     )
@@ -85,7 +88,10 @@ async def create_integration(
     if isinstance(body, RemoteMcpIntegrationCreate):
         integration = await remote_mcp_service.create(session, principal, deps.settings, deps.encryptor, body)
         remote = await remote_mcp_service.reads(session, principal.team_id, [integration])
-        return IntegrationCreated(integration=_read(PendingIntegration, integration, remote), oauth_url=None)
+        pending = PendingIntegration.model_validate(integration).model_dump()
+        return IntegrationCreated(
+            integration=RemotePendingIntegration(**pending, remote_server=remote[integration.id]), oauth_url=None
+        )
     integration, oauth_url = await integration_service.create(session, principal, deps, body)
     return IntegrationCreated(integration=PendingIntegration.model_validate(integration), oauth_url=oauth_url)
 
@@ -142,14 +148,13 @@ async def oauth_callback(
     summary="Get an integration with its sync logs",
     responses=error_responses(401, 404),
 )
-async def get_integration(principal: CurrentPrincipal, session: SessionDep, integration_id: str) -> IntegrationDetail:
+async def get_integration(
+    principal: CurrentPrincipal, session: SessionDep, integration_id: str
+) -> RemoteIntegrationDetail | IntegrationDetail:
     integration = await integration_service.get(session, principal, integration_id)
     logs = await integration_service.sync_logs(session, principal, integration.id)
-    remote = await remote_mcp_service.reads(session, principal.team_id, [integration])
-    return IntegrationDetail(
+    detail = IntegrationDetail(
         id=integration.id,
-        kind=_kind(integration),
-        remote_server=remote.get(integration.id),
         provider=integration.provider,
         name=integration.name,
         status=IntegrationStatus(integration.status),
@@ -157,20 +162,18 @@ async def get_integration(principal: CurrentPrincipal, session: SessionDep, inte
         last_sync_at=integration.last_sync_at,
         sync_logs=[SyncLogRead.model_validate(log) for log in logs],
     )
+    server = (await remote_mcp_service.reads(session, principal.team_id, [integration])).get(integration.id)
+    if server is None:
+        return detail
+    return RemoteIntegrationDetail(**detail.model_dump(), remote_server=server)
 
 
-def _kind(integration: Integration) -> Literal["provider", "mcp"]:
-    return "mcp" if integration.provider == REMOTE_PROVIDER else "provider"
-
-
-_ReadT = TypeVar("_ReadT", IntegrationRead, PendingIntegration)
-
-
-def _read(model: type[_ReadT], integration: Integration, remote: Mapping[str, RemoteServerRead]) -> _ReadT:
-    read = model.model_validate(integration)
-    read.kind = _kind(integration)
-    read.remote_server = remote.get(integration.id)
-    return read
+def _read(integration: Integration, remote: Mapping[str, RemoteServerRead]) -> IntegrationRead:
+    read = IntegrationRead.model_validate(integration)
+    server = remote.get(integration.id)
+    if server is None:
+        return read
+    return RemoteIntegrationRead(**read.model_dump(), remote_server=server)
 
 
 @router.delete(

@@ -22,24 +22,20 @@ Scope = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r
 ToolName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 DefaultProject = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
 INTEGRATION_ID_EXAMPLE = "1701234567890"
-IntegrationKind = Literal["provider", "mcp"]
 
 
 def _kind_field() -> Any:
     return Field(
-        default="provider",
-        examples=["provider"],
-        description="`provider`: a native provider's OAuth connection; `mcp`: a remote MCP server (`remoteServer`)",
+        default="mcp", examples=["mcp"], description="A remote MCP server; provider integrations have no `kind`"
     )
 
 
 def _remote_server_field() -> Any:
-    return Field(default=None, description="For kind `mcp`: the server and how it is reached (never its secret)")
+    return Field(description="The server and how it is reached (never its secret)")
 
 
 class IntegrationRead(Schema):
     id: str = Field(examples=[INTEGRATION_ID_EXAMPLE])
-    kind: IntegrationKind = _kind_field()
     provider: str = Field(examples=["github"])
     name: str = Field(examples=["GitHub"])
     status: IntegrationStatus = Field(examples=["connected"])
@@ -47,11 +43,16 @@ class IntegrationRead(Schema):
     scopes: list[str] = Field(examples=[["repo", "read:user"]])
     last_sync_at: UtcDatetime | None = Field(examples=["2025-12-03T10:00:00Z"])
     created_at: UtcDatetime
-    remote_server: RemoteServerRead | None = _remote_server_field()
+
+
+class RemoteIntegrationRead(IntegrationRead):
+    kind: Literal["mcp"] = _kind_field()
+    remote_server: RemoteServerRead = _remote_server_field()
 
 
 class IntegrationList(BaseModel):
-    integrations: list[IntegrationRead]
+    # The remote form first: a provider's integration is not one, and serializes as the plain read.
+    integrations: list[RemoteIntegrationRead | IntegrationRead]
     count: int = Field(examples=[1], description="Total matching integrations (across all pages)")
     pagination: Pagination
 
@@ -75,17 +76,20 @@ class IntegrationCreate(InputSchema):
 
 class PendingIntegration(Schema):
     id: str = Field(examples=[INTEGRATION_ID_EXAMPLE])
-    kind: IntegrationKind = _kind_field()
     provider: str = Field(examples=["github"])
     name: str = Field(examples=["GitHub Integration"])
     status: IntegrationStatus = Field(examples=["pending"])
     scopes: list[str] = Field(examples=[["repo", "read:user"]])
     created_at: UtcDatetime
-    remote_server: RemoteServerRead | None = _remote_server_field()
+
+
+class RemotePendingIntegration(PendingIntegration):
+    kind: Literal["mcp"] = _kind_field()
+    remote_server: RemoteServerRead = _remote_server_field()
 
 
 class IntegrationCreated(Schema):
-    integration: PendingIntegration
+    integration: RemotePendingIntegration | PendingIntegration
     oauth_url: str | None = Field(
         examples=["https://github.com/login/oauth/authorize?response_type=code&client_id=…&state=…"],
         description="Send the user's browser here; the provider redirects back to the OAuth callback. Null for a "
@@ -125,8 +129,11 @@ class IntegrationDetail(Schema):
     scopes: list[str] = Field(examples=[["repo", "read:user"]])
     last_sync_at: UtcDatetime | None = Field(examples=["2025-12-03T10:00:00Z"])
     sync_logs: list[SyncLogRead] = Field(description="Newest first")
-    kind: IntegrationKind = _kind_field()
-    remote_server: RemoteServerRead | None = _remote_server_field()
+
+
+class RemoteIntegrationDetail(IntegrationDetail):
+    kind: Literal["mcp"] = _kind_field()
+    remote_server: RemoteServerRead = _remote_server_field()
 
 
 class ToolInfo(Schema):

@@ -55,7 +55,10 @@ __all__ = [
     "RateLimitUsageRead",
     "Readiness",
     "RemoteAuth",
+    "RemoteIntegrationDetail",
+    "RemoteIntegrationRead",
     "RemoteMcpIntegrationCreate",
+    "RemotePendingIntegration",
     "RemoteServerRead",
     "RemoteToolList",
     "RemoteToolRead",
@@ -252,6 +255,15 @@ class IntegrationCreate(TypedDict):
 
 IntegrationStatus = Literal["pending", "connected", "expired", "error"]
 
+class PendingIntegration(TypedDict):
+    id: str
+    provider: str
+    name: str
+    status: IntegrationStatus
+    scopes: list[str]
+    createdAt: str
+
+
 class ServerInfo(TypedDict):
     name: str | None
     version: str | None
@@ -270,19 +282,19 @@ class RemoteServerRead(TypedDict):
     toolsRefreshedAt: str | None
 
 
-class PendingIntegration(TypedDict):
+class RemotePendingIntegration(TypedDict):
     id: str
-    kind: NotRequired[Literal["provider", "mcp"]]
     provider: str
     name: str
     status: IntegrationStatus
     scopes: list[str]
     createdAt: str
-    remoteServer: NotRequired[RemoteServerRead | None]
+    kind: NotRequired[Literal["mcp"]]
+    remoteServer: RemoteServerRead
 
 
 class IntegrationCreated(TypedDict):
-    integration: PendingIntegration
+    integration: RemotePendingIntegration | PendingIntegration
     oauthUrl: str | None
 
 
@@ -303,13 +315,10 @@ class IntegrationDetail(TypedDict):
     scopes: list[str]
     lastSyncAt: str | None
     syncLogs: list[SyncLogRead]
-    kind: NotRequired[Literal["provider", "mcp"]]
-    remoteServer: NotRequired[RemoteServerRead | None]
 
 
 class IntegrationRead(TypedDict):
     id: str
-    kind: NotRequired[Literal["provider", "mcp"]]
     provider: str
     name: str
     status: IntegrationStatus
@@ -317,7 +326,6 @@ class IntegrationRead(TypedDict):
     scopes: list[str]
     lastSyncAt: str | None
     createdAt: str
-    remoteServer: NotRequired[RemoteServerRead | None]
 
 
 class Pagination(TypedDict):
@@ -327,8 +335,21 @@ class Pagination(TypedDict):
     total_pages: int
 
 
+class RemoteIntegrationRead(TypedDict):
+    id: str
+    provider: str
+    name: str
+    status: IntegrationStatus
+    providerAccountName: str | None
+    scopes: list[str]
+    lastSyncAt: str | None
+    createdAt: str
+    kind: NotRequired[Literal["mcp"]]
+    remoteServer: RemoteServerRead
+
+
 class IntegrationList(TypedDict):
-    integrations: list[IntegrationRead]
+    integrations: list[RemoteIntegrationRead | IntegrationRead]
     count: int
     pagination: Pagination
 
@@ -509,6 +530,18 @@ class RemoteAuth(TypedDict):
     headerName: NotRequired[str | None]
     clientId: NotRequired[str | None]
     clientSecret: NotRequired[str | None]
+
+
+class RemoteIntegrationDetail(TypedDict):
+    id: str
+    provider: str
+    name: str
+    status: IntegrationStatus
+    scopes: list[str]
+    lastSyncAt: str | None
+    syncLogs: list[SyncLogRead]
+    kind: NotRequired[Literal["mcp"]]
+    remoteServer: RemoteServerRead
 
 
 class RemoteMcpIntegrationCreate(TypedDict):

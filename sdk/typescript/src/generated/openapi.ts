@@ -1233,7 +1233,8 @@ export interface components {
         };
         /** IntegrationCreated */
         IntegrationCreated: {
-            integration: components["schemas"]["PendingIntegration"];
+            /** Integration */
+            integration: components["schemas"]["RemotePendingIntegration"] | components["schemas"]["PendingIntegration"];
             /**
              * Oauthurl
              * @description Send the user's browser here; the provider redirects back to the OAuth callback. Null for a remote MCP server that connected at once
@@ -1278,21 +1279,11 @@ export interface components {
              * @description Newest first
              */
             syncLogs: components["schemas"]["SyncLogRead"][];
-            /**
-             * Kind
-             * @description `provider`: a native provider's OAuth connection; `mcp`: a remote MCP server (`remoteServer`)
-             * @default provider
-             * @example provider
-             * @enum {string}
-             */
-            kind?: "provider" | "mcp";
-            /** @description For kind `mcp`: the server and how it is reached (never its secret) */
-            remoteServer?: components["schemas"]["RemoteServerRead"] | null;
         };
         /** IntegrationList */
         IntegrationList: {
             /** Integrations */
-            integrations: components["schemas"]["IntegrationRead"][];
+            integrations: (components["schemas"]["RemoteIntegrationRead"] | components["schemas"]["IntegrationRead"])[];
             /**
              * Count
              * @description Total matching integrations (across all pages)
@@ -1308,14 +1299,6 @@ export interface components {
              * @example 1701234567890
              */
             id: string;
-            /**
-             * Kind
-             * @description `provider`: a native provider's OAuth connection; `mcp`: a remote MCP server (`remoteServer`)
-             * @default provider
-             * @example provider
-             * @enum {string}
-             */
-            kind?: "provider" | "mcp";
             /**
              * Provider
              * @example github
@@ -1351,8 +1334,6 @@ export interface components {
              * @example 2025-12-03T10:00:00Z
              */
             createdAt: string;
-            /** @description For kind `mcp`: the server and how it is reached (never its secret) */
-            remoteServer?: components["schemas"]["RemoteServerRead"] | null;
         };
         /**
          * IntegrationStatus
@@ -1452,14 +1433,6 @@ export interface components {
              */
             id: string;
             /**
-             * Kind
-             * @description `provider`: a native provider's OAuth connection; `mcp`: a remote MCP server (`remoteServer`)
-             * @default provider
-             * @example provider
-             * @enum {string}
-             */
-            kind?: "provider" | "mcp";
-            /**
              * Provider
              * @example github
              */
@@ -1484,8 +1457,6 @@ export interface components {
              * @example 2025-12-03T10:00:00Z
              */
             createdAt: string;
-            /** @description For kind `mcp`: the server and how it is reached (never its secret) */
-            remoteServer?: components["schemas"]["RemoteServerRead"] | null;
         };
         /**
          * Plan
@@ -1695,6 +1666,107 @@ export interface components {
              */
             clientSecret?: string | null;
         };
+        /** RemoteIntegrationDetail */
+        RemoteIntegrationDetail: {
+            /**
+             * Id
+             * @example 1701234567890
+             */
+            id: string;
+            /**
+             * Provider
+             * @example github
+             */
+            provider: string;
+            /**
+             * Name
+             * @example GitHub
+             */
+            name: string;
+            /** @example connected */
+            status: components["schemas"]["IntegrationStatus"];
+            /**
+             * Scopes
+             * @example [
+             *       "repo",
+             *       "read:user"
+             *     ]
+             */
+            scopes: string[];
+            /**
+             * Lastsyncat
+             * @example 2025-12-03T10:00:00Z
+             */
+            lastSyncAt: string | null;
+            /**
+             * Synclogs
+             * @description Newest first
+             */
+            syncLogs: components["schemas"]["SyncLogRead"][];
+            /**
+             * Kind
+             * @description A remote MCP server; provider integrations have no `kind`
+             * @default mcp
+             * @example mcp
+             * @constant
+             */
+            kind?: "mcp";
+            /** @description The server and how it is reached (never its secret) */
+            remoteServer: components["schemas"]["RemoteServerRead"];
+        };
+        /** RemoteIntegrationRead */
+        RemoteIntegrationRead: {
+            /**
+             * Id
+             * @example 1701234567890
+             */
+            id: string;
+            /**
+             * Provider
+             * @example github
+             */
+            provider: string;
+            /**
+             * Name
+             * @example GitHub
+             */
+            name: string;
+            /** @example connected */
+            status: components["schemas"]["IntegrationStatus"];
+            /**
+             * Provideraccountname
+             * @example acme-corp
+             */
+            providerAccountName: string | null;
+            /**
+             * Scopes
+             * @example [
+             *       "repo",
+             *       "read:user"
+             *     ]
+             */
+            scopes: string[];
+            /**
+             * Lastsyncat
+             * @example 2025-12-03T10:00:00Z
+             */
+            lastSyncAt: string | null;
+            /**
+             * Createdat
+             * @example 2025-12-03T10:00:00Z
+             */
+            createdAt: string;
+            /**
+             * Kind
+             * @description A remote MCP server; provider integrations have no `kind`
+             * @default mcp
+             * @example mcp
+             * @constant
+             */
+            kind?: "mcp";
+            /** @description The server and how it is reached (never its secret) */
+            remoteServer: components["schemas"]["RemoteServerRead"];
+        };
         /** RemoteMcpIntegrationCreate */
         RemoteMcpIntegrationCreate: {
             /**
@@ -1727,6 +1799,49 @@ export interface components {
              * @example everything
              */
             slug?: string | null;
+        };
+        /** RemotePendingIntegration */
+        RemotePendingIntegration: {
+            /**
+             * Id
+             * @example 1701234567890
+             */
+            id: string;
+            /**
+             * Provider
+             * @example github
+             */
+            provider: string;
+            /**
+             * Name
+             * @example GitHub Integration
+             */
+            name: string;
+            /** @example pending */
+            status: components["schemas"]["IntegrationStatus"];
+            /**
+             * Scopes
+             * @example [
+             *       "repo",
+             *       "read:user"
+             *     ]
+             */
+            scopes: string[];
+            /**
+             * Createdat
+             * @example 2025-12-03T10:00:00Z
+             */
+            createdAt: string;
+            /**
+             * Kind
+             * @description A remote MCP server; provider integrations have no `kind`
+             * @default mcp
+             * @example mcp
+             * @constant
+             */
+            kind?: "mcp";
+            /** @description The server and how it is reached (never its secret) */
+            remoteServer: components["schemas"]["RemoteServerRead"];
         };
         /** RemoteServerRead */
         RemoteServerRead: {
@@ -4342,7 +4457,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["IntegrationDetail"];
+                    "application/json": components["schemas"]["RemoteIntegrationDetail"] | components["schemas"]["IntegrationDetail"];
                 };
             };
             /** @description Missing, malformed, unknown or revoked API key */
