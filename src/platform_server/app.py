@@ -30,6 +30,7 @@ from platform_server.integrations.providers.client import ProviderHttp
 from platform_server.integrations.registry import PROVIDER_APIS
 from platform_server.integrations.remote_mcp.catalog_router import router as remote_mcp_catalog_router
 from platform_server.integrations.remote_mcp.metadata_router import router as remote_mcp_metadata_router
+from platform_server.integrations.remote_mcp.router import router as remote_mcp_router
 from platform_server.integrations.remote_mcp.upstream import aclose_upstreams
 from platform_server.integrations.router import router as integrations_router
 from platform_server.integrations.sync.router import router as sync_router
@@ -185,6 +186,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Before the integrations router, whose `/{integration_id}` would otherwise take `mcp`.
         remote_mcp_catalog_router,
         integrations_router,
+        remote_mcp_router,
         sync_router,
         workspace_integrations_router,
         billing_router,

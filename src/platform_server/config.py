@@ -126,6 +126,12 @@ class Settings(BaseSettings):
     OTEL_EXPORTER_OTLP_ENDPOINT: str | None = None
     OTEL_SERVICE_NAME: str = "platform-server"
 
+    # Remote MCP servers a team connects: limits of one upstream call.
+    REMOTE_MCP_TIMEOUT_SECONDS: float = 30.0
+    REMOTE_MCP_MAX_RESPONSE_BYTES: int = 4 * 1024 * 1024
+    # How long a server's discovered tools are trusted before the tools listing asks the server again.
+    REMOTE_MCP_TOOLS_TTL_SECONDS: int = 300
+
     @field_validator("STRIPE_WEBHOOK_SECRET", "STRIPE_PRO_PRICE_IDS", "MCP_ALLOWED_HOSTS", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
@@ -170,6 +176,8 @@ class Settings(BaseSettings):
                 raise ValueError("PLATFORM_SANDBOX cannot be enabled when PLATFORM_ENV=production")
             if self.OAUTH_CLIENT_METADATA_ALLOW_PRIVATE:
                 raise ValueError("OAUTH_CLIENT_METADATA_ALLOW_PRIVATE cannot be enabled when PLATFORM_ENV=production")
+            if self.REMOTE_MCP_ALLOW_PRIVATE:
+                raise ValueError("REMOTE_MCP_ALLOW_PRIVATE cannot be enabled when PLATFORM_ENV=production")
         return self
 
     @property

@@ -81,6 +81,13 @@ class RateLimited(PlatformError):
     code = "RATE_LIMITED"
 
 
+class BadGateway(PlatformError):
+    """A server we act as a client of (a team's remote MCP server) failed or could not be reached."""
+
+    status_code = 502
+    code = "UPSTREAM_UNAVAILABLE"
+
+
 class ServiceUnavailable(PlatformError):
     status_code = 503
     code = "SERVICE_UNAVAILABLE"
@@ -126,6 +133,7 @@ def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
         413: "Request body too large",
         422: "Validation failed; details list the failing fields",
         429: "Rate limit exceeded",
+        502: "An upstream server failed or could not be reached",
         503: "A dependency is unavailable",
     }
     return {code: {"model": ErrorResponse, "description": descriptions[code]} for code in status_codes}

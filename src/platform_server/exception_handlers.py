@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from platform_server.errors import ErrorBody, ErrorResponse, PlatformError
+from platform_server.schemas import VARIANT_TAG_PREFIX
 
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _REF_TEMPLATE = "#/components/schemas/{model}"
@@ -57,7 +58,11 @@ async def handle_validation_error(_request: Request, exc: Exception) -> JSONResp
         )
     fields = [
         {
-            "field": ".".join(str(part) for part in error.get("loc", ())),
+            "field": ".".join(
+                str(part)
+                for part in error.get("loc", ())
+                if not (isinstance(part, str) and part.startswith(VARIANT_TAG_PREFIX))
+            ),
             "message": error.get("msg", "Invalid value"),
             "type": error.get("type", "value_error"),
         }

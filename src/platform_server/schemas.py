@@ -3,7 +3,16 @@
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    Tag,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 
@@ -30,6 +39,17 @@ ObjectId = Annotated[
     Field(min_length=1, max_length=20, examples=["7390123456789012345"]),
     AfterValidator(_require_digits),
 ]
+
+
+# A tagged union's variant shows up in pydantic's error locations as if it were a field; it is not one on the
+# wire, so the validation error handler leaves parts with this prefix out of the field paths it reports.
+VARIANT_TAG_PREFIX = "variant:"
+
+
+def variant(name: str) -> Tag:
+    """The tag of one variant of a request body that accepts several forms (a callable `Discriminator`
+    returns `VARIANT_TAG_PREFIX + name`)."""
+    return Tag(VARIANT_TAG_PREFIX + name)
 
 
 class Schema(BaseModel):

@@ -82,7 +82,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     # Alembic runs its own event loop; in a thread of its own it cannot disturb the tests' loop.
     with ThreadPoolExecutor(max_workers=1) as pool:
         pool.submit(migrate.upgrade, database_url).result()
-    settings = make_settings(database_url, PLATFORM_SANDBOX=True, PUBLIC_BASE_URL=base_url)
+    # Remote MCP servers the tests start listen on loopback.
+    settings = make_settings(
+        database_url, PLATFORM_SANDBOX=True, PUBLIC_BASE_URL=base_url, REMOTE_MCP_ALLOW_PRIVATE=True
+    )
     app = create_app(settings)
     config = uvicorn.Config(app, loop="asyncio", log_config=None, access_log=False, lifespan="on")
     server = uvicorn.Server(config)

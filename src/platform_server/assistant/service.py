@@ -187,7 +187,8 @@ class AssistantService:
         started = time.perf_counter()
         report = await tool_executor.call(state, principal, workspace, name, arguments, ToolCallChannel.assistant)
         duration_ms = round((time.perf_counter() - started) * 1000)
-        content = report.result if report.ok else report.error_body()
+        # A remote MCP server's result is passed on as it answered it (content blocks, isError).
+        content = report.passthrough or (report.result if report.ok else report.error_body())
         record = ToolCallRecord(
             name,
             arguments,

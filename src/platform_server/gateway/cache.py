@@ -1,8 +1,9 @@
 """A per-process cache of each workspace's enablements: every MCP request needs them, an admin rarely changes them.
 
-A commit in this process that writes a workspace, an enablement or an integration (an admin's change, a token
-refresh, an integration marked expired) empties it at once; another process's change reaches this one within
-`ttl_seconds`, the same bound the API-key cache puts on a revocation.
+A commit in this process that writes a workspace, an enablement, an integration or a remote server's tools (an
+admin's change, a token refresh, an integration marked expired, a tool changed upstream) empties it at once;
+another process's change reaches this one within `ttl_seconds`, the same bound the API-key cache puts on a
+revocation.
 """
 
 import time
@@ -16,10 +17,11 @@ from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from platform_server.gateway.repository import WorkspaceTools, WorkspaceToolsRepository
 from platform_server.integrations.models import Integration, WorkspaceIntegration
+from platform_server.integrations.remote_mcp.models import RemoteMcpServer, RemoteMcpTool
 from platform_server.workspaces.models import Workspace
 
 DEFAULT_TTL_SECONDS = 5.0
-_WATCHED = (Workspace, WorkspaceIntegration, Integration)
+_WATCHED = (Workspace, WorkspaceIntegration, Integration, RemoteMcpServer, RemoteMcpTool)
 _CHANGED = "gateway_tools_changed"
 
 

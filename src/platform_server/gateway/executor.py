@@ -29,7 +29,7 @@ from platform_server.errors import ResourceNotFound
 from platform_server.gateway.audit import AuditEntry, argument_names
 from platform_server.gateway.models import ToolCallChannel, ToolCallOutcome
 from platform_server.gateway.repository import Enablement, WorkspaceTools, WorkspaceToolsRepository
-from platform_server.integrations.models import IntegrationStatus
+from platform_server.integrations.models import Integration, IntegrationStatus
 from platform_server.integrations.providers.client import (
     IntegrationExpired,
     ProviderError,
@@ -37,9 +37,19 @@ from platform_server.integrations.providers.client import (
 )
 from platform_server.integrations.providers.toolspec import ToolSpec
 from platform_server.integrations.registry import PROVIDER_CLASSES
+from platform_server.integrations.remote_mcp.federation import RemoteTool, call_remote, expire_server
+from platform_server.integrations.remote_mcp.models import ToolStatus
+from platform_server.integrations.remote_mcp.service import REMOTE_PROVIDER
+from platform_server.integrations.remote_mcp.upstream import (
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamTooLarge,
+    UpstreamUnauthorized,
+)
 from platform_server.limits.limiter import request_limiter
 from platform_server.log import get_logger
 from platform_server.metrics.registry import record_tool_call
+from platform_server.security import DecryptionError
 
 logger = get_logger(__name__)
 
@@ -61,6 +71,12 @@ class ToolErrorCode(StrEnum):
     provider_rate_limited = "PROVIDER_RATE_LIMITED"
     provider_bad_request = "PROVIDER_BAD_REQUEST"
     provider_unavailable = "PROVIDER_UNAVAILABLE"
+    # Remote MCP servers' tools.
+    tool_changed_upstream = "TOOL_CHANGED_UPSTREAM"
+    upstream_tool_error = "UPSTREAM_TOOL_ERROR"
+    upstream_timeout = "UPSTREAM_TIMEOUT"
+    upstream_too_large = "UPSTREAM_TOO_LARGE"
+    upstream_unavailable = "UPSTREAM_UNAVAILABLE"
     internal_error = "INTERNAL_ERROR"
 
 
@@ -157,6 +173,8 @@ class ToolReport:
     message: str = ""
     retry_after_seconds: int | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    # A remote MCP server's result, passed on unchanged (content, structuredContent, isError).
+    passthrough: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -176,6 +194,8 @@ class ToolReport:
 
     def to_wire(self) -> dict[str, Any]:
         """The MCP `CallToolResult` in its wire form (camelCase), as the SDK would serialize it."""
+        if self.passthrough is not None:
+            return dict(self.passthrough)
         if self.ok:
             result = self.result or {}
             text = orjson.dumps(result, default=str).decode()
@@ -204,7 +224,8 @@ class ToolExecutor:
         return workspace
 
     def enabled_tools(self, workspace: WorkspaceTools) -> list[mcp.Tool]:
-        """The workspace's enabled tools of connected integrations, in name order."""
+        """The workspace's enabled tools of connected integrations, native ones in name order, then the remote
+        servers' approved ones; a remote tool changed upstream is withheld until approved again."""
         tools = []
         for tool in CATALOG.values():
             enablement = workspace.by_provider.get(tool.provider)
@@ -214,6 +235,16 @@ class ToolExecutor:
                 and enablement.integration.status == IntegrationStatus.connected
             ):
                 tools.append(tool.for_workspace(enablement.access.default_project))
+        for name in sorted(workspace.remote):
+            remote = workspace.remote[name]
+            enablement = workspace.by_provider.get(remote.provider)
+            if (
+                remote.mcp_tool is not None
+                and enablement is not None
+                and enablement.allows(name)
+                and enablement.integration.status == IntegrationStatus.connected
+            ):
+                tools.append(remote.mcp_tool)
         return tools
 
     async def call(
@@ -228,47 +259,94 @@ class ToolExecutor:
         started = time.perf_counter()
         arguments = dict(arguments or {})
         tool = CATALOG.get(tool_name)
+        remote = workspace.remote.get(tool_name) if tool is None else None
+        if remote is not None:
+            return await self._call_remote(state, principal, workspace, remote, arguments, channel, started)
         enablement = workspace.by_provider.get(tool.provider) if tool is not None else None
         result: dict[str, Any] | None = None
         refusal = self._check(tool_name, tool, enablement)
         if refusal is None and tool is not None and enablement is not None:
             refusal = self._complete_and_validate(tool, enablement, arguments)
             if refusal is None and channel is ToolCallChannel.assistant:
-                refusal = await self._count_against_request_limit(state, principal, tool)
+                refusal = await self._count_against_request_limit(state, principal, tool.name)
             if refusal is None:
                 result, refusal = await self._execute(state, tool, enablement, arguments)
-        elapsed = time.perf_counter() - started
+        audit = _Audit(
+            tool_name,
+            tool.provider if tool is not None else None,
+            enablement.integration.id if enablement is not None else None,
+            channel,
+            arguments,
+            started,
+        )
+        return await self._finish(state, principal, workspace, audit, refusal, result=result)
+
+    async def _call_remote(
+        self,
+        state: State,
+        principal: Principal,
+        workspace: WorkspaceTools,
+        tool: RemoteTool,
+        arguments: dict[str, Any],
+        channel: ToolCallChannel,
+        started: float,
+    ) -> "ToolReport":
+        """A remote server's tool: checked like a native one (enabled, approved, connected), then its arguments
+        go upstream as they came (the upstream validates them) and its result comes back unchanged."""
+        enablement = workspace.by_provider.get(tool.provider)
+        refusal = self._check_remote(tool, enablement)
+        if refusal is None and channel is ToolCallChannel.assistant:
+            refusal = await self._count_against_request_limit(state, principal, tool.exposed_name)
+        passthrough = None
+        if refusal is None and enablement is not None:
+            passthrough, refusal = await self._execute_remote(state, tool, enablement.integration, arguments)
+        audit = _Audit(tool.exposed_name, REMOTE_PROVIDER, tool.server.integration_id, channel, arguments, started)
+        return await self._finish(state, principal, workspace, audit, refusal, passthrough=passthrough)
+
+    async def _finish(
+        self,
+        state: State,
+        principal: Principal,
+        workspace: WorkspaceTools,
+        audit: "_Audit",
+        refusal: "_Refusal | None",
+        *,
+        result: dict[str, Any] | None = None,
+        passthrough: dict[str, Any] | None = None,
+    ) -> "ToolReport":
+        """Audits the call and answers its report."""
+        elapsed = time.perf_counter() - audit.started
+        duration_ms = round(elapsed * 1000)
         outcome = ToolCallOutcome.success if refusal is None else refusal.outcome
-        record_tool_call(tool.name if tool is not None else None, outcome, channel, elapsed)
+        record_tool_call(audit.tool if audit.provider is not None else None, outcome, audit.channel, elapsed)
         tool_call_id = await state.audit_writer.record(
             AuditEntry(
                 principal=principal,
                 workspace_id=workspace.workspace_id,
-                tool=tool_name,
-                provider=tool.provider if tool is not None else None,
-                integration_id=enablement.integration.id if enablement is not None else None,
-                channel=channel,
+                tool=audit.tool,
+                provider=audit.provider,
+                integration_id=audit.integration_id,
+                channel=audit.channel,
                 outcome=outcome,
                 error_code=refusal.code if refusal is not None else None,
-                argument_names=argument_names(arguments),
-                duration_ms=round(elapsed * 1000),
+                argument_names=argument_names(audit.arguments),
+                duration_ms=duration_ms,
             ),
         )
         if refusal is None:
-            return ToolReport(tool_name, tool_call_id, outcome, result=result)
+            return ToolReport(audit.tool, tool_call_id, outcome, result=result, passthrough=passthrough)
         return ToolReport(
-            tool_name,
+            audit.tool,
             tool_call_id,
             outcome,
             error_code=refusal.code,
             message=refusal.message,
             retry_after_seconds=refusal.retry_after_seconds,
             details=refusal.details,
+            passthrough=passthrough,
         )
 
-    async def _count_against_request_limit(
-        self, state: State, principal: Principal, tool: GatewayTool
-    ) -> _Refusal | None:
+    async def _count_against_request_limit(self, state: State, principal: Principal, tool_name: str) -> _Refusal | None:
         """An MCP or REST call is a request and was counted as one; the assistant's calls are counted here."""
         wait = await request_limiter(state).seconds_until_allowed(principal)
         if wait is None:
@@ -276,7 +354,7 @@ class ToolExecutor:
         return _Refusal(
             ToolCallOutcome.rejected,
             ToolErrorCode.rate_limited,
-            f"Your per-minute request limit is used up. Wait {wait} seconds before calling {tool.name} again.",
+            f"Your per-minute request limit is used up. Wait {wait} seconds before calling {tool_name} again.",
             retry_after_seconds=wait,
         )
 
@@ -292,23 +370,29 @@ class ToolExecutor:
                 f"The tool {tool.name} is not enabled for this workspace. Use one of the tools listed for it, or "
                 f"ask a team admin to enable {tool.name} on the workspace's {title} integration.",
             )
-        status = enablement.integration.status
-        if status == IntegrationStatus.expired:
+        return _status_refusal(title, tool.name, enablement.integration)
+
+    def _check_remote(self, tool: RemoteTool, enablement: Enablement | None) -> _Refusal | None:
+        rejected = ToolCallOutcome.rejected
+        title = enablement.integration.name if enablement is not None else tool.server.slug
+        if enablement is None or not enablement.allows(tool.exposed_name):
             return _Refusal(
                 rejected,
-                ToolErrorCode.integration_expired,
-                f"The {title} connection has expired or was revoked. A team admin must reconnect {title} in "
-                f"Settings → Integrations before {tool.name} can run.",
+                ToolErrorCode.tool_not_enabled,
+                f"The tool {tool.exposed_name} is not enabled for this workspace. Use one of the tools listed for "
+                f"it, or ask a team admin to enable {tool.exposed_name} on the workspace's {title} integration.",
             )
-        if status != IntegrationStatus.connected:
-            reason = enablement.integration.status_reason
+        if tool.status is not ToolStatus.approved:
+            why = f" ({tool.refusal})" if tool.refusal else ""
             return _Refusal(
                 rejected,
-                ToolErrorCode.integration_not_connected,
-                f"The {title} integration is {status}{f' ({reason})' if reason else ''}, so {tool.name} cannot "
-                f"run now. Try again later, or ask a team admin to reconnect {title}.",
+                ToolErrorCode.tool_changed_upstream,
+                f"The tool {tool.exposed_name} changed on the remote server {title} since a team admin approved "
+                f"it{why}, so it is withheld. Ask a team admin to review and approve the change in Settings → "
+                f"Integrations.",
+                details={"status": tool.status.value},
             )
-        return None
+        return _status_refusal(title, tool.exposed_name, enablement.integration)
 
     def _complete_and_validate(
         self, tool: GatewayTool, enablement: Enablement, arguments: dict[str, Any]
@@ -328,6 +412,47 @@ class ToolExecutor:
             f"schema and call it again.",
             details={"errors": shown},
         )
+
+    async def _execute_remote(
+        self, state: State, tool: RemoteTool, integration: Integration, arguments: dict[str, Any]
+    ) -> tuple[dict[str, Any] | None, _Refusal | None]:
+        error = ToolCallOutcome.error
+        name = tool.exposed_name
+        try:
+            wire = await call_remote(state.settings, state.encryptor, tool, arguments)
+        except UpstreamTimeout as exc:
+            return None, _Refusal(
+                error,
+                ToolErrorCode.upstream_timeout,
+                f"{name} failed: {exc.message}. Try again later, or ask for less.",
+            )
+        except UpstreamTooLarge as exc:
+            return None, _Refusal(
+                error, ToolErrorCode.upstream_too_large, f"{name} failed: {exc.message}. Ask for a smaller result."
+            )
+        except (UpstreamUnauthorized, DecryptionError):
+            reason = "the remote server refused the stored credentials"
+            await expire_server(state.sessionmaker, integration, reason)
+            return None, _Refusal(
+                error,
+                ToolErrorCode.integration_expired,
+                f"The remote server {integration.name} refused the stored credentials. A team admin must reconnect "
+                f"it in Settings → Integrations before {name} can run.",
+            )
+        except UpstreamError as exc:
+            return None, _Refusal(
+                error, ToolErrorCode.upstream_unavailable, f"{name} failed: {exc.message}. Try again later."
+            )
+        except Exception:
+            logger.exception("remote_tool_failed", tool=name, integration_id=integration.id)
+            return None, _Refusal(
+                error,
+                ToolErrorCode.internal_error,
+                f"{name} failed unexpectedly on our side; the error was logged. Try again later.",
+            )
+        if wire.get("isError") is True:
+            return wire, _Refusal(error, ToolErrorCode.upstream_tool_error, _first_text(wire) or f"{name} failed")
+        return wire, None
 
     async def _execute(
         self, state: State, tool: GatewayTool, enablement: Enablement, arguments: dict[str, Any]
@@ -355,6 +480,46 @@ class ToolExecutor:
                 ToolErrorCode.internal_error,
                 f"{tool.name} failed unexpectedly on our side; the error was logged. Try again later.",
             )
+
+
+@dataclass(frozen=True, slots=True)
+class _Audit:
+    """What the audit row of a call records besides its outcome."""
+
+    tool: str
+    provider: str | None
+    integration_id: str | None
+    channel: ToolCallChannel
+    arguments: Mapping[str, Any]
+    started: float
+
+
+def _status_refusal(title: str, tool_name: str, integration: Integration) -> _Refusal | None:
+    rejected = ToolCallOutcome.rejected
+    status = integration.status
+    if status == IntegrationStatus.expired:
+        return _Refusal(
+            rejected,
+            ToolErrorCode.integration_expired,
+            f"The {title} connection has expired or was revoked. A team admin must reconnect {title} in "
+            f"Settings → Integrations before {tool_name} can run.",
+        )
+    if status != IntegrationStatus.connected:
+        reason = integration.status_reason
+        return _Refusal(
+            rejected,
+            ToolErrorCode.integration_not_connected,
+            f"The {title} integration is {status}{f' ({reason})' if reason else ''}, so {tool_name} cannot "
+            f"run now. Try again later, or ask a team admin to reconnect {title}.",
+        )
+    return None
+
+
+def _first_text(wire: Mapping[str, Any]) -> str | None:
+    for block in wire.get("content") or ():
+        if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str):
+            return str(block["text"])[:2000]
+    return None
 
 
 tool_executor = ToolExecutor()

@@ -1,5 +1,5 @@
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -7,6 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from platform_server.gateway.models import ToolCall
 from platform_server.ids import is_valid_id
 from platform_server.integrations.models import Integration, WorkspaceIntegration
+from platform_server.integrations.remote_mcp.federation import RemoteTool, load_remote_tools
+from platform_server.integrations.remote_mcp.service import REMOTE_PROVIDER
 from platform_server.pagination import PageParams
 from platform_server.repository import TeamScopedRepository
 from platform_server.workspaces.models import Workspace
@@ -45,6 +47,8 @@ class Enablement:
 class WorkspaceTools:
     workspace_id: str
     by_provider: dict[str, Enablement]
+    # The tools of the remote MCP servers enabled here, by exposed name (`<slug>__<tool>`), whatever their status.
+    remote: dict[str, RemoteTool] = field(default_factory=dict)
 
 
 # Built once: it runs on every MCP request. The workspace row comes back even without any enablement (outer
@@ -84,4 +88,10 @@ class WorkspaceToolsRepository:
             for _, access, integration in rows
             if access is not None and integration is not None
         }
-        return WorkspaceTools(workspace_id=workspace_id, by_provider=by_provider)
+        remote_ids = [
+            enablement.integration.id
+            for enablement in by_provider.values()
+            if enablement.integration.provider == REMOTE_PROVIDER
+        ]
+        remote = await load_remote_tools(self.session, self.team_id, remote_ids) if remote_ids else {}
+        return WorkspaceTools(workspace_id=workspace_id, by_provider=by_provider, remote=remote)

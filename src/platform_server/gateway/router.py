@@ -14,6 +14,7 @@ from platform_server.db import SessionDep, get_session
 from platform_server.errors import Forbidden, PlatformError, ResourceNotFound, Unauthorized, error_responses
 from platform_server.exception_handlers import error_json
 from platform_server.gateway.audit import audit_service
+from platform_server.gateway.cache import CachedWorkspace
 from platform_server.gateway.dependencies import AuditWritten
 from platform_server.gateway.executor import CATALOG, ToolErrorCode, ToolReport, tool_executor
 from platform_server.gateway.models import ToolCallChannel, ToolCallOutcome
@@ -50,6 +51,11 @@ _REST_STATUS = {
     ToolErrorCode.provider_rate_limited: 429,
     ToolErrorCode.provider_bad_request: 400,
     ToolErrorCode.provider_unavailable: 502,
+    ToolErrorCode.tool_changed_upstream: 409,
+    ToolErrorCode.upstream_timeout: 504,
+    ToolErrorCode.upstream_too_large: 502,
+    ToolErrorCode.upstream_unavailable: 502,
+    ToolErrorCode.upstream_tool_error: 502,
     ToolErrorCode.internal_error: 500,
 }
 
@@ -115,7 +121,7 @@ async def _mcp_principal(request: Request, session: AsyncSession, workspace_id: 
     return principal
 
 
-async def _check_scope(request: Request, principal: Principal, workspace_id: str) -> None:
+async def _check_scope(request: Request, principal: Principal, workspace: CachedWorkspace) -> None:
     """A token granted read-only tools calling a writing tool is refused before the call, so the client can
     ask the person for more (step-up authorization)."""
     if principal.oauth_client_id is None or SCOPE_WRITE in principal.oauth_scopes:
@@ -128,12 +134,17 @@ async def _check_scope(request: Request, principal: Principal, workspace_id: str
         return
     params = message.get("params")
     name = params.get("name") if isinstance(params, dict) else None
-    tool = CATALOG.get(name) if isinstance(name, str) else None
-    if tool is not None and not tool.spec.read_only:
+    if not isinstance(name, str):
+        return
+    tool = CATALOG.get(name)
+    remote = workspace.tools.remote.get(name)
+    # A remote tool counts as changing data unless its approved annotations say it only reads.
+    writes = (tool is not None and not tool.spec.read_only) or (remote is not None and not remote.read_only)
+    if writes:
         raise InsufficientScope(
-            f"{tool.name} changes data: it needs the {SCOPE_WRITE} scope, and this token has only {SCOPE_READ}",
+            f"{name} changes data: it needs the {SCOPE_WRITE} scope, and this token has only {SCOPE_READ}",
             details={"requiredScope": SCOPE_WRITE},
-            headers=_challenge(request, workspace_id, error="insufficient_scope"),
+            headers=_challenge(request, workspace.tools.workspace_id, error="insufficient_scope"),
         )
 
 
@@ -182,7 +193,7 @@ async def mcp_gateway(request: Request, workspace_id: str) -> Response:
         workspace = await gateway.workspaces.get(session, principal.team_id, workspace_id)
     if workspace is None:
         raise ResourceNotFound("Workspace", workspace_id)
-    await _check_scope(request, principal, workspace_id)
+    await _check_scope(request, principal, workspace)
     return _McpExchange(gateway, request, GatewayRequest(principal=principal, workspace=workspace))
 
 
@@ -236,6 +247,9 @@ async def call_tool(
     report = await tool_executor.call(
         request.app.state, principal, workspace, tool_name, arguments, ToolCallChannel.rest
     )
+    if report.passthrough is not None:
+        # A remote server's result, as it answered it (its isError included).
+        return ToolCallResult(tool=report.tool, tool_call_id=report.tool_call_id, result=report.passthrough)
     if not report.ok:
         return _rest_error(report)  # type: ignore[return-value]
     return ToolCallResult(tool=report.tool, tool_call_id=report.tool_call_id, result=report.result or {})

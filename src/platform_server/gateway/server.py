@@ -223,7 +223,7 @@ class McpGateway:
                 gateway.workspace.listings[call.protocol_version] = result
             return _jsonrpc_result(call.request_id, result)
         name = call.params["name"]
-        if name not in CATALOG:
+        if name not in CATALOG and name not in gateway.workspace.tools.remote:
             return None
         report = await tool_executor.call(
             request.app.state,

@@ -97,13 +97,14 @@ class WorkspaceIntegration(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("workspace_id", "integration_id"),
         # One integration per provider per workspace; the provider is copied here so the database enforces it.
+        # A remote MCP server counts as a provider of its own, `mcp:<slug>`, so a workspace can enable several.
         UniqueConstraint("workspace_id", "provider", name="uq_workspace_integrations_provider"),
     )
 
     team_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("teams.id", ondelete="CASCADE"), index=True)
     workspace_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("workspaces.id", ondelete="CASCADE"))
     integration_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("integrations.id", ondelete="CASCADE"), index=True)
-    provider: Mapped[str] = mapped_column(String(20))
+    provider: Mapped[str] = mapped_column(String(50))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     enabled_tools: Mapped[list[str]] = mapped_column(JSON, default=list)
     default_project: Mapped[str | None] = mapped_column(String(500))

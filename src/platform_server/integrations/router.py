@@ -1,3 +1,4 @@
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -7,9 +8,11 @@ from platform_server.auth.dependencies import AdminPrincipal, CurrentPrincipal
 from platform_server.db import SessionDep
 from platform_server.errors import error_responses
 from platform_server.integrations.catalog import provider_catalog
-from platform_server.integrations.models import IntegrationStatus
+from platform_server.integrations.models import Integration, IntegrationStatus
+from platform_server.integrations.remote_mcp.schemas import RemoteMcpIntegrationCreate, RemoteServerRead
+from platform_server.integrations.remote_mcp.service import remote_mcp_service
 from platform_server.integrations.schemas import (
-    IntegrationCreate,
+    AnyIntegrationCreate,
     IntegrationCreated,
     IntegrationDetail,
     IntegrationList,
@@ -17,6 +20,9 @@ from platform_server.integrations.schemas import (
     PendingIntegration,
     ProviderCatalog,
     ProviderName,
+    RemoteIntegrationDetail,
+    RemoteIntegrationRead,
+    RemotePendingIntegration,
     SyncLogRead,
 )
 from platform_server.integrations.service import IntegrationDeps, integration_service
@@ -53,8 +59,9 @@ async def list_integrations(
     integrations, total = await integration_service.list(
         session, principal, page, status.value if status else None, provider.value if provider else None
     )
+    remote = await remote_mcp_service.reads(session, principal.team_id, integrations)
     return IntegrationList(
-        integrations=[IntegrationRead.model_validate(i) for i in integrations],
+        integrations=[_read(integration, remote) for integration in integrations],
         count=total,
         pagination=Pagination.of(page, total),
     )
@@ -64,15 +71,27 @@ async def list_integrations(
     "",
     status_code=201,
     operation_id="createIntegration",
-    summary="Create an integration and start its OAuth flow",
-    responses=error_responses(400, 401, 403, 409, 422),
+    summary="Create an integration: start a provider's OAuth flow, or connect a remote MCP server",
+    responses=error_responses(400, 401, 403, 409, 422, 502),
 )
 async def create_integration(
-    principal: AdminPrincipal, session: SessionDep, deps: DepsDep, body: IntegrationCreate
+    principal: AdminPrincipal, session: SessionDep, deps: DepsDep, body: AnyIntegrationCreate
 ) -> IntegrationCreated:
-    """Answers the pending integration and `oauthUrl`: open it in the user's browser. The provider sends the
-    browser back to `/api/integrations/oauth/callback`, which connects the integration. The authorization
-    expires after 10 minutes. Needs the admin or owner role."""
+    """A provider (`{"provider": "github"}`) answers the pending integration and `oauthUrl`: open it in the
+    user's browser. The provider sends the browser back to `/api/integrations/oauth/callback`, which connects
+    the integration. The authorization expires after 10 minutes.
+
+    A remote MCP server (`{"kind": "mcp", "name", "url", "transport", "auth"}`) is asked who it is and which
+    tools it offers, then answered connected (`oauthUrl` null) with its tools approved as they are now and
+    enabled nowhere yet; a server that cannot be reached answers 502 `UPSTREAM_UNAVAILABLE`, one on a private
+    address 400 unless the operator allows it (`REMOTE_MCP_ALLOW_PRIVATE`). Needs the admin or owner role."""
+    if isinstance(body, RemoteMcpIntegrationCreate):
+        integration = await remote_mcp_service.create(session, principal, deps.settings, deps.encryptor, body)
+        remote = await remote_mcp_service.reads(session, principal.team_id, [integration])
+        pending = PendingIntegration.model_validate(integration).model_dump()
+        return IntegrationCreated(
+            integration=RemotePendingIntegration(**pending, remote_server=remote[integration.id]), oauth_url=None
+        )
     integration, oauth_url = await integration_service.create(session, principal, deps, body)
     return IntegrationCreated(integration=PendingIntegration.model_validate(integration), oauth_url=oauth_url)
 
@@ -129,10 +148,12 @@ async def oauth_callback(
     summary="Get an integration with its sync logs",
     responses=error_responses(401, 404),
 )
-async def get_integration(principal: CurrentPrincipal, session: SessionDep, integration_id: str) -> IntegrationDetail:
+async def get_integration(
+    principal: CurrentPrincipal, session: SessionDep, integration_id: str
+) -> RemoteIntegrationDetail | IntegrationDetail:
     integration = await integration_service.get(session, principal, integration_id)
     logs = await integration_service.sync_logs(session, principal, integration.id)
-    return IntegrationDetail(
+    detail = IntegrationDetail(
         id=integration.id,
         provider=integration.provider,
         name=integration.name,
@@ -141,6 +162,18 @@ async def get_integration(principal: CurrentPrincipal, session: SessionDep, inte
         last_sync_at=integration.last_sync_at,
         sync_logs=[SyncLogRead.model_validate(log) for log in logs],
     )
+    server = (await remote_mcp_service.reads(session, principal.team_id, [integration])).get(integration.id)
+    if server is None:
+        return detail
+    return RemoteIntegrationDetail(**detail.model_dump(), remote_server=server)
+
+
+def _read(integration: Integration, remote: Mapping[str, RemoteServerRead]) -> IntegrationRead:
+    read = IntegrationRead.model_validate(integration)
+    server = remote.get(integration.id)
+    if server is None:
+        return read
+    return RemoteIntegrationRead(**read.model_dump(), remote_server=server)
 
 
 @router.delete(

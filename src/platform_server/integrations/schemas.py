@@ -1,14 +1,15 @@
 """Wire shapes of the INTEGRATIONS API: exactly the spec's fields (camelCase here, snake_case in syncLogs)."""
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints
 
 from platform_server.integrations.models import IntegrationStatus
 from platform_server.integrations.registry import PROVIDERS, name_enum
+from platform_server.integrations.remote_mcp.schemas import RemoteMcpIntegrationCreate, RemoteServerRead
 from platform_server.pagination import Pagination
-from platform_server.schemas import InputSchema, ObjectId, PatchSchema, Schema, UtcDatetime
+from platform_server.schemas import VARIANT_TAG_PREFIX, InputSchema, ObjectId, PatchSchema, Schema, UtcDatetime, variant
 
 # The provider registry's names; the type checker sees a StrEnum.
 if TYPE_CHECKING:
@@ -23,6 +24,16 @@ DefaultProject = Annotated[str, StringConstraints(min_length=1, max_length=500, 
 INTEGRATION_ID_EXAMPLE = "1701234567890"
 
 
+def _kind_field() -> Any:
+    return Field(
+        default="mcp", examples=["mcp"], description="A remote MCP server; provider integrations have no `kind`"
+    )
+
+
+def _remote_server_field() -> Any:
+    return Field(description="The server and how it is reached (never its secret)")
+
+
 class IntegrationRead(Schema):
     id: str = Field(examples=[INTEGRATION_ID_EXAMPLE])
     provider: str = Field(examples=["github"])
@@ -34,8 +45,14 @@ class IntegrationRead(Schema):
     created_at: UtcDatetime
 
 
+class RemoteIntegrationRead(IntegrationRead):
+    kind: Literal["mcp"] = _kind_field()
+    remote_server: RemoteServerRead = _remote_server_field()
+
+
 class IntegrationList(BaseModel):
-    integrations: list[IntegrationRead]
+    # The remote form first: a provider's integration is not one, and serializes as the plain read.
+    integrations: list[RemoteIntegrationRead | IntegrationRead]
     count: int = Field(examples=[1], description="Total matching integrations (across all pages)")
     pagination: Pagination
 
@@ -66,12 +83,30 @@ class PendingIntegration(Schema):
     created_at: UtcDatetime
 
 
+class RemotePendingIntegration(PendingIntegration):
+    kind: Literal["mcp"] = _kind_field()
+    remote_server: RemoteServerRead = _remote_server_field()
+
+
 class IntegrationCreated(Schema):
-    integration: PendingIntegration
-    oauth_url: str = Field(
+    integration: RemotePendingIntegration | PendingIntegration
+    oauth_url: str | None = Field(
         examples=["https://github.com/login/oauth/authorize?response_type=code&client_id=…&state=…"],
-        description="Send the user's browser here; the provider redirects back to the OAuth callback",
+        description="Send the user's browser here; the provider redirects back to the OAuth callback. Null for a "
+        "remote MCP server that connected at once",
     )
+
+
+def _create_form(value: Any) -> str:
+    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+    return VARIANT_TAG_PREFIX + ("mcp" if kind == "mcp" else "provider")
+
+
+# The provider form as it always was, or a remote MCP server's (`"kind": "mcp"`).
+AnyIntegrationCreate = Annotated[
+    Annotated[IntegrationCreate, variant("provider")] | Annotated[RemoteMcpIntegrationCreate, variant("mcp")],
+    Discriminator(_create_form),
+]
 
 
 class SyncLogRead(BaseModel):
@@ -94,6 +129,11 @@ class IntegrationDetail(Schema):
     scopes: list[str] = Field(examples=[["repo", "read:user"]])
     last_sync_at: UtcDatetime | None = Field(examples=["2025-12-03T10:00:00Z"])
     sync_logs: list[SyncLogRead] = Field(description="Newest first")
+
+
+class RemoteIntegrationDetail(IntegrationDetail):
+    kind: Literal["mcp"] = _kind_field()
+    remote_server: RemoteServerRead = _remote_server_field()
 
 
 class ToolInfo(Schema):

@@ -34,6 +34,7 @@ from platform_server.integrations.providers.base import (
 )
 from platform_server.integrations.providers.client import ProviderHttp
 from platform_server.integrations.registry import PROVIDER_CLASSES, get_provider
+from platform_server.integrations.remote_mcp.service import REMOTE_PROVIDER, remote_mcp_service
 from platform_server.integrations.repository import (
     IntegrationRepository,
     OAuthStateRepository,
@@ -274,11 +275,12 @@ class IntegrationService:
         self, session: AsyncSession, principal: Principal, deps: IntegrationDeps, integration_id: str
     ) -> None:
         integration = await self.get(session, principal, integration_id)
-        provider = get_provider(deps.settings, integration.provider)
-        await self._revoke(deps, provider, integration)
+        # A remote MCP server's static secret has nothing to revoke; deleting it cascades to its tools.
+        if integration.provider != REMOTE_PROVIDER:
+            await self._revoke(deps, get_provider(deps.settings, integration.provider), integration)
         await IntegrationRepository(session, principal.team_id).delete(integration)
         await session.flush()
-        logger.info("integration_deleted", integration_id=integration_id, provider=provider.name)
+        logger.info("integration_deleted", integration_id=integration_id, provider=integration.provider)
 
     async def _revoke(self, deps: IntegrationDeps, provider: Provider, integration: Integration) -> None:
         """Best effort: a grant the provider no longer knows, or a provider that is down, does not block deletion."""
@@ -325,7 +327,7 @@ class IntegrationService:
                 f"Integration {integration.id} is {integration.status}; only a connected integration can be enabled",
                 details={"integrationId": integration.id, "status": integration.status},
             )
-        tools = _checked_tools(integration.provider, data.enabled_tools)
+        provider, tools = await _enablement(session, principal, integration, data.enabled_tools)
         project = _checked_project(integration.provider, data.default_project)
         repository = WorkspaceIntegrationRepository(session, principal.team_id)
         access = await repository.get_for(workspace_id, integration.id)
@@ -336,7 +338,7 @@ class IntegrationService:
                 access.default_project = project
             await session.flush()
             return access, False
-        other = await repository.get_by_provider(workspace_id, integration.provider)
+        other = await repository.get_by_provider(workspace_id, provider)
         if other is not None:
             raise Conflict(
                 f"This workspace already has a {integration.provider} integration enabled "
@@ -348,7 +350,7 @@ class IntegrationService:
                 team_id=principal.team_id,
                 workspace_id=workspace_id,
                 integration_id=integration.id,
-                provider=integration.provider,
+                provider=provider,
                 enabled=True,
                 enabled_tools=tools,
                 default_project=project,
@@ -374,7 +376,7 @@ class IntegrationService:
         access, integration = await self._access(session, principal, workspace_id, integration_id)
         changes = data.changes()
         if "enabled_tools" in changes:
-            changes["enabled_tools"] = _checked_tools(integration.provider, changes["enabled_tools"])
+            _, changes["enabled_tools"] = await _enablement(session, principal, integration, changes["enabled_tools"])
         if "default_project" in changes:
             changes["default_project"] = _checked_project(integration.provider, changes["default_project"])
         for field, value in changes.items():
@@ -402,6 +404,15 @@ class IntegrationService:
     async def _workspace(self, session: AsyncSession, principal: Principal, workspace_id: str) -> None:
         if await WorkspaceRepository(session, principal.team_id).get(workspace_id) is None:
             raise ResourceNotFound("Workspace", workspace_id)
+
+
+async def _enablement(
+    session: AsyncSession, principal: Principal, integration: Integration, requested: list[str] | None
+) -> tuple[str, list[str]]:
+    """The enablement's provider key (one enablement per key and workspace) and its checked tools."""
+    if integration.provider == REMOTE_PROVIDER:
+        return await remote_mcp_service.enablement(session, principal.team_id, integration, requested)
+    return integration.provider, _checked_tools(integration.provider, requested)
 
 
 def _checked_tools(provider: str, requested: list[str] | None) -> list[str]:
@@ -433,6 +444,11 @@ def _checked_project(provider: str, project: str | None) -> str | None:
     syncs scope by it, so a value they would refuse is never stored (normalized, e.g. a Jira key uppercased)."""
     if project is None:
         return None
+    if provider == REMOTE_PROVIDER:
+        message = "A remote MCP server has no default project"
+        raise ValidationFailed(
+            message, details={"fields": [{"field": "body.defaultProject", "message": message, "type": "value_error"}]}
+        )
     try:
         return PROVIDER_CLASSES[provider].parse_project(project)
     except InvalidProject as exc:

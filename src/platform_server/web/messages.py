@@ -70,6 +70,11 @@ NOTICES = {
     ),
     "app_revoked": Banner(Tone.success, "The app was disconnected: its tokens no longer work."),
     "disconnected": Banner(Tone.success, "The integration was disconnected. The work items it imported are kept."),
+    "remote_connected": Banner(
+        Tone.success, "The remote MCP server is connected. Enable its tools for a workspace below."
+    ),
+    "tools_refreshed": Banner(Tone.success, "The server's tools were read again. Review any that changed."),
+    "tool_approved": Banner(Tone.success, "Approved: workspaces that enabled the tool get its current definition."),
     "enabled": Banner(Tone.success, "Saved: the integration is enabled for the workspace with the tools you chose."),
     "disabled": Banner(
         Tone.success, "The integration was removed from the workspace; its tools are no longer offered there."

@@ -27,6 +27,7 @@ from platform_server.gateway.dependencies import AuditWritten
 from platform_server.ids import is_valid_id
 from platform_server.integrations.providers.base import resolve_url
 from platform_server.integrations.registry import PROVIDER_CLASSES
+from platform_server.integrations.remote_mcp.service import remote_mcp_service
 from platform_server.integrations.router import integration_deps
 from platform_server.integrations.schemas import ProviderName, WorkspaceIntegrationEnable
 from platform_server.integrations.service import (
@@ -452,6 +453,82 @@ async def connect(
         return RedirectResponse(oauth_url, status_code=303, headers=_headers(request))
 
     return await _act(request, session, web, deps, csrf_token, start)
+
+
+@router.post("/integrations/mcp/connect", response_class=RedirectResponse)
+async def connect_remote(
+    request: Request,
+    session: SessionDep,
+    web: WebSessionDep,
+    deps: DepsDep,
+    csrf_token: CsrfField = "",
+    name: Annotated[str, Form(max_length=200)] = "",
+    url: Annotated[str, Form(max_length=2000)] = "",
+    transport: Annotated[str, Form(max_length=40)] = "",
+    auth_type: Annotated[str, Form(max_length=40)] = "",
+    header_name: Annotated[str, Form(max_length=100)] = "",
+    token: Annotated[str, Form(max_length=4096)] = "",
+    slug: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    if web is None:
+        return _to_sign_in(request)
+    form = {
+        "name": name.strip(),
+        "url": url.strip(),
+        "transport": transport,
+        "auth_type": auth_type,
+        "header_name": header_name.strip(),
+        "token": token,
+        "slug": slug.strip(),
+    }
+
+    async def start() -> Response:
+        integration = await settings_page_service.connect_remote(session, web.principal, deps, form)
+        location = f"{INTEGRATIONS_PATH}?{urlencode({'notice': 'remote_connected'})}#remote-{integration.id}"
+        return RedirectResponse(location, status_code=303, headers=_headers(request))
+
+    return await _act(request, session, web, deps, csrf_token, start)
+
+
+@router.post("/integrations/{integration_id}/tools/refresh", response_class=RedirectResponse)
+async def refresh_remote_tools(
+    request: Request,
+    session: SessionDep,
+    web: WebSessionDep,
+    deps: DepsDep,
+    integration_id: str,
+    csrf_token: CsrfField = "",
+) -> Response:
+    if web is None:
+        return _to_sign_in(request)
+
+    async def refresh() -> Response:
+        await remote_mcp_service.refresh(session, web.principal, deps.settings, deps.encryptor, integration_id)
+        location = f"{INTEGRATIONS_PATH}?{urlencode({'notice': 'tools_refreshed'})}#remote-{integration_id}"
+        return RedirectResponse(location, status_code=303, headers=_headers(request))
+
+    return await _act(request, session, web, deps, csrf_token, refresh)
+
+
+@router.post("/integrations/{integration_id}/tools/approve", response_class=RedirectResponse)
+async def approve_remote_tool(
+    request: Request,
+    session: SessionDep,
+    web: WebSessionDep,
+    deps: DepsDep,
+    integration_id: str,
+    csrf_token: CsrfField = "",
+    tool: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    if web is None:
+        return _to_sign_in(request)
+
+    async def approve() -> Response:
+        await remote_mcp_service.approve(session, web.principal, integration_id, tool)
+        location = f"{INTEGRATIONS_PATH}?{urlencode({'notice': 'tool_approved'})}#remote-{integration_id}"
+        return RedirectResponse(location, status_code=303, headers=_headers(request))
+
+    return await _act(request, session, web, deps, csrf_token, approve)
 
 
 @router.post("/integrations/{integration_id}/reconnect", response_class=RedirectResponse)

@@ -19,6 +19,13 @@ from platform_server.gateway.models import ToolCall
 from platform_server.integrations.catalog import provider_catalog
 from platform_server.integrations.models import Integration, SyncLog, WorkspaceIntegration
 from platform_server.integrations.providers.client import ProviderClient
+from platform_server.integrations.remote_mcp.models import ToolStatus
+from platform_server.integrations.remote_mcp.schemas import (
+    RemoteMcpIntegrationCreate,
+    RemoteServerRead,
+    RemoteToolRead,
+)
+from platform_server.integrations.remote_mcp.service import remote_mcp_service
 from platform_server.integrations.schemas import IntegrationCreate, ProviderInfo, ProviderName
 from platform_server.integrations.service import IntegrationDeps, integration_service
 from platform_server.integrations.sync.pairs import IMPORTERS
@@ -79,11 +86,26 @@ class IntegrationCard:
 
 
 @dataclass(frozen=True, slots=True)
+class RemoteServerCard:
+    """A remote MCP server: how it is reached, its tools with their approval status, and its workspaces."""
+
+    integration: Integration
+    server: RemoteServerRead
+    tools: list[RemoteToolRead]
+    workspaces: list[WorkspaceAccess]
+
+    @property
+    def approved_tools(self) -> list[RemoteToolRead]:
+        return [tool for tool in self.tools if tool.status is ToolStatus.approved]
+
+
+@dataclass(frozen=True, slots=True)
 class IntegrationsPage:
     providers: list[ProviderInfo]
     cards: list[IntegrationCard]
     workspaces: Sequence[Workspace]
     workspace_names: dict[str, str] = field(default_factory=dict)
+    remote_cards: list[RemoteServerCard] = field(default_factory=list)
 
     def sync_log(self, sync_log_id: str) -> tuple[IntegrationCard, SyncLog] | None:
         for card in self.cards:
@@ -118,7 +140,8 @@ class SettingsPageService:
                     calls[call.integration_id].append(call)
 
         cards = []
-        for integration in integrations:
+        # Remote MCP servers have a section of their own.
+        for integration in (integration for integration in integrations if integration.provider in by_provider):
             logs = await integration_service.sync_logs(session, principal, integration.id)
             workspace_rows = []
             for workspace in workspaces:
@@ -137,12 +160,42 @@ class SettingsPageService:
                     project_hint=project_hint(integration.provider),
                 )
             )
+        remote = await remote_mcp_service.reads(session, principal.team_id, integrations)
+        remote_cards = [
+            RemoteServerCard(
+                integration=by_id[integration_id],
+                server=server,
+                tools=(await remote_mcp_service.stored_tools(session, principal, integration_id)).tools,
+                workspaces=[
+                    WorkspaceAccess(workspace, accesses.get((workspace.id, integration_id))) for workspace in workspaces
+                ],
+            )
+            for integration_id, server in remote.items()
+        ]
         return IntegrationsPage(
             providers=providers,
             cards=cards,
             workspaces=workspaces,
             workspace_names={workspace.id: workspace.name for workspace in workspaces},
+            remote_cards=sorted(remote_cards, key=lambda card: card.integration.id, reverse=True),
         )
+
+    async def connect_remote(
+        self, session: AsyncSession, principal: Principal, deps: IntegrationDeps, form: dict[str, str]
+    ) -> Integration:
+        """The settings page's connect form: empty fields are left out, so the API's defaults and checks apply."""
+        auth = {"type": form["auth_type"] or "none", "token": form["token"], "header_name": form["header_name"]}
+        data = RemoteMcpIntegrationCreate.model_validate(
+            {
+                "kind": "mcp",
+                "name": form["name"],
+                "url": form["url"],
+                "transport": form["transport"] or "streamable_http",
+                "auth": {name: value for name, value in auth.items() if value},
+                **({"slug": form["slug"]} if form["slug"] else {}),
+            }
+        )
+        return await remote_mcp_service.create(session, principal, deps.settings, deps.encryptor, data)
 
     async def connect(
         self, session: AsyncSession, principal: Principal, deps: IntegrationDeps, provider: ProviderName

@@ -18,9 +18,11 @@ __all__ = [
     "ApiKeyRead",
     "AssistantToolCallRead",
     "AuthKind",
+    "AuthType",
     "BillingRead",
     "CatalogCategory",
     "CatalogServer",
+    "DefinitionChange",
     "ErrorBody",
     "ErrorResponse",
     "FeatureCreate",
@@ -61,6 +63,15 @@ __all__ = [
     "RegistryRemoteRead",
     "RegistryServerPage",
     "RegistryServerRead",
+    "RemoteAuth",
+    "RemoteIntegrationDetail",
+    "RemoteIntegrationRead",
+    "RemoteMcpIntegrationCreate",
+    "RemotePendingIntegration",
+    "RemoteServerRead",
+    "RemoteToolList",
+    "RemoteToolRead",
+    "ServerInfo",
     "SyncLogRead",
     "SyncRequest",
     "SyncResult",
@@ -72,6 +83,7 @@ __all__ = [
     "ToolCallRead",
     "ToolCallResult",
     "ToolInfo",
+    "ToolStatus",
     "Transport",
     "UsageRead",
     "UserCreate",
@@ -177,6 +189,8 @@ class ApiKeyCreated(TypedDict):
 AuthKind = Literal["oauth", "bearer", "none"]
 """How the server authorizes its callers: OAuth per the MCP authorization spec, a static bearer token (an API key or personal access token the admin pastes), or nothing."""
 
+AuthType = Literal["none", "oauth", "bearer", "header"]
+
 class BillingRead(TypedDict):
     plan: Literal["free", "pro"]
     status: str | None
@@ -197,6 +211,12 @@ class CatalogServer(TypedDict):
     transport: Transport
     docsUrl: str
     description: str
+
+
+class DefinitionChange(TypedDict):
+    field: str
+    approved: Any
+    current: Any
 
 
 class ErrorBody(TypedDict):
@@ -271,9 +291,36 @@ class PendingIntegration(TypedDict):
     createdAt: str
 
 
+class ServerInfo(TypedDict):
+    name: str | None
+    version: str | None
+    protocolVersion: str | None
+
+
+class RemoteServerRead(TypedDict):
+    url: str
+    transport: Transport
+    authType: AuthType
+    slug: str
+    toolCount: int
+    serverInfo: ServerInfo
+    toolsRefreshedAt: str | None
+
+
+class RemotePendingIntegration(TypedDict):
+    id: str
+    provider: str
+    name: str
+    status: IntegrationStatus
+    scopes: list[str]
+    createdAt: str
+    kind: NotRequired[Literal["mcp"]]
+    remoteServer: RemoteServerRead
+
+
 class IntegrationCreated(TypedDict):
-    integration: PendingIntegration
-    oauthUrl: str
+    integration: RemotePendingIntegration | PendingIntegration
+    oauthUrl: str | None
 
 
 class SyncLogRead(TypedDict):
@@ -313,8 +360,21 @@ class Pagination(TypedDict):
     total_pages: int
 
 
+class RemoteIntegrationRead(TypedDict):
+    id: str
+    provider: str
+    name: str
+    status: IntegrationStatus
+    providerAccountName: str | None
+    scopes: list[str]
+    lastSyncAt: str | None
+    createdAt: str
+    kind: NotRequired[Literal["mcp"]]
+    remoteServer: RemoteServerRead
+
+
 class IntegrationList(TypedDict):
-    integrations: list[IntegrationRead]
+    integrations: list[RemoteIntegrationRead | IntegrationRead]
     count: int
     pagination: Pagination
 
@@ -532,6 +592,55 @@ class RegistryServerRead(TypedDict):
 class RegistryServerPage(TypedDict):
     data: list[RegistryServerRead]
     nextCursor: str | None
+
+
+class RemoteAuth(TypedDict):
+    type: NotRequired[AuthType]
+    token: NotRequired[str | None]
+    headerName: NotRequired[str | None]
+    clientId: NotRequired[str | None]
+    clientSecret: NotRequired[str | None]
+
+
+class RemoteIntegrationDetail(TypedDict):
+    id: str
+    provider: str
+    name: str
+    status: IntegrationStatus
+    scopes: list[str]
+    lastSyncAt: str | None
+    syncLogs: list[SyncLogRead]
+    kind: NotRequired[Literal["mcp"]]
+    remoteServer: RemoteServerRead
+
+
+class RemoteMcpIntegrationCreate(TypedDict):
+    kind: Literal["mcp"]
+    name: str
+    url: str
+    transport: NotRequired[Transport]
+    auth: NotRequired[RemoteAuth]
+    slug: NotRequired[str | None]
+
+
+ToolStatus = Literal["approved", "changed", "new", "refused"]
+"""`approved` tools can be enabled and called; the others are withheld from every workspace."""
+
+class RemoteToolRead(TypedDict):
+    name: str
+    exposedName: str
+    status: ToolStatus
+    refusal: str | None
+    definition: dict[str, Any]
+    approvedDefinition: dict[str, Any] | None
+    changes: list[DefinitionChange]
+
+
+class RemoteToolList(TypedDict):
+    tools: list[RemoteToolRead]
+    count: int
+    refreshedAt: str | None
+    refreshError: str | None
 
 
 SyncType = Literal["import", "export"]
