@@ -112,6 +112,8 @@ class Settings(BaseSettings):
     JOBS_CONCURRENCY: int = Field(default=10, ge=1, le=1000)
     # PostgreSQL: `serve` also runs a procrastinate worker (what `serve --with-worker` sets); SQLite always does.
     JOBS_WORKER_IN_SERVE: bool = False
+    # The first retry of a failed job waits this long, each next one twice as long (at most 5 minutes).
+    JOBS_RETRY_BACKOFF_SECONDS: float = Field(default=2.0, ge=0)
     # A worker (or runner) silent for this long is presumed dead: its running jobs are retried elsewhere.
     JOBS_STALLED_SECONDS: float = Field(default=30.0, ge=1)
     # At shutdown (SIGTERM) running jobs get this long to finish before they are interrupted and released.

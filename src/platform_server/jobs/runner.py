@@ -23,6 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 
+from platform_server.config import Settings
 from platform_server.db import utcnow
 from platform_server.ids import new_id
 from platform_server.jobs.models import Job, JobStatus
@@ -35,9 +36,10 @@ logger = get_logger(__name__)
 MAX_BACKOFF_SECONDS = 300
 
 
-def backoff(attempt: int) -> timedelta:
-    """The wait before retrying a job whose attempt `attempt` (1-based) raised: 2, 4, 8, … seconds, capped."""
-    return timedelta(seconds=min(2**attempt, MAX_BACKOFF_SECONDS))
+def backoff(settings: Settings, attempt: int) -> timedelta:
+    """The wait before retrying a job whose attempt `attempt` (1-based) raised: JOBS_RETRY_BACKOFF_SECONDS,
+    then twice as long each time, capped."""
+    return timedelta(seconds=min(settings.JOBS_RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS))
 
 
 class InProcessRunner:
@@ -183,7 +185,9 @@ class InProcessRunner:
             await self._retry_or_fail(job, definition, exc.delay, exc.reason)
         except Exception as exc:
             logger.exception("job_failed", job_id=job.id, task=job.task_name, attempt=job.attempts)
-            await self._retry_or_fail(job, definition, backoff(job.attempts), f"{type(exc).__name__}: {exc}")
+            await self._retry_or_fail(
+                job, definition, backoff(self.resources.settings, job.attempts), f"{type(exc).__name__}: {exc}"
+            )
         else:
             await self._end(job, JobStatus.succeeded, None)
 

@@ -15,6 +15,7 @@ import contextlib
 import os
 import socket
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 import procrastinate
@@ -25,6 +26,7 @@ from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from sqlalchemy.engine import make_url
 
 from platform_server.config import Settings
+from platform_server.db import utcnow
 from platform_server.jobs.registry import TASKS, JobContext, JobResources, RetryLater, TaskDefinition
 from platform_server.jobs.runner import backoff
 from platform_server.log import get_logger
@@ -40,15 +42,16 @@ def psycopg_conninfo(database_url: str) -> str:
 
 
 class TaskRetryStrategy(BaseRetryStrategy):
-    def __init__(self, max_attempts: int) -> None:
+    def __init__(self, settings: Settings, max_attempts: int) -> None:
+        self.settings = settings
         self.max_attempts = max_attempts
 
     def get_retry_decision(self, *, exception: BaseException, job: ProcrastinateJob) -> RetryDecision | None:
         attempt = job.attempts + 1
         if attempt >= self.max_attempts:
             return None
-        delay = exception.delay if isinstance(exception, RetryLater) else backoff(attempt)
-        return RetryDecision(retry_in={"seconds": max(0, int(delay.total_seconds()))})
+        delay = exception.delay if isinstance(exception, RetryLater) else backoff(self.settings, attempt)
+        return RetryDecision(retry_at=utcnow() + max(delay, timedelta(0)))
 
 
 def build_app(settings: Settings, *, pool_size: int = 4) -> procrastinate.App:
@@ -57,11 +60,11 @@ def build_app(settings: Settings, *, pool_size: int = 4) -> procrastinate.App:
     )
     app = procrastinate.App(connector=connector)
     for definition in TASKS.values():
-        _register(app, definition)
+        _register(app, settings, definition)
     return app
 
 
-def _register(app: procrastinate.App, definition: TaskDefinition) -> None:
+def _register(app: procrastinate.App, settings: Settings, definition: TaskDefinition) -> None:
     async def run(context: procrastinate.JobContext, /, **arguments: Any) -> None:
         if definition.periodic is not None:
             # procrastinate passes the tick's timestamp to periodic tasks; ours take no arguments.
@@ -73,7 +76,7 @@ def _register(app: procrastinate.App, definition: TaskDefinition) -> None:
     task = app.task(
         name=definition.name,
         queue=definition.queue,
-        retry=TaskRetryStrategy(definition.max_attempts),
+        retry=TaskRetryStrategy(settings, definition.max_attempts),
         pass_context=True,
     )(run)
     if definition.periodic is not None:

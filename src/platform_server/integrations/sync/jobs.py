@@ -147,7 +147,7 @@ async def run_sync(ctx: JobContext, *, log_id: str) -> None:
     except ProviderRateLimited as exc:
         raise RetryLater(exc.message, timedelta(seconds=exc.retry_after_seconds)) from exc
     except ProviderUnavailable as exc:
-        raise RetryLater(exc.message, backoff(ctx.attempt)) from exc
+        raise RetryLater(exc.message, backoff(resources.settings, ctx.attempt)) from exc
     if last_attempt and isinstance(outcome.error, ProviderRateLimited | ProviderUnavailable):
         await _note_gave_up(ctx, log_id, outcome.error.message)
 
