@@ -47,8 +47,8 @@ async def start_sync(session: AsyncSession, plan: SyncPlan) -> SyncLog | None:
     try:
         job_id = await defer(session, SYNC_TASK, lock=lock, queueing_lock=lock, log_id=log.id)
     except AlreadyEnqueued:
-        await session.delete(log)
-        await session.flush()
+        # A job of the same run still waits (its log ended meanwhile): it is the one run, this log goes.
+        await SyncRepository(session).delete_log(log.id)
         return None
     log.job_id = job_id
     await SyncRepository(session).set_job(log.id, job_id)
@@ -139,26 +139,21 @@ async def run_sync(ctx: JobContext, *, log_id: str) -> None:
             # Disconnected, disabled or reconfigured since it was queued.
             await _fail(ctx, log_id, exc.message)
             return
-    last_attempt = ctx.attempt >= SYNC_MAX_ATTEMPTS
-    hold = () if last_attempt else (ProviderRateLimited, ProviderUnavailable)
     client = resources.token_manager.client_for(integration)
     try:
-        outcome = await sync_service.run(resources.sessionmaker, plan, log, client, hold=hold)
-    except ProviderRateLimited as exc:
-        raise RetryLater(exc.message, timedelta(seconds=exc.retry_after_seconds)) from exc
-    except ProviderUnavailable as exc:
+        await sync_service.run(
+            resources.sessionmaker, plan, log, client, hold=(ProviderRateLimited, ProviderUnavailable)
+        )
+    except (ProviderRateLimited, ProviderUnavailable) as exc:
+        # The log stays running with its cursor while the job waits; the next attempt resumes from there.
+        if ctx.attempt >= SYNC_MAX_ATTEMPTS:
+            await _fail(ctx, log_id, f"{exc.message}; gave up after {ctx.attempt} attempts, retried with backoff")
+            return
+        if isinstance(exc, ProviderRateLimited):
+            raise RetryLater(exc.message, timedelta(seconds=exc.retry_after_seconds)) from exc
         raise RetryLater(exc.message, backoff(resources.settings, ctx.attempt)) from exc
-    if last_attempt and isinstance(outcome.error, ProviderRateLimited | ProviderUnavailable):
-        await _note_gave_up(ctx, log_id, outcome.error.message)
 
 
 async def _fail(ctx: JobContext, log_id: str, reason: str) -> None:
     async with ctx.resources.sessionmaker() as session, session.begin():
         await SyncRepository(session).fail_running(reason, log_id=log_id)
-
-
-async def _note_gave_up(ctx: JobContext, log_id: str, message: str) -> None:
-    async with ctx.resources.sessionmaker() as session, session.begin():
-        await SyncRepository(session).set_error(
-            log_id, f"{message}; gave up after {ctx.attempt} attempts, retried with backoff"
-        )

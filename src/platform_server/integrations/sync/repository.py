@@ -6,7 +6,7 @@ from functools import cache
 from typing import Any
 from typing import cast as type_cast
 
-from sqlalchemy import Index, Insert, Select, Table, Text, and_, case, cast, func, or_, select, update
+from sqlalchemy import Index, Insert, Select, Table, Text, and_, case, cast, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -108,8 +108,8 @@ class SyncRepository:
         )
         return inserted.first() is not None
 
-    async def set_error(self, log_id: str, error: str) -> None:
-        await self.session.execute(update(SyncLog).where(SyncLog.id == log_id).values(error=error))
+    async def delete_log(self, log_id: str) -> None:
+        await self.session.execute(delete(SyncLog).where(SyncLog.id == log_id))
 
     async def set_job(self, log_id: str, job_id: str) -> None:
         await self.session.execute(update(SyncLog).where(SyncLog.id == log_id).values(job_id=job_id))
