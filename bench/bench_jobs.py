@@ -3,15 +3,16 @@
 
 For each worker count, on a fresh PostgreSQL database: `serve --sandbox` (which only enqueues) with GitHub
 connected through the sandbox's OAuth flow and enabled in `--integrations` workspaces (`acme/product`, whose
-size is the sandbox's `volume` knob); `--workers` `platform-server worker --sandbox` processes. All syncs are
-queued through the API (`"async": true`), and while they run a random worker is killed with SIGKILL every
-`--kill-every` seconds and started again (its jobs are recovered after `JOBS_STALLED_SECONDS`). When every
+size is the sandbox's `volume` knob); 1 or 2 `platform-server worker --sandbox` processes. All syncs are
+queued through the API (`"async": true`), and while they run a random worker is killed with SIGKILL `--kills`
+times, spread over the run (when a quarter, half, … of the syncs have completed), and started again at once
+(its jobs are recovered by a worker after `JOBS_STALLED_SECONDS`). When every
 sync log has ended, each must be `completed`, each workspace must hold exactly the repository's issues (0 lost)
 and no source key twice (0 duplicated), and the logs' `itemsSynced` must add up to the same total (no item
 counted twice by a resumed run). Prints syncs/s and items/s per worker count, then one JSON line.
 
     .venv/bin/python bench/bench_jobs.py [--postgres URL] [--integrations 200] [--volume 100] \
-        [--concurrency 10] [--kill-every 5]
+        [--concurrency 10] [--kills 3]
 
 The time from a pushed webhook to the item being visible is measured by the webhook triggers' benchmark part
 (`webhook_to_visible_seconds` in the JSON line; null until it exists).
@@ -24,6 +25,7 @@ import os
 import random
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -132,60 +134,59 @@ async def queue_syncs(server: Server, api_key: str, integration_id: str, workspa
             response = await http.post(f"/api/integrations/{integration_id}/sync", json=body)
             check(response.status_code == 202, response.text)
 
-        for first in range(0, len(workspaces), 16):
-            await asyncio.gather(*(start(workspace_id) for workspace_id in workspaces[first : first + 16]))
+        for first in range(0, len(workspaces), 8):
+            await asyncio.gather(*(start(workspace_id) for workspace_id in workspaces[first : first + 8]))
 
 
-async def run_once(args: argparse.Namespace, worker_count: int, workdir: Path) -> dict[str, Any]:
-    with fresh_postgres(args.postgres) as database_url:
-        port = free_port()
-        env = server_env(
-            database_url,
-            port,
-            PLATFORM_SANDBOX="1",
-            JOBS_STALLED_SECONDS=STALLED_SECONDS,
-            JOBS_CONCURRENCY=str(args.concurrency),
-        )
-        ids = bootstrap(env, workdir)
-        with Server(env, workdir, port, sandbox=True) as server:
-            integration_id, *workspaces = await setup(server, ids, args.integrations, args.volume)
-            expected = await repository_issues(server.base_url)
-            engine = create_async_engine(database_url)
-            try:
-                with Workers(env, workdir, worker_count, args.concurrency) as workers:
-                    started = time.perf_counter()
-                    await queue_syncs(server, ids["api_key"], integration_id, workspaces)
-                    next_kill = time.perf_counter() + args.kill_every
-                    while True:
-                        async with engine.connect() as connection:
-                            running = await connection.scalar(
-                                text("SELECT count(*) FROM sync_logs WHERE status = 'running'")
-                            )
-                        if running == 0:
-                            break
-                        if args.kill_every and time.perf_counter() >= next_kill:
-                            workers.kill_one()
-                            next_kill = time.perf_counter() + args.kill_every
-                        await asyncio.sleep(0.2)
-                    elapsed = time.perf_counter() - started
-                    kills = workers.kills
-                async with engine.connect() as connection:
-                    statuses = dict(
-                        (await connection.execute(text("SELECT status, count(*) FROM sync_logs GROUP BY status"))).all()
-                    )
-                    reported = await connection.scalar(text("SELECT coalesce(sum(items_synced), 0) FROM sync_logs"))
-                    per_workspace = dict(
-                        (
-                            await connection.execute(
-                                text("SELECT workspace_id, count(*) FROM work_items GROUP BY workspace_id")
-                            )
-                        ).all()
-                    )
-                    distinct_keys = await connection.scalar(
-                        text("SELECT count(DISTINCT (workspace_id, source_entity, external_id)) FROM work_items")
-                    )
-            finally:
-                await engine.dispose()
+async def run_once(args: argparse.Namespace, worker_count: int, workdir: Path, database_url: str) -> dict[str, Any]:
+    port = free_port()
+    env = server_env(
+        database_url,
+        port,
+        PLATFORM_SANDBOX="1",
+        JOBS_STALLED_SECONDS=STALLED_SECONDS,
+        JOBS_CONCURRENCY=str(args.concurrency),
+    )
+    ids = bootstrap(env, workdir)
+    with Server(env, workdir, port, sandbox=True) as server:
+        integration_id, *workspaces = await setup(server, ids, args.integrations, args.volume)
+        expected = await repository_issues(server.base_url)
+        engine = create_async_engine(database_url)
+        try:
+            with Workers(env, workdir, worker_count, args.concurrency) as workers:
+                started = time.perf_counter()
+                await queue_syncs(server, ids["api_key"], integration_id, workspaces)
+                kill_points = [len(workspaces) * (n + 1) // (args.kills + 1) for n in range(args.kills)]
+                while True:
+                    async with engine.connect() as connection:
+                        running = await connection.scalar(
+                            text("SELECT count(*) FROM sync_logs WHERE status = 'running'")
+                        )
+                    if running == 0:
+                        break
+                    if kill_points and len(workspaces) - running >= kill_points[0]:
+                        kill_points.pop(0)
+                        workers.kill_one()
+                    await asyncio.sleep(0.2)
+                elapsed = time.perf_counter() - started
+                kills = workers.kills
+            async with engine.connect() as connection:
+                statuses = dict(
+                    (await connection.execute(text("SELECT status, count(*) FROM sync_logs GROUP BY status"))).all()
+                )
+                reported = await connection.scalar(text("SELECT coalesce(sum(items_synced), 0) FROM sync_logs"))
+                per_workspace = dict(
+                    (
+                        await connection.execute(
+                            text("SELECT workspace_id, count(*) FROM work_items GROUP BY workspace_id")
+                        )
+                    ).all()
+                )
+                distinct_keys = await connection.scalar(
+                    text("SELECT count(DISTINCT (workspace_id, source_entity, external_id)) FROM work_items")
+                )
+        finally:
+            await engine.dispose()
     total = expected * len(workspaces)
     stored = sum(per_workspace.values())
     lost = sum(max(0, expected - per_workspace.get(workspace_id, 0)) for workspace_id in workspaces)
@@ -207,14 +208,21 @@ async def run_once(args: argparse.Namespace, worker_count: int, workdir: Path) -
     }
 
 
-async def main_async(args: argparse.Namespace) -> None:
+def run_all(args: argparse.Namespace) -> None:
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-jobs-") as scratch:
         for worker_count in (1, 2):
             workdir = Path(scratch) / f"workers-{worker_count}"
             workdir.mkdir()
             print(f"== {worker_count} worker process(es) ==", flush=True)
-            result = await run_once(args, worker_count, workdir)
+            try:
+                with fresh_postgres(args.postgres) as database_url:
+                    result = asyncio.run(run_once(args, worker_count, workdir, database_url))
+            except Exception:
+                # The scratch directory goes away with the run: show what the processes said first.
+                for log in sorted(workdir.glob("*.log")):
+                    print(f"--- {log.name}\n{log.read_text()[-4000:]}", file=sys.stderr)
+                raise
             print(
                 f"  {result['syncs']} syncs, {result['items']} items in {result['seconds']} s: "
                 f"{result['syncs_per_second']} syncs/s, {result['items_per_second']} items/s; "
@@ -227,7 +235,7 @@ async def main_async(args: argparse.Namespace) -> None:
         "integrations": args.integrations,
         "volume": args.volume,
         "concurrency": args.concurrency,
-        "kill_every_seconds": args.kill_every,
+        "kills": args.kills,
         "load_average": os.getloadavg()[0],
         "runs": {str(result["workers"]): result for result in results},
         "webhook_to_visible_seconds": None,
@@ -241,8 +249,8 @@ def main() -> None:
     parser.add_argument("--integrations", type=int, default=200, help="workspaces GitHub is enabled in")
     parser.add_argument("--volume", type=int, default=100, help="issues in the sandbox's acme/product")
     parser.add_argument("--concurrency", type=int, default=10, help="jobs per worker process")
-    parser.add_argument("--kill-every", type=float, default=5.0, help="seconds between kill -9 of a worker (0: none)")
-    asyncio.run(main_async(parser.parse_args()))
+    parser.add_argument("--kills", type=int, default=3, help="kill -9 of a random worker during each run")
+    run_all(parser.parse_args())
 
 
 if __name__ == "__main__":

@@ -160,3 +160,37 @@ async def test_cancel_refuses_members_other_teams_unknown_and_finished_runs(
     # it already: then it stopped without writing a page.
     assert state[0] in (("cancelled",) if is_postgres(app) else ("cancelled", "succeeded"))
     assert (await _logs(app))[0].status == "cancelled"
+
+
+async def test_many_workspaces_each_get_their_run_on_one_connection(
+    app: Any, client: httpx.AsyncClient, owner: Member
+) -> None:
+    # More runs than PostgreSQL plans a prepared statement for before it switches to a generic plan.
+    integration_id = await connect_and_enable(app, client, owner, "github")
+    workspaces = [owner.workspace_id]
+    for number in range(8):
+        created = await client.post("/api/workspaces", json={"name": f"Team {number}"}, headers=owner.headers)
+        assert created.status_code == 201, created.text
+        enabled = await client.post(
+            f"/api/workspaces/{created.json()['id']}/integrations",
+            json={"integrationId": integration_id, "defaultProject": "acme/product"},
+            headers=owner.headers,
+        )
+        assert enabled.status_code == 201, enabled.text
+        workspaces.append(created.json()["id"])
+    async with app.state.sessionmaker() as session, session.begin():
+        logs = [
+            await enqueue_sync(
+                session, team_id=owner.team_id, integration_id=integration_id, workspace_id=workspace, trigger="test"
+            )
+            for workspace in workspaces
+        ]
+        again = [
+            await enqueue_sync(
+                session, team_id=owner.team_id, integration_id=integration_id, workspace_id=workspace, trigger="test"
+            )
+            for workspace in workspaces
+        ]
+    assert all(log is not None for log in logs)
+    assert again == [None] * len(workspaces)
+    assert len(await _logs(app)) == len(workspaces)

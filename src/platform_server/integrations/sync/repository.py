@@ -6,7 +6,22 @@ from functools import cache
 from typing import Any
 from typing import cast as type_cast
 
-from sqlalchemy import Index, Insert, Select, Table, Text, and_, case, cast, delete, func, or_, select, update
+from sqlalchemy import (
+    Index,
+    Insert,
+    Select,
+    Table,
+    Text,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -102,7 +117,10 @@ class SyncRepository:
         inserted = await self.session.execute(
             statement.values(values)
             .on_conflict_do_nothing(
-                index_elements=[SyncLog.integration_id, SyncLog.workspace_id], index_where=SyncLog.status == RUNNING
+                index_elements=[SyncLog.integration_id, SyncLog.workspace_id],
+                # A literal, not a parameter: PostgreSQL matches the partial index by its predicate, and a
+                # generic plan (from the sixth execution of a prepared statement) cannot see a parameter's value.
+                index_where=SyncLog.status == literal_column(f"'{RUNNING}'"),
             )
             .returning(table.c.id)
         )
