@@ -1,5 +1,6 @@
 """Running jobs in tests, on either backend, with the app's own resources; reading a job's state."""
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +10,8 @@ from platform_server.db import utcnow
 from platform_server.jobs.models import Job
 from platform_server.jobs.worker import run_worker
 
+RUN_JOBS_SECONDS = 120.0
+
 
 async def run_jobs(app: Any) -> None:
     """Runs every due job to its end (retries scheduled later stay queued): on SQLite the app's in-process
@@ -17,7 +20,9 @@ async def run_jobs(app: Any) -> None:
     if runner is not None:
         await runner.drain()
         return
-    await run_worker(app.state.resources, concurrency=4, install_signal_handlers=False, wait=False)
+    # Bounded: a worker that failed to stop would otherwise hang the suite instead of failing the test.
+    async with asyncio.timeout(RUN_JOBS_SECONDS):
+        await run_worker(app.state.resources, concurrency=4, install_signal_handlers=False, wait=False)
 
 
 def is_postgres(app: Any) -> bool:

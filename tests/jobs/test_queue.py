@@ -2,6 +2,7 @@
 worker run in the test process (separate worker processes: test_workers.py)."""
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from platform_server.db import utcnow
 from platform_server.jobs.models import Job, JobStatus
 from platform_server.jobs.queue import AlreadyEnqueued, UnknownTask, cancel, defer, queue_stats
 from platform_server.jobs.registry import TASKS, JobContext, RetryLater, task
+from platform_server.jobs.worker import run_worker
 from platform_server.models import Team
 from tests.conftest import row_count
 from tests.jobs.helpers import is_postgres, job_state, run_jobs, run_until_finished
@@ -229,9 +231,6 @@ async def test_runner_recovers_a_job_whose_process_died(app: Any) -> None:
 
 
 async def test_periodic_tasks_run_on_their_schedule(app: Any) -> None:
-    if is_postgres(app):
-        pytest.skip("procrastinate's own periodic deferrer runs them on PostgreSQL")
-
     ran = asyncio.Event()
 
     @task("tests.jobs.every_second", periodic="* * * * * *")
@@ -239,12 +238,31 @@ async def test_periodic_tasks_run_on_their_schedule(app: Any) -> None:
         CALLS.append(("periodic", ctx.attempt, ""))
         ran.set()
 
+    # PostgreSQL: procrastinate's periodic deferrer, in a worker started after the task exists.
+    worker = (
+        asyncio.create_task(run_worker(app.state.resources, concurrency=2, install_signal_handlers=False))
+        if is_postgres(app)
+        else None
+    )
     try:
-        async with asyncio.timeout(30):
+        async with asyncio.timeout(60):
             await ran.wait()
     finally:
+        if worker is not None:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
         del TASKS["tests.jobs.every_second"]
     async with app.state.sessionmaker() as session:
+        if is_postgres(app):
+            ticks = text(
+                "SELECT count(*), count(DISTINCT defer_timestamp) FROM procrastinate_periodic_defers "
+                "WHERE task_name = 'tests.jobs.every_second'"
+            )
+            deferred, distinct = (await session.execute(ticks)).one()
+            assert deferred >= 1
+            assert distinct == deferred
+            return
         keys = (await session.scalars(select(Job.periodic_key).where(Job.task_name == "tests.jobs.every_second"))).all()
         distinct = await session.scalar(select(func.count(func.distinct(Job.periodic_key))))
     assert keys

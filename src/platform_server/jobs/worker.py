@@ -107,6 +107,8 @@ async def run_worker(
                 "additional_context": {RESOURCES_KEY: resources},
                 "install_signal_handlers": install_signal_handlers,
                 "wait": wait,
+                # A worker that stops once the queue is empty has no use for notifications of new jobs.
+                "listen_notify": wait,
                 "update_heartbeat_interval": max(0.5, stalled / 3),
                 "stalled_worker_timeout": stalled,
                 "shutdown_graceful_timeout": settings.JOBS_SHUTDOWN_GRACE_SECONDS,
