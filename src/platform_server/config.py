@@ -115,6 +115,17 @@ class Settings(BaseSettings):
     # The MCP Registry that `GET /api/integrations/mcp/registry` browses: the official one, a mirror or a
     # subregistry speaking the same API.
     MCP_REGISTRY_URL: str = "https://registry.modelcontextprotocol.io"
+
+    # Jobs one process runs at a time (a `worker`, or `serve`'s in-process runner).
+    JOBS_CONCURRENCY: int = Field(default=10, ge=1, le=1000)
+    # PostgreSQL: `serve` also runs a procrastinate worker (what `serve --with-worker` sets); SQLite always does.
+    JOBS_WORKER_IN_SERVE: bool = False
+    # The first retry of a failed job waits this long, each next one twice as long (at most 5 minutes).
+    JOBS_RETRY_BACKOFF_SECONDS: float = Field(default=2.0, ge=0)
+    # A worker (or runner) silent for this long is presumed dead: its running jobs are retried elsewhere.
+    JOBS_STALLED_SECONDS: float = Field(default=30.0, ge=1)
+    # At shutdown (SIGTERM) running jobs get this long to finish before they are interrupted and released.
+    JOBS_SHUTDOWN_GRACE_SECONDS: float = Field(default=30.0, ge=0)
     # In sandbox mode, serve provider calls to PUBLIC_BASE_URL/sandbox in-process (ASGI) instead of over the
     # network; turn off to measure the loopback path (benchmarks) or when PUBLIC_BASE_URL is another server.
     SANDBOX_IN_PROCESS: bool = True

@@ -16,9 +16,11 @@ from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from platform_server.config import Settings
 from platform_server.errors import NotFound, Unauthorized
+from platform_server.jobs.queue import queue_stats
 from platform_server.log import get_logger
 from platform_server.metrics.multiprocess import multiprocess_dir
 
@@ -112,3 +114,13 @@ class MetricsExporter:
         except Exception as exc:
             logger.warning("metrics_queue_stats_failed", error=type(exc).__name__)
             return None
+
+
+def job_queue_source(sessionmaker: async_sessionmaker[AsyncSession]) -> QueueStatsSource:
+    """The job layer's queues as the gauges read them: waiting jobs and the oldest one's age, per queue."""
+
+    async def read() -> Mapping[str, QueueStats]:
+        stats = await queue_stats(sessionmaker)
+        return {queue: QueueStats(queued, age) for queue, (queued, age) in stats.items()}
+
+    return read

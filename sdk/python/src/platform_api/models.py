@@ -73,6 +73,7 @@ __all__ = [
     "RemoteToolRead",
     "ServerInfo",
     "SyncLogRead",
+    "SyncLogState",
     "SyncRequest",
     "SyncResult",
     "SyncStarted",
@@ -641,6 +642,19 @@ class RemoteToolList(TypedDict):
     count: int
     refreshedAt: str | None
     refreshError: str | None
+
+
+class SyncLogState(TypedDict):
+    id: str
+    syncType: str
+    sourceEntity: str | None
+    targetEntity: str | None
+    status: str
+    itemsSynced: int
+    durationMs: int | None
+    error: str | None
+    startedAt: str
+    finishedAt: str | None
 
 
 SyncType = Literal["import", "export"]
