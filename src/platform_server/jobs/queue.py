@@ -7,6 +7,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
+class AlreadyEnqueued(Exception):
+    """A job with this queueing lock is already waiting; the new one was not added."""
+
+    def __init__(self, queueing_lock: str) -> None:
+        super().__init__(f"a job with queueing lock {queueing_lock!r} is already waiting")
+        self.queueing_lock = queueing_lock
+
+
 async def defer(
     session: AsyncSession,
     task_name: str,
