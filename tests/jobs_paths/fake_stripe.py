@@ -48,7 +48,8 @@ async def fake_stripe() -> AsyncIterator[FakeStripe]:
     app = Starlette(routes=[Route("/v1/subscriptions/{subscription_id}", retrieve)])
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
     serving = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
+    # uvicorn offers a flag, not an event, for "listening".
+    while not server.started:  # noqa: ASYNC110
         await asyncio.sleep(0.01)
     try:
         yield state
