@@ -8,6 +8,7 @@ from platform_server.features.models import Feature
 from platform_server.gateway.models import ToolCall
 from platform_server.integrations.models import Integration, OAuthState, SyncLog, WorkspaceIntegration
 from platform_server.integrations.sync.repository import RUNNING_GUARD
+from platform_server.jobs.models import LOCK_GUARD, QUEUEING_LOCK_GUARD, Job
 from platform_server.limits.models import AiUsage
 from platform_server.oauth_server.models import OAuthAuthorizationCode, OAuthClient, OAuthConsent, OAuthToken
 from platform_server.teams.models import Team, User
@@ -17,6 +18,8 @@ from platform_server.work_items.models import WorkItem
 from platform_server.workspaces.models import Workspace
 
 __all__ = [
+    "LOCK_GUARD",
+    "QUEUEING_LOCK_GUARD",
     "RUNNING_GUARD",
     "AiConversation",
     "AiMessage",
@@ -26,6 +29,7 @@ __all__ = [
     "EmailSuppression",
     "Feature",
     "Integration",
+    "Job",
     "OAuthAuthorizationCode",
     "OAuthClient",
     "OAuthConsent",
