@@ -7,18 +7,22 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select, update
 
 from platform_server.billing.models import StripePendingEvent, StripeSubscription
 from platform_server.billing.tasks import check_subscriptions, reconcile_waiting_events
 from platform_server.jobs.registry import JobContext
+from platform_server.limits.plans import PlanDirectory
 from platform_server.models import Team
 from tests.billing.conftest import PRO_PRICE, STRIPE_SECRET, T0, post_stripe, subscription_event
 from tests.billing.test_stripe_webhook import billing_state, stored_events, team_row
 from tests.conftest import Member, make_settings
 from tests.jobs_paths.fake_stripe import API_KEY, FakeStripe, fake_stripe
+from tests.limits.conftest import key_prefix
 
 MakeContext = Callable[..., JobContext]
+__all__ = ["key_prefix"]
 DAY = 86400
 
 
@@ -95,14 +99,10 @@ class TestWaitingEvents:
 
 
 @pytest.fixture
-async def stripe_api(app: Any, database: Any) -> AsyncIterator[FakeStripe]:
+async def stripe_api(app: Any) -> AsyncIterator[FakeStripe]:
     async with fake_stripe() as server:
-        app.state.settings = make_settings(
-            database.url,
-            STRIPE_WEBHOOK_SECRET=STRIPE_SECRET,
-            STRIPE_PRO_PRICE_IDS=PRO_PRICE,
-            STRIPE_API_KEY=API_KEY,
-            STRIPE_API_BASE_URL=server.base_url,
+        app.state.settings = app.state.settings.model_copy(
+            update={"STRIPE_API_KEY": SecretStr(API_KEY), "STRIPE_API_BASE_URL": server.base_url}
         )
         yield server
 
@@ -206,6 +206,29 @@ class TestSubscriptionCheck:
         assert sorted(stripe_api.requests) == ["sub_a", "sub_b"]
         assert (await team_row(app, owner.team_id)).plan == "pro"
         assert (await team_row(app, other_team.team_id)).billing_status == "unpaid"
+
+
+class TestPlanChangeAnnounced:
+    @pytest.fixture
+    def settings_overrides(self, redis_url: str, key_prefix: str) -> dict[str, Any]:
+        return {
+            "STRIPE_WEBHOOK_SECRET": STRIPE_SECRET,
+            "STRIPE_PRO_PRICE_IDS": PRO_PRICE,
+            "REDIS_URL": redis_url,
+            "REDIS_KEY_PREFIX": key_prefix,
+        }
+
+    async def test_a_corrected_plan_reaches_every_process_through_redis(
+        self, app: Any, client: httpx.AsyncClient, owner: Member, stripe_api: FakeStripe, job_context: MakeContext
+    ) -> None:
+        await post_stripe(client, subscription_event(team_id=owner.team_id, created=T0))
+        plans = PlanDirectory(app.state.sessionmaker, app.state.redis, app.state.settings)
+        assert await app.state.redis.get(plans.key(owner.team_id)) in (None, b"pro")
+        stripe_api.subscriptions["sub_1"] = api_subscription(team_id=owner.team_id, status="canceled")
+
+        await check_subscriptions(job_context())
+
+        assert await app.state.redis.get(plans.key(owner.team_id)) == b"free"
 
 
 async def test_without_an_api_key_stripe_is_not_asked(
