@@ -61,7 +61,7 @@ class EmailService:
         html: str | None = None,
     ) -> Email:
         """Records the email and defers its sending (`email.send`) in the caller's transaction: the row and the
-        job commit together or not at all. The same idempotency key returns the recorded email, unqueued again.
+        job commit together or not at all. The same idempotency key returns the recorded email and queues nothing.
         """
         repository = EmailRepository(session)
         existing = await repository.get_by_idempotency_key(idempotency_key)
