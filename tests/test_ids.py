@@ -1,9 +1,11 @@
 import threading
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from platform_server import ids
-from platform_server.ids import ID_LENGTH, SnowflakeGenerator, is_valid_id, new_id
+from platform_server.ids import ID_LENGTH, SnowflakeGenerator, first_id_at, is_valid_id, new_id
 
 
 def test_ids_are_19_digit_strings_in_time_order() -> None:
@@ -73,3 +75,15 @@ def test_sequence_overflow_waits_for_the_next_millisecond(monkeypatch: pytest.Mo
 )
 def test_is_valid_id(value: str, valid: bool) -> None:
     assert is_valid_id(value) is valid
+
+
+def test_first_id_at_separates_ids_minted_before_and_after() -> None:
+    before = new_id()
+    time.sleep(0.002)
+    moment = datetime.now(UTC)
+    time.sleep(0.002)
+    after = new_id()
+    boundary = first_id_at(moment)
+    assert len(boundary) == ID_LENGTH
+    assert before < boundary <= after
+    assert first_id_at(moment - timedelta(days=1)) < boundary

@@ -96,6 +96,22 @@ class Settings(BaseSettings):
     RESEND_API_KEY: SecretStr | None = None
     RESEND_API_BASE_URL: str = "https://api.resend.com"
     EMAIL_FROM: str = "Platform <noreply@platform.local>"
+    # Where the subscription check reads Stripe's API (tests point it at a local server).
+    STRIPE_API_BASE_URL: str = "https://api.stripe.com"
+    # A Stripe event waiting this long for its customer to be bound to a team is dropped (logged).
+    STRIPE_PENDING_EVENT_RETENTION_DAYS: int = Field(default=30, ge=1)
+
+    # Background maintenance: expired rows are deleted in batches, a bounded number per run.
+    CLEANUP_BATCH_SIZE: int = Field(default=1000, ge=1)
+    CLEANUP_MAX_BATCHES_PER_RUN: int = Field(default=10, ge=1)
+    # OAuth server codes and tokens are kept this long past their expiry: a replay inside it is still
+    # recognized as one (and revokes the family) instead of looking like an unknown token.
+    OAUTH_EXPIRED_GRANT_GRACE_SECONDS: int = Field(default=7 * 86400, ge=0)
+    WEBHOOK_EVENT_RETENTION_DAYS: int = Field(default=90, ge=1)
+    # Unset keeps the tool-call audit forever.
+    TOOL_CALL_RETENTION_DAYS: int | None = Field(default=None, ge=1)
+    # Integrations whose access token expires within this window are refreshed ahead of use.
+    TOKEN_REFRESH_AHEAD_SECONDS: int = Field(default=600, ge=60)
 
     RATE_LIMIT_ENABLED: bool = True
     RATE_LIMIT_FREE_PER_MINUTE: int = 100

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, CursorResult, Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped
 
@@ -61,3 +61,17 @@ class TeamScopedRepository(Repository[ModelT]):
             return None
         result: ModelT | None = await self.session.scalar(self.scoped().where(self.model.id == object_id))
         return result
+
+
+async def delete_batch(session: AsyncSession, model: type[Any], *conditions: ColumnElement[bool], limit: int) -> int:
+    """Deletes at most `limit` rows of `model` matching `conditions`; returns how many went.
+
+    Maintenance deletes in bounded batches, each in its own short transaction: one huge DELETE would hold
+    PostgreSQL's row locks, or SQLite's database-wide write lock, for as long as it runs.
+    """
+    batch = select(model.id).where(*conditions).limit(limit)
+    result = await session.execute(
+        delete(model).where(model.id.in_(batch)).execution_options(synchronize_session=False)
+    )
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)

@@ -21,6 +21,7 @@ from platform_server.webhook_events.models import WebhookEvent
 from tests.billing.conftest import T0, event_id, payment_failed_event, post_stripe, subscription_event
 from tests.billing.test_stripe_webhook import billing_state, stored_events, team_row
 from tests.conftest import Member, _create_postgres_database, make_settings, require_service, row_count
+from tests.jobs_paths.helpers import run_due_jobs
 
 MakeTeam = Callable[..., Coroutine[Any, Any, Member]]
 CUSTOMER = "cus_new"
@@ -155,6 +156,7 @@ class TestWaitingForTheTeam:
             assert (await post_stripe(client, checkout)).status_code == 200
         team = await team_row(app, owner.team_id)
         assert (team.plan, team.billing_status) == ("free", "past_due")
+        await run_due_jobs(app)
         assert len(resend_sandbox.emails) == 1
 
     async def test_a_binding_for_an_unknown_team_binds_nothing(

@@ -22,13 +22,15 @@ RESEND_BASE_URL = "http://testserver/sandbox/resend"
 
 @pytest.fixture
 async def resend_sandbox(app: Any) -> AsyncIterator[ResendSandboxStore]:
-    """Points the app's email sender at the sandbox over an in-process transport (no network)."""
+    """Points the app's email sender, the one its jobs use, at the sandbox over an in-process transport (no
+    network)."""
     sandbox = create_resend_sandbox({RESEND_API_KEY})
     sender = build_email_sender(app.state.settings, transport=resend_transport(sandbox))
-    previous = app.state.email_sender
-    app.state.email_sender = sender
+    resources = app.state.resources
+    previous = resources.email_sender
+    app.state.email_sender = resources.email_sender = sender
     yield sandbox.state.store
-    app.state.email_sender = previous
+    app.state.email_sender = resources.email_sender = previous
     await sender.aclose()
 
 

@@ -20,6 +20,7 @@ from tests.email.conftest import (
     resend_event,
     sign_resend,
 )
+from tests.jobs_paths.helpers import run_due_jobs
 
 pytestmark = pytest.mark.usefixtures("resend_sandbox")
 
@@ -34,17 +35,11 @@ def settings_overrides() -> dict[str, Any]:
 
 
 async def sent_email(app: Any, to: str = "ada@example.com", key: str = "k1") -> Email:
+    """Queued as a request queues it, then sent by its job."""
     async with app.state.sessionmaker() as session, session.begin():
-        return await email_service.send(
-            session,
-            app.state.email_sender,
-            app.state.settings,
-            to=to,
-            subject="Hi",
-            text="x",
-            kind="test",
-            idempotency_key=key,
-        )
+        email = await email_service.queue(session, to=to, subject="Hi", text="x", kind="test", idempotency_key=key)
+    await run_due_jobs(app)
+    return await reload(app, email.id)
 
 
 async def reload(app: Any, email_id: str) -> Email:

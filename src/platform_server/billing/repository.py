@@ -7,7 +7,7 @@ from sqlalchemy import bindparam, delete, func, insert, select
 from platform_server.billing.models import StripePendingEvent, StripeSubscription
 from platform_server.ids import is_valid_id
 from platform_server.repository import Repository
-from platform_server.teams.models import Role, Team, User
+from platform_server.teams.models import Plan, Role, Team, User
 from platform_server.webhook_events.models import WebhookEvent, WebhookSource
 
 # Built once: every Stripe event runs them, and building a statement costs more than running it on SQLite.
@@ -103,6 +103,39 @@ class BillingRepository(Repository[StripeSubscription]):
         await self.session.execute(
             delete(StripePendingEvent).where(StripePendingEvent.webhook_event_id == webhook_event_id)
         )
+
+    async def waiting_customers_with_team(self, limit: int) -> list[str]:
+        """Customers with events still waiting although a team is bound to them now (a binding the webhook path
+        did not see: written by hand, or before the events were stored as waiting)."""
+        rows = await self.session.scalars(
+            select(StripePendingEvent.stripe_customer_id)
+            .join(Team, Team.stripe_customer_id == StripePendingEvent.stripe_customer_id)
+            .distinct()
+            .order_by(StripePendingEvent.stripe_customer_id)
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def pending_created_before(self, created_before: int, limit: int) -> list[tuple[str, str, str]]:
+        """(webhook event row id, Stripe event id, customer) of events that have waited since before then."""
+        rows = await self.session.execute(
+            select(StripePendingEvent.webhook_event_id, WebhookEvent.external_id, StripePendingEvent.stripe_customer_id)
+            .join(WebhookEvent, WebhookEvent.id == StripePendingEvent.webhook_event_id)
+            .where(StripePendingEvent.event_created < created_before)
+            .order_by(StripePendingEvent.event_created)
+            .limit(limit)
+        )
+        return [(row_id, event_id, customer) for row_id, event_id, customer in rows]
+
+    async def pro_team_subscriptions(self, after_team_id: str, limit: int) -> list[tuple[str, str]]:
+        """(team id, Stripe subscription id) of Pro teams, in team id order from `after_team_id` (a page)."""
+        rows = await self.session.execute(
+            select(Team.id, Team.stripe_subscription_id)
+            .where(Team.plan == Plan.pro, Team.stripe_subscription_id.is_not(None), Team.id > after_team_id)
+            .order_by(Team.id)
+            .limit(limit)
+        )
+        return [(team_id, subscription_id) for team_id, subscription_id in rows if subscription_id is not None]
 
     async def team_owners(self, team_id: str) -> Sequence[User]:
         rows = await self.session.scalars(

@@ -58,7 +58,7 @@ async def receive_stripe_webhook(
         # the commit, or a request in between could cache the old plan again.
         with refused_values_answer_400():
             async with state.sessionmaker() as session, session.begin():
-                outcome = await billing_service.handle_stripe_event(session, state.settings, state.email_sender, event)
+                outcome = await billing_service.handle_stripe_event(session, state.settings, event)
         delivery.outcome = outcome.outcome
     for team_id in outcome.plan_changed_team_ids:
         await plan_changed(state, team_id)

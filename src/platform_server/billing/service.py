@@ -10,7 +10,6 @@ from platform_server.auth.principal import Principal
 from platform_server.billing.models import StripeSubscription
 from platform_server.billing.repository import BillingRepository
 from platform_server.config import Settings
-from platform_server.email.sender import EmailSender
 from platform_server.email.service import email_service
 from platform_server.log import get_logger
 from platform_server.teams.models import Plan, Team
@@ -95,7 +94,6 @@ class _Delivery:
 
     session: AsyncSession
     settings: Settings
-    sender: EmailSender
     plan_changed: list[str] = field(default_factory=list)
 
     def plan_changed_for(self, team_id: str | None) -> None:
@@ -109,7 +107,7 @@ class BillingService:
         return team
 
     async def handle_stripe_event(
-        self, session: AsyncSession, settings: Settings, sender: EmailSender, event: dict[str, Any]
+        self, session: AsyncSession, settings: Settings, event: dict[str, Any]
     ) -> StripeOutcome:
         """Stores the event once by id and applies it in the caller's transaction: both commit or neither.
 
@@ -125,9 +123,71 @@ class BillingService:
             row_id = await self._still_waiting(BillingRepository(session), event["id"])
             if row_id is None:
                 return StripeOutcome(WebhookOutcome.duplicate)
-        delivery = _Delivery(session, settings, sender)
+        delivery = _Delivery(session, settings)
         outcome = await self._process(delivery, row_id, event, waiting=waiting)
         return StripeOutcome(outcome, plan_changed_team_ids=tuple(delivery.plan_changed))
+
+    async def waiting_customers_with_team(self, session: AsyncSession, limit: int) -> list[str]:
+        return await BillingRepository(session).waiting_customers_with_team(limit)
+
+    async def pro_team_subscriptions(
+        self, session: AsyncSession, after_team_id: str, limit: int
+    ) -> list[tuple[str, str]]:
+        return await BillingRepository(session).pro_team_subscriptions(after_team_id, limit)
+
+    async def apply_waiting_for_bound_customer(
+        self, session: AsyncSession, settings: Settings, customer_id: str
+    ) -> tuple[str, ...]:
+        """Applies, oldest first, the events still waiting for a customer a team is bound to now, through the
+        same binding step a webhook takes; returns the teams whose plan changed."""
+        team = await BillingRepository(session).lock_team_by_customer(customer_id)
+        if team is None:
+            return ()
+        delivery = _Delivery(session, settings)
+        await self._bind_customer(delivery, team, customer_id)
+        return tuple(delivery.plan_changed)
+
+    async def drop_waiting_created_before(self, session: AsyncSession, created_before: int, limit: int) -> int:
+        """Stops waiting for events older than the retention: their customer never became a team's. The events
+        themselves stay stored (webhook_events), so a redelivery is still recognized."""
+        repository = BillingRepository(session)
+        waiting = await repository.pending_created_before(created_before, limit)
+        for row_id, stripe_event_id, customer_id in waiting:
+            await repository.remove_pending(row_id)
+            logger.warning("stripe_waiting_event_dropped", event_id=stripe_event_id, customer_id=customer_id)
+        return len(waiting)
+
+    async def correct_subscription(
+        self, session: AsyncSession, settings: Settings, subscription: dict[str, Any], observed_at: int
+    ) -> tuple[str, ...]:
+        """Applies a subscription as Stripe's API shows it at `observed_at` when it differs from ours (a missed
+        webhook), as if an update event had been created then: the webhook's own path, and an event created
+        later still wins. Returns the teams whose plan changed."""
+        snapshot = _parse_subscription(subscription)
+        if snapshot is None:
+            logger.warning("stripe_subscription_unreadable", subscription_id=subscription.get("id"))
+            return ()
+        repository = BillingRepository(session)
+        team_id = await repository.subscription_team_id(snapshot.subscription_id)
+        stored = _find(await repository.team_subscriptions(team_id), snapshot.subscription_id) if team_id else None
+        if stored is not None and _matches(stored, snapshot):
+            return ()
+        logger.warning(
+            "stripe_subscription_drift",
+            subscription_id=snapshot.subscription_id,
+            stored_status=stored.status if stored is not None else None,
+            status=snapshot.status,
+        )
+        event = {
+            "id": f"reconciliation/{snapshot.subscription_id}/{observed_at}",
+            "type": "customer.subscription.updated",
+            "created": observed_at,
+            "data": {"object": subscription},
+        }
+        delivery = _Delivery(session, settings)
+        await self._subscription_changed(delivery, event, subscription)
+        await session.flush()
+        return tuple(delivery.plan_changed)
 
     async def _still_waiting(self, repository: BillingRepository, stripe_event_id: str) -> str | None:
         pending = await repository.pending_event(stripe_event_id)
@@ -271,10 +331,8 @@ class BillingService:
         subject, text = _payment_failed_message(team, invoice, attempt)
         for owner in await BillingRepository(delivery.session).team_owners(team.id):
             # One email per owner per payment attempt, however often Stripe delivers the event.
-            await email_service.send(
+            await email_service.queue(
                 delivery.session,
-                delivery.sender,
-                delivery.settings,
                 to=owner.email,
                 subject=subject,
                 text=text,
@@ -331,6 +389,15 @@ def _derive_team_billing(team: Team, subscriptions: list[StripeSubscription], se
     team.plan_period_end = primary.current_period_end
     team.cancel_at_period_end = primary.cancel_at_period_end
     return team.id if team.plan != previous_plan else None
+
+
+def _matches(stored: StripeSubscription, snapshot: SubscriptionSnapshot) -> bool:
+    return (
+        stored.status == snapshot.status
+        and sorted(stored.price_ids) == sorted(snapshot.price_ids)
+        and stored.current_period_end == snapshot.current_period_end
+        and stored.cancel_at_period_end == snapshot.cancel_at_period_end
+    )
 
 
 def _find(subscriptions: list[StripeSubscription], subscription_id: str | None) -> StripeSubscription | None:

@@ -31,6 +31,9 @@ class Email(IdMixin, TimestampMixin, Base):
     kind: Mapped[str] = mapped_column(String(60))
     to_address: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(500))
+    # Kept until the job that sends the email has read it: the request only records, a worker sends.
+    text_body: Mapped[str | None] = mapped_column(Text)
+    html_body: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(30), default=EmailStatus.queued)
     # Sent to Resend as Idempotency-Key as well, so a retried send can never deliver twice.
     idempotency_key: Mapped[str] = mapped_column(String(256), unique=True)

@@ -5,7 +5,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from platform_server.db import utcnow
 from platform_server.email.models import Email, EmailSuppression
-from platform_server.ids import new_id
+from platform_server.ids import is_valid_id, new_id
 from platform_server.repository import Repository
 
 
@@ -17,6 +17,14 @@ class EmailRepository(Repository[Email]):
     async def get_by_idempotency_key(self, key: str) -> Email | None:
         found: Email | None = await self.session.scalar(select(Email).where(Email.idempotency_key == key))
         return found
+
+    async def get(self, email_id: str) -> Email | None:
+        return await self.session.get(Email, email_id) if is_valid_id(email_id) else None
+
+    async def get_for_update(self, email_id: str) -> Email | None:
+        if not is_valid_id(email_id):
+            return None
+        return await self.session.get(Email, email_id, with_for_update=True, populate_existing=True)
 
     async def get_by_resend_id_for_update(self, resend_id: str) -> Email | None:
         # The row lock serializes concurrent events for one email on PostgreSQL; SQLite's write lock does so.

@@ -1,12 +1,14 @@
 """Where email goes: Resend's HTTP API when RESEND_API_KEY is set, otherwise a development log."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 from importlib.metadata import version
 from typing import Protocol
 
 import httpx
 
 from platform_server.config import Settings
+from platform_server.integrations.providers.client import parse_retry_after
 from platform_server.log import get_logger
 
 logger = get_logger("platform_server.email")
@@ -26,11 +28,13 @@ class OutboundEmail:
 
 
 class EmailSendFailed(Exception):
-    """`transient` failures (network, 429, 5xx) are worth retrying with the same idempotency key."""
+    """`transient` failures (network, 429, 5xx) are worth retrying with the same idempotency key, after
+    `retry_after` when Resend said how long to wait."""
 
-    def __init__(self, message: str, *, transient: bool) -> None:
+    def __init__(self, message: str, *, transient: bool, retry_after: timedelta | None = None) -> None:
         super().__init__(message)
         self.transient = transient
+        self.retry_after = retry_after
 
 
 class EmailSender(Protocol):
@@ -71,7 +75,9 @@ class ResendSender:
             reason = f"Resend could not be reached: {type(exc).__name__}"
             raise EmailSendFailed(reason, transient=True) from exc
         if response.status_code == 429 or response.status_code >= 500:
-            raise EmailSendFailed(f"Resend answered {response.status_code}", transient=True)
+            raise EmailSendFailed(
+                f"Resend answered {response.status_code}", transient=True, retry_after=_retry_after(response)
+            )
         if response.is_error:
             raise EmailSendFailed(f"Resend refused the email: {_error_message(response)}", transient=False)
         email_id = _json_field(response, "id")
@@ -107,6 +113,11 @@ def _json_field(response: httpx.Response, field: str) -> str | None:
         return None
     value = payload.get(field) if isinstance(payload, dict) else None
     return value if isinstance(value, str) and value else None
+
+
+def _retry_after(response: httpx.Response) -> timedelta | None:
+    seconds = parse_retry_after(response.headers.get("retry-after"))
+    return timedelta(seconds=seconds) if seconds is not None else None
 
 
 def _error_message(response: httpx.Response) -> str:

@@ -1,4 +1,5 @@
-"""Sending email (a row per recipient, suppressed addresses skipped) and applying Resend's delivery events."""
+"""Email: recorded per recipient in the request (suppressed addresses skipped), sent by a job, and Resend's
+delivery events applied."""
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -10,13 +11,16 @@ from platform_server.config import Settings
 from platform_server.db import utcnow
 from platform_server.email.models import Email, EmailStatus
 from platform_server.email.repository import EmailRepository, EmailSuppressionRepository
-from platform_server.email.sender import EmailSender, EmailSendFailed, OutboundEmail
-from platform_server.errors import ServiceUnavailable
+from platform_server.email.sender import OutboundEmail
+from platform_server.jobs.queue import defer
 from platform_server.log import get_logger
 from platform_server.webhook_events.models import WebhookOutcome, WebhookSource
 from platform_server.webhook_events.repository import WebhookEventRepository
 
 logger = get_logger("platform_server.email")
+
+# The job that sends a queued email (email/tasks.py); named here so that queueing needs no import of the task.
+SEND_EMAIL_TASK = "email.send"
 
 # Delivery states only move forward. A late `delivered` never undoes `opened`, and nothing undoes `bounced`.
 _STATUS_RANK: dict[str, int] = {
@@ -34,10 +38,6 @@ _STATUS_RANK: dict[str, int] = {
 }
 
 
-class EmailUnavailable(ServiceUnavailable):
-    pass
-
-
 @dataclass(frozen=True, slots=True)
 class ResendOutcome:
     outcome: WebhookOutcome
@@ -48,11 +48,9 @@ def normalize_address(address: str) -> str:
 
 
 class EmailService:
-    async def send(
+    async def queue(
         self,
         session: AsyncSession,
-        sender: EmailSender,
-        settings: Settings,
         *,
         to: str,
         subject: str,
@@ -62,10 +60,8 @@ class EmailService:
         team_id: str | None = None,
         html: str | None = None,
     ) -> Email:
-        """Records the email and sends it once: the same idempotency key returns the recorded email.
-
-        A transient provider failure raises EmailUnavailable, so the caller's transaction rolls back and a
-        retry sends again under the same key (Resend deduplicates it); a refusal is recorded as `failed`.
+        """Records the email and defers its sending (`email.send`) in the caller's transaction: the row and the
+        job commit together or not at all. The same idempotency key returns the recorded email and queues nothing.
         """
         repository = EmailRepository(session)
         existing = await repository.get_by_idempotency_key(idempotency_key)
@@ -78,6 +74,8 @@ class EmailService:
                 kind=kind,
                 to_address=address,
                 subject=subject,
+                text_body=text,
+                html_body=html,
                 idempotency_key=idempotency_key,
                 status=EmailStatus.queued,
                 events=[],
@@ -90,27 +88,44 @@ class EmailService:
             logger.info("email_suppressed", email_id=email.id, kind=kind)
             return email
         await session.flush()
-        message = OutboundEmail(settings.EMAIL_FROM, address, subject, text, idempotency_key, html)
-        try:
-            provider_id = await sender.send(message)
-        except EmailSendFailed as exc:
-            if exc.transient:
-                raise EmailUnavailable(
-                    "The email provider is unavailable; retry later", details={"kind": kind}
-                ) from exc
-            email.status = EmailStatus.failed
-            email.error = str(exc)
-            email.events = [_event_record(EmailStatus.failed, utcnow())]
-            await session.flush()
-            logger.warning("email_refused", email_id=email.id, kind=kind, error=str(exc))
-            return email
+        await defer(session, SEND_EMAIL_TASK, email_id=email.id)
+        return email
+
+    async def outbound(self, session: AsyncSession, settings: Settings, email_id: str) -> OutboundEmail | None:
+        """The message to send for a queued email; None once it is sent, failed or gone (a job run again)."""
+        email = await EmailRepository(session).get(email_id)
+        if email is None or email.status != EmailStatus.queued:
+            return None
+        return OutboundEmail(
+            settings.EMAIL_FROM,
+            email.to_address,
+            email.subject,
+            email.text_body or "",
+            email.idempotency_key,
+            email.html_body,
+        )
+
+    async def record_sent(self, session: AsyncSession, email_id: str, provider_id: str | None) -> None:
+        email = await EmailRepository(session).get_for_update(email_id)
+        if email is None or email.status != EmailStatus.queued:
+            return
         now = utcnow()
         email.resend_id = provider_id
         email.status = EmailStatus.sent
         email.sent_at = now
         email.events = [_event_record(EmailStatus.sent, now)]
+        email.text_body = email.html_body = None
         await session.flush()
-        return email
+
+    async def record_failed(self, session: AsyncSession, email_id: str, reason: str) -> None:
+        email = await EmailRepository(session).get_for_update(email_id)
+        if email is None or email.status != EmailStatus.queued:
+            return
+        email.status = EmailStatus.failed
+        email.error = reason
+        email.events = [_event_record(EmailStatus.failed, utcnow())]
+        await session.flush()
+        logger.warning("email_failed", email_id=email.id, kind=email.kind, error=reason)
 
     async def handle_resend_event(self, session: AsyncSession, svix_id: str, payload: dict[str, Any]) -> ResendOutcome:
         """Stores the event once (by svix-id) and applies it to the email it is about, if we sent it."""

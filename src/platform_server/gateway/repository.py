@@ -10,7 +10,7 @@ from platform_server.integrations.models import Integration, WorkspaceIntegratio
 from platform_server.integrations.remote_mcp.federation import RemoteTool, load_remote_tools
 from platform_server.integrations.remote_mcp.service import REMOTE_PROVIDER
 from platform_server.pagination import PageParams
-from platform_server.repository import TeamScopedRepository
+from platform_server.repository import Repository, TeamScopedRepository, delete_batch
 from platform_server.workspaces.models import Workspace
 
 
@@ -26,6 +26,16 @@ class ToolCallRepository(TeamScopedRepository[ToolCall]):
         if outcome is not None:
             statement = statement.where(ToolCall.outcome == outcome)
         return await self.paginate(statement.order_by(ToolCall.id.desc()), params)
+
+
+class ToolCallRetentionRepository(Repository[ToolCall]):
+    """Across teams: how long the audit is kept is the platform's setting, not a team's."""
+
+    model = ToolCall
+
+    async def delete_created_before(self, first_kept_id: str, limit: int) -> int:
+        # Ids are time-ordered: the primary key finds old calls, no index on created_at is needed.
+        return await delete_batch(self.session, ToolCall, ToolCall.id < first_kept_id, limit=limit)
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,7 +65,7 @@ class OAuthState(IdMixin, Base):
     code_verifier_encrypted: Mapped[str | None] = mapped_column(Text)
     redirect_uri: Mapped[str] = mapped_column(String(2000))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
     used_at: Mapped[datetime | None]
 
 

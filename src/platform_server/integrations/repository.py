@@ -1,12 +1,18 @@
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.engine import CursorResult
 
-from platform_server.integrations.models import Integration, OAuthState, SyncLog, WorkspaceIntegration
+from platform_server.integrations.models import (
+    Integration,
+    IntegrationStatus,
+    OAuthState,
+    SyncLog,
+    WorkspaceIntegration,
+)
 from platform_server.pagination import PageParams
-from platform_server.repository import Repository, TeamScopedRepository
+from platform_server.repository import Repository, TeamScopedRepository, delete_batch
 
 
 class IntegrationRepository(TeamScopedRepository[Integration]):
@@ -66,6 +72,32 @@ class OAuthStateRepository(Repository[OAuthState]):
 
     async def delete_expired(self, team_id: str, now: datetime) -> None:
         await self.session.execute(delete(OAuthState).where(OAuthState.team_id == team_id, OAuthState.expires_at < now))
+
+    async def delete_expired_batch(self, now: datetime, limit: int) -> int:
+        """Across teams (maintenance): an expired state can no longer finish a connection, used or not."""
+        return await delete_batch(self.session, OAuthState, OAuthState.expires_at < now, limit=limit)
+
+
+class TokenExpiryRepository(Repository[Integration]):
+    """Across teams (maintenance): which connections hold a token about to expire."""
+
+    model = Integration
+
+    async def expiring_before(self, before: datetime, limit: int) -> list[str]:
+        """Ids of usable integrations whose main or Slack user token expires before `before` and can be
+        refreshed (a refresh token is stored), soonest first."""
+        usable = Integration.status.in_((IntegrationStatus.connected, IntegrationStatus.error))
+        main_due = and_(Integration.refresh_token_encrypted.is_not(None), Integration.token_expires_at < before)
+        user_due = and_(
+            Integration.user_refresh_token_encrypted.is_not(None), Integration.user_token_expires_at < before
+        )
+        rows = await self.session.scalars(
+            select(Integration.id)
+            .where(usable, or_(main_due, user_due))
+            .order_by(func.coalesce(Integration.token_expires_at, Integration.user_token_expires_at))
+            .limit(limit)
+        )
+        return list(rows)
 
 
 class SyncLogRepository(TeamScopedRepository[SyncLog]):

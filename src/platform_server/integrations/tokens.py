@@ -116,8 +116,8 @@ def open_token(encryptor: Encryptor, integration: Integration, field: str) -> st
     return encryptor.decrypt(sealed, _associated_data(integration.id, field))
 
 
-def _fresh(expires_at: datetime | None) -> bool:
-    return expires_at is None or expires_at - utcnow() > REFRESH_MARGIN
+def _fresh(expires_at: datetime | None, margin: timedelta = REFRESH_MARGIN) -> bool:
+    return expires_at is None or expires_at - utcnow() > margin
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,9 +219,18 @@ class TokenManager:
             )
         logger.warning("integration_expired", integration_id=integration_id, reason=_REJECTED_AFTER_REFRESH)
 
-    async def refresh(self, integration_id: str, *, rejected_token: str | None, user: bool = False) -> str:
+    async def refresh(
+        self,
+        integration_id: str,
+        *,
+        rejected_token: str | None,
+        user: bool = False,
+        margin: timedelta = REFRESH_MARGIN,
+    ) -> str:
         """Refreshes unless someone else already did; `rejected_token` is the token a provider answered 401 to.
-        `user` refreshes Slack's user token (on its own refresh token) instead of the main one."""
+        `user` refreshes Slack's user token (on its own refresh token) instead of the main one. Without a
+        rejected token, only a token expiring within `margin` is refreshed (the proactive refresh job looks
+        further ahead than a request does)."""
         kind = _USER if user else _MAIN
         lock = self._locks.get(integration_id)
         if lock is None:
@@ -238,7 +247,7 @@ class TokenManager:
                 current = self._open(integration, kind.token) or ""
             if rejected_token is not None and current != rejected_token:
                 return current
-            if rejected_token is None and _fresh(kind.expiry(integration)):
+            if rejected_token is None and _fresh(kind.expiry(integration), margin):
                 return current
             outcome = await self._refresh_locked(integration, current, kind, rejected=rejected_token is not None)
         # Raised only after the commit, so the status change that explains the failure is kept.

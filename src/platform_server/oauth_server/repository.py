@@ -13,6 +13,7 @@ from platform_server.oauth_server.models import (
     OAuthToken,
     TokenKind,
 )
+from platform_server.repository import delete_batch
 from platform_server.teams.models import User
 from platform_server.workspaces.models import Workspace
 
@@ -100,6 +101,15 @@ class OAuthRepository:
                 OAuthClient.registration == ClientRegistration.dynamic, OAuthClient.expires_at <= now
             )
         )
+
+    async def delete_codes_expired_before(self, before: datetime, limit: int) -> int:
+        return await delete_batch(
+            self.session, OAuthAuthorizationCode, OAuthAuthorizationCode.expires_at < before, limit=limit
+        )
+
+    async def delete_tokens_expired_before(self, before: datetime, limit: int) -> int:
+        """Access and refresh tokens alike; a family is gone once its last token is."""
+        return await delete_batch(self.session, OAuthToken, OAuthToken.expires_at < before, limit=limit)
 
     async def workspace(self, workspace_id: str) -> Workspace | None:
         return await self.session.get(Workspace, workspace_id)

@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 MAX_RECIPIENTS = 50
+RATE_LIMITED_HEADERS = {"ratelimit-limit": "2", "ratelimit-remaining": "0", "ratelimit-reset": "1", "retry-after": "1"}
 
 
 @dataclass
@@ -87,8 +88,12 @@ def create_resend_sandbox(api_keys: set[str] | None = None) -> Starlette:
             return _error(403, "missing_user_agent", "Requests must carry a User-Agent header")
         if store.fail_next:
             status = store.fail_next.pop(0)
-            name = "rate_limit_exceeded" if status == 429 else "internal_server_error"
-            return _error(status, name, "Injected by the sandbox")
+            if status == 429:
+                # Like Resend's: the rate limit headers, `retry-after` in seconds.
+                limited = _error(status, "rate_limit_exceeded", "Too many requests (injected by the sandbox)")
+                limited.headers.update(RATE_LIMITED_HEADERS)
+                return limited
+            return _error(status, "internal_server_error", "Injected by the sandbox")
         raw = await request.body()
         try:
             body = orjson.loads(raw)

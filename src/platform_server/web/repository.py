@@ -4,7 +4,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, delete, select
 
 from platform_server.auth.models import ApiKey
-from platform_server.repository import Repository
+from platform_server.repository import Repository, delete_batch
 from platform_server.teams.models import Team, User
 from platform_server.web.models import WebSession
 
@@ -48,3 +48,6 @@ class WebSessionRepository(Repository[WebSession]):
 
     async def delete_expired(self, now: datetime) -> None:
         await self.session.execute(delete(WebSession).where(WebSession.expires_at <= now))
+
+    async def delete_expired_batch(self, now: datetime, limit: int) -> int:
+        return await delete_batch(self.session, WebSession, WebSession.expires_at <= now, limit=limit)

@@ -2,12 +2,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, Table, bindparam, update
+from sqlalchemy import Insert, Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from platform_server.billing.models import StripePendingEvent
 from platform_server.db import utcnow
 from platform_server.ids import new_id
-from platform_server.repository import Repository
+from platform_server.repository import Repository, delete_batch
 from platform_server.webhook_events.models import WebhookEvent
 
 _table = WebhookEvent.metadata.tables[WebhookEvent.__tablename__]
@@ -49,6 +50,17 @@ class WebhookEventRepository(Repository[WebhookEvent]):
         statement = _INSERT_ONCE[self.session.get_bind().dialect.name]
         inserted: str | None = await self.session.scalar(statement, values)
         return inserted
+
+    async def delete_received_before(self, first_kept_id: str, limit: int) -> int:
+        """Events stored before the row id `first_kept_id` (ids are time-ordered), except those still waiting
+        for their team (stripe_pending_events lets go of them on its own retention)."""
+        return await delete_batch(
+            self.session,
+            WebhookEvent,
+            WebhookEvent.id < first_kept_id,
+            WebhookEvent.id.not_in(select(StripePendingEvent.webhook_event_id)),
+            limit=limit,
+        )
 
     async def mark_processed(self, event_row_id: str, when: datetime | None = None) -> None:
         await self.session.execute(_MARK_PROCESSED, {"event_row_id": event_row_id, "when": when or utcnow()})
