@@ -28,6 +28,7 @@ from platform_server.gateway.server import McpGateway
 from platform_server.health.router import router as health_router
 from platform_server.integrations.providers.client import ProviderHttp
 from platform_server.integrations.registry import PROVIDER_APIS
+from platform_server.integrations.push.router import router as push_webhooks_router
 from platform_server.integrations.router import router as integrations_router
 from platform_server.integrations.sync.router import router as sync_router
 from platform_server.integrations.sync.service import SyncRunner, sync_service
@@ -172,6 +173,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         workspace_integrations_router,
         billing_router,
         email_webhooks_router,
+        push_webhooks_router,
         usage_router,
         oauth_server_router,
         settings_page_router,

@@ -6,7 +6,13 @@ from platform_server.billing.models import StripePendingEvent, StripeSubscriptio
 from platform_server.email.models import Email, EmailSuppression
 from platform_server.features.models import Feature
 from platform_server.gateway.models import ToolCall
-from platform_server.integrations.models import Integration, OAuthState, SyncLog, WorkspaceIntegration
+from platform_server.integrations.models import (
+    Integration,
+    OAuthState,
+    PushWebhook,
+    SyncLog,
+    WorkspaceIntegration,
+)
 from platform_server.integrations.sync.repository import RUNNING_GUARD
 from platform_server.limits.models import AiUsage
 from platform_server.oauth_server.models import OAuthAuthorizationCode, OAuthClient, OAuthConsent, OAuthToken
@@ -31,6 +37,7 @@ __all__ = [
     "OAuthConsent",
     "OAuthState",
     "OAuthToken",
+    "PushWebhook",
     "StripePendingEvent",
     "StripeSubscription",
     "SyncLog",

@@ -40,6 +40,7 @@ from platform_server.integrations.repository import (
     SyncLogRepository,
     WorkspaceIntegrationRepository,
 )
+from platform_server.integrations.sync.schedule import apply_interval
 from platform_server.integrations.schemas import (
     IntegrationCreate,
     WorkspaceIntegrationEnable,
@@ -334,6 +335,8 @@ class IntegrationService:
             access.enabled_tools = tools
             if "default_project" in data.model_fields_set:
                 access.default_project = project
+            if "sync_interval_minutes" in data.model_fields_set:
+                apply_interval(access, data.sync_interval_minutes)
             await session.flush()
             return access, False
         other = await repository.get_by_provider(workspace_id, integration.provider)
@@ -345,6 +348,7 @@ class IntegrationService:
             )
         access = repository.add(
             WorkspaceIntegration(
+                id=new_id(),
                 team_id=principal.team_id,
                 workspace_id=workspace_id,
                 integration_id=integration.id,
@@ -354,6 +358,7 @@ class IntegrationService:
                 default_project=project,
             )
         )
+        apply_interval(access, data.sync_interval_minutes)
         try:
             await session.flush()
         except IntegrityError as exc:
@@ -377,6 +382,8 @@ class IntegrationService:
             changes["enabled_tools"] = _checked_tools(integration.provider, changes["enabled_tools"])
         if "default_project" in changes:
             changes["default_project"] = _checked_project(integration.provider, changes["default_project"])
+        if "sync_interval_minutes" in changes:
+            apply_interval(access, changes.pop("sync_interval_minutes"))
         for field, value in changes.items():
             setattr(access, field, value)
         await session.flush()

@@ -29,6 +29,8 @@ def _read(access: WorkspaceIntegration, integration: Integration) -> WorkspaceIn
         enabled=access.enabled,
         enabled_tools=access.enabled_tools,
         default_project=access.default_project,
+        sync_interval_minutes=access.sync_interval_minutes,
+        next_sync_at=access.next_sync_at,
     )
 
 
