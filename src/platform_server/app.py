@@ -27,8 +27,8 @@ from platform_server.gateway.router import router as gateway_router
 from platform_server.gateway.server import McpGateway
 from platform_server.health.router import router as health_router
 from platform_server.integrations.providers.client import ProviderHttp
-from platform_server.integrations.registry import PROVIDER_APIS
 from platform_server.integrations.push.router import router as push_webhooks_router
+from platform_server.integrations.registry import PROVIDER_APIS
 from platform_server.integrations.router import router as integrations_router
 from platform_server.integrations.sync.router import router as sync_router
 from platform_server.integrations.sync.service import SyncRunner, sync_service

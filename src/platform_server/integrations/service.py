@@ -33,6 +33,7 @@ from platform_server.integrations.providers.base import (
     missing_credential_settings,
 )
 from platform_server.integrations.providers.client import ProviderHttp
+from platform_server.integrations.push.registration import push_registration
 from platform_server.integrations.registry import PROVIDER_CLASSES, get_provider
 from platform_server.integrations.repository import (
     IntegrationRepository,
@@ -40,12 +41,12 @@ from platform_server.integrations.repository import (
     SyncLogRepository,
     WorkspaceIntegrationRepository,
 )
-from platform_server.integrations.sync.schedule import apply_interval
 from platform_server.integrations.schemas import (
     IntegrationCreate,
     WorkspaceIntegrationEnable,
     WorkspaceIntegrationUpdate,
 )
+from platform_server.integrations.sync.schedule import apply_interval
 from platform_server.integrations.tokens import clear_tokens, seal_tokens, tokens_to_revoke
 from platform_server.log import get_logger
 from platform_server.pagination import PageParams
@@ -276,6 +277,7 @@ class IntegrationService:
     ) -> None:
         integration = await self.get(session, principal, integration_id)
         provider = get_provider(deps.settings, integration.provider)
+        await push_registration.remove_all(session, deps.provider_http, deps.encryptor, integration)
         await self._revoke(deps, provider, integration)
         await IntegrationRepository(session, principal.team_id).delete(integration)
         await session.flush()

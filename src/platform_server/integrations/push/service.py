@@ -111,7 +111,9 @@ class PushService:
         if not webhooks:
             raise Unauthorized("Invalid X-Hub-Signature-256 signature")
         ensure_storable(delivery_id, event_type, event)
-        return PushEvent("github", delivery_id, event_type, event, webhooks, full_name, event_type in GITHUB_SYNC_EVENTS)
+        return PushEvent(
+            "github", delivery_id, event_type, event, webhooks, full_name, event_type in GITHUB_SYNC_EVENTS
+        )
 
     async def verify_linear(
         self, session: AsyncSession, encryptor: Encryptor, body: bytes, headers: Mapping[str, str]

@@ -34,7 +34,9 @@ def hmac_sha256_hex(secret: str, body: bytes) -> str:
 def signed_by(candidates: Iterable[tuple[T, str]], body: bytes, signature: str) -> list[T]:
     """The candidates whose secret produced `signature` (hex) over `body`."""
     expected = signature.strip().lower().encode()
-    return [item for item, secret in candidates if hmac.compare_digest(hmac_sha256_hex(secret, body).encode(), expected)]
+    return [
+        item for item, secret in candidates if hmac.compare_digest(hmac_sha256_hex(secret, body).encode(), expected)
+    ]
 
 
 def github_signature(header: str | None) -> str:

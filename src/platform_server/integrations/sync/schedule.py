@@ -50,7 +50,8 @@ def next_due(access_id: str, interval: timedelta, after: datetime, jitter: timed
 
 def random_jitter(interval: timedelta) -> timedelta:
     bound = min(MAX_RANDOM_JITTER, interval / 20)
-    return timedelta(seconds=random.uniform(0, bound.total_seconds()))
+    # Spreading load, not a secret: the standard generator is the right tool.
+    return timedelta(seconds=random.uniform(0, bound.total_seconds()))  # noqa: S311
 
 
 def apply_interval(access: WorkspaceIntegration, minutes: int | None, now: datetime | None = None) -> None:
@@ -66,7 +67,8 @@ def apply_interval(access: WorkspaceIntegration, minutes: int | None, now: datet
 
 
 def skip_backoff(interval: timedelta, skips: int) -> timedelta:
-    return min(interval * 2 ** min(skips, _SKIP_BACKOFF_STEPS), MAX_SKIP_BACKOFF)
+    backoff: timedelta = interval * 2 ** min(skips, _SKIP_BACKOFF_STEPS)
+    return min(backoff, MAX_SKIP_BACKOFF)
 
 
 def _cannot_sync(access: WorkspaceIntegration, integration: Integration) -> str | None:

@@ -17,7 +17,9 @@ def default_importer(provider: str) -> Importer | None:
     return provider_class.importers[0]
 
 
-async def trigger_incremental_sync(session: AsyncSession, access: WorkspaceIntegration, *, reason: str) -> SyncLog | None:
+async def trigger_incremental_sync(
+    session: AsyncSession, access: WorkspaceIntegration, *, reason: str
+) -> SyncLog | None:
     """Queues an incremental import of `access` in `session`'s transaction; None when the provider has no
     import, or when one is already queued or running (the queueing lock coalesces a burst into one run)."""
     importer = default_importer(access.provider)
