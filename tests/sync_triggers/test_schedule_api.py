@@ -31,7 +31,9 @@ async def _listed(client: httpx.AsyncClient, member: Member) -> dict[str, Any]:
     return dict(item)
 
 
-async def test_enable_with_a_schedule_then_change_and_clear_it(app: Any, client: httpx.AsyncClient, owner: Member) -> None:
+async def test_enable_with_a_schedule_then_change_and_clear_it(
+    app: Any, client: httpx.AsyncClient, owner: Member
+) -> None:
     github = await connect(client, owner, "github")
     before = datetime.now(UTC)
     response = await client.post(
@@ -46,9 +48,7 @@ async def test_enable_with_a_schedule_then_change_and_clear_it(app: Any, client:
     # The first run comes at the schedule's phase within the next hour (plus at most 30 s of jitter).
     assert before - timedelta(seconds=1) < due <= before + timedelta(minutes=60, seconds=31)
 
-    changed = await client.patch(
-        f"{_url(owner)}/{github.id}", json={"syncIntervalMinutes": 5}, headers=owner.headers
-    )
+    changed = await client.patch(f"{_url(owner)}/{github.id}", json={"syncIntervalMinutes": 5}, headers=owner.headers)
     assert changed.status_code == 200, changed.text
     assert changed.json()["syncIntervalMinutes"] == 5
     access = await _access(app, access_id)

@@ -132,6 +132,8 @@ class PushRegistration:
         for webhook in webhooks:
             await self._delete_upstream(client, webhook)
             await repository.delete(webhook)
+        # Before the integration's own delete, whose cascade would otherwise remove these rows first.
+        await session.flush()
 
     async def refresh_jira(
         self, session: AsyncSession, client: ProviderClient, webhooks: Sequence[PushWebhook]
