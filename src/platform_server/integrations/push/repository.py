@@ -2,11 +2,12 @@
 every later query is scoped to that registration's team and integration."""
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from platform_server.integrations.models import Integration, PushWebhook, WorkspaceIntegration
+from platform_server.integrations.models import Integration, PushWebhook, PushWebhookStatus, WorkspaceIntegration
 
 
 class PushWebhookRepository:
@@ -38,6 +39,20 @@ class PushWebhookRepository:
             PushWebhook.team_id == team_id, PushWebhook.integration_id == integration_id, PushWebhook.target == target
         )
         return await self.session.scalar(statement)
+
+    async def jira_expiring(self, before: datetime) -> Sequence[tuple[PushWebhook, Integration]]:
+        """Active Jira registrations that lapse before `before`, across teams (the refresh task serves all)."""
+        statement = (
+            select(PushWebhook, Integration)
+            .join(Integration, Integration.id == PushWebhook.integration_id)
+            .where(
+                PushWebhook.provider == "jira",
+                PushWebhook.status == PushWebhookStatus.active,
+                PushWebhook.expires_at < before,
+            )
+            .order_by(PushWebhook.integration_id)
+        )
+        return [(webhook, integration) for webhook, integration in (await self.session.execute(statement)).all()]
 
     def add(self, webhook: PushWebhook) -> PushWebhook:
         self.session.add(webhook)

@@ -25,4 +25,4 @@ class ScheduleRepository:
             .with_for_update(of=WorkspaceIntegration, skip_locked=True)
         )
         rows = await self.session.execute(statement)
-        return [(access, integration) for access, integration in rows.tuples()]
+        return [(access, integration) for access, integration in rows.all()]
