@@ -6,7 +6,7 @@ from platform_server.auth.dependencies import AdminPrincipal, CurrentPrincipal
 from platform_server.db import SessionDep
 from platform_server.errors import error_responses
 from platform_server.integrations.models import Integration, IntegrationStatus, WorkspaceIntegration
-from platform_server.integrations.push.registration import push_registration
+from platform_server.integrations.push.registration import follow_enablements
 from platform_server.integrations.schemas import (
     WorkspaceIntegrationEnable,
     WorkspaceIntegrationEnabled,
@@ -24,8 +24,7 @@ router = APIRouter(prefix="/api/workspaces", tags=["integrations"], responses=er
 async def _reconcile_push(request: Request, session: SessionDep, integration: Integration) -> None:
     """The provider webhooks follow the enablements and their defaultProject (see integrations/push)."""
     state = request.app.state
-    client = state.token_manager.client_for(integration)
-    await push_registration.reconcile(session, state.settings, state.encryptor, client, integration)
+    await follow_enablements(session, state.settings, state.encryptor, state.token_manager, integration)
 
 
 def _read(access: WorkspaceIntegration, integration: Integration) -> WorkspaceIntegrationRead:

@@ -17,8 +17,10 @@ from platform_server.errors import ValidationFailed
 from platform_server.gateway.audit import audit_service
 from platform_server.gateway.models import ToolCall
 from platform_server.integrations.catalog import provider_catalog
-from platform_server.integrations.models import Integration, SyncLog, WorkspaceIntegration
+from platform_server.integrations.models import Integration, PushWebhook, SyncLog, WorkspaceIntegration
 from platform_server.integrations.providers.client import ProviderClient
+from platform_server.integrations.push.registration import PUSH_PROVIDERS
+from platform_server.integrations.push.repository import PushWebhookRepository
 from platform_server.integrations.schemas import IntegrationCreate, ProviderInfo, ProviderName
 from platform_server.integrations.service import IntegrationDeps, integration_service
 from platform_server.integrations.sync.pairs import IMPORTERS
@@ -72,6 +74,9 @@ class IntegrationCard:
     tool_calls: Sequence[ToolCall]
     sync_sources: list[SyncSource]
     project_hint: str | None
+    # Provider webhooks of this integration (pushed syncs); only GitHub, Linear and Jira have them.
+    push_webhooks: Sequence[PushWebhook] = ()
+    push_supported: bool = False
 
     @property
     def needs_reconnect(self) -> bool:
@@ -135,6 +140,10 @@ class SettingsPageService:
                     tool_calls=sorted(calls[integration.id], key=lambda call: call.id, reverse=True),
                     sync_sources=sync_sources(integration.provider),
                     project_hint=project_hint(integration.provider),
+                    push_webhooks=await PushWebhookRepository(session).of_integration(
+                        principal.team_id, integration.id
+                    ),
+                    push_supported=integration.provider in PUSH_PROVIDERS,
                 )
             )
         return IntegrationsPage(

@@ -25,7 +25,7 @@ from platform_server.integrations.providers.github.tools import repo_path
 from platform_server.integrations.providers.jira.tools import rest_api
 from platform_server.integrations.push.repository import PushWebhookRepository
 from platform_server.integrations.push.service import secret_associated_data
-from platform_server.integrations.tokens import open_token
+from platform_server.integrations.tokens import TokenManager, open_token
 from platform_server.log import get_logger
 from platform_server.security import DecryptionError, Encryptor, random_token
 
@@ -274,3 +274,10 @@ def _reason(exc: Exception) -> str:
 
 
 push_registration = PushRegistration()
+
+
+async def follow_enablements(
+    session: AsyncSession, settings: Settings, encryptor: Encryptor, tokens: TokenManager, integration: Integration
+) -> None:
+    """After a workspace enablement or its defaultProject changed (API or settings page)."""
+    await push_registration.reconcile(session, settings, encryptor, tokens.client_for(integration), integration)
