@@ -17,30 +17,25 @@ from platform_server.auth.router import router as api_keys_router
 from platform_server.auth.service import PrincipalCache
 from platform_server.billing.router import router as billing_router
 from platform_server.config import Settings, get_settings
-from platform_server.db import create_engine, create_sessionmaker
 from platform_server.email.router import router as email_webhooks_router
-from platform_server.email.sender import build_email_sender
 from platform_server.exception_handlers import register_exception_handlers
 from platform_server.features.router import router as features_router
 from platform_server.gateway.audit import AuditWriter
 from platform_server.gateway.router import router as gateway_router
 from platform_server.gateway.server import McpGateway
 from platform_server.health.router import router as health_router
-from platform_server.integrations.providers.client import ProviderHttp
 from platform_server.integrations.push.router import router as push_webhooks_router
-from platform_server.integrations.registry import PROVIDER_APIS
 from platform_server.integrations.router import router as integrations_router
 from platform_server.integrations.sync.router import router as sync_router
-from platform_server.integrations.sync.service import SyncRunner, sync_service
-from platform_server.integrations.tokens import TokenManager
 from platform_server.integrations.workspace_router import router as workspace_integrations_router
+from platform_server.jobs.engine import jobs_in_serve
+from platform_server.jobs.resources import open_resources
 from platform_server.limits.limiter import RequestLimiter
 from platform_server.limits.middleware import RateLimitHeadersMiddleware
 from platform_server.limits.router import router as usage_router
 from platform_server.log import configure_logging
 from platform_server.middleware import BodySizeLimitMiddleware, RequestContextMiddleware, TextGuardMiddleware
 from platform_server.oauth_server.router import router as oauth_server_router
-from platform_server.redis_store import connect_redis
 from platform_server.security import Encryptor
 from platform_server.teams.router import router as me_router
 from platform_server.web.csrf import CsrfSigner
@@ -102,38 +97,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.engine = create_engine(settings)
         # In sandbox mode provider calls to PUBLIC_BASE_URL are answered by this app itself (no network).
         in_process = settings.PLATFORM_SANDBOX and settings.SANDBOX_IN_PROCESS
-        app.state.provider_http = ProviderHttp(settings, PROVIDER_APIS, app=app if in_process else None)
-        app.state.sessionmaker = create_sessionmaker(app.state.engine)
-        app.state.limiter = RequestLimiter(settings, app.state.sessionmaker)
-        app.state.redis = connect_redis(settings)
-        app.state.token_manager = TokenManager(
-            settings, app.state.sessionmaker, app.state.encryptor, app.state.provider_http, app.state.redis
-        )
-        app.state.email_sender = build_email_sender(settings)
-        # None when no model is configured: the assistant then answers 503 AI_NOT_CONFIGURED.
-        app.state.ai_client = build_chat_client(settings, app.state.provider_http.transport())
-        app.state.mcp_gateway = McpGateway(settings)
-        app.state.audit_writer = AuditWriter(app.state.sessionmaker)
-        app.state.sync_runner = SyncRunner()
-        await sync_service.recover_interrupted(app.state.sessionmaker)
-        try:
-            async with app.state.mcp_gateway.run():
-                yield
-        finally:
-            # First: cancelled runs still record their failure, which needs the database.
-            await app.state.sync_runner.aclose()
-            await app.state.audit_writer.aclose()
-            await app.state.provider_http.aclose()
-            await app.state.email_sender.aclose()
-            if app.state.ai_client is not None:
-                await app.state.ai_client.aclose()
-            await app.state.limiter.aclose()
-            if app.state.redis is not None:
-                await app.state.redis.aclose()
-            await app.state.engine.dispose()
+        async with open_resources(settings, app.state.encryptor, sandbox_app=app if in_process else None) as resources:
+            app.state.resources = resources
+            app.state.engine = resources.engine
+            app.state.provider_http = resources.provider_http
+            app.state.sessionmaker = resources.sessionmaker
+            app.state.redis = resources.redis
+            app.state.token_manager = resources.token_manager
+            app.state.email_sender = resources.email_sender
+            app.state.limiter = RequestLimiter(settings, app.state.sessionmaker)
+            # None when no model is configured: the assistant then answers 503 AI_NOT_CONFIGURED.
+            app.state.ai_client = build_chat_client(settings, app.state.provider_http.transport())
+            app.state.mcp_gateway = McpGateway(settings)
+            app.state.audit_writer = AuditWriter(app.state.sessionmaker)
+            try:
+                async with jobs_in_serve(resources) as runner, app.state.mcp_gateway.run():
+                    app.state.job_runner = runner
+                    yield
+            finally:
+                await app.state.audit_writer.aclose()
+                if app.state.ai_client is not None:
+                    await app.state.ai_client.aclose()
+                await app.state.limiter.aclose()
 
     app = FastAPI(
         title="Platform API",

@@ -68,10 +68,20 @@ def serve(
     sandbox: Annotated[
         bool, typer.Option("--sandbox", help="Serve simulated providers and configure every provider against them")
     ] = False,
+    with_worker: Annotated[
+        bool,
+        typer.Option(
+            "--with-worker",
+            help="PostgreSQL: also run a job worker in this process (SQLite always runs jobs inside serve)",
+        ),
+    ] = False,
 ) -> None:
     """Apply pending migrations, then serve the API."""
     if sandbox:
         _use_sandbox()
+    if with_worker:
+        os.environ["JOBS_WORKER_IN_SERVE"] = "1"
+        get_settings.cache_clear()
     settings = _settings()
     warning = public_address_warning(settings.PUBLIC_BASE_URL, host, port)
     if warning is not None:
@@ -105,6 +115,48 @@ def serve(
         access_log=False,
         proxy_headers=True,
     )
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, help="Jobs run at a time (default: JOBS_CONCURRENCY)")
+    ] = None,
+    queues: Annotated[
+        str | None, typer.Option(help="Comma-separated queues to take jobs from (default: all), e.g. sync,default")
+    ] = None,
+    sandbox: Annotated[
+        bool, typer.Option("--sandbox", help="The server runs with --sandbox: call its simulated providers")
+    ] = False,
+) -> None:
+    """Run background jobs (PostgreSQL): any number of workers, on any machines, share the queue.
+
+    Stops gracefully on SIGTERM/SIGINT: running jobs get JOBS_SHUTDOWN_GRACE_SECONDS to finish, then go back
+    to the queue."""
+    from platform_server.jobs.engine import SQLITE_WORKER_REFUSAL, run_worker_process
+    from platform_server.jobs.resources import open_resources
+    from platform_server.log import configure_logging
+
+    if sandbox:
+        _use_sandbox()
+    settings = _settings()
+    if settings.is_sqlite:
+        typer.secho(SQLITE_WORKER_REFUSAL, fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2)
+    configure_logging(settings.LOG_LEVEL, settings.log_json)
+    migrations.upgrade(settings.DATABASE_URL)
+    selected = [queue.strip() for queue in queues.split(",") if queue.strip()] if queues else None
+
+    async def run() -> None:
+        async with open_resources(settings) as resources:
+            await run_worker_process(resources, concurrency=concurrency or settings.JOBS_CONCURRENCY, queues=selected)
+
+    typer.echo(
+        f"Job worker on {', '.join(selected) if selected else 'every queue'} "
+        f"(concurrency {concurrency or settings.JOBS_CONCURRENCY})",
+        err=True,
+    )
+    asyncio.run(run())
 
 
 @app.command()

@@ -107,6 +107,15 @@ class Settings(BaseSettings):
     AI_TIMEOUT_SECONDS: float = 60.0
 
     PROVIDER_TIMEOUT_SECONDS: float = 20.0
+
+    # Jobs one process runs at a time (a `worker`, or `serve`'s in-process runner).
+    JOBS_CONCURRENCY: int = Field(default=10, ge=1, le=1000)
+    # PostgreSQL: `serve` also runs a procrastinate worker (what `serve --with-worker` sets); SQLite always does.
+    JOBS_WORKER_IN_SERVE: bool = False
+    # A worker (or runner) silent for this long is presumed dead: its running jobs are retried elsewhere.
+    JOBS_STALLED_SECONDS: float = Field(default=30.0, ge=1)
+    # At shutdown (SIGTERM) running jobs get this long to finish before they are interrupted and released.
+    JOBS_SHUTDOWN_GRACE_SECONDS: float = Field(default=30.0, ge=0)
     # In sandbox mode, serve provider calls to PUBLIC_BASE_URL/sandbox in-process (ASGI) instead of over the
     # network; turn off to measure the loopback path (benchmarks) or when PUBLIC_BASE_URL is another server.
     SANDBOX_IN_PROCESS: bool = True

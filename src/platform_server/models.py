@@ -14,6 +14,7 @@ from platform_server.integrations.models import (
     WorkspaceIntegration,
 )
 from platform_server.integrations.sync.repository import RUNNING_GUARD
+from platform_server.jobs.models import LOCK_GUARD, QUEUEING_LOCK_GUARD, Job
 from platform_server.limits.models import AiUsage
 from platform_server.oauth_server.models import OAuthAuthorizationCode, OAuthClient, OAuthConsent, OAuthToken
 from platform_server.teams.models import Team, User
@@ -23,6 +24,8 @@ from platform_server.work_items.models import WorkItem
 from platform_server.workspaces.models import Workspace
 
 __all__ = [
+    "LOCK_GUARD",
+    "QUEUEING_LOCK_GUARD",
     "RUNNING_GUARD",
     "AiConversation",
     "AiMessage",
@@ -32,6 +35,7 @@ __all__ = [
     "EmailSuppression",
     "Feature",
     "Integration",
+    "Job",
     "OAuthAuthorizationCode",
     "OAuthClient",
     "OAuthConsent",

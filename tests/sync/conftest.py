@@ -5,4 +5,5 @@ import pytest
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
-    return {"PLATFORM_SANDBOX": True}
+    # PostgreSQL: the app runs a procrastinate worker in-process (`serve --with-worker`) for `"async": true` runs.
+    return {"PLATFORM_SANDBOX": True, "JOBS_WORKER_IN_SERVE": True}

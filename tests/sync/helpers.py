@@ -1,12 +1,15 @@
 """Connect a provider through the sandbox's OAuth flow, enable it for a workspace, and run syncs."""
 
+import asyncio
 from typing import Any
 
 import httpx
 
+from platform_server.integrations.models import SyncLog
 from tests.conftest import Member
 from tests.integrations.helpers import connect
 
+WAIT_SECONDS = 120.0
 PROJECTS = {"github": "acme/product", "jira": "PROJ", "linear": "ENG"}
 
 
@@ -67,3 +70,15 @@ async def items(client: httpx.AsyncClient, member: Member, path: str = "/api/wor
         if page >= data["pagination"]["total_pages"]:
             return found
         page += 1
+
+
+async def wait_for_sync(app: Any, sync_log_id: str) -> SyncLog:
+    """Until the run's job has ended it (any status but `running`); the job runs on the app's runner or worker."""
+    async with asyncio.timeout(WAIT_SECONDS):
+        while True:
+            async with app.state.sessionmaker() as session:
+                log = await session.get(SyncLog, sync_log_id)
+            assert log is not None
+            if log.status != "running":
+                return log
+            await asyncio.sleep(0.05)

@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -11,11 +12,12 @@ from sqlalchemy import select
 from platform_server.integrations.models import SyncLog
 from platform_server.integrations.sync.repository import FAILED, RUNNING
 from platform_server.integrations.sync.schemas import SyncRequest, SyncType
+from platform_server.integrations.sync.service import STALE_AFTER
 from platform_server.models import Feature, WorkItem
 from platform_server.sandbox.common import stable_uuid
 from platform_server.sandbox.github import pull_json
 from tests.conftest import Member, row_count
-from tests.sync.helpers import connect_and_enable, items, notion_database, sync
+from tests.sync.helpers import connect_and_enable, items, notion_database, sync, wait_for_sync
 
 ISSUES_PATH = "/repos/{owner}/{repo}/issues"
 
@@ -383,34 +385,33 @@ async def test_an_issue_updated_during_the_run_skips_nothing(
     assert next(item for item in imported if item["key"] == "acme/product#1")["title"] == "Edited mid-run"
 
 
-async def test_restart_marks_an_interrupted_run_failed_and_the_next_run_resumes(
-    app: Any, client: httpx.AsyncClient, owner: Member, settings: Any
+async def test_a_dead_job_less_run_blocks_until_stale_then_the_next_run_takes_over(
+    app: Any, client: httpx.AsyncClient, owner: Member
 ) -> None:
-    from platform_server.app import create_app
-
+    # A `platform-server sync` whose process died: no job will finish its log.
     integration_id = await connect_and_enable(app, client, owner, "github")
     async with app.state.sessionmaker() as session, session.begin():
-        session.add(
-            SyncLog(
-                team_id=owner.team_id,
-                integration_id=integration_id,
-                workspace_id=owner.workspace_id,
-                sync_type="import",
-                source_entity="issues",
-                target_entity="work_items",
-                status=RUNNING,
-                items_synced=0,
-            )
+        dead = SyncLog(
+            team_id=owner.team_id,
+            integration_id=integration_id,
+            workspace_id=owner.workspace_id,
+            sync_type="import",
+            source_entity="issues",
+            target_entity="work_items",
+            status=RUNNING,
+            items_synced=0,
         )
+        session.add(dead)
     await sync(client, owner, integration_id, expect=409)
 
-    restarted = create_app(settings)
-    async with restarted.router.lifespan_context(restarted):
-        pass
-    (interrupted,) = await logs(app)
-    assert interrupted.status == FAILED
-    assert "restart" in (interrupted.error or "")
+    async with app.state.sessionmaker() as session, session.begin():
+        stored = await session.get(SyncLog, dead.id)
+        assert stored is not None
+        stored.started_at = stored.started_at - STALE_AFTER - timedelta(seconds=1)
     assert (await sync(client, owner, integration_id))["status"] == "completed"
+    interrupted = next(log for log in await logs(app) if log.id == dead.id)
+    assert interrupted.status == FAILED
+    assert "Stalled" in (interrupted.error or "")
 
 
 async def test_concurrent_sync_is_refused(app: Any, client: httpx.AsyncClient, owner: Member) -> None:
@@ -422,7 +423,7 @@ async def test_concurrent_sync_is_refused(app: Any, client: httpx.AsyncClient, o
     refused = await sync(client, owner, integration_id, expect=409)
     assert refused["error"]["code"] == "CONFLICT"
     assert refused["error"]["details"]["syncLogId"] == started["syncLogId"]
-    await app.state.sync_runner.wait()
+    await wait_for_sync(app, started["syncLogId"])
     store.faults.latency_ms = 0
     detail = (await client.get(f"/api/integrations/{integration_id}", headers=owner.headers)).json()
     assert detail["syncLogs"][0]["id"] == started["syncLogId"]

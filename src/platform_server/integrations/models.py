@@ -88,6 +88,8 @@ class SyncLog(IdMixin, Base):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+    # The job that runs it (procrastinate's bigint id as text on PostgreSQL): a cancel also cancels the job.
+    job_id: Mapped[str | None] = mapped_column(String(40))
 
 
 class WorkspaceIntegration(IdMixin, TimestampMixin, Base):

@@ -399,6 +399,8 @@ def _sync_result(page: IntegrationsPage, sync_log_id: str | None) -> Banner | No
         return Banner(Tone.success, f"Sync of {name} completed: {items} synced{took}.")
     if log.status == "failed":
         return Banner(Tone.error, f"Sync of {name} failed.", detail=log.error)
+    if log.status == "cancelled":
+        return Banner(Tone.info, f"Sync of {name} was cancelled: {log.items_synced} items synced before it stopped.")
     return Banner(Tone.info, f"Sync of {name} is {log.status}: {log.items_synced} items so far.")
 
 
@@ -598,7 +600,8 @@ async def run_sync(
         plan, integration = await settings_page_service.plan_sync(
             session, web.principal, integration_id, workspace_id, source_entity
         )
-        # The request owns its transaction: end it before the run, which must not wait for its SQLite lock.
+        # Like the API's synchronous sync, the form waits for the run: the request's transaction ends first,
+        # since the run (which must not wait for its SQLite lock) commits page by page on sessions of its own.
         await session.commit()
         sync_log_id = await settings_page_service.run_sync(request.app.state, plan, integration)
         location = f"{INTEGRATIONS_PATH}?{urlencode({'sync': sync_log_id})}#integration-{integration_id}"
@@ -606,6 +609,28 @@ async def run_sync(
 
     # Members may sync, as through the API.
     return await _act(request, session, web, deps, csrf_token, run, managing=False)
+
+
+@router.post("/integrations/{integration_id}/sync/{sync_log_id}/cancel", response_class=RedirectResponse)
+async def cancel_sync(
+    request: Request,
+    session: SessionDep,
+    web: WebSessionDep,
+    deps: DepsDep,
+    integration_id: str,
+    sync_log_id: str,
+    csrf_token: CsrfField = "",
+) -> Response:
+    if web is None:
+        return _to_sign_in(request)
+
+    async def cancel() -> Response:
+        await settings_page_service.cancel_sync(session, web.principal, integration_id, sync_log_id)
+        location = f"{INTEGRATIONS_PATH}?{urlencode({'sync': sync_log_id})}#integration-{integration_id}"
+        return RedirectResponse(location, status_code=303, headers=_headers(request))
+
+    # Admins, as through the API.
+    return await _act(request, session, web, deps, csrf_token, cancel)
 
 
 def _to_client(request: Request, location: str) -> RedirectResponse:

@@ -23,6 +23,7 @@ from platform_server.integrations.push.registration import PUSH_PROVIDERS
 from platform_server.integrations.push.repository import PushWebhookRepository
 from platform_server.integrations.schemas import IntegrationCreate, ProviderInfo, ProviderName
 from platform_server.integrations.service import IntegrationDeps, integration_service
+from platform_server.integrations.sync import jobs as sync_jobs
 from platform_server.integrations.sync.pairs import IMPORTERS
 from platform_server.integrations.sync.schemas import SyncRequest, SyncType
 from platform_server.integrations.sync.service import SyncPlan, sync_service
@@ -212,6 +213,9 @@ class SettingsPageService:
         client: ProviderClient = state.token_manager.client_for(integration)
         outcome = await sync_service.run(state.sessionmaker, plan, log, client)
         return outcome.log_id
+
+    async def cancel_sync(self, session: AsyncSession, principal: Principal, integration_id: str, log_id: str) -> None:
+        await sync_jobs.cancel_sync(session, principal.team_id, integration_id, log_id)
 
 
 settings_page_service = SettingsPageService()

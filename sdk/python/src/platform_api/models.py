@@ -53,6 +53,7 @@ __all__ = [
     "RateLimitUsageRead",
     "Readiness",
     "SyncLogRead",
+    "SyncLogState",
     "SyncRequest",
     "SyncResult",
     "SyncStarted",
@@ -459,6 +460,19 @@ class RateLimitUsageRead(TypedDict):
 class Readiness(TypedDict):
     status: Literal["ok", "unavailable"]
     checks: dict[str, str]
+
+
+class SyncLogState(TypedDict):
+    id: str
+    syncType: str
+    sourceEntity: str | None
+    targetEntity: str | None
+    status: str
+    itemsSynced: int
+    durationMs: int | None
+    error: str | None
+    startedAt: str
+    finishedAt: str | None
 
 
 SyncType = Literal["import", "export"]

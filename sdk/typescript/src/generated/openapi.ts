@@ -517,8 +517,31 @@ export interface paths {
          *     Incremental and idempotent: only items changed since the last run are fetched, and `itemsSynced` counts
          *     the items created or changed. One sync runs at a time per integration and workspace (409 otherwise).
          *     A failed run answers an error naming its `syncLogId`; the next run resumes from its last committed page.
+         *     With `"async": true` the run is queued as a background job (retried on provider rate limits and outages,
+         *     resumed by another worker if its worker dies) and can be cancelled.
          */
         post: operations["syncIntegration"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/integrations/{integration_id}/sync/{sync_log_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a queued or running sync
+         * @description A queued run never starts; a running one stops at its next page boundary (what it committed stays, and
+         *     the next sync resumes from there). Answers the sync log, now `cancelled`; 409 when it already ended.
+         */
+        post: operations["cancelSync"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1568,6 +1591,61 @@ export interface components {
              * @example 1234
              */
             duration_ms: number | null;
+        };
+        /** SyncLogState */
+        SyncLogState: {
+            /**
+             * Id
+             * @example 1701234567892
+             */
+            id: string;
+            /**
+             * Synctype
+             * @example import
+             */
+            syncType: string;
+            /**
+             * Sourceentity
+             * @example issues
+             */
+            sourceEntity: string | null;
+            /**
+             * Targetentity
+             * @example work_items
+             */
+            targetEntity: string | null;
+            /**
+             * Status
+             * @description `running` (queued or running), `completed`, `failed` or `cancelled`
+             * @example cancelled
+             */
+            status: string;
+            /**
+             * Itemssynced
+             * @description Items created or changed by this run
+             * @example 15
+             */
+            itemsSynced: number;
+            /**
+             * Durationms
+             * @example 1234
+             */
+            durationMs: number | null;
+            /**
+             * Error
+             * @example Cancelled; the next sync resumes from the last committed page
+             */
+            error: string | null;
+            /**
+             * Startedat
+             * @example 2025-12-03T10:00:00Z
+             */
+            startedAt: string;
+            /**
+             * Finishedat
+             * @example 2025-12-03T10:00:02Z
+             */
+            finishedAt: string | null;
         };
         /** SyncRequest */
         SyncRequest: {
@@ -4128,7 +4206,7 @@ export interface operations {
                     "application/json": components["schemas"]["SyncResult"];
                 };
             };
-            /** @description Started in the background (`"async": true`) */
+            /** @description Queued as a background job (`"async": true`) */
             202: {
                 headers: {
                     [name: string]: unknown;
@@ -4175,6 +4253,74 @@ export interface operations {
             };
             /** @description A dependency is unavailable */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    cancelSync: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                integration_id: string;
+                sync_log_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncLogState"];
+                };
+            };
+            /** @description Missing, malformed, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller's role does not allow this action */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (also for another team's resources) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed; details list the failing fields */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

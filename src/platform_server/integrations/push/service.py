@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_server.config import Settings
-from platform_server.errors import NotFound, Unauthorized
+from platform_server.errors import NotFound, PlatformError, Unauthorized
 from platform_server.integrations.models import PushWebhook, WorkspaceIntegration
 from platform_server.integrations.push.repository import PushWebhookRepository
 from platform_server.integrations.push.verify import (
@@ -163,7 +163,13 @@ class PushService:
         queued = 0
         if event.starts_sync:
             for access in await self.affected_accesses(session, event):
-                if await trigger_incremental_sync(session, access, reason=f"webhook:{event.provider}") is not None:
+                try:
+                    log = await trigger_incremental_sync(session, access, reason=f"webhook:{event.provider}")
+                except PlatformError as exc:
+                    # This workspace cannot import now (e.g. no defaultProject); the others still do.
+                    logger.info("push_sync_not_started", access_id=access.id, reason=exc.message)
+                    continue
+                if log is not None:
                     queued += 1
             await events.mark_processed(row_id)
         logger.info(

@@ -15,17 +15,19 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from platform_server.config import Settings
 from platform_server.db import create_engine, create_sessionmaker
-from platform_server.errors import NotFound, ValidationFailed
+from platform_server.errors import NotFound
 from platform_server.ids import is_valid_id
 from platform_server.integrations.models import Integration
 from platform_server.integrations.providers.base import missing_credential_settings
 from platform_server.integrations.providers.client import ProviderHttp
 from platform_server.integrations.registry import PROVIDER_APIS
-from platform_server.integrations.sync.engine import Outcome, Progress
-from platform_server.integrations.sync.pairs import IMPORTERS
+from platform_server.integrations.sync.engine import Outcome, Progress, record_failure
+from platform_server.integrations.sync.jobs import default_entities
+from platform_server.integrations.sync.repository import SyncRepository
 from platform_server.integrations.sync.schemas import SyncRequest, SyncType
 from platform_server.integrations.sync.service import sync_service
 from platform_server.integrations.tokens import TokenManager, open_token
@@ -74,20 +76,32 @@ async def run_sync_command(
                 )
             _check_credentials(settings, encryptor, found)
             team_id, provider = found.team_id, found.provider
-            source, target = _entities(provider, sync_type, source_entity, target_entity)
+            source, target = default_entities(provider, sync_type, source_entity, target_entity)
             body = SyncRequest(
                 sync_type=sync_type, workspace_id=workspace_id, source_entity=source, target_entity=target
             )
             plan, integration = await sync_service.plan(session, team_id, integration_id, body)
-        tokens = TokenManager(settings, sessionmaker, encryptor, provider_http, redis)
         log = await sync_service.claim(sessionmaker, plan)
-        outcome = await sync_service.run(sessionmaker, plan, log, tokens.client_for(integration), progress)
+        tokens = TokenManager(settings, sessionmaker, encryptor, provider_http, redis)
+        try:
+            outcome = await sync_service.run(sessionmaker, plan, log, tokens.client_for(integration), progress)
+        except BaseException:
+            # Interrupted (Ctrl-C): no job will resume this run; end it so the next sync can start at once.
+            await record_failure(_interrupted(sessionmaker, log.id))
+            raise
         return CommandResult(outcome, provider, source, target)
     finally:
         await provider_http.aclose()
         if redis is not None:
             await redis.aclose()
         await engine.dispose()
+
+
+async def _interrupted(sessionmaker: async_sessionmaker[AsyncSession], log_id: str) -> None:
+    async with sessionmaker() as session, session.begin():
+        await SyncRepository(session).fail_running(
+            "Interrupted before it finished; the next sync resumes from the last committed page", log_id=log_id
+        )
 
 
 def check_local_settings(settings: Settings) -> None:
@@ -140,17 +154,3 @@ def _check_credentials(settings: Settings, encryptor: Encryptor, integration: In
 
 def _display_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
-
-
-def _entities(provider: str, sync_type: SyncType, source: str | None, target: str | None) -> tuple[str, str]:
-    """Defaults: the provider's first import pair, or work_items → issues for an export."""
-    if sync_type is SyncType.export:
-        return source or "work_items", target or "issues"
-    if source is None:
-        first = next((entity for (name, entity) in IMPORTERS if name == provider), None)
-        if first is None:
-            raise ValidationFailed(f"{provider} has nothing to import")
-        source = first
-    importer = IMPORTERS.get((provider, source))
-    # An unknown pair is passed on as it is, so the refusal names the supported ones.
-    return source, target or (importer.target_entity if importer is not None else "work_items")

@@ -101,23 +101,36 @@ class ImportEngine:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker
 
-    async def run(self, job: ImportJob, client: ProviderClient, progress: Progress | None = None) -> Outcome:
+    async def run(
+        self,
+        job: ImportJob,
+        client: ProviderClient,
+        progress: Progress | None = None,
+        *,
+        hold: tuple[type[ProviderError], ...] = (),
+    ) -> Outcome:
         """Runs the import to the end; provider failures end it `failed` (the outcome carries the error).
 
-        Anything else (a bug, the database going away, cancellation) also marks the log failed, then raises.
+        Anything else (a bug, the database going away) also marks the log failed, then raises. Errors in `hold`
+        and cancellation (a worker shutting down) leave the log running, for the job's next attempt to resume.
         """
         started = time.perf_counter()
         try:
             await self._pages(job, client, started, progress)
         except SyncAborted:
             return await self._outcome(job, FAILED, started, None)
+        except hold:
+            raise
+        except asyncio.CancelledError:
+            raise
         except ProviderError as exc:
             logger.warning("sync_failed", log_id=job.log_id, provider=exc.provider, error=exc.code)
             await self._finish(job, FAILED, started, exc.message)
             return await self._outcome(job, FAILED, started, exc)
-        except BaseException as exc:
-            reason = "Interrupted before it finished" if isinstance(exc, asyncio.CancelledError) else "Internal error"
-            await record_failure(self._finish(job, FAILED, started, reason + "; the next sync resumes from here"))
+        except BaseException:
+            await record_failure(
+                self._finish(job, FAILED, started, "Internal error; the next sync resumes from the last committed page")
+            )
             raise
         await self._finish(job, COMPLETED, started, None)
         return await self._outcome(job, COMPLETED, started, None)
@@ -125,8 +138,12 @@ class ImportEngine:
     async def _outcome(self, job: ImportJob, status: str, started: float, error: ProviderError | None) -> Outcome:
         async with self.sessionmaker() as session:
             log = await SyncRepository(session).get_log(job.log_id)
-            items = log.items_synced if log is not None else 0
-        return Outcome(job.log_id, status, items, _elapsed_ms(started), error)
+        if log is None:
+            return Outcome(job.log_id, status, 0, _elapsed_ms(started), error)
+        # A fenced-out run reports what ended it (cancelled, or failed by another).
+        return Outcome(
+            job.log_id, log.status if status == FAILED else status, log.items_synced, _elapsed_ms(started), error
+        )
 
     async def _pages(self, job: ImportJob, client: ProviderClient, started: float, progress: Progress | None) -> int:
         importer = job.importer

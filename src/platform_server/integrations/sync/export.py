@@ -6,6 +6,7 @@ linked to its work item and committed at once: a run that stops loses at most th
 export skips every item already linked, so a second export creates nothing.
 """
 
+import asyncio
 import time
 from dataclasses import dataclass
 
@@ -37,7 +38,14 @@ class ExportEngine:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker
 
-    async def run(self, job: ExportJob, client: ProviderClient, progress: Progress | None = None) -> Outcome:
+    async def run(
+        self,
+        job: ExportJob,
+        client: ProviderClient,
+        progress: Progress | None = None,
+        *,
+        hold: tuple[type[ProviderError], ...] = (),
+    ) -> Outcome:
         started = time.perf_counter()
         created = 0
         warnings: list[str] = []
@@ -45,6 +53,10 @@ class ExportEngine:
             created = await self._export(job, client, started, progress, warnings)
         except SyncAborted:
             return Outcome(job.log_id, FAILED, created, _elapsed_ms(started))
+        except hold:
+            raise
+        except asyncio.CancelledError:
+            raise
         except ProviderError as exc:
             logger.warning("export_failed", log_id=job.log_id, provider=exc.provider, error=exc.code)
             # A write that failed without a clear answer may still have created the issue: say so.

@@ -20,6 +20,7 @@ from platform_server.work_items.models import WorkItem
 RUNNING = "running"
 COMPLETED = "completed"
 FAILED = "failed"
+CANCELLED = "cancelled"
 
 # One run at a time per integration and workspace, enforced by the database so two requests racing past
 # the check cannot both start: a unique index over the running logs only. Created by 0007_sync_cursors.
@@ -92,6 +93,37 @@ class SyncRepository:
         )
         return {str(external_id): updated for external_id, updated in rows}
 
+    async def add_running(self, log: SyncLog) -> bool:
+        """Inserts a `running` log unless one of the same integration and workspace exists (the guard index)."""
+        table = type_cast(Table, SyncLog.__table__)
+        dialect = self.session.get_bind().dialect.name
+        statement: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+        values = {column.key: getattr(log, column.key) for column in table.columns}
+        inserted = await self.session.execute(
+            statement.values(values)
+            .on_conflict_do_nothing(
+                index_elements=[SyncLog.integration_id, SyncLog.workspace_id], index_where=SyncLog.status == RUNNING
+            )
+            .returning(table.c.id)
+        )
+        return inserted.first() is not None
+
+    async def set_error(self, log_id: str, error: str) -> None:
+        await self.session.execute(update(SyncLog).where(SyncLog.id == log_id).values(error=error))
+
+    async def set_job(self, log_id: str, job_id: str) -> None:
+        await self.session.execute(update(SyncLog).where(SyncLog.id == log_id).values(job_id=job_id))
+
+    async def cancel(self, log_id: str, reason: str) -> bool:
+        """Ends a running log `cancelled`; its run stops at its next page (every page write is fenced)."""
+        result = await self.session.execute(
+            update(SyncLog)
+            .where(SyncLog.id == log_id, SyncLog.status == RUNNING)
+            .values(status=CANCELLED, error=reason, finished_at=utcnow())
+        )
+        assert isinstance(result, CursorResult)
+        return result.rowcount == 1
+
     async def advance(self, log_id: str, synced: int, cursor: str | None, duration_ms: int) -> bool:
         """Records a page on the run's log; false when the run is no longer the running one (fenced out)."""
         result = await self.session.execute(
@@ -136,6 +168,14 @@ class SyncRepository:
 
     async def get_log(self, log_id: str) -> SyncLog | None:
         return await self.session.get(SyncLog, log_id, populate_existing=True)
+
+    async def team_log(self, team_id: str, integration_id: str, log_id: str) -> SyncLog | None:
+        result: SyncLog | None = await self.session.scalar(
+            select(SyncLog).where(
+                SyncLog.id == log_id, SyncLog.team_id == team_id, SyncLog.integration_id == integration_id
+            )
+        )
+        return result
 
     async def running(self, integration_id: str, workspace_id: str) -> SyncLog | None:
         result: SyncLog | None = await self.session.scalar(

@@ -1,14 +1,15 @@
-"""POST /api/integrations/{id}/sync."""
+"""POST /api/integrations/{id}/sync and its cancellation."""
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from platform_server.auth.dependencies import CurrentPrincipal
+from platform_server.auth.dependencies import AdminPrincipal, CurrentPrincipal
 from platform_server.db import SessionDep
 from platform_server.errors import error_responses
 from platform_server.integrations.providers.client import ProviderClient
+from platform_server.integrations.sync.jobs import cancel_sync, start_sync
 from platform_server.integrations.sync.repository import COMPLETED
-from platform_server.integrations.sync.schemas import SyncRequest, SyncResult, SyncStarted
+from platform_server.integrations.sync.schemas import SyncLogState, SyncRequest, SyncResult, SyncStarted
 from platform_server.integrations.sync.service import failure_error, sync_service
 
 router = APIRouter(prefix="/api/integrations", tags=["integrations"])
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/api/integrations", tags=["integrations"])
     summary="Import provider items into the workspace, or export work items to the provider",
     response_model=SyncResult,
     responses={
-        202: {"model": SyncStarted, "description": 'Started in the background (`"async": true`)'},
+        202: {"model": SyncStarted, "description": 'Queued as a background job (`"async": true`)'},
         **error_responses(401, 404, 409, 422, 503),
     },
 )
@@ -38,21 +39,41 @@ async def sync_integration(
     Incremental and idempotent: only items changed since the last run are fetched, and `itemsSynced` counts
     the items created or changed. One sync runs at a time per integration and workspace (409 otherwise).
     A failed run answers an error naming its `syncLogId`; the next run resumes from its last committed page.
+    With `"async": true` the run is queued as a background job (retried on provider rate limits and outages,
+    resumed by another worker if its worker dies) and can be cancelled.
     """
     plan, integration = await sync_service.plan(session, principal.team_id, integration_id, body)
-    # The run commits on sessions of its own; end the request's transaction first so that on SQLite it holds
-    # no write lock the run would wait for.
-    await session.commit()
-    state = request.app.state
-    client: ProviderClient = state.token_manager.client_for(integration)
-    log = await sync_service.claim(state.sessionmaker, plan)
     if body.run_async:
-        state.sync_runner.spawn(sync_service.run(state.sessionmaker, plan, log, client), name=f"sync-{log.id}")
+        log = await start_sync(session, plan)
+        if log is None:
+            raise await sync_service.busy(session, plan)
         started = SyncStarted(sync_log_id=log.id, status="running")
         return JSONResponse(started.model_dump(mode="json", by_alias=True), status_code=202)
-    outcome = await sync_service.run(state.sessionmaker, plan, log, client)
+    # A synchronous sync is this request's own work (see README "## Sync"): its pages commit on sessions of
+    # their own, so the request's transaction ends first — on SQLite it would otherwise hold the write lock
+    # the pages wait for — and the run's log commits on its own.
+    await session.commit()
+    log = await sync_service.claim(request.app.state.sessionmaker, plan)
+    client: ProviderClient = request.app.state.token_manager.client_for(integration)
+    outcome = await sync_service.run(request.app.state.sessionmaker, plan, log, client)
     if outcome.status != COMPLETED:
         raise failure_error(outcome)
     return SyncResult(
         sync_log_id=outcome.log_id, status="completed", items_synced=outcome.items_synced, duration=outcome.duration_ms
     )
+
+
+@router.post(
+    "/{integration_id}/sync/{sync_log_id}/cancel",
+    operation_id="cancelSync",
+    summary="Cancel a queued or running sync",
+    response_model=SyncLogState,
+    responses=error_responses(401, 403, 404, 409),
+)
+async def cancel_integration_sync(
+    principal: AdminPrincipal, session: SessionDep, integration_id: str, sync_log_id: str
+) -> SyncLogState:
+    """A queued run never starts; a running one stops at its next page boundary (what it committed stays, and
+    the next sync resumes from there). Answers the sync log, now `cancelled`; 409 when it already ended."""
+    log = await cancel_sync(session, principal.team_id, integration_id, sync_log_id)
+    return SyncLogState.model_validate(log)

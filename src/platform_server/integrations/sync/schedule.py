@@ -15,7 +15,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_server.db import utcnow
-from platform_server.integrations.models import Integration, IntegrationStatus, WorkspaceIntegration
+from platform_server.errors import PlatformError, ValidationFailed
+from platform_server.integrations.models import WorkspaceIntegration
+from platform_server.integrations.sync.pairs import IMPORTERS
 from platform_server.integrations.sync.schedule_repository import ScheduleRepository
 from platform_server.integrations.sync.triggers import trigger_incremental_sync
 from platform_server.jobs.registry import JobContext, task
@@ -56,6 +58,13 @@ def random_jitter(interval: timedelta) -> timedelta:
 
 def apply_interval(access: WorkspaceIntegration, minutes: int | None, now: datetime | None = None) -> None:
     """Sets (or clears, with None) the schedule; the first run comes at its phase in the next interval."""
+    if minutes is not None and not any(name == access.provider for name, _ in IMPORTERS):
+        raise ValidationFailed(
+            f"{access.provider} has nothing to import, so it cannot have a sync schedule",
+            details={
+                "fields": [{"field": "body.syncIntervalMinutes", "message": "nothing to import", "type": "value_error"}]
+            },
+        )
     access.sync_interval_minutes = minutes
     access.schedule_skips = 0
     access.schedule_skip_reason = None
@@ -71,42 +80,38 @@ def skip_backoff(interval: timedelta, skips: int) -> timedelta:
     return min(backoff, MAX_SKIP_BACKOFF)
 
 
-def _cannot_sync(access: WorkspaceIntegration, integration: Integration) -> str | None:
-    if not access.enabled:
-        return "the integration is disabled for this workspace"
-    # `error` is a connected integration whose last refresh failed for a passing reason: a sync may succeed.
-    if integration.status not in (IntegrationStatus.connected, IntegrationStatus.error):
-        return f"the integration is {integration.status}, not connected"
-    return None
-
-
 async def run_due_schedules(session: AsyncSession, now: datetime | None = None) -> int:
     """Enqueues every due schedule's import in `session`'s transaction; returns how many were enqueued."""
     now = now or utcnow()
     enqueued = 0
-    for access, integration in await ScheduleRepository(session).due(now, DUE_BATCH):
+    for access in await ScheduleRepository(session).due(now, DUE_BATCH):
         assert access.sync_interval_minutes is not None  # due() selects scheduled rows only
         interval = timedelta(minutes=access.sync_interval_minutes)
-        reason = _cannot_sync(access, integration)
-        if reason is not None:
-            access.schedule_skips += 1
-            access.schedule_skip_reason = reason
-            access.next_sync_at = now + skip_backoff(interval, access.schedule_skips)
-            logger.info(
-                "scheduled_sync_skipped",
-                access_id=access.id,
-                reason=reason,
-                skips=access.schedule_skips,
-                retry_at=access.next_sync_at.isoformat(),
-            )
+        try:
+            queued = await trigger_incremental_sync(session, access, reason=SCHEDULE_REASON)
+        except PlatformError as exc:
+            _skip(access, interval, now, exc.message)
             continue
         access.schedule_skips = 0
         access.schedule_skip_reason = None
         access.next_sync_at = next_due(access.id, interval, now, random_jitter(interval))
-        if await trigger_incremental_sync(session, access, reason=SCHEDULE_REASON) is not None:
+        if queued is not None:
             enqueued += 1
     await session.flush()
     return enqueued
+
+
+def _skip(access: WorkspaceIntegration, interval: timedelta, now: datetime, reason: str) -> None:
+    access.schedule_skips += 1
+    access.schedule_skip_reason = reason
+    access.next_sync_at = now + skip_backoff(interval, access.schedule_skips)
+    logger.info(
+        "scheduled_sync_skipped",
+        access_id=access.id,
+        reason=reason,
+        skips=access.schedule_skips,
+        retry_at=access.next_sync_at.isoformat(),
+    )
 
 
 @task("sync.schedule_due", queue="schedule", max_attempts=1, periodic="* * * * *")

@@ -3,7 +3,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from platform_server.schemas import InputSchema, ObjectId, Schema
+from platform_server.schemas import InputSchema, ObjectId, Schema, UtcDatetime
 
 
 class SyncType(StrEnum):
@@ -44,3 +44,18 @@ class SyncResult(Schema):
 class SyncStarted(Schema):
     sync_log_id: str = Field(examples=["1701234567892"])
     status: Literal["running"] = Field(examples=["running"])
+
+
+class SyncLogState(Schema):
+    id: str = Field(examples=["1701234567892"])
+    sync_type: str = Field(examples=["import"])
+    source_entity: str | None = Field(examples=["issues"])
+    target_entity: str | None = Field(examples=["work_items"])
+    status: str = Field(
+        examples=["cancelled"], description="`running` (queued or running), `completed`, `failed` or `cancelled`"
+    )
+    items_synced: int = Field(examples=[15], description="Items created or changed by this run")
+    duration_ms: int | None = Field(examples=[1234])
+    error: str | None = Field(examples=["Cancelled; the next sync resumes from the last committed page"])
+    started_at: UtcDatetime = Field(examples=["2025-12-03T10:00:00Z"])
+    finished_at: UtcDatetime | None = Field(examples=["2025-12-03T10:00:02Z"])

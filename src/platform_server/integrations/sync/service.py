@@ -1,18 +1,16 @@
-"""POST /api/integrations/{id}/sync: check the request, claim the run, run it here or in the background.
+"""Syncs: check the request, open the run's log, run it.
 
-A sync commits page by page, so it cannot live inside the request's transaction: the run gets sessions of
-its own (like a job) and the request keeps only the checks. The claim (a `running` sync log) commits before
-anything is fetched, so a second request for the same integration and workspace sees it and answers 409 —
-and the database's partial unique index settles two requests that race past that check.
+A sync commits page by page, so it cannot live inside the request's transaction: it runs as a job (see
+`jobs.py`) on sessions of its own, and the request only adds the run's `running` log and its job, in its one
+transaction. A second request for the same integration and workspace sees the log and answers 409 — and the
+database's partial unique index settles two requests that race past that check.
 """
 
-import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from platform_server.db import utcnow
@@ -23,6 +21,7 @@ from platform_server.integrations.providers.base import InvalidProject
 from platform_server.integrations.providers.client import (
     IntegrationExpired,
     ProviderClient,
+    ProviderError,
     ProviderForbidden,
     ProviderNotFound,
     ProviderRateLimited,
@@ -34,14 +33,10 @@ from platform_server.integrations.sync.export import ExportEngine, ExportJob
 from platform_server.integrations.sync.pairs import EXPORTERS, IMPORTERS, supported_pairs
 from platform_server.integrations.sync.repository import RUNNING, SyncRepository
 from platform_server.integrations.sync.schemas import SyncRequest, SyncType
-from platform_server.log import get_logger
 from platform_server.workspaces.repository import WorkspaceRepository
 
-logger = get_logger(__name__)
-
-# A running log whose last page is older than this belongs to a process that died; a new run takes over.
+# A job-less run (the CLI's) whose last page is older than this belongs to a process that died.
 STALE_AFTER = timedelta(minutes=10)
-RESTART_REASON = "Interrupted by a server restart; the next sync resumes from the last committed page"
 
 ClientFactory = Callable[[Integration], ProviderClient]
 
@@ -141,43 +136,54 @@ class SyncService:
                 f"{exc}; change it with {where}", details={"defaultProject": access.default_project}
             ) from exc
 
-    async def claim(self, sessionmaker: async_sessionmaker[AsyncSession], plan: SyncPlan) -> SyncLog:
-        """Commits the run's `running` log (with the cursor to continue from), or raises 409."""
-        async with sessionmaker() as session:
-            try:
-                async with session.begin():
-                    repository = SyncRepository(session)
-                    current = await repository.running(plan.integration_id, plan.workspace_id)
-                    if current is not None:
-                        if not _stale(current):
-                            raise _busy(current)
-                        await repository.fail_running("Stalled: no progress for too long", log_id=current.id)
-                    cursor = None
-                    if plan.importer is not None:
-                        cursor = await repository.last_cursor(
-                            plan.integration_id, plan.workspace_id, plan.sync_type.value, plan.source_entity
-                        )
-                    log = SyncLog(
-                        id=new_id(),
-                        team_id=plan.team_id,
-                        integration_id=plan.integration_id,
-                        workspace_id=plan.workspace_id,
-                        sync_type=plan.sync_type.value,
-                        source_entity=plan.source_entity,
-                        target_entity=plan.target_entity,
-                        status=RUNNING,
-                        items_synced=0,
-                        duration_ms=0,
-                        cursor=cursor,
-                        started_at=utcnow(),
-                    )
-                    session.add(log)
-                    await session.flush()
-            except IntegrityError:
-                async with sessionmaker() as session:
-                    current = await SyncRepository(session).running(plan.integration_id, plan.workspace_id)
-                raise _busy(current) from None
+    async def open_log(self, session: AsyncSession, plan: SyncPlan) -> SyncLog | None:
+        """Adds the run's `running` log (with the cursor to continue from) to the caller's transaction; None when
+        a run of this integration and workspace is already queued or running.
+
+        The database's partial unique index over running logs settles two requests that race past the check.
+        A run without a job (`platform-server sync`) whose process died shows no progress: after STALE_AFTER
+        a new run takes over (runs with a job are recovered by the job engine instead).
+        """
+        repository = SyncRepository(session)
+        current = await repository.running(plan.integration_id, plan.workspace_id)
+        if current is not None:
+            if current.job_id is not None or not _stale(current):
+                return None
+            await repository.fail_running("Stalled: no progress for too long", log_id=current.id)
+        cursor = None
+        if plan.importer is not None:
+            cursor = await repository.last_cursor(
+                plan.integration_id, plan.workspace_id, plan.sync_type.value, plan.source_entity
+            )
+        log = SyncLog(
+            id=new_id(),
+            team_id=plan.team_id,
+            integration_id=plan.integration_id,
+            workspace_id=plan.workspace_id,
+            sync_type=plan.sync_type.value,
+            source_entity=plan.source_entity,
+            target_entity=plan.target_entity,
+            status=RUNNING,
+            items_synced=0,
+            duration_ms=0,
+            cursor=cursor,
+            started_at=utcnow(),
+        )
+        if not await repository.add_running(log):
+            return None
         return log
+
+    async def claim(self, sessionmaker: async_sessionmaker[AsyncSession], plan: SyncPlan) -> SyncLog:
+        """A run without a job (`platform-server sync`, a synchronous API sync): commits its `running` log on a
+        session of its own, or raises 409."""
+        async with sessionmaker() as session, session.begin():
+            log = await self.open_log(session, plan)
+            if log is None:
+                raise await self.busy(session, plan)
+        return log
+
+    async def busy(self, session: AsyncSession, plan: SyncPlan) -> Conflict:
+        return _busy(await SyncRepository(session).running(plan.integration_id, plan.workspace_id))
 
     async def run(
         self,
@@ -186,7 +192,11 @@ class SyncService:
         log: SyncLog,
         client: ProviderClient,
         progress: Progress | None = None,
+        *,
+        hold: tuple[type[ProviderError], ...] = (),
     ) -> Outcome:
+        """Runs the sync on its own sessions (a page per transaction). `hold`: provider errors that leave the
+        log running and propagate, for the job to retry later from the committed cursor."""
         if plan.importer is not None:
             job = ImportJob(
                 log_id=log.id,
@@ -197,7 +207,7 @@ class SyncService:
                 scope=plan.scope,
                 cursor=Cursor.load(log.cursor),
             )
-            return await ImportEngine(sessionmaker).run(job, client, progress)
+            return await ImportEngine(sessionmaker).run(job, client, progress, hold=hold)
         assert plan.exporter is not None
         export = ExportJob(
             log_id=log.id,
@@ -208,19 +218,7 @@ class SyncService:
             exporter=plan.exporter,
             scope=plan.scope,
         )
-        return await ExportEngine(sessionmaker).run(export, client, progress)
-
-    async def recover_interrupted(self, sessionmaker: async_sessionmaker[AsyncSession]) -> int:
-        """At startup: runs left `running` died with the previous process; mark them failed, keep their cursors.
-
-        A run of another live process (a second worker, the CLI) is fenced out by this too: its next page
-        write finds its log no longer running and stops, and its next sync resumes where it got to.
-        """
-        async with sessionmaker() as session, session.begin():
-            count = await SyncRepository(session).fail_running(RESTART_REASON, started_before=utcnow())
-        if count:
-            logger.warning("sync_runs_interrupted", count=count)
-        return count
+        return await ExportEngine(sessionmaker).run(export, client, progress, hold=hold)
 
 
 def _stale(log: SyncLog) -> bool:
@@ -255,33 +253,6 @@ def failure_error(outcome: Outcome) -> PlatformError:
             headers={"Retry-After": str(error.retry_after_seconds)},
         )
     return ServiceUnavailable(error.message + "; the next sync resumes from the last committed page", details=details)
-
-
-class SyncRunner:
-    """Background runs of `"async": true` syncs; one per app, cancelled (and logged failed) at shutdown."""
-
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[Any]] = set()
-
-    def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> None:
-        task = asyncio.create_task(work, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("sync_background_failed", task=task.get_name(), error=repr(task.exception()))
-
-    async def wait(self) -> None:
-        """Until every background run has ended (tests, graceful shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    async def aclose(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await self.wait()
 
 
 sync_service = SyncService()

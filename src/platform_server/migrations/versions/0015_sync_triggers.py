@@ -2,7 +2,7 @@
 webhooks registered for each integration (signing secrets encrypted)
 
 Revision ID: 0015_sync_triggers
-Revises: 0012_oauth_server
+Revises: 0014_jobs
 Create Date: 2026-12-02 20:40:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import platform_server.db
 
 revision: str = "0015_sync_triggers"
-down_revision: str | Sequence[str] | None = "0012_oauth_server"
+down_revision: str | Sequence[str] | None = "0014_jobs"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,283 @@
+"""The in-process runner (SQLite): runs the registered tasks from our `jobs` table inside `serve`.
+
+The same rules as procrastinate's workers on PostgreSQL: a job is claimed by one conditional update (todo →
+doing), at most one job per `lock` runs at a time (the claim skips locked ones, and a unique index over running
+locks settles two processes racing), failed attempts are retried with exponential backoff up to the task's
+`max_attempts`, `RetryLater` sets the next attempt's time itself, periodic tasks are deferred once per cron
+tick (a unique key per tick), and a running job's row carries a heartbeat: a job whose heartbeat stopped
+(its process died) goes back to the queue, at startup and periodically.
+
+At shutdown running jobs get a grace period to finish, then are cancelled and go back to the queue.
+"""
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from croniter import croniter  # type: ignore[import-untyped]
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import IntegrityError
+
+from platform_server.db import utcnow
+from platform_server.ids import new_id
+from platform_server.jobs.models import Job, JobStatus
+from platform_server.jobs.queue import on_commit_of_deferred_jobs
+from platform_server.jobs.registry import TASKS, JobContext, JobResources, RetryLater, TaskDefinition
+from platform_server.log import get_logger
+
+logger = get_logger(__name__)
+
+MAX_BACKOFF_SECONDS = 300
+
+
+def backoff(attempt: int) -> timedelta:
+    """The wait before retrying a job whose attempt `attempt` (1-based) raised: 2, 4, 8, … seconds, capped."""
+    return timedelta(seconds=min(2**attempt, MAX_BACKOFF_SECONDS))
+
+
+class InProcessRunner:
+    def __init__(
+        self,
+        resources: JobResources,
+        *,
+        concurrency: int,
+        queues: list[str] | None = None,
+        poll_interval: float = 1.0,
+        heartbeat_interval: float = 10.0,
+        stalled_after: float = 30.0,
+        shutdown_grace: float = 10.0,
+    ) -> None:
+        self.resources = resources
+        self.concurrency = concurrency
+        self.queues = queues
+        self.poll_interval = poll_interval
+        self.heartbeat_interval = heartbeat_interval
+        self.stalled_after = stalled_after
+        self.shutdown_grace = shutdown_grace
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._loop_task: asyncio.Task[None] | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._started_at = time.time()
+
+    async def start(self) -> None:
+        await self.recover_stalled()
+        self._unsubscribe = on_commit_of_deferred_jobs(self._wake.set)
+        self._started_at = time.time()
+        self._loop_task = asyncio.create_task(self._loop(), name="jobs-runner")
+
+    async def aclose(self) -> None:
+        """Stops claiming; running jobs get `shutdown_grace` seconds, then are cancelled and released."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self._stopping.set()
+        if self._loop_task is not None:
+            await self._loop_task
+        if self._running:
+            await asyncio.wait(list(self._running.values()), timeout=self.shutdown_grace)
+        for task in list(self._running.values()):
+            task.cancel()
+        if self._running:
+            await asyncio.gather(*self._running.values(), return_exceptions=True)
+
+    async def drain(self) -> None:
+        """Until no job is due or running (tests)."""
+        while True:
+            self._wake.set()
+            await asyncio.sleep(0)
+            if self._running:
+                await asyncio.gather(*self._running.values(), return_exceptions=True)
+                continue
+            async with self.resources.sessionmaker() as session:
+                due = await session.scalar(
+                    select(Job.id).where(Job.status == JobStatus.todo.value, Job.scheduled_at <= utcnow()).limit(1)
+                )
+            if due is None:
+                return
+            await asyncio.sleep(0.05)
+
+    async def _loop(self) -> None:
+        last_maintenance = 0.0
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                if time.monotonic() - last_maintenance >= self.heartbeat_interval:
+                    last_maintenance = time.monotonic()
+                    await self._beat()
+                    await self.recover_stalled()
+                await self._defer_periodic()
+                while len(self._running) < self.concurrency and not self._stopping.is_set():
+                    job = await self._claim()
+                    if job is None:
+                        break
+                    task = asyncio.create_task(self._run(job), name=f"job-{job.task_name}-{job.id}")
+                    self._running[job.id] = task
+                    task.add_done_callback(self._finished)
+            except Exception as exc:
+                # A locked or unreachable database: try again at the next tick rather than stop running jobs.
+                logger.warning("jobs_runner_tick_failed", error=repr(exc))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.poll_interval):
+                    await _first(self._wake.wait(), self._stopping.wait())
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.pop(task.get_name().rsplit("-", 1)[-1], None)
+        # A freed slot or lock may let a waiting job start.
+        self._wake.set()
+
+    async def _claim(self) -> Job | None:
+        now = utcnow()
+        running_locks = select(Job.lock).where(Job.status == JobStatus.doing.value, Job.lock.is_not(None))
+        candidate = (
+            select(Job)
+            .where(
+                Job.status == JobStatus.todo.value,
+                Job.scheduled_at <= now,
+                Job.task_name.in_(list(TASKS)),
+                or_(Job.lock.is_(None), Job.lock.not_in(running_locks)),
+            )
+            .order_by(Job.scheduled_at, Job.id)
+            .limit(1)
+        )
+        if self.queues:
+            candidate = candidate.where(Job.queue.in_(self.queues))
+        try:
+            async with self.resources.sessionmaker() as session, session.begin():
+                job = await session.scalar(candidate)
+                if job is None:
+                    return None
+                claimed = await session.execute(
+                    update(Job)
+                    .where(Job.id == job.id, Job.status == JobStatus.todo.value)
+                    .values(
+                        status=JobStatus.doing.value,
+                        attempts=Job.attempts + 1,
+                        started_at=now,
+                        heartbeat_at=now,
+                    )
+                )
+                assert isinstance(claimed, CursorResult)
+                if claimed.rowcount != 1:
+                    return None
+                await session.refresh(job)
+        except IntegrityError:
+            # Another process started a job with the same lock in the meantime.
+            return None
+        return job
+
+    async def _run(self, job: Job) -> None:
+        definition = TASKS[job.task_name]
+        context = JobContext(self.resources, job.id, job.attempts)
+        try:
+            await definition.function(context, **job.arguments)
+        except asyncio.CancelledError:
+            await _shielded(self._release(job))
+            raise
+        except RetryLater as exc:
+            await self._retry_or_fail(job, definition, exc.delay, exc.reason)
+        except Exception as exc:
+            logger.exception("job_failed", job_id=job.id, task=job.task_name, attempt=job.attempts)
+            await self._retry_or_fail(job, definition, backoff(job.attempts), f"{type(exc).__name__}: {exc}")
+        else:
+            await self._end(job, JobStatus.succeeded, None)
+
+    async def _retry_or_fail(self, job: Job, definition: TaskDefinition, delay: timedelta, reason: str) -> None:
+        if job.attempts >= definition.max_attempts:
+            await self._end(job, JobStatus.failed, reason)
+            return
+        async with self.resources.sessionmaker() as session, session.begin():
+            await session.execute(
+                update(Job)
+                .where(Job.id == job.id, Job.status == JobStatus.doing.value)
+                .values(status=JobStatus.todo.value, scheduled_at=utcnow() + delay, error=reason, heartbeat_at=None)
+            )
+
+    async def _end(self, job: Job, status: JobStatus, error: str | None) -> None:
+        async with self.resources.sessionmaker() as session, session.begin():
+            await session.execute(
+                update(Job)
+                .where(Job.id == job.id, Job.status == JobStatus.doing.value)
+                .values(status=status.value, finished_at=utcnow(), error=error)
+            )
+
+    async def _release(self, job: Job) -> None:
+        """Back to the queue without waiting: interrupted by a shutdown, not by its own failure."""
+        async with self.resources.sessionmaker() as session, session.begin():
+            await session.execute(
+                update(Job)
+                .where(Job.id == job.id, Job.status == JobStatus.doing.value)
+                .values(status=JobStatus.todo.value, scheduled_at=utcnow(), heartbeat_at=None)
+            )
+
+    async def _beat(self) -> None:
+        if not self._running:
+            return
+        async with self.resources.sessionmaker() as session, session.begin():
+            await session.execute(
+                update(Job)
+                .where(Job.id.in_(list(self._running)), Job.status == JobStatus.doing.value)
+                .values(heartbeat_at=utcnow())
+            )
+
+    async def recover_stalled(self) -> int:
+        """Jobs whose runner stopped beating (its process died) go back to the queue."""
+        cutoff = utcnow() - timedelta(seconds=self.stalled_after)
+        conditions = [Job.status == JobStatus.doing.value, Job.heartbeat_at < cutoff]
+        if self._running:
+            conditions.append(Job.id.not_in(list(self._running)))
+        async with self.resources.sessionmaker() as session, session.begin():
+            result = await session.execute(
+                update(Job).where(*conditions).values(status=JobStatus.todo.value, scheduled_at=utcnow())
+            )
+        assert isinstance(result, CursorResult)
+        if result.rowcount:
+            logger.warning("jobs_stalled_recovered", count=result.rowcount)
+        return int(result.rowcount)
+
+    async def _defer_periodic(self) -> None:
+        """The latest cron tick of each periodic task since this runner started, deferred once."""
+        now = time.time()
+        rows = []
+        for definition in TASKS.values():
+            if definition.periodic is None:
+                continue
+            tick = croniter(definition.periodic, now).get_prev(float)
+            if tick < self._started_at:
+                continue
+            rows.append(
+                {
+                    "id": new_id(),
+                    "queue": definition.queue,
+                    "task_name": definition.name,
+                    "arguments": {},
+                    "status": JobStatus.todo.value,
+                    "periodic_key": f"{definition.name}:{int(tick)}",
+                    "attempts": 0,
+                    "scheduled_at": datetime.fromtimestamp(tick, UTC),
+                    "created_at": utcnow(),
+                }
+            )
+        if rows:
+            async with self.resources.sessionmaker() as session, session.begin():
+                for row in rows:
+                    await session.execute(sqlite_insert(Job).values(row).on_conflict_do_nothing())
+
+
+async def _first(*waits: Any) -> None:
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+async def _shielded(write: Any) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.shield(write)

@@ -1,0 +1,8 @@
+"""Every module that registers tasks, imported in one place (as `models.py` does for tables), so the web app,
+the `worker` command and the in-process runner all know the same tasks."""
+
+from platform_server.integrations.push import tasks as push_tasks
+from platform_server.integrations.sync import jobs as sync_jobs
+from platform_server.integrations.sync import schedule as sync_schedule
+
+__all__ = ["push_tasks", "sync_jobs", "sync_schedule"]
