@@ -14,7 +14,7 @@ from platform_server.integrations.sync.schedule import schedule_due
 from platform_server.jobs.registry import JobContext
 from tests.conftest import Member
 from tests.jobs.helpers import run_jobs
-from tests.sync.helpers import items
+from tests.sync.helpers import items, wait_for_sync
 from tests.sync_triggers.helpers import connect_with_push, github_delivery, push_webhooks, stored_secret
 
 WAIT_SECONDS = 120.0
@@ -92,10 +92,11 @@ async def test_a_burst_of_events_queues_one_sync(app: Any, client: httpx.AsyncCl
             select(func.count()).select_from(SyncLog).where(SyncLog.workspace_id == owner.workspace_id)
         )
     assert logs == 1
-    await run_jobs(app)
     async with app.state.sessionmaker() as session:
-        log = await session.scalar(select(SyncLog).where(SyncLog.workspace_id == owner.workspace_id))
-    assert log is not None
+        queued_log = await session.scalar(select(SyncLog).where(SyncLog.workspace_id == owner.workspace_id))
+    assert queued_log is not None
+    await run_jobs(app)
+    log = await wait_for_sync(app, queued_log.id)
     assert (log.integration_id, log.status) == (integration_id, "completed")
 
 
