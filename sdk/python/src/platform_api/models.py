@@ -557,6 +557,7 @@ class WorkspaceIntegrationEnable(TypedDict):
     integrationId: str
     enabledTools: NotRequired[list[str] | None]
     defaultProject: NotRequired[str | None]
+    syncIntervalMinutes: NotRequired[int | None]
 
 
 class WorkspaceIntegrationEnabled(TypedDict):
@@ -572,6 +573,8 @@ class WorkspaceIntegrationRead(TypedDict):
     enabled: bool
     enabledTools: list[str]
     defaultProject: str | None
+    syncIntervalMinutes: int | None
+    nextSyncAt: str | None
 
 
 class WorkspaceIntegrationList(TypedDict):
@@ -584,6 +587,7 @@ class WorkspaceIntegrationUpdate(TypedDict):
     enabled: NotRequired[bool | None]
     enabledTools: NotRequired[list[str] | None]
     defaultProject: NotRequired[str | None]
+    syncIntervalMinutes: NotRequired[int | None]
 
 
 class WorkspaceUpdate(TypedDict):
