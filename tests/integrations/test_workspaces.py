@@ -61,6 +61,8 @@ class TestEnable:
             "enabled": True,
             "enabledTools": ["github_list_repos", "github_list_issues"],
             "defaultProject": "acme/product",
+            "syncIntervalMinutes": None,
+            "nextSyncAt": None,
         }
 
         again = await _enable(client, owner, {"integrationId": github.id, "enabledTools": ["github_create_issue"]})
