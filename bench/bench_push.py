@@ -109,7 +109,12 @@ async def measure(base: str, ids: dict[str, str], events: int) -> list[float]:
                 },
             )
             check(changed.status_code == 200, changed.text)
-            await wait_for(http, ids["workspace_id"], title)
+            try:
+                await wait_for(http, ids["workspace_id"], title)
+            except TimeoutError:
+                raise RuntimeError(
+                    f"event {number} (issue #{issues[number % len(issues)]}) never became visible"
+                ) from None
             latencies.append(time.perf_counter() - started)
     return latencies
 

@@ -4,5 +4,6 @@ the `worker` command and the in-process runner all know the same tasks."""
 from platform_server.integrations.push import tasks as push_tasks
 from platform_server.integrations.sync import jobs as sync_jobs
 from platform_server.integrations.sync import schedule as sync_schedule
+from platform_server.integrations.sync import triggers as sync_triggers
 
-__all__ = ["push_tasks", "sync_jobs", "sync_schedule"]
+__all__ = ["push_tasks", "sync_jobs", "sync_schedule", "sync_triggers"]
