@@ -6,7 +6,13 @@ from platform_server.billing.models import StripePendingEvent, StripeSubscriptio
 from platform_server.email.models import Email, EmailSuppression
 from platform_server.features.models import Feature
 from platform_server.gateway.models import ToolCall
-from platform_server.integrations.models import Integration, OAuthState, SyncLog, WorkspaceIntegration
+from platform_server.integrations.models import (
+    Integration,
+    OAuthState,
+    PushWebhook,
+    SyncLog,
+    WorkspaceIntegration,
+)
 from platform_server.integrations.remote_mcp.models import RemoteMcpServer, RemoteMcpTool
 from platform_server.integrations.sync.repository import RUNNING_GUARD
 from platform_server.jobs.models import LOCK_GUARD, QUEUEING_LOCK_GUARD, Job
@@ -36,6 +42,7 @@ __all__ = [
     "OAuthConsent",
     "OAuthState",
     "OAuthToken",
+    "PushWebhook",
     "RemoteMcpServer",
     "RemoteMcpTool",
     "StripePendingEvent",

@@ -20,6 +20,7 @@ from platform_server.sandbox.worlds import FigmaWorld, NotionWorld
 from platform_server.teams.models import Role
 from platform_server.teams.service import team_service
 from tests.conftest import Member
+from tests.jobs.helpers import run_jobs
 from tests.providers.test_tools import ALL_TOOLS, client_for
 from tests.sync.helpers import PROJECTS, connect_and_enable, sync
 
@@ -174,6 +175,10 @@ async def exercise(app: Any, client: httpx.AsyncClient, provider: str) -> set[st
             await sync(client, member, integration_id, "work_items", entity, sync_type="export")
     first = [await tools.run(name, arguments) for name, arguments in _tool_calls(tools.store)[provider]]
     await _follow_ups(tools, provider, first)
+    # Issues created above reach us as the sandbox's webhooks and queue pushed syncs: they run to their end
+    # while the grant still exists.
+    await app.state.sandbox.webhooks.drain()
+    await run_jobs(app)
     deleted = await client.delete(f"/api/integrations/{integration_id}", headers=member.headers)
     assert deleted.status_code == 200, deleted.text
     return tools.called

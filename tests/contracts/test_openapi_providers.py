@@ -26,6 +26,8 @@ OPERATIONS: dict[str, tuple[tuple[str, str], ...]] = {
         ("GET", "/repos/{owner}/{repo}/issues"),
         ("POST", "/repos/{owner}/{repo}/issues"),
         ("GET", "/repos/{owner}/{repo}/pulls"),
+        ("POST", "/repos/{owner}/{repo}/hooks"),
+        ("DELETE", "/repos/{owner}/{repo}/hooks/{hook_id}"),
         ("DELETE", "/applications/{client_id}/grant"),
     ),
     "figma": (
@@ -104,6 +106,7 @@ FIELDS_READ: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
             "[].updated_at",
             "[].merged_at",
         ),
+        ("POST", "/repos/{owner}/{repo}/hooks"): ("id",),
     },
     "figma": {
         ("GET", "/v1/me"): ("id", "handle", "email"),

@@ -10,7 +10,17 @@ from tests.conftest import Member, row_count
 from tests.integrations.helpers import connect, start
 
 GITHUB_TOOLS = ["github_list_repos", "github_list_issues", "github_create_issue", "github_list_pull_requests"]
-ITEM_KEYS = {"id", "provider", "name", "status", "enabled", "enabledTools", "defaultProject"}
+ITEM_KEYS = {
+    "id",
+    "provider",
+    "name",
+    "status",
+    "enabled",
+    "enabledTools",
+    "defaultProject",
+    "syncIntervalMinutes",
+    "nextSyncAt",
+}
 
 
 def _url(member: Member, workspace_id: str | None = None) -> str:
@@ -51,6 +61,8 @@ class TestEnable:
             "enabled": True,
             "enabledTools": ["github_list_repos", "github_list_issues"],
             "defaultProject": "acme/product",
+            "syncIntervalMinutes": None,
+            "nextSyncAt": None,
         }
 
         again = await _enable(client, owner, {"integrationId": github.id, "enabledTools": ["github_create_issue"]})

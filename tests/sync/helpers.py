@@ -4,6 +4,7 @@ import asyncio
 from typing import Any
 
 import httpx
+from sqlalchemy import func, select
 
 from platform_server.integrations.models import SyncLog
 from tests.conftest import Member
@@ -81,4 +82,19 @@ async def wait_for_sync(app: Any, sync_log_id: str) -> SyncLog:
             assert log is not None
             if log.status != "running":
                 return log
+            await asyncio.sleep(0.05)
+
+
+async def pushed_syncs_settled(app: Any) -> None:
+    """Issues the sandbox creates or changes come back as its webhooks and queue pushed imports: waits until
+    every delivery is answered and no sync of any workspace is running."""
+    await app.state.sandbox.webhooks.drain()
+    async with asyncio.timeout(WAIT_SECONDS):
+        while True:
+            async with app.state.sessionmaker() as session:
+                running = await session.scalar(
+                    select(func.count()).select_from(SyncLog).where(SyncLog.status == "running")
+                )
+            if not running:
+                return
             await asyncio.sleep(0.05)

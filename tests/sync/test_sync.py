@@ -17,7 +17,7 @@ from platform_server.models import Feature, WorkItem
 from platform_server.sandbox.common import stable_uuid
 from platform_server.sandbox.github import pull_json
 from tests.conftest import Member, row_count
-from tests.sync.helpers import connect_and_enable, items, notion_database, sync, wait_for_sync
+from tests.sync.helpers import connect_and_enable, items, notion_database, pushed_syncs_settled, sync, wait_for_sync
 
 ISSUES_PATH = "/repos/{owner}/{repo}/issues"
 
@@ -460,6 +460,8 @@ async def test_export_creates_and_links_issues_once(app: Any, client: httpx.Asyn
     assert store.count("github", "POST", ISSUES_PATH) - posts == 2
     linked = await items(client, owner)
     assert all(item["key"].startswith("acme/product#") and item["integrationId"] == integration_id for item in linked)
+    # The issues just created come back as the repository webhook's events and queue a pushed import.
+    await pushed_syncs_settled(app)
 
     again = await sync(client, owner, integration_id, "work_items", "issues", sync_type="export")
     assert again["itemsSynced"] == 0

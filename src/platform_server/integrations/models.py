@@ -110,3 +110,39 @@ class WorkspaceIntegration(IdMixin, TimestampMixin, Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     enabled_tools: Mapped[list[str]] = mapped_column(JSON, default=list)
     default_project: Mapped[str | None] = mapped_column(String(500))
+    # Scheduled imports: None is off. `next_sync_at` is when the next run is due (indexed: the scheduler asks
+    # for every row whose time has come); `schedule_skips` counts runs skipped in a row, for the back-off.
+    sync_interval_minutes: Mapped[int | None] = mapped_column(Integer)
+    next_sync_at: Mapped[datetime | None] = mapped_column(index=True)
+    schedule_skips: Mapped[int] = mapped_column(Integer, default=0)
+    schedule_skip_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class PushWebhookStatus(StrEnum):
+    active = "active"
+    unavailable = "unavailable"
+
+
+class PushWebhook(IdMixin, TimestampMixin, Base):
+    """A webhook the provider sends us for one integration and one target (a GitHub repository, Linear's
+    public teams, a Jira project). Its signing secret is ours, generated at registration and only stored
+    encrypted; Jira signs with the OAuth app's client secret instead, so its rows hold none."""
+
+    __tablename__ = "push_webhooks"
+    __table_args__ = (
+        UniqueConstraint("integration_id", "target"),
+        Index("ix_push_webhooks_provider_external", "provider", "external_id"),
+    )
+
+    team_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    integration_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("integrations.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(20))
+    # `owner/repo` (GitHub, lowercased), `all-public-teams` (Linear), a project key (Jira).
+    target: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(20))
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    # The provider's id of the webhook, once it exists upstream.
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    # Jira's dynamic webhooks lapse after 30 days unless refreshed.
+    expires_at: Mapped[datetime | None]

@@ -22,6 +22,16 @@ Scope = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r
 ToolName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 DefaultProject = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
 INTEGRATION_ID_EXAMPLE = "1701234567890"
+# Scheduled imports: every 5 minutes at most often, once a week at least; strict, so "60" or 60.5 is refused.
+SYNC_INTERVAL_MIN_MINUTES = 5
+SYNC_INTERVAL_MAX_MINUTES = 10080
+SyncIntervalMinutes = Annotated[
+    int, Field(strict=True, ge=SYNC_INTERVAL_MIN_MINUTES, le=SYNC_INTERVAL_MAX_MINUTES, examples=[60])
+]
+SYNC_INTERVAL_DESCRIPTION = (
+    "Import from the provider every this many minutes (5 to 10080), spread over the interval; null turns "
+    "scheduled syncs off"
+)
 
 
 def _kind_field() -> Any:
@@ -172,6 +182,8 @@ class WorkspaceIntegrationRead(Schema):
     enabled: bool = Field(examples=[True])
     enabled_tools: list[str] = Field(examples=[["github_list_repos", "github_list_issues"]])
     default_project: str | None = Field(examples=["acme/product"])
+    sync_interval_minutes: int | None = Field(examples=[60], description=SYNC_INTERVAL_DESCRIPTION)
+    next_sync_at: UtcDatetime | None = Field(description="When the next scheduled import is due")
 
 
 class WorkspaceIntegrationList(BaseModel):
@@ -189,6 +201,7 @@ class WorkspaceIntegrationEnable(InputSchema):
         description="Tool names of the integration's provider; omitted means all of them",
     )
     default_project: DefaultProject | None = Field(default=None, examples=["acme/product"])
+    sync_interval_minutes: SyncIntervalMinutes | None = Field(default=None, description=SYNC_INTERVAL_DESCRIPTION)
 
 
 class WorkspaceIntegrationEnabled(Schema):
@@ -202,3 +215,4 @@ class WorkspaceIntegrationUpdate(PatchSchema):
     enabled: bool | None = Field(default=None, examples=[False])
     enabled_tools: list[ToolName] | None = Field(default=None, max_length=200, examples=[["github_list_repos"]])
     default_project: DefaultProject | None = Field(default=None, examples=["acme/website"])
+    sync_interval_minutes: SyncIntervalMinutes | None = Field(default=None, description=SYNC_INTERVAL_DESCRIPTION)

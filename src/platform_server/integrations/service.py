@@ -33,6 +33,7 @@ from platform_server.integrations.providers.base import (
     missing_credential_settings,
 )
 from platform_server.integrations.providers.client import ProviderHttp
+from platform_server.integrations.push.registration import push_registration
 from platform_server.integrations.registry import PROVIDER_CLASSES, get_provider
 from platform_server.integrations.remote_mcp.service import REMOTE_PROVIDER, remote_mcp_service
 from platform_server.integrations.repository import (
@@ -46,6 +47,7 @@ from platform_server.integrations.schemas import (
     WorkspaceIntegrationEnable,
     WorkspaceIntegrationUpdate,
 )
+from platform_server.integrations.sync.schedule import apply_interval
 from platform_server.integrations.tokens import clear_tokens, seal_tokens, tokens_to_revoke
 from platform_server.log import get_logger
 from platform_server.pagination import PageParams
@@ -277,6 +279,7 @@ class IntegrationService:
         integration = await self.get(session, principal, integration_id)
         # A remote MCP server's static secret has nothing to revoke; deleting it cascades to its tools.
         if integration.provider != REMOTE_PROVIDER:
+            await push_registration.remove_all(session, deps.provider_http, deps.encryptor, integration)
             await self._revoke(deps, get_provider(deps.settings, integration.provider), integration)
         await IntegrationRepository(session, principal.team_id).delete(integration)
         await session.flush()
@@ -336,6 +339,8 @@ class IntegrationService:
             access.enabled_tools = tools
             if "default_project" in data.model_fields_set:
                 access.default_project = project
+            if "sync_interval_minutes" in data.model_fields_set:
+                apply_interval(access, data.sync_interval_minutes)
             await session.flush()
             return access, False
         other = await repository.get_by_provider(workspace_id, provider)
@@ -347,6 +352,7 @@ class IntegrationService:
             )
         access = repository.add(
             WorkspaceIntegration(
+                id=new_id(),
                 team_id=principal.team_id,
                 workspace_id=workspace_id,
                 integration_id=integration.id,
@@ -356,6 +362,7 @@ class IntegrationService:
                 default_project=project,
             )
         )
+        apply_interval(access, data.sync_interval_minutes)
         try:
             await session.flush()
         except IntegrityError as exc:
@@ -379,6 +386,8 @@ class IntegrationService:
             _, changes["enabled_tools"] = await _enablement(session, principal, integration, changes["enabled_tools"])
         if "default_project" in changes:
             changes["default_project"] = _checked_project(integration.provider, changes["default_project"])
+        if "sync_interval_minutes" in changes:
+            apply_interval(access, changes.pop("sync_interval_minutes"))
         for field, value in changes.items():
             setattr(access, field, value)
         await session.flush()

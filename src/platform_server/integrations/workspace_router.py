@@ -1,11 +1,12 @@
 """/api/workspaces/{id}/integrations: which integrations (and tools) a workspace may use."""
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from platform_server.auth.dependencies import AdminPrincipal, CurrentPrincipal
 from platform_server.db import SessionDep
 from platform_server.errors import error_responses
 from platform_server.integrations.models import Integration, IntegrationStatus, WorkspaceIntegration
+from platform_server.integrations.push.registration import follow_enablements
 from platform_server.integrations.schemas import (
     WorkspaceIntegrationEnable,
     WorkspaceIntegrationEnabled,
@@ -20,6 +21,12 @@ from platform_server.schemas import Message
 router = APIRouter(prefix="/api/workspaces", tags=["integrations"], responses=error_responses(401, 404, 422))
 
 
+async def _reconcile_push(request: Request, session: SessionDep, integration: Integration) -> None:
+    """The provider webhooks follow the enablements and their defaultProject (see integrations/push)."""
+    state = request.app.state
+    await follow_enablements(session, state.settings, state.encryptor, state.token_manager, integration)
+
+
 def _read(access: WorkspaceIntegration, integration: Integration) -> WorkspaceIntegrationRead:
     return WorkspaceIntegrationRead(
         id=integration.id,
@@ -29,6 +36,8 @@ def _read(access: WorkspaceIntegration, integration: Integration) -> WorkspaceIn
         enabled=access.enabled,
         enabled_tools=access.enabled_tools,
         default_project=access.default_project,
+        sync_interval_minutes=access.sync_interval_minutes,
+        next_sync_at=access.next_sync_at,
     )
 
 
@@ -61,6 +70,7 @@ async def list_workspace_integrations(
 async def enable_workspace_integration(
     principal: AdminPrincipal,
     session: SessionDep,
+    request: Request,
     response: Response,
     workspace_id: str,
     body: WorkspaceIntegrationEnable,
@@ -70,6 +80,7 @@ async def enable_workspace_integration(
     omitted means all of them. Enabling again updates the enablement and answers 200 with the same
     `accessId`. Needs the admin or owner role."""
     access, created = await integration_service.enable(session, principal, workspace_id, body)
+    await _reconcile_push(request, session, await integration_service.get(session, principal, access.integration_id))
     if not created:
         response.status_code = 200
     return WorkspaceIntegrationEnabled(message="Integration enabled for workspace", access_id=access.id)
@@ -84,6 +95,7 @@ async def enable_workspace_integration(
 async def update_workspace_integration(
     principal: AdminPrincipal,
     session: SessionDep,
+    request: Request,
     workspace_id: str,
     integration_id: str,
     body: WorkspaceIntegrationUpdate,
@@ -91,6 +103,7 @@ async def update_workspace_integration(
     access, integration = await integration_service.update_access(
         session, principal, workspace_id, integration_id, body
     )
+    await _reconcile_push(request, session, integration)
     return _read(access, integration)
 
 
@@ -101,7 +114,8 @@ async def update_workspace_integration(
     responses=error_responses(403),
 )
 async def disable_workspace_integration(
-    principal: AdminPrincipal, session: SessionDep, workspace_id: str, integration_id: str
+    principal: AdminPrincipal, session: SessionDep, request: Request, workspace_id: str, integration_id: str
 ) -> Message:
     await integration_service.disable(session, principal, workspace_id, integration_id)
+    await _reconcile_push(request, session, await integration_service.get(session, principal, integration_id))
     return Message(message="Integration disabled for workspace")

@@ -4,7 +4,19 @@ the `worker` command and the in-process runner all know the same tasks."""
 from platform_server.billing import tasks as billing_tasks
 from platform_server.email import tasks as email_tasks
 from platform_server.integrations import token_tasks
+from platform_server.integrations.push import tasks as push_tasks
 from platform_server.integrations.sync import jobs as sync_jobs
+from platform_server.integrations.sync import schedule as sync_schedule
+from platform_server.integrations.sync import triggers as sync_triggers
 from platform_server.jobs import maintenance
 
-__all__ = ["billing_tasks", "email_tasks", "maintenance", "sync_jobs", "token_tasks"]
+__all__ = [
+    "billing_tasks",
+    "email_tasks",
+    "maintenance",
+    "push_tasks",
+    "sync_jobs",
+    "sync_schedule",
+    "sync_triggers",
+    "token_tasks",
+]

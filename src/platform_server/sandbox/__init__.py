@@ -6,7 +6,8 @@ several hosts; here every host of a provider maps to the same prefix, and the pa
 
 - github (github.com, api.github.com): /login/oauth/authorize, /login/oauth/access_token; /user,
   /user/repos, /orgs/{org}/repos, /repos/{o}/{r}, /repos/{o}/{r}/issues (GET, POST),
-  /repos/{o}/{r}/issues/{n}, /repos/{o}/{r}/pulls; DELETE /applications/{client_id}/grant and …/token.
+  /repos/{o}/{r}/issues/{n}, /repos/{o}/{r}/pulls, /repos/{o}/{r}/hooks (GET, POST),
+  /repos/{o}/{r}/hooks/{id} (GET, DELETE); DELETE /applications/{client_id}/grant and …/token.
 - jira (auth.atlassian.com, api.atlassian.com): /authorize, /oauth/token; /oauth/token/accessible-resources;
   /ex/jira/{cloudId}/rest/api/3/ + myself, project/search, search/jql (GET, POST), issue (POST),
   issue/{key}, issue/{key}/transitions (GET, POST).
@@ -48,12 +49,17 @@ State is one `SandboxStore` on `app.state.sandbox`: `mint_token(provider)`, `cou
 `faults` (latency, 429 every N, 5xx every N or by rate, Retry-After, token lifetime, volume), `reset()`, and
 each provider's data via `world(provider)` (`touch(...)` changes an item as a user would). The same knobs
 are at `GET/POST /sandbox/_control` (camelCase JSON) and `POST /sandbox/_control/reset`.
+
+Webhooks (sandbox/webhooks.py): hooks registered through the providers' real APIs receive signed deliveries
+when an issue is created through the API or changed with `POST /sandbox/_control/changes`
+(`{"provider", "item", "changes"}`); `store.webhooks.deliveries` records each attempt.
 """
 
 from fastapi import FastAPI
 
 from platform_server.assistant.client import SANDBOX_MODEL_PATH
 from platform_server.config import Settings
+from platform_server.integrations.providers.client import InProcessTransport
 from platform_server.sandbox.control import control_routes
 from platform_server.sandbox.figma import create_figma_app
 from platform_server.sandbox.github import create_github_app
@@ -71,6 +77,9 @@ __all__ = ["SandboxStore", "install_sandbox"]
 def install_sandbox(app: FastAPI, settings: Settings) -> SandboxStore:
     """Mount every simulated provider and the control endpoint; the store goes on app.state.sandbox."""
     store = SandboxStore(settings.PUBLIC_BASE_URL)
+    if settings.SANDBOX_IN_PROCESS:
+        # Webhooks to PUBLIC_BASE_URL are served by this app itself, like the provider calls.
+        store.webhooks.transport_factory = lambda: InProcessTransport(app, settings.PUBLIC_BASE_URL)
     for route in control_routes(store):
         app.router.routes.append(route)
     for provider, factory in (

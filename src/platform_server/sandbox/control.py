@@ -28,6 +28,15 @@ class FaultSettings(BaseModel):
     providers: list[str] | None = None
 
 
+class ItemChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str
+    # `owner/repo#number` (GitHub), an issue identifier such as `ENG-12` (Linear), an issue key (Jira).
+    item: str = Field(min_length=1, max_length=200)
+    changes: dict[str, Any] = Field(default_factory=dict)
+
+
 def _state(store: SandboxStore) -> dict[str, Any]:
     faults = store.faults
     return {
@@ -65,6 +74,23 @@ def control_routes(store: SandboxStore, prefix: str = "/sandbox/_control") -> li
             setattr(store.faults, name, getattr(settings, name))
         return json_response(_state(store))
 
+    async def change(request: Request) -> Response:
+        """Change one item as a user would at the provider; hooks registered for it are notified."""
+        try:
+            body = ItemChange.model_validate(orjson.loads(await request.body() or b"{}"))
+        except orjson.JSONDecodeError:
+            return json_response({"error": "The body must be a JSON object"}, 400)
+        except ValidationError as exc:
+            return json_response({"error": "Invalid change", "details": exc.errors(include_url=False)}, 422)
+        changer = store.webhooks.changers.get(body.provider)
+        if changer is None:
+            return json_response({"error": f"{body.provider} items cannot be changed here"}, 422)
+        try:
+            changer(body.item, body.changes)
+        except KeyError:
+            return json_response({"error": f"No {body.provider} item {body.item}"}, 404)
+        return json_response({"changed": body.item})
+
     async def reset(_request: Request) -> Response:
         store.reset()
         return json_response(_state(store))
@@ -73,4 +99,5 @@ def control_routes(store: SandboxStore, prefix: str = "/sandbox/_control") -> li
         Route(prefix, show, methods=["GET"]),
         Route(prefix, update, methods=["POST"]),
         Route(f"{prefix}/reset", reset, methods=["POST"]),
+        Route(f"{prefix}/changes", change, methods=["POST"]),
     ]

@@ -23,6 +23,7 @@ from platform_server.sandbox.common import (
 from platform_server.sandbox.gate import ProviderGate, provider_app
 from platform_server.sandbox.oauth import oauth_routes
 from platform_server.sandbox.store import AccessToken, SandboxStore
+from platform_server.sandbox.webhooks import SandboxHook
 from platform_server.sandbox.worlds import BASE_TIME, GitHubRepo, GitHubWorld
 from platform_server.security import constant_time_equals
 
@@ -232,7 +233,103 @@ def create_github_app(store: SandboxStore) -> ProviderGate:
             fields.update(labels=[], assignee=None)
         number = world().create_issue(repo, fields, record.grant.account.login)
         issue = issue_json(world(), repo, number)
+        announce_issue(repo, number, "opened", record.grant.account.login)
         return json_response(issue, 201, headers={"Location": issue["url"]})
+
+    def announce_issue(repo: GitHubRepo, number: int, action: str, login: str) -> None:
+        """An `issues` (or `pull_request`) event to every hook of the repository that listens to it."""
+        event = "pull_request" if repo.is_pull(number) else "issues"
+        key = "pull_request" if event == "pull_request" else "issue"
+        item = pull_json(world(), repo, number) if event == "pull_request" else issue_json(world(), repo, number)
+        payload = {
+            "action": action,
+            key: item,
+            "repository": repo_json(world(), repo),
+            "sender": user_json(world(), login),
+        }
+        store.webhooks.emit("github", {repo.full_name.lower()}, event, lambda _hook: payload)
+
+    def change_issue(item: str, changes: dict[str, Any]) -> None:
+        """`owner/repo#number`: changed as a user would (`touch`), then announced as `edited`."""
+        full_name, _, number_text = item.partition("#")
+        repo = world().repos.get(full_name.lower())
+        number = _int(number_text)
+        if repo is None or number is None or not repo.exists(number):
+            raise KeyError(item)
+        world().touch(repo.full_name, number, **changes)
+        announce_issue(repo, number, "edited", "acme-corp")
+
+    store.webhooks.changers["github"] = change_issue
+
+    def hook_of(request: Request, repo: GitHubRepo) -> SandboxHook:
+        hook_id = _int(request.path_params["hook_id"])
+        hook = store.webhooks.hooks.get(hook_id) if hook_id is not None else None
+        if hook is None or hook.provider != "github" or hook.target != repo.full_name.lower():
+            raise Problem(error(404, "Not Found"))
+        return hook
+
+    def hook_admin(request: Request) -> GitHubRepo:
+        """Repository webhooks need admin rights on the repository and the repo or *:repo_hook scope; GitHub
+        hides the repository (404) from anyone else."""
+        record = auth(request)
+        repo = repo_of(request)
+        scopes = set(record.grant.scopes)
+        if not scopes & {"repo", "admin:repo_hook", "write:repo_hook", "read:repo_hook"} or not repo.can_push(
+            record.grant.account.login
+        ):
+            raise Problem(error(404, "Not Found"))
+        return repo
+
+    @answers_problems
+    async def create_hook(request: Request) -> Response:
+        repo = hook_admin(request)
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            raise Problem(error(400, "Problems parsing JSON")) from None
+        config = body.get("config") if isinstance(body, dict) else None
+        if not isinstance(config, dict) or not isinstance(config.get("url"), str) or not config["url"]:
+            raise Problem(_invalid("url", resource="Hook", code="missing_field"))
+        events = body.get("events", ["push"])
+        if not isinstance(events, list) or not all(isinstance(name, str) for name in events):
+            raise Problem(_invalid("events", resource="Hook"))
+        secret = config.get("secret")
+        hook = store.webhooks.add("github", repo.full_name.lower(), config["url"], secret or None, events)
+        hook.content_type = str(config.get("content_type") or "form")
+        answer = hook_json(world(), repo, hook)
+        store.webhooks.send(
+            hook,
+            "ping",
+            {
+                "zen": "Design for failure.",
+                "hook_id": hook.id,
+                "hook": answer,
+                "repository": repo_json(world(), repo),
+                "sender": user_json(world(), auth(request).grant.account.login),
+            },
+        )
+        return json_response(answer, 201, headers={"Location": answer["url"]})
+
+    @answers_problems
+    async def list_hooks(request: Request) -> Response:
+        repo = hook_admin(request)
+        hooks = [
+            hook_json(world(), repo, hook)
+            for hook in store.webhooks.hooks.values()
+            if hook.provider == "github" and hook.target == repo.full_name.lower()
+        ]
+        return json_response(hooks)
+
+    @answers_problems
+    async def get_hook(request: Request) -> Response:
+        repo = hook_admin(request)
+        return json_response(hook_json(world(), repo, hook_of(request, repo)))
+
+    @answers_problems
+    async def delete_hook(request: Request) -> Response:
+        repo = hook_admin(request)
+        store.webhooks.remove("github", hook_of(request, repo).id)
+        return Response(status_code=204)
 
     @answers_problems
     async def list_pulls(request: Request) -> Response:
@@ -313,6 +410,10 @@ def create_github_app(store: SandboxStore) -> ProviderGate:
         Route("/repos/{owner}/{repo}/issues", create_issue, methods=["POST"]),
         Route("/repos/{owner}/{repo}/issues/{number}", get_issue, methods=["GET"]),
         Route("/repos/{owner}/{repo}/pulls", list_pulls, methods=["GET"]),
+        Route("/repos/{owner}/{repo}/hooks", list_hooks, methods=["GET"]),
+        Route("/repos/{owner}/{repo}/hooks", create_hook, methods=["POST"]),
+        Route("/repos/{owner}/{repo}/hooks/{hook_id}", get_hook, methods=["GET"]),
+        Route("/repos/{owner}/{repo}/hooks/{hook_id}", delete_hook, methods=["DELETE"]),
         Route("/applications/{client_id}/{what:str}", revoke, methods=["DELETE"]),
     ]
     return provider_app(store, "github", routes, error, {"/login/oauth/authorize"})
@@ -387,6 +488,29 @@ _LABEL_DESCRIPTIONS = {
 
 def _hypermedia(api_url: str, suffixes: dict[str, str]) -> dict[str, str]:
     return {field: api_url + suffix for field, suffix in suffixes.items()}
+
+
+def hook_json(world: GitHubWorld, repo: GitHubRepo, hook: SandboxHook) -> dict[str, Any]:
+    """A repository webhook; GitHub never shows its secret, only that one is set."""
+    url = world.api(f"/repos/{repo.full_name}/hooks/{hook.id}")
+    config: dict[str, Any] = {"url": hook.url, "content_type": hook.content_type, "insecure_ssl": "0"}
+    if hook.secret:
+        config["secret"] = "********"
+    return {
+        "type": "Repository",
+        "id": hook.id,
+        "name": "web",
+        "active": True,
+        "events": hook.events,
+        "config": config,
+        "updated_at": iso(hook.created),
+        "created_at": iso(hook.created),
+        "url": url,
+        "test_url": url + "/test",
+        "ping_url": url + "/pings",
+        "deliveries_url": url + "/deliveries",
+        "last_response": {"code": None, "status": "unused", "message": None},
+    }
 
 
 def user_json(world: GitHubWorld, login: str) -> dict[str, Any]:

@@ -17,15 +17,33 @@ from platform_server.sandbox.common import Problem, answers_problems, bearer_tok
 from platform_server.sandbox.gate import ProviderGate, provider_app
 from platform_server.sandbox.oauth import oauth_routes
 from platform_server.sandbox.store import AccessToken, SandboxStore
+from platform_server.sandbox.webhooks import SandboxHook
 from platform_server.sandbox.worlds import (
     JIRA_PRIORITIES,
     JIRA_STATUSES,
     JIRA_TRANSITIONS,
+    PEOPLE,
     JiraProject,
     JiraWorld,
+    jira_time,
 )
 
 API = "/ex/jira/{cloud_id}/rest/api/3"
+# Dynamic webhooks: the events an OAuth 2.0 app may register, the JQL this sandbox understands, and their life.
+WEBHOOK_EVENTS = frozenset(
+    {
+        "jira:issue_created",
+        "jira:issue_updated",
+        "jira:issue_deleted",
+        "comment_created",
+        "comment_updated",
+        "comment_deleted",
+        "issue_property_set",
+        "issue_property_deleted",
+    }
+)
+_PROJECT_JQL = re.compile(r"^\s*project\s*=\s*\"?([A-Za-z][A-Za-z0-9_]*)\"?\s*$")
+WEBHOOK_LIFETIME_SECONDS = 30 * 24 * 3600
 
 
 def error(status: int, message: str) -> Response:
@@ -254,10 +272,96 @@ def create_jira_app(store: SandboxStore) -> ProviderGate:
             override["priority"] = priority
         project.seq.overrides[number] = override
         project.seq.changed()
+        announce_issue(project, number, "jira:issue_created")
         issue_id = jira.issue_id(project, number)
         return json_response(
             {"id": issue_id, "key": f"{project.key}-{number}", "self": jira.api(f"/issue/{issue_id}")}, 201
         )
+
+    def announce_issue(project: JiraProject, number: int, event: str) -> None:
+        """A dynamic-webhook delivery: one per registration whose JQL matches, naming every matched id."""
+        hooks = store.webhooks.matching("jira", {project.key}, event)
+        if not hooks:
+            return
+        issue = _issue_json(world(), project, number, ["*all"])
+        payload = {
+            "timestamp": int(time.time() * 1000),
+            "webhookEvent": event,
+            "issue_event_type_name": event.removeprefix("jira:"),
+            "user": world().user(PEOPLE[0]),
+            "issue": issue,
+            "matchedWebhookIds": [hook.id for hook in hooks],
+        }
+        # Jira sends one request per app and URL, whatever the number of matching registrations.
+        store.webhooks.send(hooks[0], event, payload)
+
+    def change_issue(item: str, changes: dict[str, Any]) -> None:
+        """An issue key such as `PROJ-3`: changed as a user would (`touch`), then announced as updated."""
+        found = world().parse_key(item)
+        if found is None:
+            raise KeyError(item)
+        world().touch(item, **changes)
+        announce_issue(*found, "jira:issue_updated")
+
+    store.webhooks.changers["jira"] = change_issue
+
+    def webhook_json(hook: SandboxHook) -> dict[str, Any]:
+        return {
+            "id": hook.id,
+            "jqlFilter": f"project = {hook.target}",
+            "events": hook.events,
+            "expirationDate": jira_time(hook.expires or hook.created + WEBHOOK_LIFETIME_SECONDS),
+        }
+
+    @answers_problems
+    async def register_webhooks(request: Request) -> Response:
+        auth(request, "manage:jira-webhook")
+        body = await _json(request)
+        url, specs = body.get("url"), body.get("webhooks")
+        if not isinstance(url, str) or not url or not isinstance(specs, list):
+            raise Problem(error(400, "The request must name a url and a list of webhooks"))
+        results: list[dict[str, Any]] = []
+        for spec in specs:
+            events = spec.get("events") if isinstance(spec, dict) else None
+            match = _PROJECT_JQL.match(str(spec.get("jqlFilter", ""))) if isinstance(spec, dict) else None
+            if not isinstance(events, list) or not events or not all(e in WEBHOOK_EVENTS for e in events):
+                results.append({"errors": ["Webhook events are missing or not supported"]})
+            elif match is None or match.group(1).upper() not in world().projects:
+                results.append({"errors": ["The JQL filter is invalid or not supported"]})
+            else:
+                hook = store.webhooks.add("jira", match.group(1).upper(), url, None, list(events))
+                hook.expires = time.time() + WEBHOOK_LIFETIME_SECONDS
+                results.append({"createdWebhookId": hook.id})
+        return json_response({"webhookRegistrationResult": results})
+
+    @answers_problems
+    async def list_webhooks(request: Request) -> Response:
+        auth(request, "manage:jira-webhook")
+        hooks = [webhook_json(hook) for hook in store.webhooks.hooks.values() if hook.provider == "jira"]
+        return json_response({"isLast": True, "maxResults": 100, "startAt": 0, "total": len(hooks), "values": hooks})
+
+    def _webhook_ids(body: dict[str, Any]) -> list[int]:
+        ids = body.get("webhookIds")
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, int) for i in ids):
+            raise Problem(error(400, "webhookIds must be a non-empty list of webhook ids"))
+        return ids
+
+    @answers_problems
+    async def delete_webhooks(request: Request) -> Response:
+        auth(request, "manage:jira-webhook")
+        for hook_id in _webhook_ids(await _json(request)):
+            store.webhooks.remove("jira", hook_id)
+        return Response(status_code=202)
+
+    @answers_problems
+    async def refresh_webhooks(request: Request) -> Response:
+        auth(request, "manage:jira-webhook")
+        expires = time.time() + WEBHOOK_LIFETIME_SECONDS
+        for hook_id in _webhook_ids(await _json(request)):
+            hook = store.webhooks.hooks.get(hook_id)
+            if hook is not None and hook.provider == "jira":
+                hook.expires = expires
+        return json_response({"expirationDate": jira_time(expires)})
 
     @answers_problems
     async def create_meta_issue_types(request: Request) -> Response:
@@ -341,6 +445,10 @@ def create_jira_app(store: SandboxStore) -> ProviderGate:
         Route(f"{API}/search/jql", search_get, methods=["GET"]),
         Route(f"{API}/search/jql", search_post, methods=["POST"]),
         Route(f"{API}/issue", create_issue, methods=["POST"]),
+        Route(f"{API}/webhook", list_webhooks, methods=["GET"]),
+        Route(f"{API}/webhook", register_webhooks, methods=["POST"]),
+        Route(f"{API}/webhook", delete_webhooks, methods=["DELETE"]),
+        Route(f"{API}/webhook/refresh", refresh_webhooks, methods=["PUT"]),
         Route(f"{API}/issue/createmeta/{{project}}/issuetypes", create_meta_issue_types, methods=["GET"]),
         Route(f"{API}/issue/{{key}}", get_issue, methods=["GET"]),
         Route(f"{API}/issue/{{key}}/transitions", list_transitions, methods=["GET"]),

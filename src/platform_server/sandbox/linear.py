@@ -16,6 +16,7 @@ from platform_server.sandbox.common import (
     bearer_token,
     client_id_for,
     client_secret_for,
+    iso,
     json_response,
     parse_iso,
     stable_uuid,
@@ -23,6 +24,7 @@ from platform_server.sandbox.common import (
 from platform_server.sandbox.gate import ProviderGate, provider_app
 from platform_server.sandbox.oauth import oauth_routes
 from platform_server.sandbox.store import AccessToken, SandboxStore
+from platform_server.sandbox.webhooks import SandboxHook, WebhookOutbox
 from platform_server.sandbox.worlds import LINEAR_STATES, PEOPLE, LinearTeam, LinearWorld
 from platform_server.security import constant_time_equals
 
@@ -126,11 +128,31 @@ SCHEMA = build_schema(
       cycles(first: Int, after: String, filter: CycleFilter, includeArchived: Boolean): CycleConnection!
       workflowStates(first: Int, after: String, filter: WorkflowStateFilter): WorkflowStateConnection!
     }
-    type Mutation { issueCreate(input: IssueCreateInput!): IssuePayload! }
+    input WebhookCreateInput {
+      url: String! label: String secret: String teamId: String allPublicTeams: Boolean resourceTypes: [String!]!
+      enabled: Boolean
+    }
+    type Webhook {
+      id: ID! url: String label: String enabled: Boolean! allPublicTeams: Boolean! resourceTypes: [String!]!
+      createdAt: DateTime! updatedAt: DateTime!
+    }
+    type WebhookPayload { success: Boolean! webhook: Webhook! lastSyncId: Float! }
+    type DeletePayload { success: Boolean! entityId: String! lastSyncId: Float! }
+    type Mutation {
+      issueCreate(input: IssueCreateInput!): IssuePayload!
+      webhookCreate(input: WebhookCreateInput!): WebhookPayload!
+      webhookDelete(id: String!): DeletePayload!
+    }
     """
 )
 
 MAX_PAGE = 250
+# The target of a hook that listens to every public team.
+ALL_PUBLIC_TEAMS = "*"
+
+
+def linear_webhook_id(hook: SandboxHook) -> str:
+    return stable_uuid("linear-webhook", hook.id)
 
 
 def _invalid_input(message: str, presentable: str | None = None) -> GraphQLError:
@@ -189,7 +211,7 @@ def create_linear_app(store: SandboxStore) -> ProviderGate:
         variables = body.get("variables")
         if variables is not None and not isinstance(variables, dict):
             return error(400, "Variables must be an object")
-        resolvers = _Resolvers(world(), record)
+        resolvers = _Resolvers(world(), record, store.webhooks, announce_issue)
         result = graphql_sync(
             SCHEMA,
             body["query"],
@@ -224,6 +246,43 @@ def create_linear_app(store: SandboxStore) -> ProviderGate:
         store.revoke_grant(grant)
         return Response(status_code=200)
 
+    def announce_issue(team: LinearTeam, number: int, action: str) -> None:
+        """An `Issue` data-change event to every hook of all public teams or of this team."""
+        issue = world().issue(team, number)
+        data = {name: value for name, value in issue.items() if not name.startswith("_")}
+        data.update(
+            teamId=team.id,
+            team={"id": team.id, "key": team.key, "name": team.name},
+            stateId=issue["_state"]["id"],
+            state=issue["_state"],
+        )
+
+        def payload(hook: SandboxHook) -> dict[str, Any]:
+            now = time.time()
+            return {
+                "action": action,
+                "type": "Issue",
+                "createdAt": iso(now, millis=True),
+                "data": data,
+                "url": issue["url"],
+                "organizationId": stable_uuid("linear-org"),
+                "webhookTimestamp": int(now * 1000),
+                "webhookId": linear_webhook_id(hook),
+            }
+
+        store.webhooks.emit("linear", {ALL_PUBLIC_TEAMS, team.id}, "Issue", payload)
+
+    def change_issue(item: str, changes: dict[str, Any]) -> None:
+        """An identifier such as `ENG-12`: changed as a user would (`touch`), then announced as `update`."""
+        key, _, number_text = item.partition("-")
+        team = world().teams.get(key)
+        if team is None or not number_text.isdigit() or not 1 <= int(number_text) <= team.seq.last:
+            raise KeyError(item)
+        world().touch(item, **changes)
+        announce_issue(team, int(number_text), "update")
+
+    store.webhooks.changers["linear"] = change_issue
+
     routes = [
         *oauth_routes(store, "linear"),
         Route("/oauth/revoke", revoke, methods=["POST"]),
@@ -248,10 +307,19 @@ def _format(error: GraphQLError) -> dict[str, Any]:
 class _Resolvers:
     """Turns world data into GraphQL-shaped dicts; callables are resolved lazily by graphql-core."""
 
-    def __init__(self, world: LinearWorld, token: AccessToken) -> None:
+    def __init__(
+        self,
+        world: LinearWorld,
+        token: AccessToken,
+        hooks: WebhookOutbox,
+        announce: Callable[[LinearTeam, int, str], None],
+    ) -> None:
         self.world = world
+        self.token = token
         self.viewer = token.grant.account
         self.now = time.time()
+        self.hooks = hooks
+        self.announce = announce
 
     def root(self) -> dict[str, Any]:
         return {
@@ -276,6 +344,8 @@ class _Resolvers:
                 args,
             ),
             "issueCreate": lambda _info, input: self.issue_create(input),
+            "webhookCreate": lambda _info, input: self.webhook_create(input),
+            "webhookDelete": lambda _info, id: self.webhook_delete(id),
         }
 
     # -- objects --------------------------------------------------------------------------------------------
@@ -476,10 +546,62 @@ class _Resolvers:
             "_updated": now,
         }
         team.seq.changed()
+        self.announce(team, number, "create")
         return {
             "success": True,
             "issue": self.issue_object(self.world.issue(team, number)),
             "lastSyncId": float(int(now)),
+        }
+
+    def _require_admin(self) -> None:
+        # "Only workspace admins, or OAuth applications with the admin scope, can create or read webhooks."
+        if "admin" not in self.token.grant.scopes:
+            raise GraphQLError(
+                "Invalid scope: `admin` required",
+                extensions={
+                    "type": "forbidden",
+                    "code": "FORBIDDEN",
+                    "statusCode": 403,
+                    "userPresentableMessage": "You don't have permission to manage webhooks.",
+                },
+            )
+
+    def webhook_create(self, data: dict[str, Any]) -> dict[str, Any]:
+        self._require_admin()
+        if data.get("teamId"):
+            target = self._team(data["teamId"]).id
+        elif data.get("allPublicTeams"):
+            target = ALL_PUBLIC_TEAMS
+        else:
+            raise _invalid_input("Argument Validation Error: teamId or allPublicTeams is required")
+        hook = self.hooks.add("linear", target, data["url"], data.get("secret"), list(data["resourceTypes"]))
+        return {"success": True, "webhook": self._webhook(hook, data), "lastSyncId": float(int(self.now))}
+
+    def webhook_delete(self, webhook_id: str) -> dict[str, Any]:
+        self._require_admin()
+        hook = next(
+            (
+                hook
+                for hook in self.hooks.hooks.values()
+                if hook.provider == "linear" and linear_webhook_id(hook) == webhook_id
+            ),
+            None,
+        )
+        if hook is None:
+            raise _invalid_input("Entity not found: Webhook", "Could not find referenced webhook.")
+        self.hooks.remove("linear", hook.id)
+        return {"success": True, "entityId": webhook_id, "lastSyncId": float(int(self.now))}
+
+    def _webhook(self, hook: SandboxHook, data: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": linear_webhook_id(hook),
+            "url": hook.url,
+            "label": data.get("label"),
+            "enabled": data.get("enabled", True) is not False,
+            "allPublicTeams": hook.target == ALL_PUBLIC_TEAMS,
+            "resourceTypes": hook.events,
+            "createdAt": iso(hook.created, millis=True),
+            "updatedAt": iso(hook.created, millis=True),
         }
 
 

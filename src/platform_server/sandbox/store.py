@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from platform_server.sandbox.common import OAUTH_RULES, client_id_for, stable_int
+from platform_server.sandbox.webhooks import WebhookOutbox
 from platform_server.sandbox.worlds import build_world
 
 CODE_LIFETIME_SECONDS = 600
@@ -149,6 +150,8 @@ ROTATING = frozenset({"github", "jira", "linear", "notion", "slack"})
 class SandboxStore:
     def __init__(self, public_base_url: str) -> None:
         self.public_base_url = public_base_url
+        # Outlives reset(): install_sandbox sets how deliveries reach PUBLIC_BASE_URL.
+        self.webhooks = WebhookOutbox()
         self.reset()
 
     def reset(self) -> None:
@@ -162,6 +165,7 @@ class SandboxStore:
         self.refresh_tokens: dict[str, RefreshToken] = {}
         self.redirect_uris: set[str] = {f"{self.public_base_url}/api/integrations/oauth/callback"}
         self.worlds: dict[str, Any] = {}
+        self.webhooks.reset()
 
     # -- counters and faults -------------------------------------------------------------------------
 

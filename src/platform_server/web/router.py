@@ -22,10 +22,11 @@ from starlette.staticfiles import StaticFiles
 from platform_server.auth.dependencies import PrincipalCacheDep, admin_principal
 from platform_server.config import Settings
 from platform_server.db import SessionDep
-from platform_server.errors import NotFound, PlatformError, ResourceNotFound
+from platform_server.errors import NotFound, PlatformError, ResourceNotFound, ValidationFailed
 from platform_server.gateway.dependencies import AuditWritten
 from platform_server.ids import is_valid_id
 from platform_server.integrations.providers.base import resolve_url
+from platform_server.integrations.push.registration import follow_enablements
 from platform_server.integrations.registry import PROVIDER_CLASSES
 from platform_server.integrations.remote_mcp.service import remote_mcp_service
 from platform_server.integrations.router import integration_deps
@@ -618,6 +619,7 @@ async def save_workspace_access(
     action: Annotated[str, Form()] = "save",
     tools: Annotated[list[str] | None, Form()] = None,
     default_project: Annotated[str, Form()] = "",
+    sync_interval_minutes: Annotated[str, Form()] = "",
 ) -> Response:
     if web is None:
         return _to_sign_in(request)
@@ -634,13 +636,27 @@ async def save_workspace_access(
                 # Nothing ticked sends no field at all: that means no tools, not "every tool".
                 enabled_tools=tools or [],
                 default_project=default_project.strip() or None,
+                sync_interval_minutes=_interval(sync_interval_minutes),
             )
             await integration_service.enable(session, web.principal, workspace_id, data)
             notice = "enabled"
+        state = request.app.state
+        integration = await integration_service.get(session, web.principal, integration_id)
+        await follow_enablements(session, state.settings, state.encryptor, state.token_manager, integration)
         location = f"{INTEGRATIONS_PATH}?{urlencode({'notice': notice})}#integration-{integration_id}"
         return RedirectResponse(location, status_code=303, headers=_headers(request))
 
     return await _act(request, session, web, deps, csrf_token, save)
+
+
+def _interval(value: str) -> int | None:
+    """The schedule field: empty is off; anything but whole minutes is refused with the page's message."""
+    value = value.strip()
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit()) or len(value) > 6:
+        raise ValidationFailed("Scheduled sync must be a whole number of minutes (5 to 10080), or empty for off")
+    return int(value)
 
 
 @router.post("/integrations/{integration_id}/sync", response_class=RedirectResponse)

@@ -17,8 +17,10 @@ from platform_server.errors import ValidationFailed
 from platform_server.gateway.audit import audit_service
 from platform_server.gateway.models import ToolCall
 from platform_server.integrations.catalog import provider_catalog
-from platform_server.integrations.models import Integration, SyncLog, WorkspaceIntegration
+from platform_server.integrations.models import Integration, PushWebhook, SyncLog, WorkspaceIntegration
 from platform_server.integrations.providers.client import ProviderClient
+from platform_server.integrations.push.registration import PUSH_PROVIDERS
+from platform_server.integrations.push.repository import PushWebhookRepository
 from platform_server.integrations.remote_mcp.models import ToolStatus
 from platform_server.integrations.remote_mcp.schemas import (
     RemoteMcpIntegrationCreate,
@@ -80,6 +82,9 @@ class IntegrationCard:
     tool_calls: Sequence[ToolCall]
     sync_sources: list[SyncSource]
     project_hint: str | None
+    # Provider webhooks of this integration (pushed syncs); only GitHub, Linear and Jira have them.
+    push_webhooks: Sequence[PushWebhook] = ()
+    push_supported: bool = False
 
     @property
     def needs_reconnect(self) -> bool:
@@ -159,6 +164,10 @@ class SettingsPageService:
                     tool_calls=sorted(calls[integration.id], key=lambda call: call.id, reverse=True),
                     sync_sources=sync_sources(integration.provider),
                     project_hint=project_hint(integration.provider),
+                    push_webhooks=await PushWebhookRepository(session).of_integration(
+                        principal.team_id, integration.id
+                    ),
+                    push_supported=integration.provider in PUSH_PROVIDERS,
                 )
             )
         remote = await remote_mcp_service.reads(session, principal.team_id, integrations)

@@ -11,6 +11,9 @@ from platform_server.db import Base, IdMixin, utcnow
 class WebhookSource(StrEnum):
     stripe = "stripe"
     resend = "resend"
+    github = "github"
+    linear = "linear"
+    jira = "jira"
 
 
 class WebhookOutcome(StrEnum):

@@ -739,6 +739,7 @@ class WorkspaceIntegrationEnable(TypedDict):
     integrationId: str
     enabledTools: NotRequired[list[str] | None]
     defaultProject: NotRequired[str | None]
+    syncIntervalMinutes: NotRequired[int | None]
 
 
 class WorkspaceIntegrationEnabled(TypedDict):
@@ -754,6 +755,8 @@ class WorkspaceIntegrationRead(TypedDict):
     enabled: bool
     enabledTools: list[str]
     defaultProject: str | None
+    syncIntervalMinutes: int | None
+    nextSyncAt: str | None
 
 
 class WorkspaceIntegrationList(TypedDict):
@@ -766,6 +769,7 @@ class WorkspaceIntegrationUpdate(TypedDict):
     enabled: NotRequired[bool | None]
     enabledTools: NotRequired[list[str] | None]
     defaultProject: NotRequired[str | None]
+    syncIntervalMinutes: NotRequired[int | None]
 
 
 class WorkspaceUpdate(TypedDict):

@@ -769,6 +769,73 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/webhooks/github": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * GitHub repository events (verified with X-Hub-Signature-256)
+         * @description HMAC-SHA256 of the raw body with the secret of the repository's registered webhook. `issues` and
+         *     `pull_request` events queue an import of every workspace integration of that repository; `ping` and
+         *     other events are stored and acknowledged. Each `X-GitHub-Delivery` is applied once.
+         */
+        post: operations["receiveGithubWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/linear": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Linear data-change events (verified with Linear-Signature)
+         * @description HMAC-SHA256 (hex) of the raw body with the registered webhook's secret; `webhookTimestamp` must be within
+         *     60 seconds. `Issue` events queue an import of the integration's workspace integrations (those whose
+         *     defaultProject is the issue's team, or unset). Each `Linear-Delivery` is applied once.
+         */
+        post: operations["receiveLinearWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/jira": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Jira Cloud dynamic webhook events (verified with the app-signed JWT)
+         * @description `Authorization: Bearer <JWT>` signed (HS256) with the Jira OAuth app's client secret. Issue
+         *     created/updated/deleted events queue an import of the workspace integrations of the registrations named in
+         *     `matchedWebhookIds` (defaultProject the issue's project, or unset). Each `X-Atlassian-Webhook-Identifier`
+         *     is applied once. Answers 404 while the Jira OAuth app is not configured.
+         */
+        post: operations["receiveJiraWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/usage": {
         parameters: {
             query?: never;
@@ -2853,6 +2920,11 @@ export interface components {
              * @example acme/product
              */
             defaultProject?: string | null;
+            /**
+             * Syncintervalminutes
+             * @description Import from the provider every this many minutes (5 to 10080), spread over the interval; null turns scheduled syncs off
+             */
+            syncIntervalMinutes?: number | null;
         };
         /** WorkspaceIntegrationEnabled */
         WorkspaceIntegrationEnabled: {
@@ -2916,6 +2988,17 @@ export interface components {
              * @example acme/product
              */
             defaultProject: string | null;
+            /**
+             * Syncintervalminutes
+             * @description Import from the provider every this many minutes (5 to 10080), spread over the interval; null turns scheduled syncs off
+             * @example 60
+             */
+            syncIntervalMinutes: number | null;
+            /**
+             * Nextsyncat
+             * @description When the next scheduled import is due
+             */
+            nextSyncAt: string | null;
         };
         /** WorkspaceIntegrationUpdate */
         WorkspaceIntegrationUpdate: {
@@ -2936,6 +3019,11 @@ export interface components {
              * @example acme/website
              */
             defaultProject?: string | null;
+            /**
+             * Syncintervalminutes
+             * @description Import from the provider every this many minutes (5 to 10080), spread over the interval; null turns scheduled syncs off
+             */
+            syncIntervalMinutes?: number | null;
         };
         /** WorkspaceRead */
         WorkspaceRead: {
@@ -5718,6 +5806,175 @@ export interface operations {
             };
             /** @description Not found (also for another team's resources) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limit exceeded */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    receiveGithubWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                "X-Hub-Signature-256": string;
+                "X-GitHub-Delivery": string;
+                "X-GitHub-Event": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookReceived"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, malformed, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limit exceeded */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    receiveLinearWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                "Linear-Signature": string;
+                "Linear-Delivery": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookReceived"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, malformed, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limit exceeded */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    receiveJiraWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                Authorization: string;
+                "X-Atlassian-Webhook-Identifier": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookReceived"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, malformed, unknown or revoked API key */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -2,7 +2,7 @@
 states are found by expiry
 
 Revision ID: 0016_jobs_paths
-Revises: 0014_jobs
+Revises: 0015_sync_triggers
 Create Date: 2026-12-02 21:00:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0016_jobs_paths"
-down_revision: str | Sequence[str] | None = "0014_jobs"
+down_revision: str | Sequence[str] | None = "0015_sync_triggers"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

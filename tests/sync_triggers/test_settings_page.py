@@ -1,0 +1,64 @@
+"""The settings page: the scheduled sync field of a workspace integration, and its push update status."""
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Member
+from tests.integrations.helpers import connect
+from tests.sync_triggers.helpers import connect_with_push
+from tests.web.helpers import sign_in
+
+
+async def _listed(client: httpx.AsyncClient, member: Member) -> dict[str, Any]:
+    response = await client.get(f"/api/workspaces/{member.workspace_id}/integrations", headers=member.headers)
+    (item,) = response.json()["integrations"]
+    return dict(item)
+
+
+async def test_schedule_set_and_cleared_on_the_page(client: httpx.AsyncClient, owner: Member) -> None:
+    github = await connect(client, owner, "github")
+    token = await sign_in(client, owner)
+    path = f"/settings/workspaces/{owner.workspace_id}/integrations/{github.id}"
+    saved = await client.post(path, data={"csrf_token": token, "sync_interval_minutes": "120"})
+    assert saved.status_code == 303, saved.text
+    assert (await _listed(client, owner))["syncIntervalMinutes"] == 120
+    page = await client.get(saved.headers["location"])
+    assert 'name="sync_interval_minutes"' in page.text
+    assert 'value="120"' in page.text
+    assert "Next run:" in page.text
+
+    cleared = await client.post(path, data={"csrf_token": token, "sync_interval_minutes": ""})
+    assert cleared.status_code == 303
+    assert (await _listed(client, owner))["syncIntervalMinutes"] is None
+
+
+@pytest.mark.parametrize("value", ["4", "10081", "ten", "1.5", "-30", "9999999999"])
+async def test_bad_schedule_on_the_page_changes_nothing(client: httpx.AsyncClient, owner: Member, value: str) -> None:
+    github = await connect(client, owner, "github")
+    token = await sign_in(client, owner)
+    path = f"/settings/workspaces/{owner.workspace_id}/integrations/{github.id}"
+    assert (await client.post(path, data={"csrf_token": token, "sync_interval_minutes": "60"})).status_code == 303
+    refused = await client.post(path, data={"csrf_token": token, "sync_interval_minutes": value})
+    assert refused.status_code == 422
+    assert "not valid" in refused.text or "whole number of minutes" in refused.text
+    assert (await _listed(client, owner))["syncIntervalMinutes"] == 60
+
+
+async def test_push_status_is_shown(client: httpx.AsyncClient, owner: Member) -> None:
+    await connect_with_push(client, owner, "github")
+    linear = await connect(client, owner, "linear")
+    await client.post(
+        f"/api/workspaces/{owner.workspace_id}/integrations",
+        json={"integrationId": linear.id, "defaultProject": "ENG"},
+        headers=owner.headers,
+    )
+    await sign_in(client, owner)
+    page = await client.get("/settings/integrations")
+    assert page.status_code == 200
+    assert "Push updates" in page.text
+    assert "<code>acme/product</code>:" in page.text
+    assert "active" in page.text
+    assert "not available" in page.text
+    assert "needs the admin scope" in page.text
