@@ -10,12 +10,17 @@ from platform_server.work_items.models import WorkItem
 from tests.conftest import Member
 
 _items = WorkItem.__table__
-# Every kind of column a listing reads: text, JSON, nullable text, UTC datetimes (naive text on SQLite), and a
-# datetime bound as a parameter.
+# Every kind of column a listing reads: text, JSON, nullable text, UTC datetimes (naive text on SQLite); a
+# datetime bound as a parameter; literals of the statement itself (a status, the limit).
 _statement = (
     select(*_items.c)
-    .where(_items.c.team_id == bindparam("team_id"), _items.c.created_at >= bindparam("since"))
+    .where(
+        _items.c.team_id == bindparam("team_id"),
+        _items.c.created_at >= bindparam("since"),
+        _items.c.status != "archived",
+    )
     .order_by(_items.c.id)
+    .limit(10)
 )
 
 
