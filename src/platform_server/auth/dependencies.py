@@ -3,16 +3,13 @@ from typing import Annotated
 import structlog
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_server.auth.principal import Principal
 from platform_server.auth.service import PrincipalCache, auth_service
 from platform_server.db import SessionDep
 from platform_server.errors import Forbidden
 from platform_server.limits.limiter import request_limiter
-
-# Declares the scheme in OpenAPI; the header itself is parsed by the auth service so that every failure
-# renders in the error format.
-_bearer_scheme = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer plat_…`")
 
 
 # async on purpose: FastAPI runs a plain `def` dependency in a worker thread, a hop on every request.
@@ -24,12 +21,7 @@ async def get_principal_cache(request: Request) -> PrincipalCache:
 PrincipalCacheDep = Annotated[PrincipalCache, Depends(get_principal_cache)]
 
 
-async def current_principal(
-    request: Request,
-    session: SessionDep,
-    cache: PrincipalCacheDep,
-    _scheme: Annotated[object, Depends(_bearer_scheme)] = None,
-) -> Principal:
+async def current_principal(request: Request, session: AsyncSession, cache: PrincipalCache) -> Principal:
     limiter = request_limiter(request.app.state)
     principal = await auth_service.authenticate(
         session, cache, request.headers.get("authorization"), limiter.auth_failure_guard(request.scope)
@@ -41,7 +33,22 @@ async def current_principal(
     return principal
 
 
-CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+class _ApiKeyBearer(HTTPBearer):
+    """The API key dependency of every authenticated route, in one step.
+
+    As an `HTTPBearer` it declares the scheme in OpenAPI (under the same name); the header itself is parsed by
+    the auth service so that every failure renders in the error format. One dependency rather than three (the
+    scheme, the principal cache, the principal): FastAPI's solving costs per dependency, on every request.
+    """
+
+    async def __call__(self, request: Request, session: SessionDep) -> Principal:  # type: ignore[override]
+        return await current_principal(request, session, request.app.state.principal_cache)
+
+
+_api_key = _ApiKeyBearer(
+    auto_error=False, scheme_name="HTTPBearer", description="An API key: `Authorization: Bearer plat_…`"
+)
+CurrentPrincipal = Annotated[Principal, Depends(_api_key)]
 
 
 async def admin_principal(principal: CurrentPrincipal) -> Principal:

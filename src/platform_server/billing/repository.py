@@ -7,12 +7,15 @@ from sqlalchemy import bindparam, delete, func, insert, select
 from platform_server.billing.models import StripePendingEvent, StripeSubscription
 from platform_server.ids import is_valid_id
 from platform_server.repository import Repository
+from platform_server.sqlite_inline import PreparedSelect
 from platform_server.teams.models import Plan, Role, Team, User
 from platform_server.webhook_events.models import WebhookEvent, WebhookSource
 
 # Built once: every Stripe event runs them, and building a statement costs more than running it on SQLite.
-_subscription_team_id = select(StripeSubscription.team_id).where(
-    StripeSubscription.stripe_subscription_id == bindparam("stripe_subscription_id")
+_subscription_team_id = PreparedSelect(
+    select(StripeSubscription.team_id).where(
+        StripeSubscription.stripe_subscription_id == bindparam("stripe_subscription_id")
+    )
 )
 _lock_team = (
     select(Team).where(Team.id == bindparam("team_id")).with_for_update().execution_options(populate_existing=True)
@@ -30,9 +33,10 @@ class BillingRepository(Repository[StripeSubscription]):
     model = StripeSubscription
 
     async def subscription_team_id(self, stripe_subscription_id: str) -> str | None:
-        team_id: str | None = await self.session.scalar(
-            _subscription_team_id, {"stripe_subscription_id": stripe_subscription_id}
+        rows = await _subscription_team_id.rows(
+            await self.session.connection(), {"stripe_subscription_id": stripe_subscription_id}
         )
+        team_id: str | None = rows[0]["team_id"] if rows else None
         return team_id
 
     async def lock_team(self, team_id: str) -> Team | None:

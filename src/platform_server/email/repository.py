@@ -1,12 +1,13 @@
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from platform_server.db import utcnow
 from platform_server.email.models import Email, EmailSuppression
 from platform_server.ids import is_valid_id, new_id
 from platform_server.repository import Repository
+from platform_server.sqlite_inline import PreparedSelect
 
 
 class EmailRepository(Repository[Email]):
@@ -34,13 +35,16 @@ class EmailRepository(Repository[Email]):
         return found
 
 
+# Every email sent asks it; built once.
+_suppression_of = PreparedSelect(select(EmailSuppression.id).where(EmailSuppression.address == bindparam("address")))
+
+
 class EmailSuppressionRepository(Repository[EmailSuppression]):
     model = EmailSuppression
 
     async def is_suppressed(self, address: str) -> bool:
-        statement = select(EmailSuppression.id).where(EmailSuppression.address == address)
-        found = await self.session.scalar(statement)
-        return found is not None
+        rows = await _suppression_of.rows(await self.session.connection(), {"address": address})
+        return bool(rows)
 
     async def suppress(self, addresses: Iterable[str], reason: str, detail: str | None) -> None:
         """Adds the addresses; an address already suppressed keeps its first reason."""

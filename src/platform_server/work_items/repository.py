@@ -2,11 +2,12 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import bindparam, func, select
 
 from platform_server.features.models import Feature
 from platform_server.pagination import PageParams
 from platform_server.repository import ModelT, TeamScopedRepository
+from platform_server.sqlite_inline import PreparedSelect
 from platform_server.work_items.models import WorkItem
 
 
@@ -24,22 +25,21 @@ class SourcedItemRepository(TeamScopedRepository[ModelT]):
         values: dict[str, Any] = {f"filter_{column}": filters[column] for column in active}
         values.update(team_id=self.team_id, workspace_id=workspace_id, limit=params.limit, offset=params.offset)
         # On the session's connection, in its transaction, but past the ORM's execute (events, loader options,
-        # identity map), which a plain Core select of columns does not use and which cost as much as the query.
-        connection = await self.session.connection()
-        result = await connection.execute(self._listing(workspace_id is not None, active), values)
-        columns = tuple(result.keys())
-        rows = [dict(zip(columns, row, strict=True)) for row in result.all()]
+        # identity map), which a plain Core select of columns does not use and which cost as much as the query;
+        # on SQLite past Core's execute as well (PreparedSelect).
+        listing = self._listing(workspace_id is not None, active)
+        rows = await listing.rows(await self.session.connection(), values)
         if rows:
             return rows, int(rows[0]["total"])
         if params.page == 1:
             return [], 0
-        counted = self._listing(workspace_id is not None, active).with_only_columns(func.count()).order_by(None)
+        counted = listing.statement.with_only_columns(func.count()).order_by(None)
         total = await self.session.scalar(counted.limit(None).offset(None), values)
         return [], int(total or 0)
 
     @classmethod
     @cache
-    def _listing(cls, by_workspace: bool, filter_columns: tuple[str, ...]) -> Select[Any]:
+    def _listing(cls, by_workspace: bool, filter_columns: tuple[str, ...]) -> PreparedSelect:
         table = cls.model.__table__
         counted = table.alias("counted")
 
@@ -54,7 +54,9 @@ class SourcedItemRepository(TeamScopedRepository[ModelT]):
         # sort every matching row again, the subquery is one count on the same index.
         total = select(func.count()).select_from(counted).where(*matching(counted)).scalar_subquery()
         statement = select(*table.c, total.label("total")).where(*matching(table))
-        return statement.order_by(table.c.id.desc()).limit(bindparam("limit")).offset(bindparam("offset"))
+        return PreparedSelect(
+            statement.order_by(table.c.id.desc()).limit(bindparam("limit")).offset(bindparam("offset"))
+        )
 
 
 class WorkItemRepository(SourcedItemRepository[WorkItem]):
