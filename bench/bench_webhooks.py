@@ -22,8 +22,10 @@ Goal: >= 500 events/s on SQLite.
 """
 
 import argparse
+import asyncio
 import random
 import tempfile
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -208,6 +210,25 @@ async def create_teams(database_url: str, count: int, run: int) -> list[str]:
     return team_ids
 
 
+async def wait_for_emails(database_url: str, timeout_seconds: float = 120.0) -> None:
+    """Emails leave through the job layer after the webhook's answer; the end state is read once none waits."""
+    from platform_server.config import Settings
+    from platform_server.db import create_engine, create_sessionmaker
+    from platform_server.email.models import Email
+
+    engine = create_engine(Settings(_env_file=None, DATABASE_URL=database_url))  # type: ignore[call-arg]
+    deadline = time.monotonic() + timeout_seconds
+    try:
+        while time.monotonic() < deadline:
+            async with create_sessionmaker(engine)() as session:
+                queued = await session.scalar(select(func.count()).select_from(Email).where(Email.status == "queued"))
+            if not queued:
+                return
+            await asyncio.sleep(0.2)
+    finally:
+        await engine.dispose()
+
+
 async def verify(database_url: str, expected: Expected) -> list[str]:
     from platform_server.billing.models import StripeSubscription
     from platform_server.config import Settings
@@ -278,6 +299,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 STRIPE_PRO_PRICE_IDS=PRO_PRICE,
                 RESEND_API_KEY="re_bench_key",
                 RESEND_API_BASE_URL=f"http://127.0.0.1:{port}/sandbox/resend",
+                # On PostgreSQL the server runs the email jobs itself (SQLite always does).
+                JOBS_WORKER_IN_SERVE="true",
                 **settings,
             )
             bootstrap(env, workdir)
@@ -288,6 +311,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             # The bootstrap team has no events; it is not among the expected teams.
             with Server(env, workdir, port, workers=args.workers, sandbox=True) as server:
                 figures = uvloop.run(drive(server, runs, args.concurrency))
+                uvloop.run(wait_for_emails(database_url))
             problems = uvloop.run(verify(database_url, expected))
     rate = figures["stripe webhooks"].requests_per_second
     ratio = rate / figures["GET /healthz"].requests_per_second

@@ -183,8 +183,14 @@ async def world(client: httpx.AsyncClient, owner: Member, add_member: Any) -> Wo
 
 
 async def _settled(app: Any) -> None:
-    # Tool calls are audited off the request's path: wait for the rows already queued.
+    # Tool calls are audited off the request's path: wait for the rows already queued. Enabling an integration
+    # registers its provider webhook, whose deliveries queue syncs: let those land before comparing.
     await app.state.audit_writer.flush()
+    sandbox = getattr(app.state, "sandbox", None)
+    if sandbox is not None:
+        await sandbox.webhooks.drain()
+    if app.state.job_runner is not None:
+        await app.state.job_runner.drain()
 
 
 @pytest.mark.parametrize(("write", "role"), REFUSED)

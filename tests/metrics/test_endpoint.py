@@ -98,7 +98,9 @@ class TestQueueStats:
     def settings_overrides(self) -> dict[str, Any]:
         return {"METRICS_ENABLED": True}
 
-    async def test_nothing_until_the_job_layer_registers(self, client: httpx.AsyncClient) -> None:
+    async def test_no_queue_gauges_without_a_source(self, client: httpx.AsyncClient, app: Any) -> None:
+        # The app registers the job layer's queues at startup; without a source the gauges are left out.
+        app.state.metrics.register_queue_stats(None)
         text = (await client.get("/metrics")).text
         assert "platform_jobs_queued" not in text
         assert "platform_job_oldest_age_seconds" not in text

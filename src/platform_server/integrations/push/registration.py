@@ -280,4 +280,6 @@ async def follow_enablements(
     session: AsyncSession, settings: Settings, encryptor: Encryptor, tokens: TokenManager, integration: Integration
 ) -> None:
     """After a workspace enablement or its defaultProject changed (API or settings page)."""
+    if integration.provider not in PUSH_PROVIDERS:
+        return
     await push_registration.reconcile(session, settings, encryptor, tokens.client_for(integration), integration)
