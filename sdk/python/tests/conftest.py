@@ -126,6 +126,8 @@ def connect(server: Server, client: PlatformClient, provider: ProviderName) -> s
     (the server finishes an authorization only for the signed-in user who started it)."""
     created = client.integrations.create(provider=provider)
     oauth_url = created["oauthUrl"]
+    # A provider integration always starts pending with an authorization URL (remote MCP servers may not).
+    assert isinstance(oauth_url, str), created
     with httpx.Client(base_url=server.base_url, timeout=30) as browser:
         sign_in = browser.get("/settings/sign-in")
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', sign_in.text)

@@ -117,6 +117,7 @@ describe("resources", () => {
     const workspaceId = await scratchWorkspace();
     const created = await client.integrations.create({ provider: "github" });
     assert.equal(created.integration.status, "pending");
+    assert.ok(created.oauthUrl, "a provider integration starts with an authorization URL");
     await approve(server.baseUrl, server.apiKey, created.oauthUrl, "github");
     const integrationId = created.integration.id;
     const listed = await client.integrations.list({ provider: "github", status: "connected" });
