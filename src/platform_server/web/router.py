@@ -159,8 +159,10 @@ def _render(
     return response
 
 
-def _redirect(request: Request, path: str, **query: str) -> RedirectResponse:
+def _redirect(request: Request, path: str, *, anchor: str | None = None, **query: str) -> RedirectResponse:
     location = f"{path}?{urlencode(query)}" if query else path
+    if anchor is not None:
+        location = f"{location}#{anchor}"
     return RedirectResponse(location, status_code=303, headers=_headers(request))
 
 
@@ -405,27 +407,30 @@ def _sync_result(page: IntegrationsPage, sync_log_id: str | None) -> Banner | No
     return Banner(Tone.info, f"Sync of {name} is {log.status}: {log.items_synced} items so far.")
 
 
-Action = Callable[[], Awaitable[Response]]
+Action = Callable[[SignedIn], Awaitable[Response]]
 
 
 async def _act(
     request: Request,
     session: AsyncSession,
-    web: SignedIn,
+    web: SignedIn | None,
     deps: IntegrationDeps,
     csrf_token: str,
     action: Action,
     *,
     managing: bool = True,
 ) -> Response:
-    """Runs an action: CSRF first, then the role (managing needs admin or owner, as in the API), then the
-    action; a refusal changes nothing and renders the page again with the service's own message."""
+    """Runs an action of the integrations page: signed in first, then CSRF, then the role (managing needs admin
+    or owner, as in the API), then the action; a refusal changes nothing and renders the page again with the
+    service's own message."""
+    if web is None:
+        return _to_sign_in(request)
     if not _csrf_ok(request, web, csrf_token):
         return _csrf_refused(request, web)
     try:
         if managing:
             await admin_principal(web.principal)
-        return await action()
+        return await action(web)
     except PlatformError as exc:
         await session.rollback()
         banner = Banner(Tone.error, exc.message)
@@ -446,14 +451,11 @@ async def connect(
     csrf_token: CsrfField = "",
     provider: Annotated[str, Form()] = "",
 ) -> Response:
-    if web is None:
-        return _to_sign_in(request)
-
-    async def start() -> Response:
+    async def start(web: SignedIn) -> Response:
         if provider not in PROVIDER_CLASSES:
             raise NotFound(f"There is no provider called {provider[:40]!r}", details={"provider": provider[:40]})
         oauth_url = await settings_page_service.connect(session, web.principal, deps, ProviderName(provider))
-        return RedirectResponse(oauth_url, status_code=303, headers=_headers(request))
+        return _redirect(request, oauth_url)
 
     return await _act(request, session, web, deps, csrf_token, start)
 
@@ -473,8 +475,6 @@ async def connect_remote(
     token: Annotated[str, Form(max_length=4096)] = "",
     slug: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    if web is None:
-        return _to_sign_in(request)
     form = {
         "name": name.strip(),
         "url": url.strip(),
@@ -485,10 +485,9 @@ async def connect_remote(
         "slug": slug.strip(),
     }
 
-    async def start() -> Response:
+    async def start(web: SignedIn) -> Response:
         integration = await settings_page_service.connect_remote(session, web.principal, deps, form)
-        location = f"{INTEGRATIONS_PATH}?{urlencode({'notice': 'remote_connected'})}#remote-{integration.id}"
-        return RedirectResponse(location, status_code=303, headers=_headers(request))
+        return _redirect(request, INTEGRATIONS_PATH, anchor=f"remote-{integration.id}", notice="remote_connected")
 
     return await _act(request, session, web, deps, csrf_token, start)
 
@@ -502,13 +501,9 @@ async def refresh_remote_tools(
     integration_id: str,
     csrf_token: CsrfField = "",
 ) -> Response:
-    if web is None:
-        return _to_sign_in(request)
-
-    async def refresh() -> Response:
+    async def refresh(web: SignedIn) -> Response:
         await remote_mcp_service.refresh(session, web.principal, deps.settings, deps.encryptor, integration_id)
-        location = f"{INTEGRATIONS_PATH}?{urlencode({'notice': 'tools_refreshed'})}#remote-{integration_id}"
-        return RedirectResponse(location, status_code=303, headers=_headers(request))
+        return _redirect(request, INTEGRATIONS_PATH, anchor=f"remote-{integration_id}", notice="tools_refreshed")
 
     return await _act(request, session, web, deps, csrf_token, refresh)
 
@@ -523,13 +518,9 @@ async def approve_remote_tool(
     csrf_token: CsrfField = "",
     tool: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    if web is None:
-        return _to_sign_in(request)
-
-    async def approve() -> Response:
+    async def approve(web: SignedIn) -> Response:
         await remote_mcp_service.approve(session, web.principal, integration_id, tool)
-        location = f"{INTEGRATIONS_PATH}?{urlencode({'notice': 'tool_approved'})}#remote-{integration_id}"
-        return RedirectResponse(location, status_code=303, headers=_headers(request))
+        return _redirect(request, INTEGRATIONS_PATH, anchor=f"remote-{integration_id}", notice="tool_approved")
 
     return await _act(request, session, web, deps, csrf_token, approve)
 
@@ -543,12 +534,9 @@ async def reconnect(
     integration_id: str,
     csrf_token: CsrfField = "",
 ) -> Response:
-    if web is None:
-        return _to_sign_in(request)
-
-    async def start() -> Response:
+    async def start(web: SignedIn) -> Response:
         oauth_url = await settings_page_service.reconnect(session, web.principal, deps, integration_id)
-        return RedirectResponse(oauth_url, status_code=303, headers=_headers(request))
+        return _redirect(request, oauth_url)
 
     return await _act(request, session, web, deps, csrf_token, start)
 
@@ -597,10 +585,7 @@ async def disconnect(
     integration_id: str,
     csrf_token: CsrfField = "",
 ) -> Response:
-    if web is None:
-        return _to_sign_in(request)
-
-    async def remove() -> Response:
+    async def remove(web: SignedIn) -> Response:
         await integration_service.delete(session, web.principal, deps, integration_id)
         return _redirect(request, INTEGRATIONS_PATH, notice="disconnected")
 
@@ -621,10 +606,7 @@ async def save_workspace_access(
     default_project: Annotated[str, Form()] = "",
     sync_interval_minutes: Annotated[str, Form()] = "",
 ) -> Response:
-    if web is None:
-        return _to_sign_in(request)
-
-    async def save() -> Response:
+    async def save(web: SignedIn) -> Response:
         if not is_valid_id(integration_id):
             raise ResourceNotFound("Integration", integration_id[:40])
         if action == "disable":
@@ -643,8 +625,7 @@ async def save_workspace_access(
         state = request.app.state
         integration = await integration_service.get(session, web.principal, integration_id)
         await follow_enablements(session, state.settings, state.encryptor, state.token_manager, integration)
-        location = f"{INTEGRATIONS_PATH}?{urlencode({'notice': notice})}#integration-{integration_id}"
-        return RedirectResponse(location, status_code=303, headers=_headers(request))
+        return _redirect(request, INTEGRATIONS_PATH, anchor=f"integration-{integration_id}", notice=notice)
 
     return await _act(request, session, web, deps, csrf_token, save)
 
@@ -670,10 +651,7 @@ async def run_sync(
     workspace_id: Annotated[str, Form()] = "",
     source_entity: Annotated[str, Form()] = "",
 ) -> Response:
-    if web is None:
-        return _to_sign_in(request)
-
-    async def run() -> Response:
+    async def run(web: SignedIn) -> Response:
         plan, integration = await settings_page_service.plan_sync(
             session, web.principal, integration_id, workspace_id, source_entity
         )
@@ -681,8 +659,7 @@ async def run_sync(
         # since the run (which must not wait for its SQLite lock) commits page by page on sessions of its own.
         await session.commit()
         sync_log_id = await settings_page_service.run_sync(request.app.state, plan, integration)
-        location = f"{INTEGRATIONS_PATH}?{urlencode({'sync': sync_log_id})}#integration-{integration_id}"
-        return RedirectResponse(location, status_code=303, headers=_headers(request))
+        return _redirect(request, INTEGRATIONS_PATH, anchor=f"integration-{integration_id}", sync=sync_log_id)
 
     # Members may sync, as through the API.
     return await _act(request, session, web, deps, csrf_token, run, managing=False)
@@ -698,13 +675,9 @@ async def cancel_sync(
     sync_log_id: str,
     csrf_token: CsrfField = "",
 ) -> Response:
-    if web is None:
-        return _to_sign_in(request)
-
-    async def cancel() -> Response:
+    async def cancel(web: SignedIn) -> Response:
         await settings_page_service.cancel_sync(session, web.principal, integration_id, sync_log_id)
-        location = f"{INTEGRATIONS_PATH}?{urlencode({'sync': sync_log_id})}#integration-{integration_id}"
-        return RedirectResponse(location, status_code=303, headers=_headers(request))
+        return _redirect(request, INTEGRATIONS_PATH, anchor=f"integration-{integration_id}", sync=sync_log_id)
 
     # Admins, as through the API.
     return await _act(request, session, web, deps, csrf_token, cancel)
