@@ -32,11 +32,13 @@ import asyncio
 import contextvars
 import math
 import random
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
 from email.utils import parsedate_to_datetime
+from functools import cache
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, ClassVar, Protocol
 from urllib.parse import quote, unquote, urlsplit
@@ -631,6 +633,13 @@ def _no_cookies() -> CookieJar:
     return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
+@cache
+def _tls_context() -> ssl.SSLContext:
+    """Loading the CA bundle takes tens of milliseconds, once per context: every provider client of the process
+    shares one (an SSL context is made to be shared by many connections)."""
+    return httpx.create_ssl_context()
+
+
 class ProviderHttp:
     """One pooled `httpx.AsyncClient` per provider; lives on `app.state.provider_http`."""
 
@@ -655,6 +664,7 @@ class ProviderHttp:
                 base_url=provider_host(settings, api, "api"),
                 headers=dict(api.default_headers),
                 cookies=_no_cookies(),
+                verify=_tls_context(),
                 timeout=self.timeout,
                 limits=httpx.Limits(max_connections=50, max_keepalive_connections=20, keepalive_expiry=30),
                 transport=self.transport(),
