@@ -86,14 +86,13 @@ async def cleanup_engine(database: Database) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-async def truncate_all(engine: AsyncEngine) -> None:
-    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+async def delete_all_rows(engine: AsyncEngine) -> None:
+    """Empties every table, children first, keeping the schema the session migrated. DELETE, not TRUNCATE: a test
+    leaves a few rows, which PostgreSQL deletes in milliseconds, where TRUNCATE (new files for every table) took
+    most of a second after each test."""
     async with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            await connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
-        else:
-            for table in tables:
-                await connection.execute(text(f"DELETE FROM {table}"))
+        for table in reversed(Base.metadata.sorted_tables):
+            await connection.execute(table.delete())
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:
@@ -124,7 +123,7 @@ async def app(settings: Settings, cleanup_engine: AsyncEngine) -> AsyncIterator[
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         yield application
-    await truncate_all(cleanup_engine)
+    await delete_all_rows(cleanup_engine)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from platform_server.app import create_app
 from platform_server.teams.service import team_service
-from tests.conftest import Database, Member, make_settings, truncate_all
+from tests.conftest import Database, Member, delete_all_rows, make_settings
 from tests.sync.helpers import connect_and_enable
 
 TOOL_ROUTE = "/api/workspaces/{workspace_id}/tools/{tool_name}"
@@ -102,7 +102,7 @@ async def test_a_request_its_sql_and_its_provider_call_arrive_as_one_trace(
                 assert response.status_code == 200, response.text
                 assert (await client.get("/healthz")).status_code == 200
     finally:
-        await truncate_all(cleanup_engine)
+        await delete_all_rows(cleanup_engine)
 
     # The lifespan's end flushed the batch: nothing is left to wait for.
     assert set(received.paths) == {"/v1/traces"}
