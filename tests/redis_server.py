@@ -1,7 +1,6 @@
 """A redis-server of the test's own: stopping it, or reading every key in it, disturbs no one else's tests."""
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -12,6 +11,7 @@ import pytest
 import redis
 
 from tests.conftest import REQUIRE_SERVICES
+from tests.servers import free_port
 
 
 @dataclass
@@ -26,14 +26,6 @@ class RedisServer:
     def stop(self) -> None:
         self.process.kill()
         self.process.wait(timeout=10)
-
-
-def free_port() -> int:
-    """A port nothing listens on (once the probe is closed)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture

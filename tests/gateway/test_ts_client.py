@@ -10,10 +10,8 @@ PLATFORM_REQUIRE_SERVICES=1, where their absence fails the test.
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ import pytest
 
 from tests.conftest import REQUIRE_SERVICES
 from tests.integrations.helpers import connect_over_http
+from tests.servers import free_port, running_server
 
 PROJECT = Path(__file__).parent / "ts_client"
 CLI = str(Path(sys.executable).parent / "platform-server")
@@ -47,17 +46,10 @@ def _install(npm: str) -> None:
     subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=PROJECT, check=True, capture_output=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """A real server (one uvicorn worker, SQLite, sandbox providers); answers its base URL and bootstrap ids."""
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
@@ -76,23 +68,8 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     )
     ids: dict[str, str] = json.loads(boot.stdout)
     serve = [CLI, "serve", "--port", str(port), "--no-migrate", "--sandbox"]
-    proc = subprocess.Popen(serve, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                stderr = proc.stderr.read().decode() if proc.stderr and proc.poll() is not None else ""
-                pytest.fail(f"the server did not start: {stderr}")
-            time.sleep(0.1)
+    with running_server(serve, env=env, cwd=tmp_path, base_url=base, timeout=60):
         yield base, ids
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def _connect_github(base: str, key: str, workspace_id: str) -> None:

@@ -12,7 +12,8 @@ from platform_server.integrations.tokens import TokenManager
 from platform_server.limits.service import plan_changed
 from tests.conftest import Member
 from tests.integrations.test_tokens import _connect, _expire_soon, _row, _token_calls
-from tests.redis_server import RedisServer, free_port, own_redis
+from tests.redis_server import RedisServer, own_redis
+from tests.servers import free_port
 from tests.sync.helpers import connect_and_enable, sync
 
 __all__ = ["own_redis"]

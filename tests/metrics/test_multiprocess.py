@@ -3,12 +3,7 @@ with the sum. Real servers as subprocesses on free ports, against the test datab
 
 import os
 import re
-import socket
-import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -17,6 +12,7 @@ import pytest
 from platform_server.config import Settings
 from tests.conftest import TEST_SECRET_KEY, Database
 from tests.metrics.helpers import delta, parse
+from tests.servers import free_port, running_server
 
 PYTHON = sys.executable
 COMMAND = str(Path(sys.executable).parent / "platform-server")
@@ -24,11 +20,13 @@ HEALTH = {"method": "GET", "route": "/healthz", "status": "200"}
 SCRAPES = {"method": "GET", "route": "/metrics", "status": "200"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+@pytest.fixture
+def database(database: Database) -> Database:
+    """Summing the processes' metrics is the same on either database; the servers start against PostgreSQL,
+    the database of multi-process deployments, and the SQLite half of the parametrization is skipped."""
+    if database.backend != "postgres":
+        pytest.skip("metrics of several processes do not depend on the database: checked on PostgreSQL")
+    return database
 
 
 def _environment(database: Database, port: int, **extra: str) -> dict[str, str]:
@@ -46,28 +44,6 @@ def _environment(database: Database, port: int, **extra: str) -> dict[str, str]:
     }
 
 
-@contextmanager
-def _server(command: list[str], env: dict[str, str], cwd: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                stderr = process.stderr.read().decode() if process.stderr else ""
-                pytest.fail(f"the server did not start: {stderr}")
-            time.sleep(0.2)
-        yield process
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
-
-
 def _scrape(port: int) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
     assert response.status_code == 200, response.text
@@ -83,13 +59,13 @@ def _get_health(port: int, times: int) -> None:
 def test_two_servers_sharing_a_directory_report_each_others_requests(database: Database, tmp_path: Path) -> None:
     directory = tmp_path / "metrics"
     directory.mkdir()
-    ports = _free_port(), _free_port()
+    ports = free_port(), free_port()
     servers = [
-        _server(
+        running_server(
             [PYTHON, "-m", "uvicorn", "platform_server.app:create_app", "--factory", "--port", str(port)],
-            _environment(database, port, PROMETHEUS_MULTIPROC_DIR=str(directory)),
-            tmp_path,
-            port,
+            env=_environment(database, port, PROMETHEUS_MULTIPROC_DIR=str(directory)),
+            cwd=tmp_path,
+            base_url=f"http://127.0.0.1:{port}",
         )
         for port in ports
     ]
@@ -113,10 +89,10 @@ def test_two_servers_sharing_a_directory_report_each_others_requests(database: D
 def test_serve_with_workers_sums_them_in_a_directory_of_its_own(
     database: Database, redis_url: str, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = _environment(database, port, REDIS_URL=redis_url, REDIS_KEY_PREFIX=f"metrics-{port}")
     command = [COMMAND, "serve", "--port", str(port), "--workers", "2", "--no-migrate"]
-    with _server(command, env, tmp_path, port) as server:
+    with running_server(command, env=env, cwd=tmp_path, base_url=f"http://127.0.0.1:{port}") as server:
         before = _scrape(port)
         _get_health(port, 20)
         after = _scrape(port)

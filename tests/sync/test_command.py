@@ -2,9 +2,6 @@
 
 import json
 import os
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +13,7 @@ from platform_server.integrations.sync.schemas import SyncRequest, SyncType
 from platform_server.integrations.sync.service import sync_service
 from tests.conftest import Member
 from tests.integrations.helpers import connect_over_http
+from tests.servers import free_port, running_server
 from tests.sync.helpers import connect_and_enable
 from tests.test_cli import COMMAND, run
 
@@ -59,41 +57,17 @@ async def test_export_reports_its_total_batches(app: Any, client: httpx.AsyncCli
     assert await _run_with_progress(app, owner, integration_id, export) == [(2, 1, 1)]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def sandbox_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """`platform-server serve --sandbox` on a port of its own, in a fresh directory, as a user starts it."""
-    base = f"http://127.0.0.1:{_free_port()}"
+    base = f"http://127.0.0.1:{free_port()}"
     env = {"PUBLIC_BASE_URL": base}
     clean = {k: v for k, v in os.environ.items() if k.upper() not in {"DATABASE_URL", "SECRET_KEY", "REDIS_URL"}}
     port = base.rsplit(":", 1)[1]
-    server = subprocess.Popen(
-        [COMMAND, "serve", "--sandbox", "--port", port],
-        cwd=tmp_path,
-        env={**clean, "PLATFORM_SANDBOX": "", **env, "RATE_LIMIT_ENABLED": "false"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("the sandbox server did not start")
+    command = [COMMAND, "serve", "--sandbox", "--port", port]
+    server_env = {**clean, "PLATFORM_SANDBOX": "", **env, "RATE_LIMIT_ENABLED": "false"}
+    with running_server(command, env=server_env, cwd=tmp_path, base_url=base, timeout=60):
         yield base, env
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def _connect_github(base: str, key: str, workspace_id: str) -> str:
