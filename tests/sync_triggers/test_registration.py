@@ -5,12 +5,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from platform_server.integrations.models import PushWebhook
 from platform_server.sandbox.webhooks import SandboxHook
 from tests.conftest import Member, row_count
 from tests.integrations.helpers import connect
-from tests.sync_triggers.helpers import connect_with_push, push_webhooks, stored_secret
+from tests.sync_triggers.helpers import PROJECTS, connect_with_push, push_webhooks, stored_secret
 
 
 def _hooks(app: Any, provider: str) -> list[SandboxHook]:
@@ -60,23 +61,6 @@ async def test_github_hook_follows_the_default_project(app: Any, client: httpx.A
     assert await push_webhooks(app, integration_id) == []
 
 
-async def test_github_refusal_is_recorded_not_fatal(app: Any, client: httpx.AsyncClient, owner: Member) -> None:
-    """A user without admin rights on the repository: GitHub hides its hooks (404); enabling still works."""
-    authorization = await connect(client, owner, "github", login="acme-reader")
-    response = await client.post(
-        f"/api/workspaces/{owner.workspace_id}/integrations",
-        json={"integrationId": authorization.id, "defaultProject": "acme/product"},
-        headers=owner.headers,
-    )
-    assert response.status_code == 201, response.text
-    (webhook,) = await push_webhooks(app, authorization.id)
-    assert webhook.status == "unavailable"
-    assert webhook.status_reason
-    assert "404" in webhook.status_reason
-    assert webhook.secret_encrypted is None
-    assert _hooks(app, "github") == []
-
-
 async def test_linear_webhook_for_all_public_teams_with_the_admin_scope(
     app: Any, client: httpx.AsyncClient, owner: Member
 ) -> None:
@@ -88,23 +72,6 @@ async def test_linear_webhook_for_all_public_teams_with_the_admin_scope(
     assert stored_secret(app, webhook) == hook.secret
 
     await _delete(client, owner, integration_id)
-    assert _hooks(app, "linear") == []
-
-
-async def test_linear_without_the_admin_scope_is_not_available(
-    app: Any, client: httpx.AsyncClient, owner: Member
-) -> None:
-    authorization = await connect(client, owner, "linear")
-    response = await client.post(
-        f"/api/workspaces/{owner.workspace_id}/integrations",
-        json={"integrationId": authorization.id, "defaultProject": "ENG"},
-        headers=owner.headers,
-    )
-    assert response.status_code == 201, response.text
-    (webhook,) = await push_webhooks(app, authorization.id)
-    assert webhook.status == "unavailable"
-    assert webhook.status_reason
-    assert "admin scope" in webhook.status_reason
     assert _hooks(app, "linear") == []
 
 
@@ -123,17 +90,29 @@ async def test_jira_dynamic_webhook_for_the_project(app: Any, client: httpx.Asyn
     assert _hooks(app, "jira") == []
 
 
-async def test_jira_without_the_webhook_scope_is_not_available(
-    app: Any, client: httpx.AsyncClient, owner: Member
+@pytest.mark.parametrize(
+    ("provider", "login", "reason"),
+    [
+        # A user without admin rights on the repository: GitHub hides its hooks (404).
+        ("github", "acme-reader", "404"),
+        # Connected with the default scopes, which do not let Platform register webhooks.
+        ("linear", None, "admin scope"),
+        ("jira", None, "manage:jira-webhook"),
+    ],
+)
+async def test_a_refused_registration_is_recorded_not_fatal(
+    app: Any, client: httpx.AsyncClient, owner: Member, provider: str, login: str | None, reason: str
 ) -> None:
-    authorization = await connect(client, owner, "jira")
+    authorization = await connect(client, owner, provider, login=login)
     response = await client.post(
         f"/api/workspaces/{owner.workspace_id}/integrations",
-        json={"integrationId": authorization.id, "defaultProject": "PROJ"},
+        json={"integrationId": authorization.id, "defaultProject": PROJECTS[provider]},
         headers=owner.headers,
     )
     assert response.status_code == 201, response.text
     (webhook,) = await push_webhooks(app, authorization.id)
     assert webhook.status == "unavailable"
     assert webhook.status_reason
-    assert "manage:jira-webhook" in webhook.status_reason
+    assert reason in webhook.status_reason
+    assert webhook.secret_encrypted is None
+    assert _hooks(app, provider) == []

@@ -4,7 +4,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import select
 
 from platform_server.integrations.models import WorkspaceIntegration
@@ -78,55 +77,58 @@ async def test_off_by_default(client: httpx.AsyncClient, owner: Member) -> None:
     assert item["nextSyncAt"] is None
 
 
-@pytest.mark.parametrize("value", [4, 10081, 0, -5, "60", 60.5, True, [60], {"minutes": 60}])
-async def test_bad_intervals_are_refused_and_nothing_changes(
-    app: Any, client: httpx.AsyncClient, owner: Member, value: Any
-) -> None:
+async def _scheduled_every_30_minutes(
+    app: Any, client: httpx.AsyncClient, owner: Member
+) -> tuple[str, str, WorkspaceIntegration]:
+    """GitHub connected and enabled with a 30-minute schedule: (integration id, access id, its row)."""
     github = await connect(client, owner, "github")
     created = await client.post(
         _url(owner), json={"integrationId": github.id, "syncIntervalMinutes": 30}, headers=owner.headers
     )
+    assert created.status_code == 201, created.text
     access_id = created.json()["accessId"]
-    before = await _access(app, access_id)
+    return github.id, access_id, await _access(app, access_id)
 
-    patched = await client.patch(
-        f"{_url(owner)}/{github.id}", json={"syncIntervalMinutes": value}, headers=owner.headers
-    )
-    assert failing_fields(patched) == ["body.syncIntervalMinutes"]
-    reenabled = await client.post(
-        _url(owner), json={"integrationId": github.id, "syncIntervalMinutes": value}, headers=owner.headers
-    )
-    assert failing_fields(reenabled) == ["body.syncIntervalMinutes"]
 
-    after = await _access(app, access_id)
-    assert (after.sync_interval_minutes, after.next_sync_at) == (30, before.next_sync_at)
+async def test_bad_intervals_are_refused_and_nothing_changes(
+    app: Any, client: httpx.AsyncClient, owner: Member
+) -> None:
+    integration_id, access_id, before = await _scheduled_every_30_minutes(app, client, owner)
+    # One integration for every bad value: each refusal must leave it as it was for the next.
+    for value in [4, 10081, 0, -5, "60", 60.5, True, [60], {"minutes": 60}]:
+        patched = await client.patch(
+            f"{_url(owner)}/{integration_id}", json={"syncIntervalMinutes": value}, headers=owner.headers
+        )
+        assert failing_fields(patched) == ["body.syncIntervalMinutes"], value
+        reenabled = await client.post(
+            _url(owner), json={"integrationId": integration_id, "syncIntervalMinutes": value}, headers=owner.headers
+        )
+        assert failing_fields(reenabled) == ["body.syncIntervalMinutes"], value
+
+        after = await _access(app, access_id)
+        assert (after.sync_interval_minutes, after.next_sync_at) == (30, before.next_sync_at), value
 
 
 async def test_another_teams_integration_cannot_be_scheduled(
     app: Any, client: httpx.AsyncClient, owner: Member, other_team: Member
 ) -> None:
-    github = await connect(client, owner, "github")
-    created = await client.post(
-        _url(owner), json={"integrationId": github.id, "syncIntervalMinutes": 30}, headers=owner.headers
-    )
-    access_id = created.json()["accessId"]
-    before = await _access(app, access_id)
+    integration_id, access_id, before = await _scheduled_every_30_minutes(app, client, owner)
 
     patched = await client.patch(
-        f"/api/workspaces/{other_team.workspace_id}/integrations/{github.id}",
+        f"/api/workspaces/{other_team.workspace_id}/integrations/{integration_id}",
         json={"syncIntervalMinutes": 5},
         headers=other_team.headers,
     )
     assert_error(patched, 404, "NOT_FOUND")
     foreign_workspace = await client.patch(
-        f"/api/workspaces/{owner.workspace_id}/integrations/{github.id}",
+        f"/api/workspaces/{owner.workspace_id}/integrations/{integration_id}",
         json={"syncIntervalMinutes": 5},
         headers=other_team.headers,
     )
     assert_error(foreign_workspace, 404, "NOT_FOUND")
     enabled = await client.post(
         f"/api/workspaces/{other_team.workspace_id}/integrations",
-        json={"integrationId": github.id, "syncIntervalMinutes": 5},
+        json={"integrationId": integration_id, "syncIntervalMinutes": 5},
         headers=other_team.headers,
     )
     assert_error(enabled, 404, "NOT_FOUND")
