@@ -299,7 +299,7 @@ async def test_a_signed_stripe_event_with_a_value_too_long_for_its_column_is_400
 async def test_an_unsigned_stripe_event_is_refused_for_its_signature_first(client: httpx.AsyncClient) -> None:
     payload = orjson.dumps(_stripe_event(id="evt_\x00"))
     response = await post_stripe(client, payload, header="t=1,v1=00")
-    assert response.status_code == 400
+    assert response.status_code == 401
     assert response.json()["error"]["message"] == "Invalid Stripe signature"
 
 

@@ -89,9 +89,9 @@ class TestSignature:
         elif case == "tampered_body":
             payload = payload.replace(b'"active"', b'"trialing"')
         response = await client.post("/api/webhooks/stripe", content=payload, headers=headers)
-        assert response.status_code == 400
+        assert response.status_code == 401
         body = response.json()
-        assert body["error"]["code"] == "BAD_REQUEST"
+        assert body["error"]["code"] == "UNAUTHORIZED"
         assert set(body["error"]) == {"code", "message", "details"}
         if case == "too_old":
             assert "tolerance" in body["error"]["details"]["reason"]

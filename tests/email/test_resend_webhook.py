@@ -87,8 +87,8 @@ class TestVerification:
         elif tamper == "body_changed":
             body = resend_event("email.bounced", email.resend_id or "")
         response = await client.post("/api/webhooks/resend", content=body, headers=headers)
-        assert response.status_code == 400
-        assert response.json()["error"]["code"] == "BAD_REQUEST"
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] == "UNAUTHORIZED"
         assert await row_count(app, WebhookEvent) == 0
         assert (await reload(app, email.id)).status == EmailStatus.sent
 

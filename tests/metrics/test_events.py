@@ -152,7 +152,7 @@ class TestStripeWebhooks:
         for event in (applied, applied, waiting, ignored):
             assert (await post_stripe(client, event)).status_code == 200
         forged = subscription_event(team_id=owner.team_id)
-        assert (await post_stripe(client, forged, secret="whsec_not_ours")).status_code == 400
+        assert (await post_stripe(client, forged, secret="whsec_not_ours")).status_code == 401
         assert (await post_stripe(client, b"{not json")).status_code == 400
         after = await scrape(client)
 
@@ -183,7 +183,7 @@ class TestResendWebhooks:
         assert (await post_resend(client, suppressing, "msg_2")).status_code == 200
         assert (
             await post_resend(client, unknown_email, "msg_3", secret=RESEND_WEBHOOK_SECRET[:-4] + "AAA=")
-        ).status_code == 400
+        ).status_code == 401
         after = await scrape(client)
 
         events = "platform_webhook_events_total"

@@ -38,7 +38,7 @@ async def get_billing(principal: CurrentPrincipal, session: SessionDep) -> Billi
     operation_id="receiveStripeWebhook",
     summary="Stripe events (verified with the Stripe-Signature header)",
     tags=["webhooks"],
-    responses=error_responses(400, 404, 429, 503),
+    responses=error_responses(400, 401, 404, 429, 503),
     openapi_extra=raw_event_openapi(("Stripe-Signature",)),
     dependencies=[PublicRateLimit],
 )

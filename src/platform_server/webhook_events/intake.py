@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from platform_server.db import refused_for_its_values
-from platform_server.errors import BadRequest, NotFound
+from platform_server.errors import BadRequest, NotFound, Unauthorized
 from platform_server.metrics.registry import record_webhook_event
 from platform_server.text_guard import UNSTORABLE_TEXT_MESSAGE, describe, is_storable, unstorable_location
 from platform_server.webhook_events.models import EXTERNAL_ID_LENGTH, TYPE_LENGTH, WebhookOutcome
@@ -20,8 +20,9 @@ from platform_server.webhook_events.models import EXTERNAL_ID_LENGTH, TYPE_LENGT
 WEBHOOK_PATH_PREFIX = "/api/webhooks/"
 
 
-class InvalidSignature(BadRequest):
-    """The delivery's signature is missing, wrong or stale (400 like any refusal, counted apart)."""
+class InvalidSignature(Unauthorized):
+    """The delivery's signature is missing, wrong or stale: the sender is not authenticated (401, as for the
+    provider push webhooks), counted apart."""
 
 
 @dataclass(slots=True)
