@@ -5,6 +5,7 @@ never repeats an action) or, when the service refuses, render the page again wit
 """
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -410,22 +411,34 @@ def _sync_result(page: IntegrationsPage, sync_log_id: str | None) -> Banner | No
 Action = Callable[[SignedIn], Awaitable[Response]]
 
 
-async def _act(
-    request: Request,
-    session: AsyncSession,
-    web: SignedIn | None,
-    deps: IntegrationDeps,
-    csrf_token: str,
-    action: Action,
-    *,
-    managing: bool = True,
-) -> Response:
+@dataclass(frozen=True)
+class PageAction:
+    """What every form of the integrations page posts with, beside its own fields."""
+
+    request: Request
+    session: AsyncSession
+    web: SignedIn | None
+    deps: IntegrationDeps
+    csrf_token: str
+
+
+async def page_action(
+    request: Request, session: SessionDep, web: WebSessionDep, deps: DepsDep, csrf_token: CsrfField = ""
+) -> PageAction:
+    return PageAction(request, session, web, deps, csrf_token)
+
+
+PageActionDep = Annotated[PageAction, Depends(page_action)]
+
+
+async def _act(page: PageAction, action: Action, *, managing: bool = True) -> Response:
     """Runs an action of the integrations page: signed in first, then CSRF, then the role (managing needs admin
     or owner, as in the API), then the action; a refusal changes nothing and renders the page again with the
     service's own message."""
+    request, session, web, deps = page.request, page.session, page.web, page.deps
     if web is None:
         return _to_sign_in(request)
-    if not _csrf_ok(request, web, csrf_token):
+    if not _csrf_ok(request, web, page.csrf_token):
         return _csrf_refused(request, web)
     try:
         if managing:
@@ -443,30 +456,19 @@ async def _act(
 
 
 @router.post("/integrations/connect", response_class=RedirectResponse)
-async def connect(
-    request: Request,
-    session: SessionDep,
-    web: WebSessionDep,
-    deps: DepsDep,
-    csrf_token: CsrfField = "",
-    provider: Annotated[str, Form()] = "",
-) -> Response:
+async def connect(page: PageActionDep, provider: Annotated[str, Form()] = "") -> Response:
     async def start(web: SignedIn) -> Response:
         if provider not in PROVIDER_CLASSES:
             raise NotFound(f"There is no provider called {provider[:40]!r}", details={"provider": provider[:40]})
-        oauth_url = await settings_page_service.connect(session, web.principal, deps, ProviderName(provider))
-        return _redirect(request, oauth_url)
+        oauth_url = await settings_page_service.connect(page.session, web.principal, page.deps, ProviderName(provider))
+        return _redirect(page.request, oauth_url)
 
-    return await _act(request, session, web, deps, csrf_token, start)
+    return await _act(page, start)
 
 
 @router.post("/integrations/mcp/connect", response_class=RedirectResponse)
 async def connect_remote(
-    request: Request,
-    session: SessionDep,
-    web: WebSessionDep,
-    deps: DepsDep,
-    csrf_token: CsrfField = "",
+    page: PageActionDep,
     name: Annotated[str, Form(max_length=200)] = "",
     url: Annotated[str, Form(max_length=2000)] = "",
     transport: Annotated[str, Form(max_length=40)] = "",
@@ -486,59 +488,41 @@ async def connect_remote(
     }
 
     async def start(web: SignedIn) -> Response:
-        integration = await settings_page_service.connect_remote(session, web.principal, deps, form)
-        return _redirect(request, INTEGRATIONS_PATH, anchor=f"remote-{integration.id}", notice="remote_connected")
+        integration = await settings_page_service.connect_remote(page.session, web.principal, page.deps, form)
+        return _redirect(page.request, INTEGRATIONS_PATH, anchor=f"remote-{integration.id}", notice="remote_connected")
 
-    return await _act(request, session, web, deps, csrf_token, start)
+    return await _act(page, start)
 
 
 @router.post("/integrations/{integration_id}/tools/refresh", response_class=RedirectResponse)
-async def refresh_remote_tools(
-    request: Request,
-    session: SessionDep,
-    web: WebSessionDep,
-    deps: DepsDep,
-    integration_id: str,
-    csrf_token: CsrfField = "",
-) -> Response:
+async def refresh_remote_tools(page: PageActionDep, integration_id: str) -> Response:
     async def refresh(web: SignedIn) -> Response:
-        await remote_mcp_service.refresh(session, web.principal, deps.settings, deps.encryptor, integration_id)
-        return _redirect(request, INTEGRATIONS_PATH, anchor=f"remote-{integration_id}", notice="tools_refreshed")
+        await remote_mcp_service.refresh(
+            page.session, web.principal, page.deps.settings, page.deps.encryptor, integration_id
+        )
+        return _redirect(page.request, INTEGRATIONS_PATH, anchor=f"remote-{integration_id}", notice="tools_refreshed")
 
-    return await _act(request, session, web, deps, csrf_token, refresh)
+    return await _act(page, refresh)
 
 
 @router.post("/integrations/{integration_id}/tools/approve", response_class=RedirectResponse)
 async def approve_remote_tool(
-    request: Request,
-    session: SessionDep,
-    web: WebSessionDep,
-    deps: DepsDep,
-    integration_id: str,
-    csrf_token: CsrfField = "",
-    tool: Annotated[str, Form(max_length=200)] = "",
+    page: PageActionDep, integration_id: str, tool: Annotated[str, Form(max_length=200)] = ""
 ) -> Response:
     async def approve(web: SignedIn) -> Response:
-        await remote_mcp_service.approve(session, web.principal, integration_id, tool)
-        return _redirect(request, INTEGRATIONS_PATH, anchor=f"remote-{integration_id}", notice="tool_approved")
+        await remote_mcp_service.approve(page.session, web.principal, integration_id, tool)
+        return _redirect(page.request, INTEGRATIONS_PATH, anchor=f"remote-{integration_id}", notice="tool_approved")
 
-    return await _act(request, session, web, deps, csrf_token, approve)
+    return await _act(page, approve)
 
 
 @router.post("/integrations/{integration_id}/reconnect", response_class=RedirectResponse)
-async def reconnect(
-    request: Request,
-    session: SessionDep,
-    web: WebSessionDep,
-    deps: DepsDep,
-    integration_id: str,
-    csrf_token: CsrfField = "",
-) -> Response:
+async def reconnect(page: PageActionDep, integration_id: str) -> Response:
     async def start(web: SignedIn) -> Response:
-        oauth_url = await settings_page_service.reconnect(session, web.principal, deps, integration_id)
-        return _redirect(request, oauth_url)
+        oauth_url = await settings_page_service.reconnect(page.session, web.principal, page.deps, integration_id)
+        return _redirect(page.request, oauth_url)
 
-    return await _act(request, session, web, deps, csrf_token, start)
+    return await _act(page, start)
 
 
 @router.get("/integrations/{integration_id}/disconnect", response_class=HTMLResponse)
@@ -577,30 +561,19 @@ async def confirm_disconnect(
 
 
 @router.post("/integrations/{integration_id}/disconnect", response_class=RedirectResponse)
-async def disconnect(
-    request: Request,
-    session: SessionDep,
-    web: WebSessionDep,
-    deps: DepsDep,
-    integration_id: str,
-    csrf_token: CsrfField = "",
-) -> Response:
+async def disconnect(page: PageActionDep, integration_id: str) -> Response:
     async def remove(web: SignedIn) -> Response:
-        await integration_service.delete(session, web.principal, deps, integration_id)
-        return _redirect(request, INTEGRATIONS_PATH, notice="disconnected")
+        await integration_service.delete(page.session, web.principal, page.deps, integration_id)
+        return _redirect(page.request, INTEGRATIONS_PATH, notice="disconnected")
 
-    return await _act(request, session, web, deps, csrf_token, remove)
+    return await _act(page, remove)
 
 
 @router.post("/workspaces/{workspace_id}/integrations/{integration_id}", response_class=RedirectResponse)
 async def save_workspace_access(
-    request: Request,
-    session: SessionDep,
-    web: WebSessionDep,
-    deps: DepsDep,
+    page: PageActionDep,
     workspace_id: str,
     integration_id: str,
-    csrf_token: CsrfField = "",
     action: Annotated[str, Form()] = "save",
     tools: Annotated[list[str] | None, Form()] = None,
     default_project: Annotated[str, Form()] = "",
@@ -610,7 +583,7 @@ async def save_workspace_access(
         if not is_valid_id(integration_id):
             raise ResourceNotFound("Integration", integration_id[:40])
         if action == "disable":
-            await integration_service.disable(session, web.principal, workspace_id, integration_id)
+            await integration_service.disable(page.session, web.principal, workspace_id, integration_id)
             notice = "disabled"
         else:
             data = WorkspaceIntegrationEnable(
@@ -620,14 +593,14 @@ async def save_workspace_access(
                 default_project=default_project.strip() or None,
                 sync_interval_minutes=_interval(sync_interval_minutes),
             )
-            await integration_service.enable(session, web.principal, workspace_id, data)
+            await integration_service.enable(page.session, web.principal, workspace_id, data)
             notice = "enabled"
-        state = request.app.state
-        integration = await integration_service.get(session, web.principal, integration_id)
-        await follow_enablements(session, state.settings, state.encryptor, state.token_manager, integration)
-        return _redirect(request, INTEGRATIONS_PATH, anchor=f"integration-{integration_id}", notice=notice)
+        state = page.request.app.state
+        integration = await integration_service.get(page.session, web.principal, integration_id)
+        await follow_enablements(page.session, state.settings, state.encryptor, state.token_manager, integration)
+        return _redirect(page.request, INTEGRATIONS_PATH, anchor=f"integration-{integration_id}", notice=notice)
 
-    return await _act(request, session, web, deps, csrf_token, save)
+    return await _act(page, save)
 
 
 def _interval(value: str) -> int | None:
@@ -642,45 +615,33 @@ def _interval(value: str) -> int | None:
 
 @router.post("/integrations/{integration_id}/sync", response_class=RedirectResponse)
 async def run_sync(
-    request: Request,
-    session: SessionDep,
-    web: WebSessionDep,
-    deps: DepsDep,
+    page: PageActionDep,
     integration_id: str,
-    csrf_token: CsrfField = "",
     workspace_id: Annotated[str, Form()] = "",
     source_entity: Annotated[str, Form()] = "",
 ) -> Response:
     async def run(web: SignedIn) -> Response:
         plan, integration = await settings_page_service.plan_sync(
-            session, web.principal, integration_id, workspace_id, source_entity
+            page.session, web.principal, integration_id, workspace_id, source_entity
         )
         # Like the API's synchronous sync, the form waits for the run: the request's transaction ends first,
         # since the run (which must not wait for its SQLite lock) commits page by page on sessions of its own.
-        await session.commit()
-        sync_log_id = await settings_page_service.run_sync(request.app.state, plan, integration)
-        return _redirect(request, INTEGRATIONS_PATH, anchor=f"integration-{integration_id}", sync=sync_log_id)
+        await page.session.commit()
+        sync_log_id = await settings_page_service.run_sync(page.request.app.state, plan, integration)
+        return _redirect(page.request, INTEGRATIONS_PATH, anchor=f"integration-{integration_id}", sync=sync_log_id)
 
     # Members may sync, as through the API.
-    return await _act(request, session, web, deps, csrf_token, run, managing=False)
+    return await _act(page, run, managing=False)
 
 
 @router.post("/integrations/{integration_id}/sync/{sync_log_id}/cancel", response_class=RedirectResponse)
-async def cancel_sync(
-    request: Request,
-    session: SessionDep,
-    web: WebSessionDep,
-    deps: DepsDep,
-    integration_id: str,
-    sync_log_id: str,
-    csrf_token: CsrfField = "",
-) -> Response:
+async def cancel_sync(page: PageActionDep, integration_id: str, sync_log_id: str) -> Response:
     async def cancel(web: SignedIn) -> Response:
-        await settings_page_service.cancel_sync(session, web.principal, integration_id, sync_log_id)
-        return _redirect(request, INTEGRATIONS_PATH, anchor=f"integration-{integration_id}", sync=sync_log_id)
+        await settings_page_service.cancel_sync(page.session, web.principal, integration_id, sync_log_id)
+        return _redirect(page.request, INTEGRATIONS_PATH, anchor=f"integration-{integration_id}", sync=sync_log_id)
 
     # Admins, as through the API.
-    return await _act(request, session, web, deps, csrf_token, cancel)
+    return await _act(page, cancel)
 
 
 def _to_client(request: Request, location: str) -> RedirectResponse:
