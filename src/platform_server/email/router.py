@@ -10,7 +10,10 @@ from platform_server.webhook_events.models import WebhookSource
 from platform_server.webhook_events.schemas import WebhookReceived, raw_event_openapi
 
 router = APIRouter(
-    prefix="/api/webhooks", tags=["webhooks"], responses=error_responses(400, 401, 404, 429), dependencies=[PublicRateLimit]
+    prefix="/api/webhooks",
+    tags=["webhooks"],
+    responses=error_responses(400, 401, 404, 429),
+    dependencies=[PublicRateLimit],
 )
 
 
