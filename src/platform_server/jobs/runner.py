@@ -30,6 +30,7 @@ from platform_server.jobs.models import Job, JobStatus
 from platform_server.jobs.queue import on_commit_of_deferred_jobs
 from platform_server.jobs.registry import TASKS, JobContext, JobResources, RetryLater, TaskDefinition
 from platform_server.log import get_logger
+from platform_server.metrics.registry import JobFailure, record_job_failure
 
 logger = get_logger(__name__)
 
@@ -182,9 +183,11 @@ class InProcessRunner:
             await _shielded(self._release(job))
             raise
         except RetryLater as exc:
+            record_job_failure(job.task_name, JobFailure.retry_later)
             await self._retry_or_fail(job, definition, exc.delay, exc.reason)
         except Exception as exc:
             logger.exception("job_failed", job_id=job.id, task=job.task_name, attempt=job.attempts)
+            record_job_failure(job.task_name, JobFailure.error)
             await self._retry_or_fail(
                 job, definition, backoff(self.resources.settings, job.attempts), f"{type(exc).__name__}: {exc}"
             )
@@ -236,13 +239,23 @@ class InProcessRunner:
         if self._running:
             conditions.append(Job.id.not_in(list(self._running)))
         async with self.resources.sessionmaker() as session, session.begin():
-            result = await session.execute(
-                update(Job).where(*conditions).values(status=JobStatus.todo.value, scheduled_at=utcnow())
+            recovered = (
+                (
+                    await session.execute(
+                        update(Job)
+                        .where(*conditions)
+                        .values(status=JobStatus.todo.value, scheduled_at=utcnow())
+                        .returning(Job.task_name)
+                    )
+                )
+                .scalars()
+                .all()
             )
-        assert isinstance(result, CursorResult)
-        if result.rowcount:
-            logger.warning("jobs_stalled_recovered", count=result.rowcount)
-        return int(result.rowcount)
+        for task_name in recovered:
+            record_job_failure(task_name, JobFailure.stalled)
+        if recovered:
+            logger.warning("jobs_stalled_recovered", count=len(recovered))
+        return len(recovered)
 
     async def _defer_periodic(self) -> None:
         """The latest cron tick of each periodic task since this runner started, deferred once."""

@@ -30,6 +30,7 @@ from platform_server.db import utcnow
 from platform_server.jobs.registry import TASKS, JobContext, JobResources, RetryLater, TaskDefinition
 from platform_server.jobs.runner import backoff
 from platform_server.log import get_logger
+from platform_server.metrics.registry import JobFailure, record_job_failure
 
 logger = get_logger(__name__)
 
@@ -71,7 +72,14 @@ def _register(app: procrastinate.App, settings: Settings, definition: TaskDefini
             arguments.pop("timestamp", None)
         resources: JobResources = context.additional_context[RESOURCES_KEY]
         job = context.job
-        await definition.function(JobContext(resources, str(job.id), job.attempts + 1), **arguments)
+        try:
+            await definition.function(JobContext(resources, str(job.id), job.attempts + 1), **arguments)
+        except RetryLater:
+            record_job_failure(definition.name, JobFailure.retry_later)
+            raise
+        except Exception:
+            record_job_failure(definition.name, JobFailure.error)
+            raise
 
     task = app.task(
         name=definition.name,
@@ -141,5 +149,6 @@ async def retry_stalled_jobs(app: procrastinate.App, stalled_seconds: float) -> 
             # Another worker retried it first.
             continue
         retried += 1
+        record_job_failure(job.task_name, JobFailure.stalled)
         logger.warning("job_stalled_retried", job_id=job.id, task=job.task_name, worker_id=job.worker_id)
     return retried
