@@ -65,6 +65,7 @@ class InProcessRunner:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._claiming = False
         self._loop_task: asyncio.Task[None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._started_at = time.time()
@@ -97,6 +98,10 @@ class InProcessRunner:
             if self._running:
                 await asyncio.gather(*self._running.values(), return_exceptions=True)
                 continue
+            if self._claiming:
+                # A job claimed (no longer waiting in the table) but not yet running here.
+                await asyncio.sleep(0.01)
+                continue
             async with self.resources.sessionmaker() as session:
                 due = await session.scalar(
                     select(Job.id).where(Job.status == JobStatus.todo.value, Job.scheduled_at <= utcnow()).limit(1)
@@ -116,12 +121,16 @@ class InProcessRunner:
                     await self.recover_stalled()
                 await self._defer_periodic()
                 while len(self._running) < self.concurrency and not self._stopping.is_set():
-                    job = await self._claim()
-                    if job is None:
-                        break
-                    task = asyncio.create_task(self._run(job), name=f"job-{job.task_name}-{job.id}")
-                    self._running[job.id] = task
-                    task.add_done_callback(self._finished)
+                    self._claiming = True
+                    try:
+                        job = await self._claim()
+                        if job is None:
+                            break
+                        task = asyncio.create_task(self._run(job), name=f"job-{job.task_name}-{job.id}")
+                        self._running[job.id] = task
+                        task.add_done_callback(self._finished)
+                    finally:
+                        self._claiming = False
             except Exception as exc:
                 # A locked or unreachable database: try again at the next tick rather than stop running jobs.
                 logger.warning("jobs_runner_tick_failed", error=repr(exc))
