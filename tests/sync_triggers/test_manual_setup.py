@@ -145,16 +145,29 @@ async def test_refusals(app: Any, client: httpx.AsyncClient, owner: Member, othe
     )
 
     # Another team's integration, and an unknown webhook, are not found; nothing changed.
-    for member, integration_id, webhook_id in (
+    for caller, integration_id, webhook_id in (
         (other_team, registered, active["id"]),
         (owner, registered, "1234567890123456789"),
         (owner, jira.id, active["id"]),
     ):
         assert_error(
-            await client.post(_setup_path(integration_id, webhook_id), headers=member.headers), 404, "NOT_FOUND"
+            await client.post(_setup_path(integration_id, webhook_id), headers=caller.headers), 404, "NOT_FOUND"
         )
     assert_error(
         await client.get(f"/api/integrations/{registered}/push-webhooks", headers=other_team.headers), 404, "NOT_FOUND"
     )
     (unchanged,) = await push_webhooks(app, registered)
     assert unchanged.status == "active"
+
+
+async def test_members_may_list_but_not_set_up(
+    app: Any, client: httpx.AsyncClient, owner: Member, add_member: Any
+) -> None:
+    member = await add_member(owner)
+    reader = await connect(client, owner, "github", login="acme-reader")
+    await _enable(client, owner, reader.id, "acme/product")
+    (unavailable,) = await _list(client, member, reader.id)
+    refused = await client.post(_setup_path(reader.id, unavailable["id"]), headers=member.headers)
+    assert_error(refused, 403, "FORBIDDEN")
+    (still,) = await push_webhooks(app, reader.id)
+    assert (still.status, still.secret_encrypted) == ("unavailable", None)

@@ -8,7 +8,7 @@ from inspect import cleandoc
 from fastapi import APIRouter, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from platform_server.auth.dependencies import AdminPrincipal
+from platform_server.auth.dependencies import AdminPrincipal, CurrentPrincipal
 from platform_server.db import SessionDep
 from platform_server.errors import error_responses
 from platform_server.integrations.push.manual import push_setup_service
@@ -113,10 +113,10 @@ setup_router = APIRouter(prefix="/api/integrations", tags=["integrations"])
     operation_id="listPushWebhooks",
     summary="List the integration's push webhooks (pushed syncs)",
     response_model=PushWebhookList,
-    responses=error_responses(401, 403, 404),
+    responses=error_responses(401, 404),
 )
 async def list_push_webhooks(
-    principal: AdminPrincipal, session: SessionDep, request: Request, integration_id: str
+    principal: CurrentPrincipal, session: SessionDep, request: Request, integration_id: str
 ) -> PushWebhookList:
     """One per GitHub repository, Jira project, or Linear's public teams that a workspace of this integration
     imports from: `active` (registered by us), `unavailable` (the provider refused; `statusReason` says why;

@@ -10,13 +10,26 @@ from platform_server.schemas import Schema
 
 
 class PushWebhookRead(Schema):
-    id: str
-    provider: str
-    target: str = Field(description="`owner/repo` (GitHub), `all-public-teams` (Linear), a project key (Jira)")
-    status: Literal["active", "unavailable", "manual"]
-    status_reason: str | None = None
-    url: str = Field(description="Where the provider sends the events")
-    manual_setup: bool = Field(description="Whether this webhook can be set up by hand (GitHub, Linear)")
+    id: str = Field(examples=["1701234567895"])
+    provider: str = Field(examples=["github"])
+    target: str = Field(
+        description="`owner/repo` (GitHub), `all-public-teams` (Linear), a project key (Jira)",
+        examples=["acme/product"],
+    )
+    status: Literal["active", "unavailable", "manual"] = Field(
+        description="`active`: registered by Platform; `unavailable`: the provider refused (see statusReason); "
+        "`manual`: set up by hand",
+        examples=["unavailable"],
+    )
+    status_reason: str | None = Field(
+        default=None, examples=["GitHub: Not Found (HTTP 404)"], description="Why the provider refused"
+    )
+    url: str = Field(
+        description="Where the provider sends the events", examples=["https://platform.example.com/api/webhooks/github"]
+    )
+    manual_setup: bool = Field(
+        description="Whether this webhook can be set up by hand (GitHub, Linear)", examples=[True]
+    )
 
     @classmethod
     def of(cls, webhook: PushWebhook, url: str) -> "PushWebhookRead":
@@ -33,13 +46,16 @@ class PushWebhookRead(Schema):
 
 class PushWebhookList(Schema):
     push_webhooks: list[PushWebhookRead]
-    count: int
+    count: int = Field(examples=[1])
 
 
 class ManualPushSetup(PushWebhookRead):
-    secret: str = Field(description="The webhook's signing secret: shown in this answer only, stored encrypted")
-    content_type: str = Field(description="The payload format to choose at the provider")
-    events: list[str] = Field(description="The events to send")
+    secret: str = Field(
+        description="The webhook's signing secret: shown in this answer only, stored encrypted",
+        examples=["3q2-7wEAAAC8Zr1hYbGx0kQw5a1nT0pE"],
+    )
+    content_type: str = Field(description="The payload format to choose at the provider", examples=["application/json"])
+    events: list[str] = Field(description="The events to send", examples=[["issues", "pull_request"]])
 
     @classmethod
     def of(cls, setup: ManualSetup) -> "ManualPushSetup":  # type: ignore[override]
