@@ -26,6 +26,7 @@ from platform_server.errors import NotFound, PlatformError, ResourceNotFound, Va
 from platform_server.gateway.dependencies import AuditWritten
 from platform_server.ids import is_valid_id
 from platform_server.integrations.providers.base import resolve_url
+from platform_server.integrations.push.manual import MANUAL_SETUP_PROVIDERS, push_setup_service
 from platform_server.integrations.push.registration import follow_enablements
 from platform_server.integrations.registry import PROVIDER_CLASSES
 from platform_server.integrations.remote_mcp.service import remote_mcp_service
@@ -374,6 +375,7 @@ async def _integrations(
     *,
     banners: list[Banner],
     status_code: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     page = await settings_page_service.integrations_page(session, web.principal, deps)
     sync_result = _sync_result(page, _query(request, "sync"))
@@ -384,8 +386,9 @@ async def _integrations(
         "page": page,
         "can_manage": web.principal.can_manage,
         "csrf_token": _csrf_token(request, web),
+        "manual_setup_providers": MANUAL_SETUP_PROVIDERS,
     }
-    return _render(request, "integrations.html", context, status_code=status_code)
+    return _render(request, "integrations.html", context, status_code=status_code, headers=headers)
 
 
 def _sync_result(page: IntegrationsPage, sync_log_id: str | None) -> Banner | None:
@@ -686,6 +689,39 @@ async def run_sync(
 
     # Members may sync, as through the API.
     return await _act(request, session, web, deps, csrf_token, run, managing=False)
+
+
+@router.post("/integrations/{integration_id}/push-webhooks/{push_webhook_id}/manual-setup")
+async def set_up_push_webhook(
+    request: Request,
+    session: SessionDep,
+    web: WebSessionDep,
+    deps: DepsDep,
+    integration_id: str,
+    push_webhook_id: str,
+    csrf_token: CsrfField = "",
+) -> Response:
+    if web is None:
+        return _to_sign_in(request)
+
+    async def set_up() -> Response:
+        setup = await push_setup_service.set_up_manually(
+            session, deps.settings, deps.encryptor, web.principal.team_id, integration_id, push_webhook_id
+        )
+        where = (
+            "the repository's Settings → Webhooks" if setup.webhook.provider == "github" else "Linear's API settings"
+        )
+        banner = Banner(
+            Tone.success,
+            f"Add the webhook for {setup.webhook.target} in {where}, with this secret. It is shown only now.",
+            detail=f"URL {setup.url} · content type application/json · events {', '.join(setup.events)} · "
+            f"secret {setup.secret}",
+        )
+        # Rendered, not redirected: the secret must not travel in a URL, and no cache may keep the page.
+        headers = {**_headers(request), "Cache-Control": "no-store"}
+        return await _integrations(request, session, web, deps, banners=[banner], headers=headers)
+
+    return await _act(request, session, web, deps, csrf_token, set_up)
 
 
 @router.post("/integrations/{integration_id}/sync/{sync_log_id}/cancel", response_class=RedirectResponse)
