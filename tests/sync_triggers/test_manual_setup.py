@@ -13,6 +13,7 @@ from tests.helpers import assert_error
 from tests.integrations.helpers import connect
 from tests.sync_triggers.helpers import (
     connect_with_push,
+    enable,
     github_delivery,
     linear_delivery,
     push_webhooks,
@@ -21,15 +22,6 @@ from tests.sync_triggers.helpers import (
 
 ISSUE = {"action": "edited", "issue": {"number": 1}, "repository": {"full_name": "acme/product"}}
 LINEAR_ISSUE = {"action": "update", "type": "Issue", "data": {"id": "i1", "team": {"key": "ENG"}}}
-
-
-async def _enable(client: httpx.AsyncClient, member: Member, integration_id: str, project: str) -> None:
-    response = await client.post(
-        f"/api/workspaces/{member.workspace_id}/integrations",
-        json={"integrationId": integration_id, "defaultProject": project},
-        headers=member.headers,
-    )
-    assert response.status_code == 201, response.text
 
 
 async def _list(client: httpx.AsyncClient, member: Member, integration_id: str) -> list[dict[str, Any]]:
@@ -57,7 +49,7 @@ async def test_github_without_admin_rights_is_set_up_by_hand_and_its_deliveries_
     app: Any, client: httpx.AsyncClient, owner: Member
 ) -> None:
     authorization = await connect(client, owner, "github", login="acme-reader")
-    await _enable(client, owner, authorization.id, "acme/product")
+    await enable(client, owner, authorization.id, "acme/product")
     (listed,) = await _list(client, owner, authorization.id)
     assert listed["status"] == "unavailable"
     assert listed["manualSetup"] is True
@@ -111,7 +103,7 @@ async def test_linear_without_the_admin_scope_learns_its_webhook_id_from_the_fir
     app: Any, client: httpx.AsyncClient, owner: Member
 ) -> None:
     authorization = await connect(client, owner, "linear")
-    await _enable(client, owner, authorization.id, "ENG")
+    await enable(client, owner, authorization.id, "ENG")
     (listed,) = await _list(client, owner, authorization.id)
     assert (listed["status"], listed["manualSetup"]) == ("unavailable", True)
     assert "admin scope" in listed["statusReason"]
@@ -137,7 +129,7 @@ async def test_refusals(app: Any, client: httpx.AsyncClient, owner: Member, othe
     assert_error(await client.post(_setup_path(registered, active["id"]), headers=owner.headers), 409, "CONFLICT")
 
     jira = await connect(client, owner, "jira")
-    await _enable(client, owner, jira.id, "PROJ")
+    await enable(client, owner, jira.id, "PROJ")
     (jira_hook,) = await _list(client, owner, jira.id)
     assert (jira_hook["status"], jira_hook["manualSetup"]) == ("unavailable", False)
     assert_error(
@@ -165,7 +157,7 @@ async def test_members_may_list_but_not_set_up(
 ) -> None:
     member = await add_member(owner)
     reader = await connect(client, owner, "github", login="acme-reader")
-    await _enable(client, owner, reader.id, "acme/product")
+    await enable(client, owner, reader.id, "acme/product")
     (unavailable,) = await _list(client, member, reader.id)
     refused = await client.post(_setup_path(reader.id, unavailable["id"]), headers=member.headers)
     assert_error(refused, 403, "FORBIDDEN")

@@ -10,7 +10,7 @@ from platform_server.integrations.models import PushWebhook
 from platform_server.sandbox.webhooks import SandboxHook
 from tests.conftest import Member, row_count
 from tests.integrations.helpers import connect
-from tests.sync_triggers.helpers import connect_with_push, push_webhooks, stored_secret
+from tests.sync_triggers.helpers import connect_with_push, enable, push_webhooks, stored_secret
 
 
 def _hooks(app: Any, provider: str) -> list[SandboxHook]:
@@ -63,12 +63,7 @@ async def test_github_hook_follows_the_default_project(app: Any, client: httpx.A
 async def test_github_refusal_is_recorded_not_fatal(app: Any, client: httpx.AsyncClient, owner: Member) -> None:
     """A user without admin rights on the repository: GitHub hides its hooks (404); enabling still works."""
     authorization = await connect(client, owner, "github", login="acme-reader")
-    response = await client.post(
-        f"/api/workspaces/{owner.workspace_id}/integrations",
-        json={"integrationId": authorization.id, "defaultProject": "acme/product"},
-        headers=owner.headers,
-    )
-    assert response.status_code == 201, response.text
+    await enable(client, owner, authorization.id, "acme/product")
     (webhook,) = await push_webhooks(app, authorization.id)
     assert webhook.status == "unavailable"
     assert webhook.status_reason
@@ -95,12 +90,7 @@ async def test_linear_without_the_admin_scope_is_not_available(
     app: Any, client: httpx.AsyncClient, owner: Member
 ) -> None:
     authorization = await connect(client, owner, "linear")
-    response = await client.post(
-        f"/api/workspaces/{owner.workspace_id}/integrations",
-        json={"integrationId": authorization.id, "defaultProject": "ENG"},
-        headers=owner.headers,
-    )
-    assert response.status_code == 201, response.text
+    await enable(client, owner, authorization.id, "ENG")
     (webhook,) = await push_webhooks(app, authorization.id)
     assert webhook.status == "unavailable"
     assert webhook.status_reason
@@ -127,12 +117,7 @@ async def test_jira_without_the_webhook_scope_is_not_available(
     app: Any, client: httpx.AsyncClient, owner: Member
 ) -> None:
     authorization = await connect(client, owner, "jira")
-    response = await client.post(
-        f"/api/workspaces/{owner.workspace_id}/integrations",
-        json={"integrationId": authorization.id, "defaultProject": "PROJ"},
-        headers=owner.headers,
-    )
-    assert response.status_code == 201, response.text
+    await enable(client, owner, authorization.id, "PROJ")
     (webhook,) = await push_webhooks(app, authorization.id)
     assert webhook.status == "unavailable"
     assert webhook.status_reason

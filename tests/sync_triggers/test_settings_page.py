@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import Member
 from tests.integrations.helpers import connect
-from tests.sync_triggers.helpers import connect_with_push, push_webhooks, stored_secret
+from tests.sync_triggers.helpers import connect_with_push, enable, push_webhooks, stored_secret
 from tests.web.helpers import sign_in
 
 
@@ -49,11 +49,7 @@ async def test_bad_schedule_on_the_page_changes_nothing(client: httpx.AsyncClien
 async def test_push_status_is_shown(client: httpx.AsyncClient, owner: Member) -> None:
     await connect_with_push(client, owner, "github")
     linear = await connect(client, owner, "linear")
-    await client.post(
-        f"/api/workspaces/{owner.workspace_id}/integrations",
-        json={"integrationId": linear.id, "defaultProject": "ENG"},
-        headers=owner.headers,
-    )
+    await enable(client, owner, linear.id, "ENG")
     await sign_in(client, owner)
     page = await client.get("/settings/integrations")
     assert page.status_code == 200
@@ -68,12 +64,7 @@ async def test_a_webhook_set_up_by_hand_on_the_page_shows_its_secret_once(
     app: Any, client: httpx.AsyncClient, owner: Member
 ) -> None:
     linear = await connect(client, owner, "linear")
-    enabled = await client.post(
-        f"/api/workspaces/{owner.workspace_id}/integrations",
-        json={"integrationId": linear.id, "defaultProject": "ENG"},
-        headers=owner.headers,
-    )
-    assert enabled.status_code == 201, enabled.text
+    await enable(client, owner, linear.id, "ENG")
     (webhook,) = await push_webhooks(app, linear.id)
     token = await sign_in(client, owner)
     path = f"/settings/integrations/{linear.id}/push-webhooks/{webhook.id}/manual-setup"

@@ -38,6 +38,7 @@ from platform_server.integrations.service import (
     IntegrationDeps,
     integration_service,
 )
+from platform_server.integrations.sync.responses import RunAfterCommit
 from platform_server.limits.dependencies import PublicRateLimit
 from platform_server.limits.limiter import request_limiter
 from platform_server.oauth_server.service import (
@@ -680,12 +681,15 @@ async def run_sync(
         plan, integration = await settings_page_service.plan_sync(
             session, web.principal, integration_id, workspace_id, source_entity
         )
-        # Like the API's synchronous sync, the form waits for the run: the request's transaction ends first,
-        # since the run (which must not wait for its SQLite lock) commits page by page on sessions of its own.
-        await session.commit()
-        sync_log_id = await settings_page_service.run_sync(request.app.state, plan, integration)
-        location = f"{INTEGRATIONS_PATH}?{urlencode({'sync': sync_log_id})}#integration-{integration_id}"
-        return RedirectResponse(location, status_code=303, headers=_headers(request))
+        log = await settings_page_service.open_sync(session, plan)
+
+        async def ran() -> Response:
+            sync_log_id = await settings_page_service.run_sync(request.app.state, plan, log, integration)
+            location = f"{INTEGRATIONS_PATH}?{urlencode({'sync': sync_log_id})}#integration-{integration_id}"
+            return RedirectResponse(location, status_code=303, headers=_headers(request))
+
+        # Like the API's synchronous sync: the run's log commits with this request, the run follows it.
+        return RunAfterCommit(ran)
 
     # Members may sync, as through the API.
     return await _act(request, session, web, deps, csrf_token, run, managing=False)

@@ -1,11 +1,8 @@
 """POST /api/integrations/{id}/sync and its cancellation."""
 
-from collections.abc import Awaitable, Callable
-
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from starlette.types import Receive, Scope, Send
 
 from platform_server.auth.dependencies import AdminPrincipal, CurrentPrincipal
 from platform_server.db import SessionDep
@@ -14,6 +11,7 @@ from platform_server.integrations.models import SyncLog
 from platform_server.integrations.providers.client import ProviderClient
 from platform_server.integrations.sync.jobs import cancel_sync, start_sync
 from platform_server.integrations.sync.repository import COMPLETED
+from platform_server.integrations.sync.responses import RunAfterCommit
 from platform_server.integrations.sync.schemas import SyncLogState, SyncRequest, SyncResult, SyncStarted
 from platform_server.integrations.sync.service import SyncPlan, failure_error, sync_service
 
@@ -71,29 +69,6 @@ async def _run(
         sync_log_id=outcome.log_id, status="completed", items_synced=outcome.items_synced, duration=outcome.duration_ms
     )
     return JSONResponse(result.model_dump(mode="json", by_alias=True))
-
-
-class RunAfterCommit(Response):
-    """A synchronous sync: the request's one transaction adds the run's `running` log and commits when the
-    handler returns; the run itself goes on while this response is being sent, and its outcome is the answer.
-
-    Why not the whole run inside the request's transaction: a sync commits page by page so that a failed or
-    interrupted run keeps what it wrote and the next one resumes there, and on SQLite an open write transaction
-    would hold the database's only write lock across every provider call (other requests, the job runner and
-    the run's own token refresh would queue behind it). Why not a job the request waits for: on PostgreSQL
-    `serve` runs no job unless a `worker` process is up, and the answer would lose the run's exact error
-    (409/422/503 with Retry-After). The log committed first is what keeps one run at a time: a concurrent
-    request, synchronous or not, sees it (or meets the partial unique index) and answers 409 at once. What
-    `run` raises reaches the app's exception handlers like a handler's error (no byte is sent before it ends).
-    """
-
-    def __init__(self, run: Callable[[], Awaitable[Response]]) -> None:
-        super().__init__()
-        self._run = run
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await self._run()
-        await response(scope, receive, send)
 
 
 @router.post(

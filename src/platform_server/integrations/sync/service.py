@@ -175,8 +175,8 @@ class SyncService:
         return log
 
     async def claim(self, sessionmaker: async_sessionmaker[AsyncSession], plan: SyncPlan) -> SyncLog:
-        """A run without a job started outside a request (`platform-server sync`, the settings page's form):
-        commits its `running` log on a session of its own, or raises 409."""
+        """A run without a job started outside a request (`platform-server sync`): commits its `running` log on
+        a session of its own, or raises 409."""
         async with sessionmaker() as session, session.begin():
             log = await self.open_log(session, plan)
             if log is None:
