@@ -39,6 +39,7 @@ from platform_server.integrations.service import (
     integration_service,
 )
 from platform_server.integrations.sync.responses import RunAfterCommit
+from platform_server.integrations.sync.service import sync_service
 from platform_server.limits.dependencies import PublicRateLimit
 from platform_server.limits.limiter import request_limiter
 from platform_server.oauth_server.service import (
@@ -681,7 +682,7 @@ async def run_sync(
         plan, integration = await settings_page_service.plan_sync(
             session, web.principal, integration_id, workspace_id, source_entity
         )
-        log = await settings_page_service.open_sync(session, plan)
+        log = await sync_service.open_log_or_busy(session, plan)
 
         async def ran() -> Response:
             sync_log_id = await settings_page_service.run_sync(request.app.state, plan, log, integration)

@@ -259,13 +259,6 @@ class SettingsPageService:
         )
         return await sync_service.plan(session, principal.team_id, integration.id, request)
 
-    async def open_sync(self, session: AsyncSession, plan: SyncPlan) -> SyncLog:
-        """The planned import's `running` log, in the request's transaction; 409 while another run has one."""
-        log = await sync_service.open_log(session, plan)
-        if log is None:
-            raise await sync_service.busy(session, plan)
-        return log
-
     async def run_sync(self, state: State, plan: SyncPlan, log: SyncLog, integration: Integration) -> str:
         """Runs the import whose log has committed, on sessions of its own (it commits page by page); answers
         its sync log id, whose status and error tell how it ended."""

@@ -52,9 +52,7 @@ async def sync_integration(
             raise await sync_service.busy(session, plan)
         started = SyncStarted(sync_log_id=log.id, status="running")
         return JSONResponse(started.model_dump(mode="json", by_alias=True), status_code=202)
-    log = await sync_service.open_log(session, plan)
-    if log is None:
-        raise await sync_service.busy(session, plan)
+    log = await sync_service.open_log_or_busy(session, plan)
     client: ProviderClient = request.app.state.token_manager.client_for(integration)
     return RunAfterCommit(lambda: _run(request.app.state.sessionmaker, plan, log, client))
 

@@ -174,6 +174,13 @@ class SyncService:
             return None
         return log
 
+    async def open_log_or_busy(self, session: AsyncSession, plan: SyncPlan) -> SyncLog:
+        """A synchronous run's `running` log, in the request's transaction; 409 while another run has one."""
+        log = await self.open_log(session, plan)
+        if log is None:
+            raise await self.busy(session, plan)
+        return log
+
     async def claim(self, sessionmaker: async_sessionmaker[AsyncSession], plan: SyncPlan) -> SyncLog:
         """A run without a job started outside a request (`platform-server sync`): commits its `running` log on
         a session of its own, or raises 409."""
