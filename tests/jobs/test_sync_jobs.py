@@ -14,9 +14,9 @@ from platform_server.integrations.sync.jobs import enqueue_sync
 from platform_server.models import WorkItem
 from platform_server.teams.models import Role
 from tests.conftest import Member, row_count
-from tests.jobs.helpers import is_postgres, job_state, run_jobs, run_until_finished
+from tests.jobs.helpers import github_with, is_postgres, job_state, run_jobs, run_until_finished
 from tests.sync.helpers import connect_and_enable
-from tests.sync.test_sync import expected_github
+from tests.sync.test_sync import expected_github, import_request
 
 
 async def _logs(app: Any) -> list[SyncLog]:
@@ -200,17 +200,8 @@ async def test_many_workspaces_each_get_their_run_on_one_connection(
 async def test_concurrent_synchronous_syncs_make_one_run_and_409s_naming_it(
     app: Any, client: httpx.AsyncClient, owner: Member
 ) -> None:
-    store = app.state.sandbox
-    store.faults.volume = 300
-    integration_id = await connect_and_enable(app, client, owner, "github")
-    expected = expected_github(app, pulls=False)
-    store.faults.latency_ms = 100
-    body = {
-        "syncType": "import",
-        "workspaceId": owner.workspace_id,
-        "sourceEntity": "issues",
-        "targetEntity": "work_items",
-    }
+    integration_id, expected = await github_with(app, client, owner, volume=300, latency_ms=100)
+    body = import_request(owner).model_dump(mode="json", by_alias=True)
     path = f"/api/integrations/{integration_id}/sync"
     synchronous = [client.post(path, json=body, headers=owner.headers) for _ in range(6)]
     queued = [client.post(path, json={**body, "async": True}, headers=owner.headers) for _ in range(2)]
@@ -233,12 +224,7 @@ async def test_a_synchronous_sync_while_one_is_queued_is_refused_and_writes_noth
     app: Any, client: httpx.AsyncClient, owner: Member
 ) -> None:
     integration_id = await connect_and_enable(app, client, owner, "github")
-    body = {
-        "syncType": "import",
-        "workspaceId": owner.workspace_id,
-        "sourceEntity": "issues",
-        "targetEntity": "work_items",
-    }
+    body = import_request(owner).model_dump(mode="json", by_alias=True)
     path = f"/api/integrations/{integration_id}/sync"
     queued = await client.post(path, json={**body, "async": True}, headers=owner.headers)
     assert queued.status_code == 202, queued.text

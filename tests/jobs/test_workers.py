@@ -25,9 +25,8 @@ from platform_server.db import utcnow
 from platform_server.integrations.models import SyncLog
 from platform_server.models import WorkItem
 from tests.conftest import TEST_SECRET_KEY, Database, Member, row_count
-from tests.jobs.helpers import job_state, make_due
+from tests.jobs.helpers import github_with, job_state, make_due
 from tests.sync.helpers import connect_and_enable, items, wait_for_sync
-from tests.sync.test_sync import expected_github
 from tests.test_cli import COMMAND
 
 # Worker processes run on PostgreSQL; SQLite runs jobs inside serve (and refuses `worker`).
@@ -145,19 +144,6 @@ async def _start(client: httpx.AsyncClient, member: Member, integration_id: str)
     return str(response.json()["syncLogId"])
 
 
-async def _github(
-    app: Any, client: httpx.AsyncClient, member: Member, *, volume: int | None = None, latency_ms: int = 0
-) -> tuple[str, dict[str, str]]:
-    """GitHub connected with `volume` issues, then answering with `latency_ms`; (integration, expected items)."""
-    store = app.state.sandbox
-    if volume is not None:
-        store.faults.volume = volume
-    integration_id = await connect_and_enable(app, client, member, "github")
-    expected = expected_github(app, pulls=False)
-    store.faults.latency_ms = latency_ms
-    return integration_id, expected
-
-
 async def _some_pages_committed(app: Any, log_id: str) -> None:
     async def committed() -> bool:
         return (await _log(app, log_id)).items_synced > 0
@@ -181,7 +167,7 @@ async def _keys(client: httpx.AsyncClient, member: Member) -> dict[str, str]:
 async def test_a_killed_worker_s_sync_is_finished_by_another_exactly(
     app: Any, client: httpx.AsyncClient, owner: Member, workers: WorkerProcesses
 ) -> None:
-    integration_id, expected = await _github(app, client, owner, volume=800, latency_ms=250)
+    integration_id, expected = await github_with(app, client, owner, volume=800, latency_ms=250)
     workers.start(2)
     log_id = await _start(client, owner, integration_id)
     await _some_pages_committed(app, log_id)
@@ -208,7 +194,7 @@ async def test_a_killed_worker_s_sync_is_finished_by_another_exactly(
 async def test_many_requests_for_one_sync_make_one_run_across_two_workers(
     app: Any, client: httpx.AsyncClient, owner: Member, workers: WorkerProcesses
 ) -> None:
-    integration_id, expected = await _github(app, client, owner, volume=300, latency_ms=100)
+    integration_id, expected = await github_with(app, client, owner, volume=300, latency_ms=100)
     workers.start(2)
     body = _queued_import(owner)
     responses = await asyncio.gather(
@@ -232,7 +218,7 @@ async def test_a_rate_limited_sync_is_retried_after_retry_after_then_completes(
     app: Any, client: httpx.AsyncClient, owner: Member, workers: WorkerProcesses
 ) -> None:
     store = app.state.sandbox
-    integration_id, expected = await _github(app, client, owner, volume=450)
+    integration_id, expected = await github_with(app, client, owner, volume=450)
     # Longer than the provider client sleeps through: the job is retried later instead.
     store.faults.retry_after_seconds = 600
     store.faults.rate_limit_every = 3
@@ -303,7 +289,7 @@ async def test_serve_only_enqueues_and_a_queued_sync_can_be_cancelled(
 async def test_a_running_sync_is_cancelled_at_its_next_page(
     app: Any, client: httpx.AsyncClient, owner: Member, workers: WorkerProcesses
 ) -> None:
-    integration_id, expected = await _github(app, client, owner, volume=800, latency_ms=250)
+    integration_id, expected = await github_with(app, client, owner, volume=800, latency_ms=250)
     workers.start(1)
     log_id = await _start(client, owner, integration_id)
     await _some_pages_committed(app, log_id)
