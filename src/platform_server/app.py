@@ -25,6 +25,7 @@ from platform_server.gateway.router import router as gateway_router
 from platform_server.gateway.server import McpGateway
 from platform_server.health.router import router as health_router
 from platform_server.integrations.push.router import router as push_webhooks_router
+from platform_server.integrations.push.router import setup_router as push_setup_router
 from platform_server.integrations.registry import PROVIDER_APIS
 from platform_server.integrations.remote_mcp.catalog_router import router as remote_mcp_catalog_router
 from platform_server.integrations.remote_mcp.metadata_router import router as remote_mcp_metadata_router
@@ -182,6 +183,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         billing_router,
         email_webhooks_router,
         push_webhooks_router,
+        push_setup_router,
         usage_router,
         oauth_server_router,
         remote_mcp_metadata_router,

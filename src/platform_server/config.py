@@ -142,6 +142,8 @@ class Settings(BaseSettings):
     JOBS_STALLED_SECONDS: float = Field(default=30.0, ge=1)
     # At shutdown (SIGTERM) running jobs get this long to finish before they are interrupted and released.
     JOBS_SHUTDOWN_GRACE_SECONDS: float = Field(default=30.0, ge=0)
+    # Finished jobs (succeeded, failed, cancelled) are deleted this long after they ended.
+    JOBS_RETENTION_HOURS: int = Field(default=168, ge=1)
     # In sandbox mode, serve provider calls to PUBLIC_BASE_URL/sandbox in-process (ASGI) instead of over the
     # network; turn off to measure the loopback path (benchmarks) or when PUBLIC_BASE_URL is another server.
     SANDBOX_IN_PROCESS: bool = True

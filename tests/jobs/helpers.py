@@ -4,11 +4,15 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
+import httpx
 from sqlalchemy import text, update
 
 from platform_server.db import utcnow
 from platform_server.jobs.models import Job
 from platform_server.jobs.worker import run_worker
+from tests.conftest import Member
+from tests.sync.helpers import connect_and_enable
+from tests.sync.test_sync import expected_github
 
 RUN_JOBS_SECONDS = 120.0
 
@@ -70,3 +74,16 @@ async def run_until_finished(app: Any, job_id: str, *, rounds: int = 20) -> str:
         if state[0] in ("succeeded", "failed", "cancelled"):
             return state[0]
     raise AssertionError(f"job {job_id} still {state} after {rounds} rounds")
+
+
+async def github_with(
+    app: Any, client: httpx.AsyncClient, member: Member, *, volume: int | None = None, latency_ms: int = 0
+) -> tuple[str, dict[str, str]]:
+    """GitHub connected with `volume` issues, then answering with `latency_ms`; (integration, expected items)."""
+    store = app.state.sandbox
+    if volume is not None:
+        store.faults.volume = volume
+    integration_id = await connect_and_enable(app, client, member, "github")
+    expected = expected_github(app, pulls=False)
+    store.faults.latency_ms = latency_ms
+    return integration_id, expected

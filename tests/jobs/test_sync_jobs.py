@@ -1,6 +1,7 @@
 """Syncs as jobs, in-process on both databases: enqueue_sync's contract, background runs, provider errors
 beyond the retry limit, and the cancel endpoint's refusals."""
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -13,9 +14,9 @@ from platform_server.integrations.sync.jobs import enqueue_sync
 from platform_server.models import WorkItem
 from platform_server.teams.models import Role
 from tests.conftest import Member, row_count
-from tests.jobs.helpers import is_postgres, job_state, run_jobs, run_until_finished
+from tests.jobs.helpers import github_with, is_postgres, job_state, run_jobs, run_until_finished
 from tests.sync.helpers import connect_and_enable
-from tests.sync.test_sync import expected_github
+from tests.sync.test_sync import expected_github, import_request
 
 
 async def _logs(app: Any) -> list[SyncLog]:
@@ -194,3 +195,44 @@ async def test_many_workspaces_each_get_their_run_on_one_connection(
     assert all(log is not None for log in logs)
     assert again == [None] * len(workspaces)
     assert len(await _logs(app)) == len(workspaces)
+
+
+async def test_concurrent_synchronous_syncs_make_one_run_and_409s_naming_it(
+    app: Any, client: httpx.AsyncClient, owner: Member
+) -> None:
+    integration_id, expected = await github_with(app, client, owner, volume=300, latency_ms=100)
+    body = import_request(owner).model_dump(mode="json", by_alias=True)
+    path = f"/api/integrations/{integration_id}/sync"
+    synchronous = [client.post(path, json=body, headers=owner.headers) for _ in range(6)]
+    queued = [client.post(path, json={**body, "async": True}, headers=owner.headers) for _ in range(2)]
+    responses = await asyncio.gather(*synchronous, *queued)
+
+    statuses = [response.status_code for response in responses]
+    assert sorted(statuses) == [200] + [409] * 7, [response.text for response in responses]
+    (winner,) = [response.json() for response in responses if response.status_code == 200]
+    assert winner["status"] == "completed"
+    assert winner["itemsSynced"] == len(expected)
+    refusals = [response.json()["error"] for response in responses if response.status_code == 409]
+    # Every refusal saw the winner's log: committed with its request, before the run.
+    assert {error["details"].get("syncLogId") for error in refusals} <= {winner["syncLogId"], None}
+    (log,) = await _logs(app)
+    assert (log.id, log.status, log.job_id) == (winner["syncLogId"], "completed", None)
+    assert await row_count(app, WorkItem) == len(expected)
+
+
+async def test_a_synchronous_sync_while_one_is_queued_is_refused_and_writes_nothing(
+    app: Any, client: httpx.AsyncClient, owner: Member
+) -> None:
+    integration_id = await connect_and_enable(app, client, owner, "github")
+    body = import_request(owner).model_dump(mode="json", by_alias=True)
+    path = f"/api/integrations/{integration_id}/sync"
+    queued = await client.post(path, json={**body, "async": True}, headers=owner.headers)
+    assert queued.status_code == 202, queued.text
+    refused = await client.post(path, json=body, headers=owner.headers)
+    assert refused.status_code == 409
+    assert refused.json()["error"]["details"]["syncLogId"] == queued.json()["syncLogId"]
+    assert [log.id for log in await _logs(app)] == [queued.json()["syncLogId"]]
+    await run_jobs(app)
+    again = await client.post(path, json=body, headers=owner.headers)
+    assert again.status_code == 200, again.text
+    assert again.json()["itemsSynced"] == 0

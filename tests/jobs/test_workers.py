@@ -25,16 +25,12 @@ from platform_server.db import utcnow
 from platform_server.integrations.models import SyncLog
 from platform_server.models import WorkItem
 from tests.conftest import TEST_SECRET_KEY, Database, Member, row_count
-from tests.jobs.helpers import job_state, make_due
+from tests.jobs.helpers import github_with, job_state, make_due
 from tests.sync.helpers import connect_and_enable, items, wait_for_sync
-from tests.sync.test_sync import expected_github
 from tests.test_cli import COMMAND
 
-
-@pytest.fixture
-def postgres_only(database: Database) -> None:
-    if database.backend != "postgres":
-        pytest.skip("worker processes run on PostgreSQL; SQLite runs jobs inside serve")
+# Worker processes run on PostgreSQL; SQLite runs jobs inside serve (and refuses `worker`).
+on_postgres = pytest.mark.parametrize("database", ["postgres"], indirect=True)
 
 
 @pytest.fixture
@@ -103,9 +99,7 @@ class WorkerProcesses:
 
 
 @pytest.fixture
-async def workers(
-    postgres_only: None, database: Database, sandbox_url: str, tmp_path: Path
-) -> AsyncIterator[WorkerProcesses]:
+async def workers(database: Database, sandbox_url: str, tmp_path: Path) -> AsyncIterator[WorkerProcesses]:
     processes = WorkerProcesses(database.url, sandbox_url, tmp_path)
     try:
         yield processes
@@ -132,47 +126,57 @@ async def _until(condition: Callable[[], Any], *, seconds: float = 120) -> None:
             await asyncio.sleep(0.05)
 
 
+def _queued_import(member: Member) -> dict[str, Any]:
+    return {
+        "syncType": "import",
+        "workspaceId": member.workspace_id,
+        "sourceEntity": "issues",
+        "targetEntity": "work_items",
+        "async": True,
+    }
+
+
 async def _start(client: httpx.AsyncClient, member: Member, integration_id: str) -> str:
     response = await client.post(
-        f"/api/integrations/{integration_id}/sync",
-        json={
-            "syncType": "import",
-            "workspaceId": member.workspace_id,
-            "sourceEntity": "issues",
-            "targetEntity": "work_items",
-            "async": True,
-        },
-        headers=member.headers,
+        f"/api/integrations/{integration_id}/sync", json=_queued_import(member), headers=member.headers
     )
     assert response.status_code == 202, response.text
     return str(response.json()["syncLogId"])
+
+
+async def _some_pages_committed(app: Any, log_id: str) -> None:
+    async def committed() -> bool:
+        return (await _log(app, log_id)).items_synced > 0
+
+    await _until(committed)
+
+
+async def _job_reaches(app: Any, job_id: str, status: str, *, attempts: int | None = None) -> None:
+    async def reached() -> bool:
+        state = await job_state(app, job_id)
+        return state is not None and state[0] == status and attempts in (None, state[1])
+
+    await _until(reached)
 
 
 async def _keys(client: httpx.AsyncClient, member: Member) -> dict[str, str]:
     return {item["key"]: item["status"] for item in await items(client, member)}
 
 
+@on_postgres
 async def test_a_killed_worker_s_sync_is_finished_by_another_exactly(
     app: Any, client: httpx.AsyncClient, owner: Member, workers: WorkerProcesses
 ) -> None:
-    store = app.state.sandbox
-    store.faults.volume = 800
-    integration_id = await connect_and_enable(app, client, owner, "github")
-    expected = expected_github(app, pulls=False)
-    store.faults.latency_ms = 250
+    integration_id, expected = await github_with(app, client, owner, volume=800, latency_ms=250)
     workers.start(2)
     log_id = await _start(client, owner, integration_id)
-
-    async def some_pages_committed() -> bool:
-        return (await _log(app, log_id)).items_synced > 0
-
-    await _until(some_pages_committed)
+    await _some_pages_committed(app, log_id)
     workers.kill()
     partial = await _log(app, log_id)
     assert partial.status == "running"
     assert 0 < partial.items_synced < len(expected)
 
-    store.faults.latency_ms = 0
+    app.state.sandbox.faults.latency_ms = 0
     workers.start(1)
     finished = await wait_for_sync(app, log_id)
     assert finished.status == "completed", finished.error
@@ -186,22 +190,13 @@ async def test_a_killed_worker_s_sync_is_finished_by_another_exactly(
     assert state[1] >= 1
 
 
+@on_postgres
 async def test_many_requests_for_one_sync_make_one_run_across_two_workers(
     app: Any, client: httpx.AsyncClient, owner: Member, workers: WorkerProcesses
 ) -> None:
-    store = app.state.sandbox
-    store.faults.volume = 300
-    integration_id = await connect_and_enable(app, client, owner, "github")
-    expected = expected_github(app, pulls=False)
-    store.faults.latency_ms = 100
+    integration_id, expected = await github_with(app, client, owner, volume=300, latency_ms=100)
     workers.start(2)
-    body = {
-        "syncType": "import",
-        "workspaceId": owner.workspace_id,
-        "sourceEntity": "issues",
-        "targetEntity": "work_items",
-        "async": True,
-    }
+    body = _queued_import(owner)
     responses = await asyncio.gather(
         *(client.post(f"/api/integrations/{integration_id}/sync", json=body, headers=owner.headers) for _ in range(10))
     )
@@ -218,25 +213,20 @@ async def test_many_requests_for_one_sync_make_one_run_across_two_workers(
     assert jobs == 1
 
 
+@on_postgres
 async def test_a_rate_limited_sync_is_retried_after_retry_after_then_completes(
     app: Any, client: httpx.AsyncClient, owner: Member, workers: WorkerProcesses
 ) -> None:
     store = app.state.sandbox
-    store.faults.volume = 450
-    integration_id = await connect_and_enable(app, client, owner, "github")
-    expected = expected_github(app, pulls=False)
+    integration_id, expected = await github_with(app, client, owner, volume=450)
     # Longer than the provider client sleeps through: the job is retried later instead.
     store.faults.retry_after_seconds = 600
     store.faults.rate_limit_every = 3
     workers.start(1)
     log_id = await _start(client, owner, integration_id)
     job_id = await _job_id(app, log_id)
-
-    async def waiting_to_retry() -> bool:
-        state = await job_state(app, job_id)
-        return state is not None and state[0] == "todo" and state[1] == 1
-
-    await _until(waiting_to_retry)
+    # Back in the queue after its first attempt.
+    await _job_reaches(app, job_id, "todo", attempts=1)
     state = await job_state(app, job_id)
     assert state is not None
     assert state[2] is not None
@@ -254,6 +244,7 @@ async def test_a_rate_limited_sync_is_retried_after_retry_after_then_completes(
     assert await _keys(client, owner) == expected
 
 
+@on_postgres
 async def test_provider_errors_beyond_the_limit_fail_the_run_with_a_clear_reason(
     app: Any, client: httpx.AsyncClient, owner: Member, workers: WorkerProcesses
 ) -> None:
@@ -272,6 +263,7 @@ async def test_provider_errors_beyond_the_limit_fail_the_run_with_a_clear_reason
     assert await row_count(app, WorkItem) == 0
 
 
+@on_postgres
 async def test_serve_only_enqueues_and_a_queued_sync_can_be_cancelled(
     app: Any, client: httpx.AsyncClient, owner: Member, workers: WorkerProcesses
 ) -> None:
@@ -293,31 +285,18 @@ async def test_serve_only_enqueues_and_a_queued_sync_can_be_cancelled(
     assert await row_count(app, WorkItem) == 0
 
 
+@on_postgres
 async def test_a_running_sync_is_cancelled_at_its_next_page(
     app: Any, client: httpx.AsyncClient, owner: Member, workers: WorkerProcesses
 ) -> None:
-    store = app.state.sandbox
-    store.faults.volume = 800
-    integration_id = await connect_and_enable(app, client, owner, "github")
-    expected = expected_github(app, pulls=False)
-    store.faults.latency_ms = 250
+    integration_id, expected = await github_with(app, client, owner, volume=800, latency_ms=250)
     workers.start(1)
     log_id = await _start(client, owner, integration_id)
-
-    async def some_pages_committed() -> bool:
-        return (await _log(app, log_id)).items_synced > 0
-
-    await _until(some_pages_committed)
+    await _some_pages_committed(app, log_id)
     response = await client.post(f"/api/integrations/{integration_id}/sync/{log_id}/cancel", headers=owner.headers)
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "cancelled"
-    job_id = await _job_id(app, log_id)
-
-    async def job_ended() -> bool:
-        state = await job_state(app, job_id)
-        return state is not None and state[0] == "succeeded"
-
-    await _until(job_ended)
+    await _job_reaches(app, await _job_id(app, log_id), "succeeded")
     log = await _log(app, log_id)
     assert log.status == "cancelled"
     assert log.items_synced < len(expected)
@@ -326,9 +305,8 @@ async def test_a_running_sync_is_cancelled_at_its_next_page(
     assert workers.stop() == [0]
 
 
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 def test_worker_on_sqlite_is_refused_with_the_reason(database: Database, tmp_path: Path) -> None:
-    if database.backend != "sqlite":
-        pytest.skip("the refusal is SQLite's")
     clean = {k: v for k, v in os.environ.items() if k.upper() not in Settings.model_fields}
     result = subprocess.run(
         [COMMAND, "worker"],

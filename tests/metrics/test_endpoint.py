@@ -7,7 +7,7 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from platform_server.metrics.registry import record_job_failure
+from platform_server.metrics.registry import JobFailure, record_job_failure
 from platform_server.metrics.service import QueueStats
 from tests.conftest import Member
 from tests.helpers import assert_error
@@ -125,12 +125,13 @@ class TestQueueStats:
 
     async def test_job_failures_by_task(self, client: httpx.AsyncClient) -> None:
         before = await scrape(client)
-        record_job_failure("sync_integration")
-        record_job_failure("sync_integration")
-        record_job_failure("send_email")
+        record_job_failure("sync_integration", JobFailure.error)
+        record_job_failure("sync_integration", JobFailure.error)
+        record_job_failure("send_email", JobFailure.stalled)
         after = await scrape(client)
-        assert delta(before, after, "platform_job_failures_total", task="sync_integration") == 2
-        assert delta(before, after, "platform_job_failures_total", task="send_email") == 1
+        failures = "platform_job_failures_total"
+        assert delta(before, after, failures, task="sync_integration", reason="error") == 2
+        assert delta(before, after, failures, task="send_email", reason="stalled") == 1
 
     async def test_a_failing_source_leaves_the_gauges_out(self, client: httpx.AsyncClient, app: Any) -> None:
         async def broken() -> dict[str, QueueStats]:

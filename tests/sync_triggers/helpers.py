@@ -39,6 +39,16 @@ async def connect_with_push(
     return authorization.id, str(response.json()["accessId"])
 
 
+async def enable(client: httpx.AsyncClient, member: Member, integration_id: str, project: str) -> None:
+    """Enables the integration for the member's workspace with `project` as its defaultProject."""
+    response = await client.post(
+        f"/api/workspaces/{member.workspace_id}/integrations",
+        json={"integrationId": integration_id, "defaultProject": project},
+        headers=member.headers,
+    )
+    assert response.status_code == 201, response.text
+
+
 async def push_webhooks(app: Any, integration_id: str) -> list[PushWebhook]:
     async with app.state.sessionmaker() as session:
         rows = await session.scalars(select(PushWebhook).where(PushWebhook.integration_id == integration_id))

@@ -83,7 +83,7 @@ async def test_a_burst_of_events_queues_one_sync(app: Any, client: httpx.AsyncCl
         for _ in range(50):
             body, headers = github_delivery(secret, "issues", issue)
             event = await push_service.verify_github(
-                session, app.state.encryptor, body, {name.lower(): value for name, value in headers.items()}
+                session, app.state, body, {name.lower(): value for name, value in headers.items()}
             )
             queued += (await push_service.apply(session, event)).queued
     assert queued == 1

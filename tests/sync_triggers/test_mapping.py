@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 
+from platform_server.integrations.push.router import ENDPOINTS
 from platform_server.integrations.push.service import push_service
 from tests.conftest import Member
 from tests.sync_triggers.helpers import (
@@ -22,12 +23,8 @@ ISSUE = {"action": "edited", "issue": {"number": 3}, "repository": {"full_name":
 async def _affected(app: Any, provider: str, body: bytes, headers: dict[str, str]) -> set[str]:
     lowered = {name.lower(): value for name, value in headers.items()}
     async with app.state.sessionmaker() as session:
-        if provider == "github":
-            event = await push_service.verify_github(session, app.state.encryptor, body, lowered)
-        elif provider == "linear":
-            event = await push_service.verify_linear(session, app.state.encryptor, body, lowered)
-        else:
-            event = await push_service.verify_jira(session, app.state.settings, body, lowered)
+        (verify,) = [endpoint.verify for endpoint in ENDPOINTS if endpoint.provider == provider]
+        event = await verify(session, app.state, body, lowered)
         assert event.starts_sync
         return {access.id for access in await push_service.affected_accesses(session, event)}
 

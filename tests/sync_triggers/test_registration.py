@@ -11,7 +11,7 @@ from platform_server.integrations.models import PushWebhook
 from platform_server.sandbox.webhooks import SandboxHook
 from tests.conftest import Member, row_count
 from tests.integrations.helpers import connect
-from tests.sync_triggers.helpers import PROJECTS, connect_with_push, push_webhooks, stored_secret
+from tests.sync_triggers.helpers import PROJECTS, connect_with_push, enable, push_webhooks, stored_secret
 
 
 def _hooks(app: Any, provider: str) -> list[SandboxHook]:
@@ -104,12 +104,7 @@ async def test_a_refused_registration_is_recorded_not_fatal(
     app: Any, client: httpx.AsyncClient, owner: Member, provider: str, login: str | None, reason: str
 ) -> None:
     authorization = await connect(client, owner, provider, login=login)
-    response = await client.post(
-        f"/api/workspaces/{owner.workspace_id}/integrations",
-        json={"integrationId": authorization.id, "defaultProject": PROJECTS[provider]},
-        headers=owner.headers,
-    )
-    assert response.status_code == 201, response.text
+    await enable(client, owner, authorization.id, PROJECTS[provider])
     (webhook,) = await push_webhooks(app, authorization.id)
     assert webhook.status == "unavailable"
     assert webhook.status_reason

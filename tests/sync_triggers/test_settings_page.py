@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import Member
 from tests.integrations.helpers import connect
-from tests.sync_triggers.helpers import connect_with_push
+from tests.sync_triggers.helpers import connect_with_push, enable, push_webhooks, stored_secret
 from tests.web.helpers import sign_in
 
 
@@ -49,11 +49,7 @@ async def test_bad_schedule_on_the_page_changes_nothing(client: httpx.AsyncClien
 async def test_push_status_is_shown(client: httpx.AsyncClient, owner: Member) -> None:
     await connect_with_push(client, owner, "github")
     linear = await connect(client, owner, "linear")
-    await client.post(
-        f"/api/workspaces/{owner.workspace_id}/integrations",
-        json={"integrationId": linear.id, "defaultProject": "ENG"},
-        headers=owner.headers,
-    )
+    await enable(client, owner, linear.id, "ENG")
     await sign_in(client, owner)
     page = await client.get("/settings/integrations")
     assert page.status_code == 200
@@ -62,3 +58,31 @@ async def test_push_status_is_shown(client: httpx.AsyncClient, owner: Member) ->
     assert "active" in page.text
     assert "not available" in page.text
     assert "needs the admin scope" in page.text
+
+
+async def test_a_webhook_set_up_by_hand_on_the_page_shows_its_secret_once(
+    app: Any, client: httpx.AsyncClient, owner: Member
+) -> None:
+    linear = await connect(client, owner, "linear")
+    await enable(client, owner, linear.id, "ENG")
+    (webhook,) = await push_webhooks(app, linear.id)
+    token = await sign_in(client, owner)
+    path = f"/settings/integrations/{linear.id}/push-webhooks/{webhook.id}/manual-setup"
+    assert f'action="{path}"' in (await client.get("/settings/integrations")).text
+
+    shown = await client.post(path, data={"csrf_token": token})
+    assert shown.status_code == 200, shown.text
+    assert shown.headers["cache-control"] == "no-store"
+    (stored,) = await push_webhooks(app, linear.id)
+    secret = stored_secret(app, stored)
+    assert f"secret {secret}" in shown.text
+    assert "http://testserver/api/webhooks/linear" in shown.text
+    assert "set up by hand" in shown.text
+
+    again = await client.get("/settings/integrations")
+    assert secret not in again.text
+    assert "set up by hand" in again.text
+    refused = await client.post(path, data={"csrf_token": "not-the-token"})
+    assert refused.status_code == 403
+    (unchanged,) = await push_webhooks(app, linear.id)
+    assert stored_secret(app, unchanged) == secret

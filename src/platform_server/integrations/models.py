@@ -121,6 +121,8 @@ class WorkspaceIntegration(IdMixin, TimestampMixin, Base):
 class PushWebhookStatus(StrEnum):
     active = "active"
     unavailable = "unavailable"
+    # Added at the provider by an admin with the secret we generated (the provider refused our registration).
+    manual = "manual"
 
 
 class PushWebhook(IdMixin, TimestampMixin, Base):

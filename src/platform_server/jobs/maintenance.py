@@ -3,8 +3,9 @@
 Each batch is its own short transaction, and each table gets at most CLEANUP_MAX_BATCHES_PER_RUN of them per
 run: a backlog drains over several runs instead of holding locks for long. What goes: expired OAuth states,
 expired settings-page sessions, OAuth server codes and tokens past their expiry and a grace period, stored
-webhook events past their retention (except Stripe events still waiting for their team), and the tool-call
-audit past its retention when TOOL_CALL_RETENTION_DAYS is set.
+webhook events past their retention (except Stripe events still waiting for their team), finished jobs of
+SQLite's queue past JOBS_RETENTION_HOURS, and the tool-call audit past its retention when
+TOOL_CALL_RETENTION_DAYS is set.
 """
 
 from collections.abc import Awaitable, Callable
@@ -17,6 +18,7 @@ from platform_server.gateway.repository import ToolCallRetentionRepository
 from platform_server.ids import first_id_at
 from platform_server.integrations.repository import OAuthStateRepository
 from platform_server.jobs.registry import JobContext, JobResources, task
+from platform_server.jobs.repository import JobRepository
 from platform_server.log import get_logger
 from platform_server.oauth_server.repository import OAuthRepository
 from platform_server.web.repository import WebSessionRepository
@@ -34,6 +36,7 @@ async def delete_expired(ctx: JobContext) -> None:
     now = utcnow()
     grant_cutoff = now - timedelta(seconds=settings.OAUTH_EXPIRED_GRANT_GRACE_SECONDS)
     first_kept_event = first_id_at(now - timedelta(days=settings.WEBHOOK_EVENT_RETENTION_DAYS))
+    job_cutoff = now - timedelta(hours=settings.JOBS_RETENTION_HOURS)
     deletions: dict[str, BatchDelete] = {
         "oauth_states": lambda session, limit: OAuthStateRepository(session).delete_expired_batch(now, limit),
         "web_sessions": lambda session, limit: WebSessionRepository(session).delete_expired_batch(now, limit),
@@ -46,6 +49,9 @@ async def delete_expired(ctx: JobContext) -> None:
         "webhook_events": lambda session, limit: WebhookEventRepository(session).delete_received_before(
             first_kept_event, limit
         ),
+        # SQLite's queue (empty on PostgreSQL, where the `jobs.remove_old_jobs` periodic task of worker.py has
+        # procrastinate delete its own).
+        "jobs": lambda session, limit: JobRepository(session).delete_finished_before(job_cutoff, limit),
     }
     if settings.TOOL_CALL_RETENTION_DAYS is not None:
         first_kept_call = first_id_at(now - timedelta(days=settings.TOOL_CALL_RETENTION_DAYS))

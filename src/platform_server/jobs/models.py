@@ -18,9 +18,16 @@ class JobStatus(StrEnum):
     cancelled = "cancelled"
 
 
+FINISHED = (JobStatus.succeeded.value, JobStatus.failed.value, JobStatus.cancelled.value)
+
+
 class Job(IdMixin, Base):
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_status_scheduled", "status", "scheduled_at"),)
+    __table_args__ = (
+        Index("ix_jobs_status_scheduled", "status", "scheduled_at"),
+        # Retention finds finished jobs by when they ended.
+        Index("ix_jobs_finished_at", "finished_at"),
+    )
 
     queue: Mapped[str] = mapped_column(String(100))
     task_name: Mapped[str] = mapped_column(String(200))

@@ -30,6 +30,7 @@ from platform_server.jobs.models import Job, JobStatus
 from platform_server.jobs.queue import on_commit_of_deferred_jobs
 from platform_server.jobs.registry import TASKS, JobContext, JobResources, RetryLater, TaskDefinition
 from platform_server.log import get_logger
+from platform_server.metrics.registry import JobFailure, record_job_failure
 
 logger = get_logger(__name__)
 
@@ -64,6 +65,7 @@ class InProcessRunner:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._claiming = False
         self._loop_task: asyncio.Task[None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._started_at = time.time()
@@ -96,6 +98,10 @@ class InProcessRunner:
             if self._running:
                 await asyncio.gather(*self._running.values(), return_exceptions=True)
                 continue
+            if self._claiming:
+                # A job claimed (no longer waiting in the table) but not yet running here.
+                await asyncio.sleep(0.01)
+                continue
             async with self.resources.sessionmaker() as session:
                 due = await session.scalar(
                     select(Job.id).where(Job.status == JobStatus.todo.value, Job.scheduled_at <= utcnow()).limit(1)
@@ -115,12 +121,16 @@ class InProcessRunner:
                     await self.recover_stalled()
                 await self._defer_periodic()
                 while len(self._running) < self.concurrency and not self._stopping.is_set():
-                    job = await self._claim()
-                    if job is None:
-                        break
-                    task = asyncio.create_task(self._run(job), name=f"job-{job.task_name}-{job.id}")
-                    self._running[job.id] = task
-                    task.add_done_callback(self._finished)
+                    self._claiming = True
+                    try:
+                        job = await self._claim()
+                        if job is None:
+                            break
+                        task = asyncio.create_task(self._run(job), name=f"job-{job.task_name}-{job.id}")
+                        self._running[job.id] = task
+                        task.add_done_callback(self._finished)
+                    finally:
+                        self._claiming = False
             except Exception as exc:
                 # A locked or unreachable database: try again at the next tick rather than stop running jobs.
                 logger.warning("jobs_runner_tick_failed", error=repr(exc))
@@ -182,9 +192,11 @@ class InProcessRunner:
             await _shielded(self._release(job))
             raise
         except RetryLater as exc:
+            record_job_failure(job.task_name, JobFailure.retry_later)
             await self._retry_or_fail(job, definition, exc.delay, exc.reason)
         except Exception as exc:
             logger.exception("job_failed", job_id=job.id, task=job.task_name, attempt=job.attempts)
+            record_job_failure(job.task_name, JobFailure.error)
             await self._retry_or_fail(
                 job, definition, backoff(self.resources.settings, job.attempts), f"{type(exc).__name__}: {exc}"
             )
@@ -236,13 +248,23 @@ class InProcessRunner:
         if self._running:
             conditions.append(Job.id.not_in(list(self._running)))
         async with self.resources.sessionmaker() as session, session.begin():
-            result = await session.execute(
-                update(Job).where(*conditions).values(status=JobStatus.todo.value, scheduled_at=utcnow())
+            recovered = (
+                (
+                    await session.execute(
+                        update(Job)
+                        .where(*conditions)
+                        .values(status=JobStatus.todo.value, scheduled_at=utcnow())
+                        .returning(Job.task_name)
+                    )
+                )
+                .scalars()
+                .all()
             )
-        assert isinstance(result, CursorResult)
-        if result.rowcount:
-            logger.warning("jobs_stalled_recovered", count=result.rowcount)
-        return int(result.rowcount)
+        for task_name in recovered:
+            record_job_failure(task_name, JobFailure.stalled)
+        if recovered:
+            logger.warning("jobs_stalled_recovered", count=len(recovered))
+        return len(recovered)
 
     async def _defer_periodic(self) -> None:
         """The latest cron tick of each periodic task since this runner started, deferred once."""

@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 import procrastinate
+from procrastinate import builtin_tasks
 from procrastinate.app import WorkerOptions
 from procrastinate.exceptions import ConnectorException
 from procrastinate.jobs import Job as ProcrastinateJob
@@ -30,10 +31,13 @@ from platform_server.db import utcnow
 from platform_server.jobs.registry import TASKS, JobContext, JobResources, RetryLater, TaskDefinition
 from platform_server.jobs.runner import backoff
 from platform_server.log import get_logger
+from platform_server.metrics.registry import JobFailure, record_job_failure
 
 logger = get_logger(__name__)
 
 RESOURCES_KEY = "platform_resources"
+RETENTION_TASK = "jobs.remove_old_jobs"
+RETENTION_CRON = "17 * * * *"
 
 
 def psycopg_conninfo(database_url: str) -> str:
@@ -61,7 +65,25 @@ def build_app(settings: Settings, *, pool_size: int = 4) -> procrastinate.App:
     app = procrastinate.App(connector=connector)
     for definition in TASKS.values():
         _register(app, settings, definition)
+    _register_retention(app, settings)
     return app
+
+
+def _register_retention(app: procrastinate.App, settings: Settings) -> None:
+    """procrastinate's own `remove_old_jobs`, hourly: jobs that ended more than JOBS_RETENTION_HOURS ago go,
+    with their events, whatever their final status. (SQLite's queue is trimmed by `maintenance.delete_expired`.)
+    """
+
+    @app.periodic(cron=RETENTION_CRON, periodic_id=RETENTION_TASK)
+    @app.task(name=RETENTION_TASK, queue="maintenance", queueing_lock=RETENTION_TASK, pass_context=True)
+    async def remove_old_jobs(context: procrastinate.JobContext, timestamp: int) -> None:
+        await builtin_tasks.remove_old_jobs(
+            context,
+            max_hours=settings.JOBS_RETENTION_HOURS,
+            remove_failed=True,
+            remove_cancelled=True,
+            remove_aborted=True,
+        )
 
 
 def _register(app: procrastinate.App, settings: Settings, definition: TaskDefinition) -> None:
@@ -71,7 +93,14 @@ def _register(app: procrastinate.App, settings: Settings, definition: TaskDefini
             arguments.pop("timestamp", None)
         resources: JobResources = context.additional_context[RESOURCES_KEY]
         job = context.job
-        await definition.function(JobContext(resources, str(job.id), job.attempts + 1), **arguments)
+        try:
+            await definition.function(JobContext(resources, str(job.id), job.attempts + 1), **arguments)
+        except RetryLater:
+            record_job_failure(definition.name, JobFailure.retry_later)
+            raise
+        except Exception:
+            record_job_failure(definition.name, JobFailure.error)
+            raise
 
     task = app.task(
         name=definition.name,
@@ -141,5 +170,6 @@ async def retry_stalled_jobs(app: procrastinate.App, stalled_seconds: float) -> 
             # Another worker retried it first.
             continue
         retried += 1
+        record_job_failure(job.task_name, JobFailure.stalled)
         logger.warning("job_stalled_retried", job_id=job.id, task=job.task_name, worker_id=job.worker_id)
     return retried

@@ -6,6 +6,7 @@ and a known method, a tool call with a catalog tool name, a webhook with the typ
 """
 
 from collections.abc import Callable
+from enum import StrEnum
 
 from prometheus_client import Counter, Histogram
 from starlette.types import Scope
@@ -53,7 +54,22 @@ WEBHOOK_EVENTS = Counter(
 TOKEN_REFRESHES = Counter(
     "platform_token_refreshes_total", "Provider token refreshes by provider and outcome", ("provider", "outcome")
 )
-JOB_FAILURES = Counter("platform_job_failures_total", "Background jobs that failed, by task", ("task",))
+JOB_FAILURES = Counter(
+    "platform_job_failures_total",
+    "Failed attempts of background jobs, by task and reason (error, retry_later, stalled)",
+    ("task", "reason"),
+)
+
+
+class JobFailure(StrEnum):
+    """Why an attempt of a job failed: a bounded label, whatever the task raised."""
+
+    # The task raised: retried with backoff up to its attempt limit, then the job is failed.
+    error = "error"
+    # The task asked to come back later (a provider's rate limit or outage).
+    retry_later = "retry_later"
+    # Its worker stopped beating (killed, machine gone): the job went back to the queue.
+    stalled = "stalled"
 
 
 def record_tool_call(tool: str | None, outcome: str, channel: str, seconds: float) -> None:
@@ -81,8 +97,8 @@ def record_token_refresh(provider: str, outcome: str) -> None:
     TOKEN_REFRESHES.labels(provider, outcome).inc()
 
 
-def record_job_failure(task: str) -> None:
-    JOB_FAILURES.labels(task).inc()
+def record_job_failure(task: str, reason: JobFailure) -> None:
+    JOB_FAILURES.labels(task, reason.value).inc()
 
 
 def route_label(scope: Scope) -> str:

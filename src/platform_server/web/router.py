@@ -27,6 +27,7 @@ from platform_server.errors import NotFound, PlatformError, ResourceNotFound, Va
 from platform_server.gateway.dependencies import AuditWritten
 from platform_server.ids import is_valid_id
 from platform_server.integrations.providers.base import resolve_url
+from platform_server.integrations.push.manual import MANUAL_SETUP_PROVIDERS, push_setup_service
 from platform_server.integrations.push.registration import follow_enablements
 from platform_server.integrations.registry import PROVIDER_CLASSES
 from platform_server.integrations.remote_mcp.service import remote_mcp_service
@@ -38,6 +39,8 @@ from platform_server.integrations.service import (
     IntegrationDeps,
     integration_service,
 )
+from platform_server.integrations.sync.responses import RunAfterCommit
+from platform_server.integrations.sync.service import sync_service
 from platform_server.limits.dependencies import PublicRateLimit
 from platform_server.limits.limiter import request_limiter
 from platform_server.oauth_server.service import (
@@ -377,6 +380,7 @@ async def _integrations(
     *,
     banners: list[Banner],
     status_code: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     page = await settings_page_service.integrations_page(session, web.principal, deps)
     sync_result = _sync_result(page, _query(request, "sync"))
@@ -387,8 +391,9 @@ async def _integrations(
         "page": page,
         "can_manage": web.principal.can_manage,
         "csrf_token": _csrf_token(request, web),
+        "manual_setup_providers": MANUAL_SETUP_PROVIDERS,
     }
-    return _render(request, "integrations.html", context, status_code=status_code)
+    return _render(request, "integrations.html", context, status_code=status_code, headers=headers)
 
 
 def _sync_result(page: IntegrationsPage, sync_log_id: str | None) -> Banner | None:
@@ -624,14 +629,44 @@ async def run_sync(
         plan, integration = await settings_page_service.plan_sync(
             page.session, web.principal, integration_id, workspace_id, source_entity
         )
-        # Like the API's synchronous sync, the form waits for the run: the request's transaction ends first,
-        # since the run (which must not wait for its SQLite lock) commits page by page on sessions of its own.
-        await page.session.commit()
-        sync_log_id = await settings_page_service.run_sync(page.request.app.state, plan, integration)
-        return _redirect(page.request, INTEGRATIONS_PATH, anchor=f"integration-{integration_id}", sync=sync_log_id)
+        log = await sync_service.open_log_or_busy(page.session, plan)
+
+        async def ran() -> Response:
+            sync_log_id = await settings_page_service.run_sync(page.request.app.state, plan, log, integration)
+            return _redirect(page.request, INTEGRATIONS_PATH, anchor=f"integration-{integration_id}", sync=sync_log_id)
+
+        # Like the API's synchronous sync: the run's log commits with this request, the run follows it.
+        return RunAfterCommit(ran)
 
     # Members may sync, as through the API.
     return await _act(page, run, managing=False)
+
+
+@router.post("/integrations/{integration_id}/push-webhooks/{push_webhook_id}/manual-setup")
+async def set_up_push_webhook(page: PageActionDep, integration_id: str, push_webhook_id: str) -> Response:
+    async def set_up(web: SignedIn) -> Response:
+        setup = await push_setup_service.set_up_manually(
+            page.session,
+            page.deps.settings,
+            page.deps.encryptor,
+            web.principal.team_id,
+            integration_id,
+            push_webhook_id,
+        )
+        where = (
+            "the repository's Settings → Webhooks" if setup.webhook.provider == "github" else "Linear's API settings"
+        )
+        banner = Banner(
+            Tone.success,
+            f"Add the webhook for {setup.webhook.target} in {where}, with this secret. It is shown only now.",
+            detail=f"URL {setup.url} · content type application/json · events {', '.join(setup.events)} · "
+            f"secret {setup.secret}",
+        )
+        # Rendered, not redirected: the secret must not travel in a URL, and no cache may keep the page.
+        headers = {**_headers(page.request), "Cache-Control": "no-store"}
+        return await _integrations(page.request, page.session, web, page.deps, banners=[banner], headers=headers)
+
+    return await _act(page, set_up)
 
 
 @router.post("/integrations/{integration_id}/sync/{sync_log_id}/cancel", response_class=RedirectResponse)

@@ -259,10 +259,9 @@ class SettingsPageService:
         )
         return await sync_service.plan(session, principal.team_id, integration.id, request)
 
-    async def run_sync(self, state: State, plan: SyncPlan, integration: Integration) -> str:
-        """Claims and runs the planned import on sessions of its own (it commits page by page); answers its
-        sync log id, whose status and error tell how it ended."""
-        log = await sync_service.claim(state.sessionmaker, plan)
+    async def run_sync(self, state: State, plan: SyncPlan, log: SyncLog, integration: Integration) -> str:
+        """Runs the import whose log has committed, on sessions of its own (it commits page by page); answers
+        its sync log id, whose status and error tell how it ended."""
         client: ProviderClient = state.token_manager.client_for(integration)
         outcome = await sync_service.run(state.sessionmaker, plan, log, client)
         return outcome.log_id

@@ -36,6 +36,7 @@ __all__ = [
     "IntegrationList",
     "IntegrationRead",
     "IntegrationStatus",
+    "ManualPushSetup",
     "MeRead",
     "Message",
     "PaginatedAiConversationRead",
@@ -56,6 +57,8 @@ __all__ = [
     "ProviderCatalog",
     "ProviderInfo",
     "ProviderName",
+    "PushWebhookList",
+    "PushWebhookRead",
     "RateLimitUsageRead",
     "Readiness",
     "RegistryHeaderRead",
@@ -380,6 +383,19 @@ class IntegrationList(TypedDict):
     pagination: Pagination
 
 
+class ManualPushSetup(TypedDict):
+    id: str
+    provider: str
+    target: str
+    status: Literal["active", "unavailable", "manual"]
+    statusReason: NotRequired[str | None]
+    url: str
+    manualSetup: bool
+    secret: str
+    contentType: str
+    events: list[str]
+
+
 class PlanRead(TypedDict):
     name: Literal["free", "pro"]
     requestsPerMinute: int
@@ -540,6 +556,21 @@ class ProviderInfo(TypedDict):
 
 class ProviderCatalog(TypedDict):
     providers: list[ProviderInfo]
+    count: int
+
+
+class PushWebhookRead(TypedDict):
+    id: str
+    provider: str
+    target: str
+    status: Literal["active", "unavailable", "manual"]
+    statusReason: NotRequired[str | None]
+    url: str
+    manualSetup: bool
+
+
+class PushWebhookList(TypedDict):
+    pushWebhooks: list[PushWebhookRead]
     count: int
 
 

@@ -836,6 +836,53 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/integrations/{integration_id}/push-webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the integration's push webhooks (pushed syncs)
+         * @description One per GitHub repository, Jira project, or Linear's public teams that a workspace of this integration
+         *     imports from: `active` (registered by us), `unavailable` (the provider refused; `statusReason` says why;
+         *     `manualSetup` tells whether it can be added by hand), or `manual` (set up by hand). Secrets are never
+         *     returned.
+         */
+        get: operations["listPushWebhooks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/integrations/{integration_id}/push-webhooks/{push_webhook_id}/manual-setup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set up a push webhook by hand: the URL and a new secret, shown once
+         * @description For a GitHub or Linear webhook the provider would not let us register (no admin rights on the
+         *     repository, no `admin` scope on Linear): a fresh signing secret, stored encrypted and answered only here,
+         *     once; add a webhook with this URL and secret at the provider. Calling it again replaces the secret (the
+         *     old one stops verifying). 409 for a webhook that is already registered (`active`); 422 for Jira, whose
+         *     webhooks are signed with the OAuth app's secret and must be registered by the app.
+         */
+        post: operations["setUpPushWebhookManually"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/usage": {
         parameters: {
             query?: never;
@@ -1525,6 +1572,71 @@ export interface components {
          * @enum {string}
          */
         IntegrationStatus: "pending" | "connected" | "expired" | "error";
+        /** ManualPushSetup */
+        ManualPushSetup: {
+            /**
+             * Id
+             * @example 1701234567895
+             */
+            id: string;
+            /**
+             * Provider
+             * @example github
+             */
+            provider: string;
+            /**
+             * Target
+             * @description `owner/repo` (GitHub), `all-public-teams` (Linear), a project key (Jira)
+             * @example acme/product
+             */
+            target: string;
+            /**
+             * Status
+             * @description `active`: registered by Platform; `unavailable`: the provider refused (see statusReason); `manual`: set up by hand
+             * @example unavailable
+             * @enum {string}
+             */
+            status: "active" | "unavailable" | "manual";
+            /**
+             * Statusreason
+             * @description Why the provider refused
+             * @example GitHub: Not Found (HTTP 404)
+             */
+            statusReason?: string | null;
+            /**
+             * Url
+             * @description Where the provider sends the events
+             * @example https://platform.example.com/api/webhooks/github
+             */
+            url: string;
+            /**
+             * Manualsetup
+             * @description Whether this webhook can be set up by hand (GitHub, Linear)
+             * @example true
+             */
+            manualSetup: boolean;
+            /**
+             * Secret
+             * @description The webhook's signing secret: shown in this answer only, stored encrypted
+             * @example 3q2-7wEAAAC8Zr1hYbGx0kQw5a1nT0pE
+             */
+            secret: string;
+            /**
+             * Contenttype
+             * @description The payload format to choose at the provider
+             * @example application/json
+             */
+            contentType: string;
+            /**
+             * Events
+             * @description The events to send
+             * @example [
+             *       "issues",
+             *       "pull_request"
+             *     ]
+             */
+            events: string[];
+        };
         /** MeRead */
         MeRead: {
             user: components["schemas"]["UserRead"];
@@ -1780,6 +1892,60 @@ export interface components {
          * @enum {string}
          */
         ProviderName: "github" | "jira" | "linear" | "notion" | "slack" | "figma";
+        /** PushWebhookList */
+        PushWebhookList: {
+            /** Pushwebhooks */
+            pushWebhooks: components["schemas"]["PushWebhookRead"][];
+            /**
+             * Count
+             * @example 1
+             */
+            count: number;
+        };
+        /** PushWebhookRead */
+        PushWebhookRead: {
+            /**
+             * Id
+             * @example 1701234567895
+             */
+            id: string;
+            /**
+             * Provider
+             * @example github
+             */
+            provider: string;
+            /**
+             * Target
+             * @description `owner/repo` (GitHub), `all-public-teams` (Linear), a project key (Jira)
+             * @example acme/product
+             */
+            target: string;
+            /**
+             * Status
+             * @description `active`: registered by Platform; `unavailable`: the provider refused (see statusReason); `manual`: set up by hand
+             * @example unavailable
+             * @enum {string}
+             */
+            status: "active" | "unavailable" | "manual";
+            /**
+             * Statusreason
+             * @description Why the provider refused
+             * @example GitHub: Not Found (HTTP 404)
+             */
+            statusReason?: string | null;
+            /**
+             * Url
+             * @description Where the provider sends the events
+             * @example https://platform.example.com/api/webhooks/github
+             */
+            url: string;
+            /**
+             * Manualsetup
+             * @description Whether this webhook can be set up by hand (GitHub, Linear)
+             * @example true
+             */
+            manualSetup: boolean;
+        };
         /** RateLimitUsageRead */
         RateLimitUsageRead: {
             /**
@@ -6002,6 +6168,123 @@ export interface operations {
             };
             /** @description Rate limit exceeded */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    listPushWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                integration_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PushWebhookList"];
+                };
+            };
+            /** @description Missing, malformed, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (also for another team's resources) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed; details list the failing fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    setUpPushWebhookManually: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                integration_id: string;
+                push_webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManualPushSetup"];
+                };
+            };
+            /** @description Missing, malformed, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller's role does not allow this action */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (also for another team's resources) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed; details list the failing fields */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

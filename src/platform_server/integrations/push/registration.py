@@ -104,7 +104,7 @@ class PushRegistration:
                 await repository.delete(stale)
         for target in sorted(desired):
             webhook = existing.get(target)
-            if webhook is not None and webhook.status == PushWebhookStatus.active:
+            if webhook is not None and webhook.status in (PushWebhookStatus.active, PushWebhookStatus.manual):
                 continue
             if webhook is None:
                 webhook = repository.add(

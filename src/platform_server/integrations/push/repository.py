@@ -34,6 +34,21 @@ class PushWebhookRepository:
         )
         return (await self.session.scalars(statement)).all()
 
+    async def get(self, team_id: str, integration_id: str, webhook_id: str) -> PushWebhook | None:
+        statement = select(PushWebhook).where(
+            PushWebhook.id == webhook_id, PushWebhook.team_id == team_id, PushWebhook.integration_id == integration_id
+        )
+        return await self.session.scalar(statement)
+
+    async def manual_unbound(self, provider: str) -> Sequence[PushWebhook]:
+        """Webhooks set up by hand whose provider id is not known yet (Linear's, until their first delivery)."""
+        statement = select(PushWebhook).where(
+            PushWebhook.provider == provider,
+            PushWebhook.status == PushWebhookStatus.manual,
+            PushWebhook.external_id.is_(None),
+        )
+        return (await self.session.scalars(statement)).all()
+
     async def get_for(self, team_id: str, integration_id: str, target: str) -> PushWebhook | None:
         statement = select(PushWebhook).where(
             PushWebhook.team_id == team_id, PushWebhook.integration_id == integration_id, PushWebhook.target == target

@@ -7,7 +7,7 @@ delivery id (`webhook_events`) in the same transaction as the queued imports, so
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,6 +40,13 @@ JIRA_HEADERS = ("Authorization", "X-Atlassian-Webhook-Identifier")
 GITHUB_SYNC_EVENTS = frozenset({"issues", "pull_request"})
 LINEAR_SYNC_TYPES = frozenset({"Issue"})
 JIRA_SYNC_EVENTS = frozenset({"jira:issue_created", "jira:issue_updated", "jira:issue_deleted"})
+
+
+class PushKeys(Protocol):
+    """What verifying a delivery needs: the app's state (or a job's resources) has both."""
+
+    settings: Settings
+    encryptor: Encryptor
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +105,7 @@ def _matches(access: WorkspaceIntegration, event: PushEvent) -> bool:
 
 class PushService:
     async def verify_github(
-        self, session: AsyncSession, encryptor: Encryptor, body: bytes, headers: Mapping[str, str]
+        self, session: AsyncSession, keys: PushKeys, body: bytes, headers: Mapping[str, str]
     ) -> PushEvent:
         digest = github_signature(headers.get("x-hub-signature-256"))
         delivery_id = _required(headers, "X-GitHub-Delivery")
@@ -107,7 +114,7 @@ class PushService:
         repository = event.get("repository")
         full_name = _text(repository.get("full_name")) if isinstance(repository, dict) else None
         candidates = await PushWebhookRepository(session).by_target("github", full_name.lower()) if full_name else []
-        webhooks = signed_by(_secrets(encryptor, candidates), body, digest)
+        webhooks = signed_by(_secrets(keys.encryptor, candidates), body, digest)
         if not webhooks:
             raise Unauthorized("Invalid X-Hub-Signature-256 signature")
         ensure_storable(delivery_id, event_type, event)
@@ -116,14 +123,20 @@ class PushService:
         )
 
     async def verify_linear(
-        self, session: AsyncSession, encryptor: Encryptor, body: bytes, headers: Mapping[str, str]
+        self, session: AsyncSession, keys: PushKeys, body: bytes, headers: Mapping[str, str]
     ) -> PushEvent:
         signature = linear_signature(headers.get("linear-signature"))
         delivery_id = _required(headers, "Linear-Delivery")
         event = json_object(body)
         webhook_id = _text(event.get("webhookId"))
-        candidates = await PushWebhookRepository(session).by_external_ids("linear", [webhook_id] if webhook_id else [])
-        webhooks = signed_by(_secrets(encryptor, candidates), body, signature)
+        repository = PushWebhookRepository(session)
+        candidates = await repository.by_external_ids("linear", [webhook_id] if webhook_id else [])
+        webhooks = signed_by(_secrets(keys.encryptor, candidates), body, signature)
+        if not webhooks and webhook_id:
+            # A webhook set up by hand: Linear chose its id, which its first verified delivery tells us.
+            webhooks = signed_by(_secrets(keys.encryptor, await repository.manual_unbound("linear")), body, signature)
+            for webhook in webhooks:
+                webhook.external_id = webhook_id
         if not webhooks:
             raise Unauthorized("Invalid Linear-Signature signature")
         check_linear_timestamp(event)
@@ -135,9 +148,9 @@ class PushService:
         return PushEvent("linear", delivery_id, event_type, event, webhooks, project, event_type in LINEAR_SYNC_TYPES)
 
     async def verify_jira(
-        self, session: AsyncSession, settings: Settings, body: bytes, headers: Mapping[str, str]
+        self, session: AsyncSession, keys: PushKeys, body: bytes, headers: Mapping[str, str]
     ) -> PushEvent:
-        credentials = get_provider(settings, "jira").credentials()
+        credentials = get_provider(keys.settings, "jira").credentials()
         if credentials is None:
             raise NotFound("The Jira webhook endpoint is disabled: JIRA_CLIENT_ID and JIRA_CLIENT_SECRET are not set")
         check_jira_jwt(headers.get("authorization"), credentials.client_secret)

@@ -1,16 +1,19 @@
 """POST /api/integrations/{id}/sync and its cancellation."""
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from platform_server.auth.dependencies import AdminPrincipal, CurrentPrincipal
 from platform_server.db import SessionDep
 from platform_server.errors import error_responses
+from platform_server.integrations.models import SyncLog
 from platform_server.integrations.providers.client import ProviderClient
 from platform_server.integrations.sync.jobs import cancel_sync, start_sync
 from platform_server.integrations.sync.repository import COMPLETED
+from platform_server.integrations.sync.responses import RunAfterCommit
 from platform_server.integrations.sync.schemas import SyncLogState, SyncRequest, SyncResult, SyncStarted
-from platform_server.integrations.sync.service import failure_error, sync_service
+from platform_server.integrations.sync.service import SyncPlan, failure_error, sync_service
 
 router = APIRouter(prefix="/api/integrations", tags=["integrations"])
 
@@ -31,7 +34,7 @@ async def sync_integration(
     request: Request,
     integration_id: str,
     body: SyncRequest,
-) -> SyncResult | JSONResponse:
+) -> Response:
     """Imports GitHub `issues` or `pull_requests`, Jira `issues` and Linear `issues` into `work_items`, and
     Notion `pages` into `features`, from the workspace's `defaultProject`; or exports the workspace's unlinked
     work items as `issues` (`syncType: "export"`, `sourceEntity: "work_items"`).
@@ -49,18 +52,21 @@ async def sync_integration(
             raise await sync_service.busy(session, plan)
         started = SyncStarted(sync_log_id=log.id, status="running")
         return JSONResponse(started.model_dump(mode="json", by_alias=True), status_code=202)
-    # A synchronous sync is this request's own work (see README "## Sync"): its pages commit on sessions of
-    # their own, so the request's transaction ends first — on SQLite it would otherwise hold the write lock
-    # the pages wait for — and the run's log commits on its own.
-    await session.commit()
-    log = await sync_service.claim(request.app.state.sessionmaker, plan)
+    log = await sync_service.open_log_or_busy(session, plan)
     client: ProviderClient = request.app.state.token_manager.client_for(integration)
-    outcome = await sync_service.run(request.app.state.sessionmaker, plan, log, client)
+    return RunAfterCommit(lambda: _run(request.app.state.sessionmaker, plan, log, client))
+
+
+async def _run(
+    sessionmaker: async_sessionmaker[AsyncSession], plan: SyncPlan, log: SyncLog, client: ProviderClient
+) -> Response:
+    outcome = await sync_service.run(sessionmaker, plan, log, client)
     if outcome.status != COMPLETED:
         raise failure_error(outcome)
-    return SyncResult(
+    result = SyncResult(
         sync_log_id=outcome.log_id, status="completed", items_synced=outcome.items_synced, duration=outcome.duration_ms
     )
+    return JSONResponse(result.model_dump(mode="json", by_alias=True))
 
 
 @router.post(

@@ -1,7 +1,8 @@
 """Syncs: check the request, open the run's log, run it.
 
-A sync commits page by page, so it cannot live inside the request's transaction: it runs as a job (see
-`jobs.py`) on sessions of its own, and the request only adds the run's `running` log and its job, in its one
+A sync commits page by page, so it cannot live inside the request's transaction: it runs on sessions of its
+own, as a job (see `jobs.py`) or, synchronous, once the request's transaction has committed (see
+`router.RunAfterCommit`); the request only adds the run's `running` log (and its job), in its one
 transaction. A second request for the same integration and workspace sees the log and answers 409 — and the
 database's partial unique index settles two requests that race past that check.
 """
@@ -173,9 +174,16 @@ class SyncService:
             return None
         return log
 
+    async def open_log_or_busy(self, session: AsyncSession, plan: SyncPlan) -> SyncLog:
+        """A synchronous run's `running` log, in the request's transaction; 409 while another run has one."""
+        log = await self.open_log(session, plan)
+        if log is None:
+            raise await self.busy(session, plan)
+        return log
+
     async def claim(self, sessionmaker: async_sessionmaker[AsyncSession], plan: SyncPlan) -> SyncLog:
-        """A run without a job (`platform-server sync`, a synchronous API sync): commits its `running` log on a
-        session of its own, or raises 409."""
+        """A run without a job started outside a request (`platform-server sync`): commits its `running` log on
+        a session of its own, or raises 409."""
         async with sessionmaker() as session, session.begin():
             log = await self.open_log(session, plan)
             if log is None:
