@@ -53,6 +53,10 @@ OAUTH_ERRORS = {
         "The provider granted access, but looking up the connected account failed, so nothing was connected. "
         "Try connecting again."
     ),
+    "upstream_unavailable": (
+        "The remote MCP server's authorization succeeded, but the server could not be asked for its tools with it, "
+        "so nothing was connected. Try connecting again."
+    ),
     "server_error": "The provider had an internal error. Try again in a few minutes.",
     "temporarily_unavailable": "The provider is temporarily unavailable. Try again in a few minutes.",
     "oauth_error": "The provider reported an error during authorization. Try connecting again.",

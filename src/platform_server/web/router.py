@@ -33,10 +33,10 @@ from platform_server.integrations.router import integration_deps
 from platform_server.integrations.schemas import ProviderName, WorkspaceIntegrationEnable
 from platform_server.integrations.service import (
     SETTINGS_CALLBACK_PATH,
-    STATE_LIFETIME,
     IntegrationDeps,
     integration_service,
 )
+from platform_server.integrations.states import STATE_LIFETIME
 from platform_server.limits.dependencies import PublicRateLimit
 from platform_server.limits.limiter import request_limiter
 from platform_server.oauth_server.service import (
@@ -471,6 +471,8 @@ async def connect_remote(
     auth_type: Annotated[str, Form(max_length=40)] = "",
     header_name: Annotated[str, Form(max_length=100)] = "",
     token: Annotated[str, Form(max_length=4096)] = "",
+    client_id: Annotated[str, Form(max_length=2000)] = "",
+    client_secret: Annotated[str, Form(max_length=4096)] = "",
     slug: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
     if web is None:
@@ -482,12 +484,17 @@ async def connect_remote(
         "auth_type": auth_type,
         "header_name": header_name.strip(),
         "token": token,
+        "client_id": client_id.strip(),
+        "client_secret": client_secret,
         "slug": slug.strip(),
     }
 
     async def start() -> Response:
-        integration = await settings_page_service.connect_remote(session, web.principal, deps, form)
-        location = f"{INTEGRATIONS_PATH}?{urlencode({'notice': 'remote_connected'})}#remote-{integration.id}"
+        integration, oauth_url = await settings_page_service.connect_remote(session, web.principal, deps, form)
+        # With OAuth the browser goes on to the server's authorization server; the callback comes back here.
+        location = oauth_url or (
+            f"{INTEGRATIONS_PATH}?{urlencode({'notice': 'remote_connected'})}#remote-{integration.id}"
+        )
         return RedirectResponse(location, status_code=303, headers=_headers(request))
 
     return await _act(request, session, web, deps, csrf_token, start)
@@ -506,7 +513,9 @@ async def refresh_remote_tools(
         return _to_sign_in(request)
 
     async def refresh() -> Response:
-        await remote_mcp_service.refresh(session, web.principal, deps.settings, deps.encryptor, integration_id)
+        await remote_mcp_service.refresh(
+            session, web.principal, deps.settings, deps.encryptor, deps.token_manager, integration_id
+        )
         location = f"{INTEGRATIONS_PATH}?{urlencode({'notice': 'tools_refreshed'})}#remote-{integration_id}"
         return RedirectResponse(location, status_code=303, headers=_headers(request))
 
