@@ -601,6 +601,7 @@ class RemoteAuth(TypedDict):
     headerName: NotRequired[str | None]
     clientId: NotRequired[str | None]
     clientSecret: NotRequired[str | None]
+    scopes: NotRequired[list[str] | None]
 
 
 class RemoteIntegrationDetail(TypedDict):
