@@ -164,6 +164,25 @@ def _redirect(request: Request, path: str, **query: str) -> RedirectResponse:
     return RedirectResponse(location, status_code=303, headers=_headers(request))
 
 
+def _to_authorization(request: Request, web: SignedIn, name: str, oauth_url: str) -> Response:
+    """On to an authorization server after a form's POST: redirected when it is a provider's (the page's
+    `form-action` names those), else by a link, as a remote MCP server's can be anywhere and a form may not
+    lead there."""
+    headers = _headers(request)
+    origin = _origin(oauth_url)
+    if origin in headers["Content-Security-Policy"].split():
+        return RedirectResponse(oauth_url, status_code=303, headers=headers)
+    context = {
+        "web": web,
+        "title": f"Authorize {name}",
+        "name": name,
+        "origin": origin,
+        "oauth_url": oauth_url,
+        "csrf_token": _csrf_token(request, web),
+    }
+    return _render(request, "remote_authorize.html", context, headers={**headers, "Referrer-Policy": "no-referrer"})
+
+
 def _query(request: Request, name: str) -> str | None:
     value = request.query_params.get(name)
     return value[:MAX_QUERY_VALUE] if value else None
@@ -491,10 +510,9 @@ async def connect_remote(
 
     async def start() -> Response:
         integration, oauth_url = await settings_page_service.connect_remote(session, web.principal, deps, form)
-        # With OAuth the browser goes on to the server's authorization server; the callback comes back here.
-        location = oauth_url or (
-            f"{INTEGRATIONS_PATH}?{urlencode({'notice': 'remote_connected'})}#remote-{integration.id}"
-        )
+        if oauth_url is not None:
+            return _to_authorization(request, web, integration.name, oauth_url)
+        location = f"{INTEGRATIONS_PATH}?{urlencode({'notice': 'remote_connected'})}#remote-{integration.id}"
         return RedirectResponse(location, status_code=303, headers=_headers(request))
 
     return await _act(request, session, web, deps, csrf_token, start)
@@ -557,7 +575,8 @@ async def reconnect(
 
     async def start() -> Response:
         oauth_url = await settings_page_service.reconnect(session, web.principal, deps, integration_id)
-        return RedirectResponse(oauth_url, status_code=303, headers=_headers(request))
+        integration = await integration_service.get(session, web.principal, integration_id)
+        return _to_authorization(request, web, integration.name, oauth_url)
 
     return await _act(request, session, web, deps, csrf_token, start)
 
