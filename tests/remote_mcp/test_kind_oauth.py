@@ -10,18 +10,16 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
-import mcp_types as mcp
 import pytest
 from sqlalchemy import select, update
 
-from platform_server.gateway.executor import ERROR_META_KEY
 from platform_server.integrations.models import Integration, OAuthState
 from platform_server.integrations.remote_mcp.models import RemoteMcpServer, RemoteMcpTool
 from platform_server.teams.models import Role
 from tests.conftest import Member, row_count
 from tests.gateway.conftest import mcp_client
 from tests.integrations.helpers import SETTINGS_URL, browser_of, callback, query
-from tests.remote_mcp.federation_helpers import REMOTE_SETTINGS, enable_tools, remote_tools
+from tests.remote_mcp.federation_helpers import REMOTE_SETTINGS, enable_tools, error_code, first_text, remote_tools
 from tests.remote_mcp.upstreams import (
     PREREGISTERED_CLIENT_ID,
     PREREGISTERED_SECRET,
@@ -86,7 +84,8 @@ async def _connect(client: httpx.AsyncClient, owner: Member, server: ProtectedSe
 
 async def _integration(app: Any, integration_id: str) -> Integration | None:
     async with app.state.sessionmaker() as session:
-        return await session.get(Integration, integration_id)
+        found: Integration | None = await session.get(Integration, integration_id)
+    return found
 
 
 async def _expire_token(app: Any, integration_id: str) -> None:
@@ -94,18 +93,6 @@ async def _expire_token(app: Any, integration_id: str) -> None:
         await session.execute(
             update(Integration).where(Integration.id == integration_id).values(token_expires_at=Integration.created_at)
         )
-
-
-def _error_code(result: mcp.CallToolResult) -> str:
-    assert result.is_error
-    assert result.meta is not None
-    return str(result.meta[ERROR_META_KEY]["error"])
-
-
-def _text(result: mcp.CallToolResult) -> str:
-    block = result.content[0]
-    assert isinstance(block, mcp.TextContent)
-    return block.text
 
 
 async def test_connects_with_oauth_and_calls_a_tool(
@@ -146,7 +133,7 @@ async def test_connects_with_oauth_and_calls_a_tool(
         assert [tool.name for tool in (await session.list_tools()).tools] == [ECHO]
         echoed = await session.call_tool(ECHO, {"text": "through OAuth"})
     assert not echoed.is_error
-    assert _text(echoed) == "through OAuth"
+    assert first_text(echoed) == "through OAuth"
 
     # Stored encrypted, never shown.
     tokens = set(server.authorization_server.access_tokens) - issued
@@ -217,7 +204,7 @@ async def test_an_expired_token_is_refreshed_once_for_concurrent_calls(
 
     async with mcp_client(app, owner) as session:
         results = await asyncio.gather(*(session.call_tool(ECHO, {"text": f"call {n}"}) for n in range(5)))
-    assert [_text(result) for result in results] == [f"call {n}" for n in range(5)]
+    assert [first_text(result) for result in results] == [f"call {n}" for n in range(5)]
     # The authorization server rotates refresh tokens: a second refresh would have revoked the grant.
     assert len(server.authorization_server.token_resources) == issued + 1
     after = await _integration(app, integration_id)
@@ -239,7 +226,7 @@ async def test_a_refused_token_is_refreshed_and_the_call_made_again(
     async with mcp_client(app, owner) as session:
         echoed = await session.call_tool(ECHO, {"text": "again"})
     assert not echoed.is_error
-    assert _text(echoed) == "again"
+    assert first_text(echoed) == "again"
     assert len(server.authorization_server.token_resources) == issued + 1
 
 
@@ -253,8 +240,8 @@ async def test_a_revoked_grant_marks_the_integration_expired_and_it_reconnects_i
 
     async with mcp_client(app, owner) as session:
         refused = await session.call_tool(ECHO, {"text": "x"})
-    assert _error_code(refused) == "INTEGRATION_EXPIRED"
-    assert "reconnect" in _text(refused)
+    assert error_code(refused) == "INTEGRATION_EXPIRED"
+    assert "reconnect" in first_text(refused)
     expired = await _integration(app, integration_id)
     assert expired is not None
     assert expired.status == "expired"
@@ -263,7 +250,7 @@ async def test_a_revoked_grant_marks_the_integration_expired_and_it_reconnects_i
     async with mcp_client(app, owner) as session:
         assert (await session.list_tools()).tools == []
         again = await session.call_tool(ECHO, {"text": "x"})
-    assert _error_code(again) == "INTEGRATION_EXPIRED"
+    assert error_code(again) == "INTEGRATION_EXPIRED"
 
     tools_before = await row_count(app, RemoteMcpTool)
     reconnect = await client.post(f"/api/integrations/{integration_id}/reconnect", headers=owner.headers)
@@ -277,7 +264,7 @@ async def test_a_revoked_grant_marks_the_integration_expired_and_it_reconnects_i
     assert await row_count(app, RemoteMcpTool) == tools_before
     async with mcp_client(app, owner) as session:
         echoed = await session.call_tool(ECHO, {"text": "back"})
-    assert _text(echoed) == "back"
+    assert first_text(echoed) == "back"
 
 
 async def test_reconnect_is_only_for_the_teams_servers_connected_with_oauth(

@@ -1,4 +1,4 @@
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -155,33 +155,37 @@ async def list_providers(_principal: CurrentPrincipal, deps: DepsDep) -> Provide
     return ProviderCatalog(providers=providers, count=len(providers))
 
 
-@router.get(
+_Handler = Callable[..., Awaitable[RedirectResponse]]
+
+
+def _callback_route(path: str, operation_id: str, summary: str, success: str) -> Callable[[_Handler], _Handler]:
+    return router.get(
+        path,
+        operation_id=operation_id,
+        summary=summary,
+        response_class=RedirectResponse,
+        status_code=302,
+        dependencies=[PublicRateLimit],
+        responses={
+            302: {
+                "description": "To `/settings/oauth/callback` with the same `code`, `state` and `error`; from there "
+                f"to `/settings/integrations?success={success}` or `?error=<code>`"
+            }
+        },
+    )
+
+
+@_callback_route(
     "/mcp/callback",
-    operation_id="completeRemoteMcpOAuth",
-    summary="A remote MCP server's OAuth callback (redirects to the settings page, which finishes it)",
-    response_class=RedirectResponse,
-    status_code=302,
-    dependencies=[PublicRateLimit],
-    responses={
-        302: {
-            "description": "To `/settings/oauth/callback` with the same `code`, `state` and `error`; from there to "
-            "`/settings/integrations?success=mcp` or `?error=<code>`"
-        }
-    },
+    "completeRemoteMcpOAuth",
+    "A remote MCP server's OAuth callback (redirects to the settings page, which finishes it)",
+    "mcp",
 )
-@router.get(
+@_callback_route(
     "/oauth/callback",
-    operation_id="completeIntegrationOAuth",
-    summary="OAuth callback (redirects to the settings page, which finishes the authorization)",
-    response_class=RedirectResponse,
-    status_code=302,
-    dependencies=[PublicRateLimit],
-    responses={
-        302: {
-            "description": "To `/settings/oauth/callback` with the same `code`, `state` and `error`; from there to "
-            "`/settings/integrations?success=<provider>` or `?error=<code>`"
-        }
-    },
+    "completeIntegrationOAuth",
+    "OAuth callback (redirects to the settings page, which finishes the authorization)",
+    "<provider>",
 )
 async def oauth_callback(
     deps: DepsDep,

@@ -5,6 +5,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import mcp_types
 from sqlalchemy.exc import IntegrityError
@@ -197,20 +198,46 @@ class RemoteMcpService:
             secret_encrypted=secret,
         )
         connection = await self._connection(target, settings, data.url)
-        integration = integrations.add(
+        integration, server = await self._add(
+            session,
+            principal,
+            integration_id,
+            data,
+            slug,
+            scopes=[],
+            header_name=header_name,
+            secret_encrypted=secret,
+        )
+        if secret is not None:
+            integration.token_key_id = encryptor.current_key_id
+        await self._connect(session, integration, server, connection)
+        return integration, None
+
+    async def _add(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        integration_id: str,
+        data: RemoteMcpIntegrationCreate,
+        slug: str,
+        *,
+        scopes: list[str],
+        **server_columns: Any,
+    ) -> tuple[Integration, RemoteMcpServer]:
+        """The pending integration and its server row, flushed (a name or slug taken meanwhile is a 409)."""
+        integration = IntegrationRepository(session, principal.team_id).add(
             Integration(
                 id=integration_id,
                 team_id=principal.team_id,
                 provider=REMOTE_PROVIDER,
                 name=data.name,
                 status=IntegrationStatus.pending,
-                scopes=[],
+                scopes=scopes,
                 account_metadata={},
-                token_key_id=encryptor.current_key_id if secret is not None else None,
                 created_by=principal.user_id,
             )
         )
-        server = servers.add(
+        server = RemoteMcpServerRepository(session, principal.team_id).add(
             RemoteMcpServer(
                 integration_id=integration_id,
                 team_id=principal.team_id,
@@ -218,15 +245,9 @@ class RemoteMcpService:
                 url=data.url,
                 transport=data.transport,
                 auth_type=data.auth.type,
-                header_name=header_name,
-                secret_encrypted=secret,
+                **server_columns,
             )
         )
-        await self._flush_new(session, data, slug)
-        await self._connect(session, integration, server, connection)
-        return integration, None
-
-    async def _flush_new(self, session: AsyncSession, data: RemoteMcpIntegrationCreate, slug: str) -> None:
         try:
             await session.flush()
         except IntegrityError as exc:
@@ -234,6 +255,7 @@ class RemoteMcpService:
                 "Another integration of this team took this name or slug meanwhile",
                 details={"name": data.name, "slug": slug},
             ) from exc
+        return integration, server
 
     async def _connection(self, target: UpstreamTarget, settings: Settings, url: str) -> _Connection:
         """Who the server is and its tools; a server that cannot be asked is a 400 or 502 for the caller."""
@@ -318,31 +340,16 @@ class RemoteMcpService:
                 f"Authorization to the remote MCP server cannot start: {exc.message}", details={"url": data.url}
             ) from None
         integration_id = new_id()
-        integration = IntegrationRepository(session, principal.team_id).add(
-            Integration(
-                id=integration_id,
-                team_id=principal.team_id,
-                provider=REMOTE_PROVIDER,
-                name=data.name,
-                status=IntegrationStatus.pending,
-                scopes=list(data.auth.scopes if data.auth.scopes is not None else discovery.scopes or []),
-                account_metadata={},
-                created_by=principal.user_id,
-            )
+        integration, server = await self._add(
+            session,
+            principal,
+            integration_id,
+            data,
+            slug,
+            scopes=list(data.auth.scopes if data.auth.scopes is not None else discovery.scopes or []),
+            oauth_discovery=discovery.to_dict(),
+            oauth_client_encrypted=seal_client(encryptor, integration_id, client),
         )
-        server = RemoteMcpServerRepository(session, principal.team_id).add(
-            RemoteMcpServer(
-                integration_id=integration_id,
-                team_id=principal.team_id,
-                slug=slug,
-                url=data.url,
-                transport=data.transport,
-                auth_type=AuthType.oauth,
-                oauth_discovery=discovery.to_dict(),
-                oauth_client_encrypted=seal_client(encryptor, integration_id, client),
-            )
-        )
-        await self._flush_new(session, data, slug)
         oauth_url = await self._authorization_url(session, principal, settings, encryptor, integration, server)
         logger.info("remote_mcp_authorization_started", integration_id=integration_id, registration=client.how.value)
         return integration, oauth_url
