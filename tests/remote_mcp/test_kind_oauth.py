@@ -127,6 +127,11 @@ async def test_connects_with_oauth_and_calls_a_tool(
     assert tools["echo"]["status"] == "approved"
     assert tools["echo"]["exposedName"] == ECHO
 
+    # Reading the tools again asks the server with the stored token.
+    refreshed = await client.post(f"/api/integrations/{integration_id}/tools/refresh", headers=owner.headers)
+    assert refreshed.status_code == 200, refreshed.text
+    assert refreshed.json()["tools"][0]["status"] == "approved"
+
     enabled = await enable_tools(client, owner, integration_id, [ECHO])
     assert enabled.status_code == 201, enabled.text
     async with mcp_client(app, owner) as session:

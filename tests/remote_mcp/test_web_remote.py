@@ -82,6 +82,7 @@ async def test_connect_a_server_with_oauth(
         await expect(page).to_have_url(re.compile(r"/settings/integrations\?success=mcp$"))
         server = page.locator("article[data-provider=mcp]")
         await expect(server.get_by_role("heading", name="Protected")).to_be_visible()
+        await expect(page.get_by_text("The remote MCP server is connected.")).to_be_visible()
         await expect(server.get_by_test_id("status")).to_contain_text("Connected")
         await expect(server.locator("tr[data-tool=echo] [data-testid=tool-status]")).to_have_text("approved")
         assert any(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from platform_server.integrations.registry import PROVIDER_CLASSES
+from platform_server.integrations.remote_mcp.models import REMOTE_PROVIDER
 
 MAX_QUOTED_CODE = 64
 
@@ -87,6 +88,8 @@ NOTICES = {
 
 
 def success_banner(provider: str) -> Banner:
+    if provider == REMOTE_PROVIDER:
+        return NOTICES["remote_connected"]
     provider_class = PROVIDER_CLASSES.get(provider)
     if provider_class is None:
         return Banner(Tone.success, "The integration is connected.")
