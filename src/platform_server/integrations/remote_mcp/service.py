@@ -136,6 +136,14 @@ class _Connection:
     tools: Sequence[mcp_types.Tool]
 
 
+def _check_tool_count(tools: Sequence[mcp_types.Tool], url: str) -> None:
+    if len(tools) > integrity.MAX_TOOLS_PER_SERVER:
+        raise BadGateway(
+            f"The server offers {len(tools)} tools, more than the {integrity.MAX_TOOLS_PER_SERVER} allowed",
+            details={"url": url},
+        )
+
+
 def default_slug(name: str) -> str:
     slug = _SLUG_JUNK.sub("-", name.lower()).strip("-")[:_SLUG_LENGTH].strip("-")
     return slug or "mcp"
@@ -265,11 +273,7 @@ class RemoteMcpService:
             tools = await list_tools(target, limits=limits)
         except UpstreamError as exc:
             raise _upstream_failure(exc, url) from None
-        if len(tools) > integrity.MAX_TOOLS_PER_SERVER:
-            raise BadGateway(
-                f"The server offers {len(tools)} tools, more than the {integrity.MAX_TOOLS_PER_SERVER} allowed",
-                details={"url": url},
-            )
+        _check_tool_count(tools, url)
         return _Connection(identity, tools)
 
     async def _connect(
@@ -538,11 +542,7 @@ class RemoteMcpService:
             raise BadGateway(exc.message, details={"url": server.url}) from None
         except UpstreamError as exc:
             raise _upstream_failure(exc, server.url) from None
-        if len(tools) > integrity.MAX_TOOLS_PER_SERVER:
-            raise BadGateway(
-                f"The server offers {len(tools)} tools, more than the {integrity.MAX_TOOLS_PER_SERVER} allowed",
-                details={"url": server.url},
-            )
+        _check_tool_count(tools, server.url)
         await self._store_tools(session, server, tools, approve_new=False)
         return await self._listing(session, server, None)
 
