@@ -3,7 +3,9 @@
 from typing import Any
 
 import httpx
+import mcp_types as mcp
 
+from platform_server.gateway.executor import ERROR_META_KEY
 from tests.conftest import Member
 
 # Sandbox on (the native GitHub tool beside the remote ones), upstreams on loopback allowed, tight limits.
@@ -47,3 +49,16 @@ async def refresh(client: httpx.AsyncClient, member: Member, integration_id: str
     response = await client.post(f"/api/integrations/{integration_id}/tools/refresh", headers=member.headers)
     assert response.status_code == 200, response.text
     return {tool["name"]: tool for tool in response.json()["tools"]}
+
+
+def error_code(result: mcp.CallToolResult) -> str:
+    """The gateway's error code of an isError result."""
+    assert result.is_error
+    assert result.meta is not None
+    return str(result.meta[ERROR_META_KEY]["error"])
+
+
+def first_text(result: mcp.CallToolResult) -> str:
+    block = result.content[0]
+    assert isinstance(block, mcp.TextContent)
+    return block.text

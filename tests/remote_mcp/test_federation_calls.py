@@ -10,10 +10,9 @@ import mcp_types as mcp
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from platform_server.gateway.executor import ERROR_META_KEY
 from tests.conftest import Member
 from tests.gateway.conftest import MODES, Enable, enable, mcp_client, tool_calls  # noqa: F401 (fixture)
-from tests.remote_mcp.federation_helpers import REMOTE_SETTINGS, connect_remote, enable_tools
+from tests.remote_mcp.federation_helpers import REMOTE_SETTINGS, connect_remote, enable_tools, error_code, first_text
 from tests.remote_mcp.federation_upstreams import (  # noqa: F401 (fixtures)
     MutableUpstream,
     NodeUpstream,
@@ -32,18 +31,6 @@ IMAGE = "everything__get-tiny-image"
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     return dict(REMOTE_SETTINGS)
-
-
-def _error_code(result: mcp.CallToolResult) -> str:
-    assert result.is_error
-    assert result.meta is not None
-    return str(result.meta[ERROR_META_KEY]["error"])
-
-
-def _text(result: mcp.CallToolResult) -> str:
-    block = result.content[0]
-    assert isinstance(block, mcp.TextContent)
-    return block.text
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -72,7 +59,7 @@ async def test_remote_tools_beside_a_native_one(
 
         summed = await session.call_tool(SUM, {"a": 2, "b": 3})
         assert not summed.is_error
-        assert _text(summed) == "The sum of 2 and 3 is 5."
+        assert first_text(summed) == "The sum of 2 and 3 is 5."
 
         structured = await session.call_tool(STRUCTURED, {"location": "Chicago"})
         assert not structured.is_error
@@ -85,13 +72,13 @@ async def test_remote_tools_beside_a_native_one(
         # The upstream's own error result comes back as it answered it.
         failed = await session.call_tool(SUM, {"a": "two"})
         assert failed.is_error
-        assert "Invalid arguments for tool get-sum" in _text(failed)
+        assert "Invalid arguments for tool get-sum" in first_text(failed)
 
         native = await session.call_tool("github_list_repos", {})
         assert not native.is_error
 
         not_enabled = await session.call_tool("everything__echo", {"message": "hi"})
-        assert _error_code(not_enabled) == "TOOL_NOT_ENABLED"
+        assert error_code(not_enabled) == "TOOL_NOT_ENABLED"
 
     calls = await tool_calls(client, owner)
     by_tool = [(call["tool"], call["outcome"], call["errorCode"]) for call in reversed(calls)]
@@ -134,12 +121,12 @@ async def test_timeouts_oversized_results_and_unreachable_servers_are_readable_e
     assert (await enable_tools(client, owner, integration["id"], None)).status_code == 201
     async with mcp_client(app, owner) as session:
         slow = await session.call_tool("mutable__slow", {"seconds": 10})
-        assert _error_code(slow) == "UPSTREAM_TIMEOUT"
-        assert "did not answer within 3 seconds" in _text(slow)
+        assert error_code(slow) == "UPSTREAM_TIMEOUT"
+        assert "did not answer within 3 seconds" in first_text(slow)
 
         big = await session.call_tool("mutable__big", {"bytes": 200_000})
-        assert _error_code(big) == "UPSTREAM_TOO_LARGE"
-        assert "larger than 100000 bytes" in _text(big)
+        assert error_code(big) == "UPSTREAM_TOO_LARGE"
+        assert "larger than 100000 bytes" in first_text(big)
 
         fine = await session.call_tool("mutable__add", {"a": 1, "b": 1})
         assert fine.structured_content == {"sum": 2}
@@ -165,11 +152,11 @@ async def test_a_server_killed_mid_call_gives_a_clear_error(app: Any, client: ht
                 await asyncio.sleep(0.05)
             upstream.kill()
             result = await call
-            assert _error_code(result) == "UPSTREAM_UNAVAILABLE"
-            assert "failed" in _text(result)
+            assert error_code(result) == "UPSTREAM_UNAVAILABLE"
+            assert "failed" in first_text(result)
             # Gone for good: the next call cannot even connect.
             again = await session.call_tool(tool, {"duration": 1, "steps": 1})
-            assert _error_code(again) == "UPSTREAM_UNAVAILABLE"
+            assert error_code(again) == "UPSTREAM_UNAVAILABLE"
     finally:
         upstream.kill()
 

@@ -73,7 +73,9 @@ async def test_create_refuses_oversized_and_malformed_bodies(
     assert await row_count(app, Integration) == 0
 
 
-async def test_unreachable_and_oauth_servers_are_refused(app: Any, client: httpx.AsyncClient, owner: Member) -> None:
+async def test_unreachable_servers_are_refused_whatever_their_auth(
+    app: Any, client: httpx.AsyncClient, owner: Member
+) -> None:
     unreachable = await client.post(
         "/api/integrations", json={"kind": "mcp", "name": "X", "url": URL}, headers=owner.headers
     )
@@ -84,7 +86,8 @@ async def test_unreachable_and_oauth_servers_are_refused(app: Any, client: httpx
         json={"kind": "mcp", "name": "X", "url": URL, "auth": {"type": "oauth"}},
         headers=owner.headers,
     )
-    assert oauth.status_code == 400
+    assert oauth.status_code == 502
+    assert oauth.json()["error"]["code"] == "UPSTREAM_UNAVAILABLE"
     assert await row_count(app, Integration) == 0
 
 

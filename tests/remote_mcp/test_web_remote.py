@@ -13,6 +13,7 @@ from tests.remote_mcp.federation_upstreams import (  # noqa: F401 (fixtures)
     mutable,
     sum_tool,
 )
+from tests.remote_mcp.upstreams import oauth_protected_server
 from tests.web.conftest import Account, account, browser, live_server, page, screenshot  # noqa: F401 (fixtures)
 from tests.web.test_browser import sign_in
 
@@ -61,3 +62,33 @@ async def test_connect_enable_review_and_approve_a_changed_tool(
     await expect(page.locator("article[data-provider=mcp] tr[data-tool=add] [data-testid=tool-status]")).to_have_text(
         "approved"
     )
+
+
+async def test_connect_a_server_with_oauth(
+    page: Any,  # noqa: F811
+    account: Account,  # noqa: F811
+) -> None:
+    # The live server is reachable from the authorization server: it registers us by our metadata document.
+    with oauth_protected_server() as protected:
+        await sign_in(page, account)
+        form = page.locator("#remote-connect")
+        await form.get_by_label("Name", exact=True).fill("Protected")
+        await form.get_by_label("URL", exact=True).fill(protected.url)
+        await form.get_by_label("Authentication").select_option("oauth")
+        await form.get_by_role("button", name="Connect server").click()
+        await expect(page.get_by_role("heading", name="Authorize Protected")).to_be_visible()
+        await page.get_by_role("link", name=f"Continue to {protected.base_url}").click()
+        # Through the authorization server (it approves at once) and both callbacks, back to the page.
+        await expect(page).to_have_url(re.compile(r"/settings/integrations\?success=mcp$"))
+        server = page.locator("article[data-provider=mcp]")
+        await expect(server.get_by_role("heading", name="Protected")).to_be_visible()
+        await expect(page.get_by_text("The remote MCP server is connected.")).to_be_visible()
+        await expect(server.get_by_test_id("status")).to_contain_text("Connected")
+        await expect(server.locator("tr[data-tool=echo] [data-testid=tool-status]")).to_have_text("approved")
+        assert any(
+            client.endswith("/oauth/mcp-client-metadata.json") for client in protected.authorization_server.clients
+        )
+        assert protected.authorization_server.authorizations[-1].redirect_uri is not None
+        assert str(protected.authorization_server.authorizations[-1].redirect_uri).endswith(
+            "/api/integrations/mcp/callback"
+        )

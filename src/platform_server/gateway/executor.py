@@ -34,12 +34,12 @@ from platform_server.integrations.providers.client import (
     IntegrationExpired,
     ProviderError,
     ProviderRateLimited,
+    ProviderUnavailable,
 )
 from platform_server.integrations.providers.toolspec import ToolSpec
 from platform_server.integrations.registry import PROVIDER_CLASSES
 from platform_server.integrations.remote_mcp.federation import RemoteTool, call_remote, expire_server
-from platform_server.integrations.remote_mcp.models import ToolStatus
-from platform_server.integrations.remote_mcp.service import REMOTE_PROVIDER
+from platform_server.integrations.remote_mcp.models import REMOTE_PROVIDER, AuthType, ToolStatus
 from platform_server.integrations.remote_mcp.upstream import (
     UpstreamError,
     UpstreamTimeout,
@@ -419,7 +419,11 @@ class ToolExecutor:
         error = ToolCallOutcome.error
         name = tool.exposed_name
         try:
-            wire = await call_remote(state.settings, state.encryptor, tool, arguments)
+            wire = await self._call_upstream(state, tool, integration, arguments)
+        except IntegrationExpired as exc:
+            return None, _Refusal(error, ToolErrorCode.integration_expired, f"{exc.message}. {name} cannot run now.")
+        except ProviderUnavailable as exc:
+            return None, _Refusal(error, ToolErrorCode.upstream_unavailable, f"{name} failed: {exc.message}")
         except UpstreamTimeout as exc:
             return None, _Refusal(
                 error,
@@ -453,6 +457,21 @@ class ToolExecutor:
         if wire.get("isError") is True:
             return wire, _Refusal(error, ToolErrorCode.upstream_tool_error, _first_text(wire) or f"{name} failed")
         return wire, None
+
+    async def _call_upstream(
+        self, state: State, tool: RemoteTool, integration: Integration, arguments: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A server connected with OAuth gets the integration's access token, from the token manager that
+        refreshes native providers' (before expiry, single flight); a token the server refuses is refreshed
+        and the call made once more."""
+        if tool.server.auth_type != AuthType.oauth:
+            return await call_remote(state.settings, state.encryptor, tool, arguments)
+        tokens = state.token_manager.source(integration.id, loaded=integration)
+        try:
+            return await call_remote(state.settings, state.encryptor, tool, arguments, await tokens.access_token())
+        except UpstreamUnauthorized:
+            access_token = await tokens.refresh_after_unauthorized()
+        return await call_remote(state.settings, state.encryptor, tool, arguments, access_token)
 
     async def _execute(
         self, state: State, tool: GatewayTool, enablement: Enablement, arguments: dict[str, Any]

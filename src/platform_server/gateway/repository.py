@@ -8,7 +8,7 @@ from platform_server.gateway.models import ToolCall
 from platform_server.ids import is_valid_id
 from platform_server.integrations.models import Integration, WorkspaceIntegration
 from platform_server.integrations.remote_mcp.federation import RemoteTool, load_remote_tools
-from platform_server.integrations.remote_mcp.service import REMOTE_PROVIDER
+from platform_server.integrations.remote_mcp.models import REMOTE_PROVIDER
 from platform_server.pagination import PageParams
 from platform_server.repository import Repository, TeamScopedRepository, delete_batch
 from platform_server.workspaces.models import Workspace

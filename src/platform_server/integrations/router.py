@@ -1,10 +1,12 @@
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_server.auth.dependencies import AdminPrincipal, CurrentPrincipal
+from platform_server.auth.principal import Principal
 from platform_server.db import SessionDep
 from platform_server.errors import error_responses
 from platform_server.integrations.catalog import provider_catalog
@@ -36,7 +38,12 @@ router = APIRouter(prefix="/api/integrations", tags=["integrations"])
 
 def integration_deps(request: Request) -> IntegrationDeps:
     state = request.app.state
-    return IntegrationDeps(settings=state.settings, encryptor=state.encryptor, provider_http=state.provider_http)
+    return IntegrationDeps(
+        settings=state.settings,
+        encryptor=state.encryptor,
+        provider_http=state.provider_http,
+        token_manager=state.token_manager,
+    )
 
 
 DepsDep = Annotated[IntegrationDeps, Depends(integration_deps)]
@@ -81,19 +88,58 @@ async def create_integration(
     user's browser. The provider sends the browser back to `/api/integrations/oauth/callback`, which connects
     the integration. The authorization expires after 10 minutes.
 
-    A remote MCP server (`{"kind": "mcp", "name", "url", "transport", "auth"}`) is asked who it is and which
-    tools it offers, then answered connected (`oauthUrl` null) with its tools approved as they are now and
-    enabled nowhere yet; a server that cannot be reached answers 502 `UPSTREAM_UNAVAILABLE`, one on a private
-    address 400 unless the operator allows it (`REMOTE_MCP_ALLOW_PRIVATE`). Needs the admin or owner role."""
+    A remote MCP server (`{"kind": "mcp", "name", "url", "transport", "auth"}`) with auth type `none`,
+    `bearer` or `header` is asked who it is and which tools it offers, then answered connected (`oauthUrl` null)
+    with its tools approved as they are now and enabled nowhere yet; a server that cannot be reached answers 502
+    `UPSTREAM_UNAVAILABLE`, one on a private address 400 unless the operator allows it
+    (`REMOTE_MCP_ALLOW_PRIVATE`).
+
+    With auth type `oauth` the server's authorization server is discovered from its 401 challenge (protected
+    resource metadata, then authorization server metadata), and the platform registers there: with the
+    pre-registered `clientId` (and `clientSecret`) when given, else with its Client ID Metadata Document
+    (`/oauth/mcp-client-metadata.json`) where the authorization server accepts one, else by dynamic
+    registration. The answer is the pending integration and `oauthUrl` (PKCE S256, the `resource` indicator,
+    `scopes` or those the server names); the authorization server sends the browser back to
+    `/api/integrations/mcp/callback`, and the integration is connected with its tools approved as they are then.
+    A server that answers without authorization is a 400; one whose authorization cannot start a 502.
+    Needs the admin or owner role."""
     if isinstance(body, RemoteMcpIntegrationCreate):
-        integration = await remote_mcp_service.create(session, principal, deps.settings, deps.encryptor, body)
-        remote = await remote_mcp_service.reads(session, principal.team_id, [integration])
-        pending = PendingIntegration.model_validate(integration).model_dump()
-        return IntegrationCreated(
-            integration=RemotePendingIntegration(**pending, remote_server=remote[integration.id]), oauth_url=None
+        integration, oauth_url = await remote_mcp_service.create(
+            session, principal, deps.settings, deps.encryptor, body
         )
+        return await _remote_created(session, principal, integration, oauth_url)
     integration, oauth_url = await integration_service.create(session, principal, deps, body)
     return IntegrationCreated(integration=PendingIntegration.model_validate(integration), oauth_url=oauth_url)
+
+
+async def _remote_created(
+    session: AsyncSession, principal: Principal, integration: Integration, oauth_url: str | None
+) -> IntegrationCreated:
+    remote = await remote_mcp_service.reads(session, principal.team_id, [integration])
+    pending = PendingIntegration.model_validate(integration).model_dump()
+    return IntegrationCreated(
+        integration=RemotePendingIntegration(**pending, remote_server=remote[integration.id]), oauth_url=oauth_url
+    )
+
+
+@router.post(
+    "/{integration_id}/reconnect",
+    operation_id="reconnectIntegration",
+    summary="Authorize a remote MCP server connected with OAuth again",
+    responses=error_responses(401, 403, 404, 409),
+)
+async def reconnect_integration(
+    principal: AdminPrincipal, session: SessionDep, deps: DepsDep, integration_id: str
+) -> IntegrationCreated:
+    """For a remote MCP server connected with auth type `oauth` whose grant expired or was revoked (its status
+    is `expired`): answers `oauthUrl` to open in the user's browser, as at creation. The callback connects the
+    same integration again: its id, tools, approvals and workspace enablements are kept (a tool whose
+    definition changed meanwhile waits for approval). 409 for a server that is not authorized with OAuth. A
+    provider is reconnected by creating it again with the same account. Needs the admin or owner role."""
+    integration, oauth_url = await remote_mcp_service.reauthorize(
+        session, principal, deps.settings, deps.encryptor, integration_id
+    )
+    return await _remote_created(session, principal, integration, oauth_url)
 
 
 @router.get(
@@ -109,19 +155,37 @@ async def list_providers(_principal: CurrentPrincipal, deps: DepsDep) -> Provide
     return ProviderCatalog(providers=providers, count=len(providers))
 
 
-@router.get(
+_Handler = Callable[..., Awaitable[RedirectResponse]]
+
+
+def _callback_route(path: str, operation_id: str, summary: str, success: str) -> Callable[[_Handler], _Handler]:
+    return router.get(
+        path,
+        operation_id=operation_id,
+        summary=summary,
+        response_class=RedirectResponse,
+        status_code=302,
+        dependencies=[PublicRateLimit],
+        responses={
+            302: {
+                "description": "To `/settings/oauth/callback` with the same `code`, `state` and `error`; from there "
+                f"to `/settings/integrations?success={success}` or `?error=<code>`"
+            }
+        },
+    )
+
+
+@_callback_route(
+    "/mcp/callback",
+    "completeRemoteMcpOAuth",
+    "A remote MCP server's OAuth callback (redirects to the settings page, which finishes it)",
+    "mcp",
+)
+@_callback_route(
     "/oauth/callback",
-    operation_id="completeIntegrationOAuth",
-    summary="OAuth callback (redirects to the settings page, which finishes the authorization)",
-    response_class=RedirectResponse,
-    status_code=302,
-    dependencies=[PublicRateLimit],
-    responses={
-        302: {
-            "description": "To `/settings/oauth/callback` with the same `code`, `state` and `error`; from there to "
-            "`/settings/integrations?success=<provider>` or `?error=<code>`"
-        }
-    },
+    "completeIntegrationOAuth",
+    "OAuth callback (redirects to the settings page, which finishes the authorization)",
+    "<provider>",
 )
 async def oauth_callback(
     deps: DepsDep,
@@ -133,8 +197,10 @@ async def oauth_callback(
     browser signed in (`/settings/sign-in`) as the user who started it; a browser that is not signed in is asked
     to sign in first. Error codes: `invalid_state` (unknown, expired, used or altered state; nothing changed),
     `wrong_account` (signed in as another user; nothing changed), `access_denied` and other provider errors,
-    `invalid_grant` (code exchange refused), `account_lookup_failed`. An authorization that fails removes the
-    pending integration it was for: nothing was connected."""
+    `invalid_grant` (code exchange refused), `account_lookup_failed`; for a remote MCP server (its callback is
+    `/api/integrations/mcp/callback`) also `token_exchange_failed` and `upstream_unavailable` (authorized, but
+    the server could not be asked for its tools with the new token). An authorization that fails removes the
+    pending integration it was for: nothing was connected; a remote server's reconnection keeps it as it was."""
     location = integration_service.settings_callback_url(deps.settings, code=code, state=state, error=error)
     # The URL carried a code and a state; keep it out of caches and Referer headers.
     return RedirectResponse(

@@ -102,8 +102,8 @@ class IntegrationCreated(Schema):
     integration: RemotePendingIntegration | PendingIntegration
     oauth_url: str | None = Field(
         examples=["https://github.com/login/oauth/authorize?response_type=code&client_id=…&state=…"],
-        description="Send the user's browser here; the provider redirects back to the OAuth callback. Null for a "
-        "remote MCP server that connected at once",
+        description="Send the user's browser here; the provider (or the remote MCP server's authorization "
+        "server) redirects back to the OAuth callback. Null for a remote MCP server that connected at once",
     )
 
 

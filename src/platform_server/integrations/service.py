@@ -4,7 +4,6 @@ enable integrations per workspace."""
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,7 +20,6 @@ from platform_server.integrations.catalog import tool_names
 from platform_server.integrations.models import (
     Integration,
     IntegrationStatus,
-    OAuthState,
     SyncLog,
     WorkspaceIntegration,
 )
@@ -35,7 +33,8 @@ from platform_server.integrations.providers.base import (
 from platform_server.integrations.providers.client import ProviderHttp
 from platform_server.integrations.push.registration import push_registration
 from platform_server.integrations.registry import PROVIDER_CLASSES, get_provider
-from platform_server.integrations.remote_mcp.service import REMOTE_PROVIDER, remote_mcp_service
+from platform_server.integrations.remote_mcp.models import REMOTE_PROVIDER
+from platform_server.integrations.remote_mcp.service import remote_mcp_service
 from platform_server.integrations.repository import (
     IntegrationRepository,
     OAuthStateRepository,
@@ -47,14 +46,14 @@ from platform_server.integrations.schemas import (
     WorkspaceIntegrationEnable,
     WorkspaceIntegrationUpdate,
 )
+from platform_server.integrations.states import add_state, new_state, open_verifier
 from platform_server.integrations.sync.schedule import apply_interval
-from platform_server.integrations.tokens import clear_tokens, seal_tokens, tokens_to_revoke
+from platform_server.integrations.tokens import TokenManager, clear_tokens, seal_tokens, tokens_to_revoke
 from platform_server.log import get_logger
 from platform_server.pagination import PageParams
-from platform_server.security import DecryptionError, Encryptor, hash_token, random_token
+from platform_server.security import DecryptionError, Encryptor, hash_token
 from platform_server.workspaces.repository import WorkspaceRepository
 
-STATE_LIFETIME = timedelta(minutes=10)
 SYNC_LOGS_SHOWN = 50
 CALLBACK_PATH = "/api/integrations/oauth/callback"
 # Where the callback hands over: under the settings page's cookie path, so the browser's sign-in comes along.
@@ -73,6 +72,7 @@ class IntegrationDeps:
     settings: Settings
     encryptor: Encryptor
     provider_http: ProviderHttp
+    token_manager: TokenManager
 
 
 class IntegrationService:
@@ -124,26 +124,17 @@ class IntegrationService:
                 created_by=principal.user_id,
             )
         )
-        state = random_token(32)
+        state = new_state()
         verifier = new_code_verifier() if provider.oauth.pkce else None
         redirect_uri = deps.settings.PUBLIC_BASE_URL + CALLBACK_PATH
-        state_hash = hash_token(state)
-        states = OAuthStateRepository(session)
-        now = utcnow()
-        await states.delete_expired(principal.team_id, now)
-        states.add(
-            OAuthState(
-                state_hash=state_hash,
-                team_id=principal.team_id,
-                user_id=principal.user_id,
-                integration_id=integration.id,
-                code_verifier_encrypted=(
-                    deps.encryptor.encrypt(verifier, _verifier_associated_data(state_hash)) if verifier else None
-                ),
-                redirect_uri=redirect_uri,
-                created_at=now,
-                expires_at=now + STATE_LIFETIME,
-            )
+        await add_state(
+            session,
+            deps.encryptor,
+            principal,
+            integration_id=integration.id,
+            state=state,
+            code_verifier=verifier,
+            redirect_uri=redirect_uri,
         )
         try:
             await session.flush()
@@ -211,30 +202,43 @@ class IntegrationService:
         integration = await repository.get(pending.integration_id)
         if integration is None:
             return _redirect(base, error="invalid_state")
-        provider = get_provider(deps.settings, integration.provider)
+        remote = integration.provider == REMOTE_PROVIDER
 
         async def abandon(code_name: str) -> str:
-            await repository.delete(integration)
-            await session.flush()
+            # A remote server's reconnection keeps its integration (tools, approvals, enablements).
+            if integration.status == IntegrationStatus.pending:
+                await repository.delete(integration)
+                await session.flush()
             return _redirect(base, error=code_name)
 
         if error is not None:
             code_name = error if _ERROR_CODE.match(error) else "oauth_error"
             logger.info("oauth_authorization_refused", integration_id=integration.id, error=code_name)
             return await abandon(code_name)
-        credentials = provider.credentials()
-        if not code or len(code) > 2000 or credentials is None:
+        provider = None if remote else get_provider(deps.settings, integration.provider)
+        credentials = None if provider is None else provider.credentials()
+        if not code or len(code) > 2000 or (provider is not None and credentials is None):
             logger.warning("oauth_code_missing", integration_id=integration.id)
             return await abandon("invalid_request")
 
-        verifier = None
-        if pending.code_verifier_encrypted is not None:
-            try:
-                verifier = deps.encryptor.decrypt(
-                    pending.code_verifier_encrypted, _verifier_associated_data(pending.state_hash)
-                )
-            except DecryptionError:
-                return _redirect(base, error="invalid_state")
+        try:
+            verifier = open_verifier(deps.encryptor, pending)
+        except DecryptionError:
+            return _redirect(base, error="invalid_state")
+        if provider is None or credentials is None:
+            failure = await remote_mcp_service.complete_authorization(
+                session,
+                deps.settings,
+                deps.encryptor,
+                integration,
+                code=code,
+                code_verifier=verifier,
+                redirect_uri=pending.redirect_uri,
+            )
+            if failure is not None:
+                return await abandon(failure)
+            await session.flush()
+            return _redirect(base, success=REMOTE_PROVIDER)
         http = deps.provider_http.http(provider.name)
         try:
             tokens = await exchange_code(
@@ -473,10 +477,6 @@ def _checked_project(provider: str, project: str | None) -> str | None:
 def _set_status(integration: Integration, status: IntegrationStatus, reason: str | None) -> None:
     integration.status = status
     integration.status_reason = reason
-
-
-def _verifier_associated_data(state_hash: str) -> str:
-    return f"oauth_states:{state_hash}:code_verifier"
 
 
 def _redirect(base: str, **params: Any) -> str:

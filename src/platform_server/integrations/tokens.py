@@ -37,6 +37,8 @@ from platform_server.integrations.providers.client import (
     ProviderUnavailable,
 )
 from platform_server.integrations.registry import PROVIDER_CLASSES, get_provider
+from platform_server.integrations.remote_mcp.grants import refresh_grant
+from platform_server.integrations.remote_mcp.models import REMOTE_PROVIDER, RemoteMcpServer
 from platform_server.log import get_logger
 from platform_server.metrics.registry import record_token_refresh
 from platform_server.redis_store import REDIS_ERRORS, redis_key
@@ -182,8 +184,8 @@ class TokenManager:
         self._redis = redis
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
-    def source(self, integration_id: str) -> "IntegrationTokenSource":
-        return IntegrationTokenSource(self, integration_id)
+    def source(self, integration_id: str, loaded: Integration | None = None) -> "IntegrationTokenSource":
+        return IntegrationTokenSource(self, integration_id, loaded=loaded)
 
     def client_for(self, integration: Integration) -> ProviderClient:
         """The provider API client for one integration: its tokens, refreshed as needed, and its metadata."""
@@ -249,28 +251,28 @@ class TokenManager:
                 return current
             if rejected_token is None and _fresh(kind.expiry(integration), margin):
                 return current
-            outcome = await self._refresh_locked(integration, current, kind, rejected=rejected_token is not None)
+            outcome = await self._refresh_locked(
+                session, integration, current, kind, rejected=rejected_token is not None
+            )
         # Raised only after the commit, so the status change that explains the failure is kept.
         if isinstance(outcome, Exception):
             raise outcome
         return outcome
 
     async def _refresh_locked(
-        self, integration: Integration, current: str, kind: _Kind, *, rejected: bool
+        self, session: AsyncSession, integration: Integration, current: str, kind: _Kind, *, rejected: bool
     ) -> str | Exception:
-        provider = get_provider(self._settings, integration.provider)
         refresh_token = self._open(integration, kind.refresh_token)
-        credentials = provider.credentials()
-        if refresh_token is None or credentials is None:
+        try:
+            tokens = None if refresh_token is None else await self._refreshed(session, integration, refresh_token)
+        except OAuthFailure as failure:
+            return self._refresh_failed(integration, current, failure, rejected=rejected)
+        if tokens is None:
             if not rejected:
                 # Nothing to refresh with: the token stays in use until the provider rejects it.
                 return current
             self._mark(integration, IntegrationStatus.expired, "The provider rejected the token; reconnect")
             return _expired(integration)
-        try:
-            tokens = await refresh(provider, credentials, self._provider_http.http(provider.name), refresh_token)
-        except OAuthFailure as failure:
-            return self._refresh_failed(integration, current, failure, rejected=rejected)
         # Slack answers a refresh for the one token refreshed; the other keeps what it had.
         if kind is _USER:
             _seal_user(self._encryptor, integration, tokens.access_token, tokens.refresh_token, tokens.expires_at)
@@ -292,6 +294,20 @@ class TokenManager:
             token=kind.token,
         )
         return tokens.access_token
+
+    async def _refreshed(self, session: AsyncSession, integration: Integration, refresh_token: str) -> TokenSet | None:
+        """New tokens from the provider's authorization server (a remote MCP server's own, found by discovery);
+        None when there is nothing to refresh with (the provider's app credentials are not configured)."""
+        if integration.provider == REMOTE_PROVIDER:
+            server = await session.get(RemoteMcpServer, integration.id)
+            if server is None:
+                return None
+            return await refresh_grant(self._settings, self._encryptor, server, refresh_token)
+        provider = get_provider(self._settings, integration.provider)
+        credentials = provider.credentials()
+        if credentials is None:
+            return None
+        return await refresh(provider, credentials, self._provider_http.http(provider.name), refresh_token)
 
     def _refresh_failed(
         self, integration: Integration, current: str, failure: OAuthFailure, *, rejected: bool
@@ -410,11 +426,17 @@ async def _release(lock: Lock, integration_id: str) -> None:
 
 
 def provider_title(integration: Integration) -> str:
-    return PROVIDER_CLASSES[integration.provider].display_name
+    # A remote MCP server is known by the name its team gave it.
+    provider = PROVIDER_CLASSES.get(integration.provider)
+    return provider.display_name if provider is not None else integration.name
 
 
 def _expired(integration: Integration) -> IntegrationExpired:
-    return IntegrationExpired(integration.provider)
+    title = provider_title(integration)
+    return IntegrationExpired(
+        integration.provider,
+        f"The {title} connection has expired or was revoked; reconnect {title} in Settings → Integrations",
+    )
 
 
 class IntegrationTokenSource:

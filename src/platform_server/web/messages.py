@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from platform_server.integrations.registry import PROVIDER_CLASSES
+from platform_server.integrations.remote_mcp.models import REMOTE_PROVIDER
 
 MAX_QUOTED_CODE = 64
 
@@ -53,6 +54,10 @@ OAUTH_ERRORS = {
         "The provider granted access, but looking up the connected account failed, so nothing was connected. "
         "Try connecting again."
     ),
+    "upstream_unavailable": (
+        "The remote MCP server's authorization succeeded, but the server could not be asked for its tools with it, "
+        "so nothing was connected. Try connecting again."
+    ),
     "server_error": "The provider had an internal error. Try again in a few minutes.",
     "temporarily_unavailable": "The provider is temporarily unavailable. Try again in a few minutes.",
     "oauth_error": "The provider reported an error during authorization. Try connecting again.",
@@ -83,6 +88,8 @@ NOTICES = {
 
 
 def success_banner(provider: str) -> Banner:
+    if provider == REMOTE_PROVIDER:
+        return NOTICES["remote_connected"]
     provider_class = PROVIDER_CLASSES.get(provider)
     if provider_class is None:
         return Banner(Tone.success, "The integration is connected.")

@@ -35,10 +35,10 @@ from platform_server.integrations.router import integration_deps
 from platform_server.integrations.schemas import ProviderName, WorkspaceIntegrationEnable
 from platform_server.integrations.service import (
     SETTINGS_CALLBACK_PATH,
-    STATE_LIFETIME,
     IntegrationDeps,
     integration_service,
 )
+from platform_server.integrations.states import STATE_LIFETIME
 from platform_server.integrations.sync.responses import RunAfterCommit
 from platform_server.integrations.sync.service import sync_service
 from platform_server.limits.dependencies import PublicRateLimit
@@ -168,6 +168,25 @@ def _redirect(request: Request, path: str, *, anchor: str | None = None, **query
     if anchor is not None:
         location = f"{location}#{anchor}"
     return RedirectResponse(location, status_code=303, headers=_headers(request))
+
+
+def _to_authorization(request: Request, web: SignedIn, name: str, oauth_url: str) -> Response:
+    """On to an authorization server after a form's POST: redirected when it is a provider's (the page's
+    `form-action` names those), else by a link, as a remote MCP server's can be anywhere and a form may not
+    lead there."""
+    headers = _headers(request)
+    origin = _origin(oauth_url)
+    if origin in headers["Content-Security-Policy"].split():
+        return RedirectResponse(oauth_url, status_code=303, headers=headers)
+    context = {
+        "web": web,
+        "title": f"Authorize {name}",
+        "name": name,
+        "origin": origin,
+        "oauth_url": oauth_url,
+        "csrf_token": _csrf_token(request, web),
+    }
+    return _render(request, "remote_authorize.html", context, headers={**headers, "Referrer-Policy": "no-referrer"})
 
 
 def _query(request: Request, name: str) -> str | None:
@@ -480,6 +499,8 @@ async def connect_remote(
     auth_type: Annotated[str, Form(max_length=40)] = "",
     header_name: Annotated[str, Form(max_length=100)] = "",
     token: Annotated[str, Form(max_length=4096)] = "",
+    client_id: Annotated[str, Form(max_length=2000)] = "",
+    client_secret: Annotated[str, Form(max_length=4096)] = "",
     slug: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
     form = {
@@ -489,11 +510,17 @@ async def connect_remote(
         "auth_type": auth_type,
         "header_name": header_name.strip(),
         "token": token,
+        "client_id": client_id.strip(),
+        "client_secret": client_secret,
         "slug": slug.strip(),
     }
 
     async def start(web: SignedIn) -> Response:
-        integration = await settings_page_service.connect_remote(page.session, web.principal, page.deps, form)
+        integration, oauth_url = await settings_page_service.connect_remote(
+            page.session, web.principal, page.deps, form
+        )
+        if oauth_url is not None:
+            return _to_authorization(page.request, web, integration.name, oauth_url)
         return _redirect(page.request, INTEGRATIONS_PATH, anchor=f"remote-{integration.id}", notice="remote_connected")
 
     return await _act(page, start)
@@ -503,7 +530,12 @@ async def connect_remote(
 async def refresh_remote_tools(page: PageActionDep, integration_id: str) -> Response:
     async def refresh(web: SignedIn) -> Response:
         await remote_mcp_service.refresh(
-            page.session, web.principal, page.deps.settings, page.deps.encryptor, integration_id
+            page.session,
+            web.principal,
+            page.deps.settings,
+            page.deps.encryptor,
+            page.deps.token_manager,
+            integration_id,
         )
         return _redirect(page.request, INTEGRATIONS_PATH, anchor=f"remote-{integration_id}", notice="tools_refreshed")
 
@@ -525,7 +557,8 @@ async def approve_remote_tool(
 async def reconnect(page: PageActionDep, integration_id: str) -> Response:
     async def start(web: SignedIn) -> Response:
         oauth_url = await settings_page_service.reconnect(page.session, web.principal, page.deps, integration_id)
-        return _redirect(page.request, oauth_url)
+        integration = await integration_service.get(page.session, web.principal, integration_id)
+        return _to_authorization(page.request, web, integration.name, oauth_url)
 
     return await _act(page, start)
 

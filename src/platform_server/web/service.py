@@ -21,7 +21,7 @@ from platform_server.integrations.models import Integration, PushWebhook, SyncLo
 from platform_server.integrations.providers.client import ProviderClient
 from platform_server.integrations.push.registration import PUSH_PROVIDERS
 from platform_server.integrations.push.repository import PushWebhookRepository
-from platform_server.integrations.remote_mcp.models import ToolStatus
+from platform_server.integrations.remote_mcp.models import REMOTE_PROVIDER, ToolStatus
 from platform_server.integrations.remote_mcp.schemas import (
     RemoteMcpIntegrationCreate,
     RemoteServerRead,
@@ -192,9 +192,16 @@ class SettingsPageService:
 
     async def connect_remote(
         self, session: AsyncSession, principal: Principal, deps: IntegrationDeps, form: dict[str, str]
-    ) -> Integration:
-        """The settings page's connect form: empty fields are left out, so the API's defaults and checks apply."""
-        auth = {"type": form["auth_type"] or "none", "token": form["token"], "header_name": form["header_name"]}
+    ) -> tuple[Integration, str | None]:
+        """The settings page's connect form: empty fields are left out, so the API's defaults and checks apply.
+        With OAuth, also the URL to send the browser to."""
+        auth = {
+            "type": form["auth_type"] or "none",
+            "token": form["token"],
+            "header_name": form["header_name"],
+            "client_id": form["client_id"],
+            "client_secret": form["client_secret"],
+        }
         data = RemoteMcpIntegrationCreate.model_validate(
             {
                 "kind": "mcp",
@@ -218,8 +225,14 @@ class SettingsPageService:
         self, session: AsyncSession, principal: Principal, deps: IntegrationDeps, integration_id: str
     ) -> str:
         """A fresh authorization for the same provider; the callback folds it into the existing integration
-        when the same account approves (same id, enablements and work items kept)."""
+        when the same account approves (same id, enablements and work items kept). A remote MCP server
+        connected with OAuth is authorized again in place."""
         integration = await integration_service.get(session, principal, integration_id)
+        if integration.provider == REMOTE_PROVIDER:
+            _, oauth_url = await remote_mcp_service.reauthorize(
+                session, principal, deps.settings, deps.encryptor, integration_id
+            )
+            return oauth_url
         provider = ProviderName(integration.provider)
         name = None
         if integration.provider_account_id is None:

@@ -632,6 +632,7 @@ class RemoteAuth(TypedDict):
     headerName: NotRequired[str | None]
     clientId: NotRequired[str | None]
     clientSecret: NotRequired[str | None]
+    scopes: NotRequired[list[str] | None]
 
 
 class RemoteIntegrationDetail(TypedDict):

@@ -468,12 +468,47 @@ export interface paths {
          *     user's browser. The provider sends the browser back to `/api/integrations/oauth/callback`, which connects
          *     the integration. The authorization expires after 10 minutes.
          *
-         *     A remote MCP server (`{"kind": "mcp", "name", "url", "transport", "auth"}`) is asked who it is and which
-         *     tools it offers, then answered connected (`oauthUrl` null) with its tools approved as they are now and
-         *     enabled nowhere yet; a server that cannot be reached answers 502 `UPSTREAM_UNAVAILABLE`, one on a private
-         *     address 400 unless the operator allows it (`REMOTE_MCP_ALLOW_PRIVATE`). Needs the admin or owner role.
+         *     A remote MCP server (`{"kind": "mcp", "name", "url", "transport", "auth"}`) with auth type `none`,
+         *     `bearer` or `header` is asked who it is and which tools it offers, then answered connected (`oauthUrl` null)
+         *     with its tools approved as they are now and enabled nowhere yet; a server that cannot be reached answers 502
+         *     `UPSTREAM_UNAVAILABLE`, one on a private address 400 unless the operator allows it
+         *     (`REMOTE_MCP_ALLOW_PRIVATE`).
+         *
+         *     With auth type `oauth` the server's authorization server is discovered from its 401 challenge (protected
+         *     resource metadata, then authorization server metadata), and the platform registers there: with the
+         *     pre-registered `clientId` (and `clientSecret`) when given, else with its Client ID Metadata Document
+         *     (`/oauth/mcp-client-metadata.json`) where the authorization server accepts one, else by dynamic
+         *     registration. The answer is the pending integration and `oauthUrl` (PKCE S256, the `resource` indicator,
+         *     `scopes` or those the server names); the authorization server sends the browser back to
+         *     `/api/integrations/mcp/callback`, and the integration is connected with its tools approved as they are then.
+         *     A server that answers without authorization is a 400; one whose authorization cannot start a 502.
+         *     Needs the admin or owner role.
          */
         post: operations["createIntegration"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/integrations/{integration_id}/reconnect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Authorize a remote MCP server connected with OAuth again
+         * @description For a remote MCP server connected with auth type `oauth` whose grant expired or was revoked (its status
+         *     is `expired`): answers `oauthUrl` to open in the user's browser, as at creation. The callback connects the
+         *     same integration again: its id, tools, approvals and workspace enablements are kept (a tool whose
+         *     definition changed meanwhile waits for approval). 409 for a server that is not authorized with OAuth. A
+         *     provider is reconnected by creating it again with the same account. Needs the admin or owner role.
+         */
+        post: operations["reconnectIntegration"];
         delete?: never;
         options?: never;
         head?: never;
@@ -514,10 +549,39 @@ export interface paths {
          *     browser signed in (`/settings/sign-in`) as the user who started it; a browser that is not signed in is asked
          *     to sign in first. Error codes: `invalid_state` (unknown, expired, used or altered state; nothing changed),
          *     `wrong_account` (signed in as another user; nothing changed), `access_denied` and other provider errors,
-         *     `invalid_grant` (code exchange refused), `account_lookup_failed`. An authorization that fails removes the
-         *     pending integration it was for: nothing was connected.
+         *     `invalid_grant` (code exchange refused), `account_lookup_failed`; for a remote MCP server (its callback is
+         *     `/api/integrations/mcp/callback`) also `token_exchange_failed` and `upstream_unavailable` (authorized, but
+         *     the server could not be asked for its tools with the new token). An authorization that fails removes the
+         *     pending integration it was for: nothing was connected; a remote server's reconnection keeps it as it was.
          */
         get: operations["completeIntegrationOAuth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/integrations/mcp/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A remote MCP server's OAuth callback (redirects to the settings page, which finishes it)
+         * @description Called by the provider in the user's browser. The authorization is finished by the settings page, in a
+         *     browser signed in (`/settings/sign-in`) as the user who started it; a browser that is not signed in is asked
+         *     to sign in first. Error codes: `invalid_state` (unknown, expired, used or altered state; nothing changed),
+         *     `wrong_account` (signed in as another user; nothing changed), `access_denied` and other provider errors,
+         *     `invalid_grant` (code exchange refused), `account_lookup_failed`; for a remote MCP server (its callback is
+         *     `/api/integrations/mcp/callback`) also `token_exchange_failed` and `upstream_unavailable` (authorized, but
+         *     the server could not be asked for its tools with the new token). An authorization that fails removes the
+         *     pending integration it was for: nothing was connected; a remote server's reconnection keeps it as it was.
+         */
+        get: operations["completeRemoteMcpOAuth"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1469,7 +1533,7 @@ export interface components {
             integration: components["schemas"]["RemotePendingIntegration"] | components["schemas"]["PendingIntegration"];
             /**
              * Oauthurl
-             * @description Send the user's browser here; the provider redirects back to the OAuth callback. Null for a remote MCP server that connected at once
+             * @description Send the user's browser here; the provider (or the remote MCP server's authorization server) redirects back to the OAuth callback. Null for a remote MCP server that connected at once
              * @example https://github.com/login/oauth/authorize?response_type=code&client_id=…&state=…
              */
             oauthUrl: string | null;
@@ -2153,9 +2217,18 @@ export interface components {
             clientId?: string | null;
             /**
              * Clientsecret
+             * @description The pre-registered client's secret, if it has one (`oauth`); stored encrypted, never shown
              * @example client-secret
              */
             clientSecret?: string | null;
+            /**
+             * Scopes
+             * @description Scopes to ask for (`oauth`); by default those the server's challenge or metadata name
+             * @example [
+             *       "mcp:tools"
+             *     ]
+             */
+            scopes?: string[] | null;
         };
         /** RemoteIntegrationDetail */
         RemoteIntegrationDetail: {
@@ -5063,6 +5136,73 @@ export interface operations {
             };
         };
     };
+    reconnectIntegration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                integration_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IntegrationCreated"];
+                };
+            };
+            /** @description Missing, malformed, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller's role does not allow this action */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (also for another team's resources) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed; details list the failing fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     listIntegrationProviders: {
         parameters: {
             query?: never;
@@ -5109,6 +5249,40 @@ export interface operations {
         requestBody?: never;
         responses: {
             /** @description To `/settings/oauth/callback` with the same `code`, `state` and `error`; from there to `/settings/integrations?success=<provider>` or `?error=<code>` */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation failed; details list the failing fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    completeRemoteMcpOAuth: {
+        parameters: {
+            query?: {
+                /** @description Authorization code */
+                code?: string | null;
+                /** @description The state issued with the authorization URL */
+                state?: string | null;
+                /** @description Error code, when the authorization failed */
+                error?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To `/settings/oauth/callback` with the same `code`, `state` and `error`; from there to `/settings/integrations?success=mcp` or `?error=<code>` */
             302: {
                 headers: {
                     [name: string]: unknown;

@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from platform_server.config import Settings
 from platform_server.integrations.models import Integration, IntegrationStatus
 from platform_server.integrations.remote_mcp import integrity
+from platform_server.integrations.remote_mcp.grants import upstream_limits
 from platform_server.integrations.remote_mcp.models import RemoteMcpServer, ToolStatus
 from platform_server.integrations.remote_mcp.repository import RemoteMcpServerRepository, RemoteMcpToolRepository
-from platform_server.integrations.remote_mcp.service import enablement_provider, server_target, upstream_limits
+from platform_server.integrations.remote_mcp.service import enablement_provider, server_target
 from platform_server.integrations.remote_mcp.upstream import call_tool
 from platform_server.integrations.repository import IntegrationRepository
 from platform_server.log import get_logger
@@ -71,12 +72,19 @@ async def load_remote_tools(
 
 
 async def call_remote(
-    settings: Settings, encryptor: Encryptor, tool: RemoteTool, arguments: Mapping[str, Any]
+    settings: Settings,
+    encryptor: Encryptor,
+    tool: RemoteTool,
+    arguments: Mapping[str, Any],
+    access_token: str | None = None,
 ) -> dict[str, Any]:
-    """Runs the tool upstream; answers its result as the gateway passes it on (content, structuredContent,
-    isError, _meta) or raises an `UpstreamError`."""
+    """Runs the tool upstream (with `access_token` for a server connected with OAuth); answers its result as
+    the gateway passes it on (content, structuredContent, isError, _meta) or raises an `UpstreamError`."""
     result = await call_tool(
-        server_target(encryptor, tool.server), tool.name, dict(arguments), limits=upstream_limits(settings)
+        server_target(encryptor, tool.server, access_token),
+        tool.name,
+        dict(arguments),
+        limits=upstream_limits(settings),
     )
     wire = result.model_dump(by_alias=True, mode="json", exclude_none=True)
     wire.pop("resultType", None)

@@ -7,6 +7,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from platform_server.db import Base, IdColumn, IdMixin, TimestampMixin
 
+# The `provider` a remote server's integration row carries; its workspace enablements carry `mcp:<slug>`.
+REMOTE_PROVIDER = "mcp"
+
 
 class AuthType(StrEnum):
     none = "none"
@@ -25,7 +28,11 @@ class ToolStatus(StrEnum):
 
 
 class RemoteMcpServer(TimestampMixin, Base):
-    """How to reach the upstream of an integration of kind "mcp"; its secret only ever stored encrypted."""
+    """How to reach the upstream of an integration of kind "mcp"; its secret only ever stored encrypted.
+
+    With OAuth, the tokens live on the integration row like a native provider's; here are what refreshing them
+    needs: where the authorization server is (discovery, public) and our client identity there (encrypted, as
+    it may hold a client secret)."""
 
     __tablename__ = "remote_mcp_servers"
     __table_args__ = (UniqueConstraint("team_id", "slug"),)
@@ -40,6 +47,8 @@ class RemoteMcpServer(TimestampMixin, Base):
     auth_type: Mapped[str] = mapped_column(String(20))
     header_name: Mapped[str | None] = mapped_column(String(100))
     secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    oauth_discovery: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    oauth_client_encrypted: Mapped[str | None] = mapped_column(Text)
     server_name: Mapped[str | None] = mapped_column(String(200))
     server_version: Mapped[str | None] = mapped_column(String(100))
     protocol_version: Mapped[str | None] = mapped_column(String(40))

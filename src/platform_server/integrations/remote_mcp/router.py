@@ -32,7 +32,9 @@ async def list_remote_tools(
     `refusal` says which). Asks the server again when the listing is older than
     `REMOTE_MCP_TOOLS_TTL_SECONDS`; `refreshError` says why that failed, if it did. 404 for anything but a
     remote MCP server of the caller's team."""
-    return await remote_mcp_service.tools(session, principal, deps.settings, deps.encryptor, integration_id)
+    return await remote_mcp_service.tools(
+        session, principal, deps.settings, deps.encryptor, deps.token_manager, integration_id
+    )
 
 
 @router.post(
@@ -46,7 +48,9 @@ async def refresh_remote_tools(
 ) -> RemoteToolList:
     """A changed definition withholds its tool at once; a new tool waits for approval. 502
     `UPSTREAM_UNAVAILABLE` when the server cannot be asked (nothing changes). Needs the admin or owner role."""
-    return await remote_mcp_service.refresh(session, principal, deps.settings, deps.encryptor, integration_id)
+    return await remote_mcp_service.refresh(
+        session, principal, deps.settings, deps.encryptor, deps.token_manager, integration_id
+    )
 
 
 @router.post(

@@ -12,6 +12,8 @@ from platform_server.schemas import InputSchema, Schema, UtcDatetime
 Slug = Annotated[str, StringConstraints(max_length=40, pattern=r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")]
 # An HTTP header name (RFC 9110 token), and no header the transport or the platform sets itself.
 HeaderName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")]
+# An OAuth scope token (RFC 6749 §3.3): printable ASCII without spaces, quotes or backslashes.
+Scope = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\x21\x23-\x5b\x5d-\x7e]+$")]
 _RESERVED_HEADERS = frozenset(
     {"host", "content-type", "content-length", "accept", "mcp-session-id", "mcp-protocol-version", "connection"}
 )
@@ -34,7 +36,19 @@ class RemoteAuth(InputSchema):
         examples=["platform-client"],
         description="Pre-registered OAuth client (`oauth`)",
     )
-    client_secret: str | None = Field(default=None, min_length=1, max_length=4096, examples=["client-secret"])
+    client_secret: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4096,
+        examples=["client-secret"],
+        description="The pre-registered client's secret, if it has one (`oauth`); stored encrypted, never shown",
+    )
+    scopes: list[Scope] | None = Field(
+        default=None,
+        max_length=50,
+        examples=[["mcp:tools"]],
+        description="Scopes to ask for (`oauth`); by default those the server's challenge or metadata name",
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> "RemoteAuth":
@@ -47,8 +61,12 @@ class RemoteAuth(InputSchema):
                 raise ValueError(f"auth.headerName {self.header_name!r} is set by the platform; use bearer or another")
         if self.type is not AuthType.header and self.header_name is not None:
             raise ValueError("auth.headerName is only for auth type header")
-        if self.type is not AuthType.oauth and (self.client_id is not None or self.client_secret is not None):
-            raise ValueError("auth.clientId and auth.clientSecret are only for auth type oauth")
+        if self.type is not AuthType.oauth and (
+            self.client_id is not None or self.client_secret is not None or self.scopes is not None
+        ):
+            raise ValueError("auth.clientId, auth.clientSecret and auth.scopes are only for auth type oauth")
+        if self.client_secret is not None and self.client_id is None:
+            raise ValueError("auth.clientSecret needs the auth.clientId it belongs to")
         if self.type in (AuthType.none, AuthType.oauth) and self.token is not None:
             raise ValueError(f"auth.token is not used with auth type {self.type}")
         return self
