@@ -13,7 +13,7 @@ from platform_server.integrations.remote_mcp.integrity import MAX_DESCRIPTION_CH
 from tests.conftest import Member
 from tests.gateway.conftest import mcp_client
 from tests.remote_mcp.federation_helpers import REMOTE_SETTINGS, connect_remote, enable_tools, refresh, remote_tools
-from tests.remote_mcp.federation_upstreams import (  # noqa: F401 (fixtures)
+from tests.remote_mcp.upstreams import (  # noqa: F401 (fixtures)
     MutableUpstream,
     _mutable_server,
     mutable,

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from playwright.async_api import expect
 
-from tests.remote_mcp.federation_upstreams import (  # noqa: F401 (fixtures)
+from tests.remote_mcp.upstreams import (  # noqa: F401 (fixtures)
     MutableUpstream,
     _mutable_server,
     mutable,
