@@ -475,17 +475,21 @@ class MutableUpstream:
     # Header name → value every request must carry (401 otherwise).
     required_headers: dict[str, str] = field(default_factory=dict)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # tools/list requests answered (pages included).
+    lists: int = 0
 
     def reset(self) -> None:
         self.tools = [sum_tool(), plain_tool("slow", "Sleeps"), plain_tool("big", "Answers a large result")]
         self.required_headers = {}
         self.calls.clear()
+        self.lists = 0
 
 
 _MUTABLE = MutableUpstream(url="")
 
 
 async def _mutable_list_tools(_: ServerRequestContext[Any], _params: Any) -> mcp_types.ListToolsResult:
+    _MUTABLE.lists += 1
     return mcp_types.ListToolsResult(tools=list(_MUTABLE.tools))
 
 

@@ -60,6 +60,12 @@ def upstream_limits(settings: Settings) -> UpstreamLimits:
     )
 
 
+def tools_stale(server: RemoteMcpServer, settings: Settings) -> bool:
+    """True when the server's tools were last asked for longer ago than REMOTE_MCP_TOOLS_TTL_SECONDS."""
+    refreshed = server.tools_refreshed_at
+    return refreshed is None or refreshed + timedelta(seconds=settings.REMOTE_MCP_TOOLS_TTL_SECONDS) <= utcnow()
+
+
 def _secret_associated_data(integration_id: str) -> str:
     return f"remote_mcp_servers:{integration_id}:secret"
 
@@ -297,6 +303,13 @@ class RemoteMcpService:
         self, session: AsyncSession, principal: Principal, settings: Settings, encryptor: Encryptor, integration_id: str
     ) -> RemoteToolList:
         server = await self.server(session, principal, integration_id)
+        await self.refresh_server(session, settings, encryptor, server)
+        return await self._listing(session, server, None)
+
+    async def refresh_server(
+        self, session: AsyncSession, settings: Settings, encryptor: Encryptor, server: RemoteMcpServer
+    ) -> None:
+        """Asks the server for its tools and records them (a changed approved one is withheld from then on)."""
         try:
             tools = await list_tools(server_target(encryptor, server), limits=upstream_limits(settings))
         except UpstreamError as exc:
@@ -307,7 +320,6 @@ class RemoteMcpService:
                 details={"url": server.url},
             )
         await self._store_tools(session, server, tools, approve_new=False)
-        return await self._listing(session, server, None)
 
     async def tools(
         self, session: AsyncSession, principal: Principal, settings: Settings, encryptor: Encryptor, integration_id: str
@@ -315,9 +327,7 @@ class RemoteMcpService:
         """The stored tools, refreshed first when older than REMOTE_MCP_TOOLS_TTL_SECONDS; a server that cannot
         be asked now leaves them as they were, and says why."""
         server = await self.server(session, principal, integration_id)
-        refreshed = server.tools_refreshed_at
-        ttl = timedelta(seconds=settings.REMOTE_MCP_TOOLS_TTL_SECONDS)
-        if refreshed is not None and refreshed + ttl > utcnow():
+        if not tools_stale(server, settings):
             return await self._listing(session, server, None)
         try:
             return await self.refresh(session, principal, settings, encryptor, integration_id)
