@@ -11,6 +11,7 @@ request's origin (or its https upgrade on default ports), at most `MAX_REDIRECTS
 """
 
 import asyncio
+import functools
 import ssl
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -77,6 +78,11 @@ class Origin:
         )
 
 
+# Every call of a session names the same URL.
+_origin = functools.lru_cache(maxsize=1024)(Origin.of)
+
+
+@functools.lru_cache(maxsize=1024)
 def _target(url: str) -> str:
     parts = urlsplit(url)
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -322,7 +328,7 @@ class Http1Client:
     async def request(self, method: str, url: str, headers: Mapping[str, str], body: bytes = b"") -> "Response":
         """The answer to `method url`, redirects followed as MCP's transports follow them; the caller reads its
         body and must `aclose` it."""
-        origin = Origin.of(url)
+        origin = _origin(url)
         extra = header_block(headers)
         for _ in range(MAX_REDIRECTS + 1):
             response = await self._exchange(origin, method, url, extra, body)
@@ -330,7 +336,7 @@ class Http1Client:
             if response.status_code not in _FOLLOWED or location is None:
                 return response
             next_url = urljoin(url, location)
-            next_origin = Origin.of(next_url)
+            next_origin = _origin(next_url)
             if urlsplit(next_url).username is not None or not origin.admits(next_origin):
                 return response
             # Drained, so that the connection goes back to the pool.
