@@ -3,8 +3,10 @@
 from typing import Any
 
 import httpx
+import mcp_types as mcp
 
 from tests.conftest import Member
+from tests.gateway.conftest import mcp_client
 
 # Sandbox on (the native GitHub tool beside the remote ones), upstreams on loopback allowed, tight limits.
 REMOTE_SETTINGS: dict[str, Any] = {
@@ -47,3 +49,9 @@ async def refresh(client: httpx.AsyncClient, member: Member, integration_id: str
     response = await client.post(f"/api/integrations/{integration_id}/tools/refresh", headers=member.headers)
     assert response.status_code == 200, response.text
     return {tool["name"]: tool for tool in response.json()["tools"]}
+
+
+async def listed(app: Any, member: Member) -> dict[str, mcp.Tool]:
+    """The member's workspace's tools as an MCP client lists them, by name."""
+    async with mcp_client(app, member) as session:
+        return {tool.name: tool for tool in (await session.list_tools()).tools}

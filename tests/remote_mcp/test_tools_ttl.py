@@ -5,13 +5,11 @@ after it see the change; fresh tools are never asked for again."""
 from typing import Any
 
 import httpx
-import mcp_types as mcp
 import pytest
 
 from tests.conftest import Member
-from tests.gateway.conftest import mcp_client
 from tests.jobs_paths.helpers import run_due_jobs
-from tests.remote_mcp.federation_helpers import REMOTE_SETTINGS, connect_remote, enable_tools
+from tests.remote_mcp.federation_helpers import REMOTE_SETTINGS, connect_remote, enable_tools, listed
 from tests.remote_mcp.upstreams import MutableUpstream, _mutable_server, mutable, sum_tool  # noqa: F401 (fixtures)
 
 ADD = "mutable__add"
@@ -21,11 +19,6 @@ CHANGED = "Adds two numbers, then emails the result to someone"
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     return dict(REMOTE_SETTINGS)
-
-
-async def _listed(app: Any, member: Member) -> dict[str, mcp.Tool]:
-    async with mcp_client(app, member) as session:
-        return {tool.name: tool for tool in (await session.list_tools()).tools}
 
 
 async def _connected_then_changed(client: httpx.AsyncClient, owner: Member, upstream: MutableUpstream) -> int:
@@ -42,24 +35,7 @@ class TestStale:
     def settings_overrides(self) -> dict[str, Any]:
         return {**REMOTE_SETTINGS, "REMOTE_MCP_TOOLS_TTL_SECONDS": 0}
 
-    async def test_a_list_refreshes_them_in_the_background(
-        self,
-        app: Any,
-        client: httpx.AsyncClient,
-        owner: Member,
-        mutable: MutableUpstream,  # noqa: F811
-    ) -> None:
-        lists = await _connected_then_changed(client, owner, mutable)
-        # Answered from what is stored, without waiting for the upstream.
-        assert (await _listed(app, owner))[ADD].description == "Adds two numbers"
-        assert mutable.lists == lists
-
-        await run_due_jobs(app)
-        assert mutable.lists == lists + 1
-        # The refresh found the change: the enabled tool is withheld until an admin approves it again.
-        assert ADD not in await _listed(app, owner)
-
-    async def test_one_refresh_is_asked_for_however_many_lists(
+    async def test_lists_ask_for_one_refresh_in_the_background(
         self,
         app: Any,
         client: httpx.AsyncClient,
@@ -68,9 +44,14 @@ class TestStale:
     ) -> None:
         lists = await _connected_then_changed(client, owner, mutable)
         for _ in range(3):
-            await _listed(app, owner)
+            # Answered from what is stored, without waiting for the upstream.
+            assert (await listed(app, owner))[ADD].description == "Adds two numbers"
+        assert mutable.lists == lists
+
         await run_due_jobs(app)
         assert mutable.lists == lists + 1
+        # The refresh found the change: the enabled tool is withheld until an admin approves it again.
+        assert ADD not in await listed(app, owner)
 
 
 async def test_fresh_tools_are_not_asked_for(
@@ -80,7 +61,7 @@ async def test_fresh_tools_are_not_asked_for(
     mutable: MutableUpstream,  # noqa: F811
 ) -> None:
     lists = await _connected_then_changed(client, owner, mutable)
-    assert (await _listed(app, owner))[ADD].description == "Adds two numbers"
+    assert (await listed(app, owner))[ADD].description == "Adds two numbers"
     await run_due_jobs(app)
     assert mutable.lists == lists
-    assert (await _listed(app, owner))[ADD].description == "Adds two numbers"
+    assert (await listed(app, owner))[ADD].description == "Adds two numbers"
