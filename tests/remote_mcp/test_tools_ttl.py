@@ -43,10 +43,11 @@ class TestStale:
         mutable: MutableUpstream,  # noqa: F811
     ) -> None:
         lists = await _connected_then_changed(client, owner, mutable)
-        for _ in range(3):
-            # Answered from what is stored, without waiting for the upstream.
-            assert (await listed(app, owner))[ADD].description == "Adds two numbers"
-        assert mutable.lists == lists
+        # Answered from what is stored, without waiting for the upstream (the refresh is a job's).
+        assert (await listed(app, owner))[ADD].description == "Adds two numbers"
+        # Lists while the job waits or runs (on SQLite it may already have run) ask for no other refresh.
+        for _ in range(2):
+            await listed(app, owner)
 
         await run_due_jobs(app)
         assert mutable.lists == lists + 1
