@@ -31,6 +31,7 @@ from common import (
     client,
     conditions,
     free_port,
+    http_parser,
     measure,
     ratio_line,
     server_env,
@@ -107,11 +108,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=4000, help="measured requests per target and round")
-    parser.add_argument("--concurrency", type=int, default=16, help="keep-alive connections in flight")
-    parser.add_argument("--warmup", type=int, default=500, help="unmeasured requests per target first")
-    parser.add_argument("--runs", type=int, default=5)
+    parser = http_parser(__doc__, requests=4000, warmup=500)
     add_service_options(parser)
     return parser
 

@@ -55,21 +55,19 @@ from common import (
     client,
     conditions,
     free_port,
+    http_parser,
     measure,
     ratio_line,
+    rpc,
+    rpc_headers,
     sandbox_token,
+    serve_mcp,
     server_env,
     services,
     summary,
 )
 from loadgen import Exchange, http_request
 
-MODERN = "2026-07-28"
-META = {
-    "io.modelcontextprotocol/protocolVersion": MODERN,
-    "io.modelcontextprotocol/clientCapabilities": {},
-    "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "1"},
-}
 TOOL = "github_list_issues"
 REPO = "acme/product"
 OPEN_ISSUES = 3
@@ -80,24 +78,6 @@ ISSUES_PATH = (
 GOAL = 0.50
 
 
-def rpc(method: str, params: dict[str, Any] | None = None) -> bytes:
-    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": {**(params or {}), "_meta": META}}
-    return json.dumps(body).encode()
-
-
-def rpc_headers(method: str, name: str | None = None, auth: dict[str, str] | None = None) -> dict[str, str]:
-    headers = {
-        "Content-Type": "application/json",
-        "Accept": "application/json, text/event-stream",
-        "MCP-Protocol-Version": MODERN,
-        "Mcp-Method": method,
-        **(auth or {}),
-    }
-    if name is not None:
-        headers["Mcp-Name"] = name
-    return headers
-
-
 # -- the bare SDK server (extra row) -------------------------------------------------------------------------
 
 
@@ -105,7 +85,6 @@ def serve_bare(port: int, tools_file: str) -> None:
     """A bare low-level `Server` listing the tools in `tools_file` (the gateway's own answer), served alike."""
     from importlib.metadata import version
 
-    import uvicorn
     from mcp.server import Server as McpServer
     from mcp_types import ListToolsResult, Tool
 
@@ -122,10 +101,7 @@ def serve_bare(port: int, tools_file: str) -> None:
         SERVER_NAME, version=version("platform-server"), title="Platform MCP gateway", on_list_tools=list_tools
     )
     security = transport_security(Settings(_env_file=None, PUBLIC_BASE_URL=f"http://127.0.0.1:{port}"))  # type: ignore[call-arg]
-    app = server.streamable_http_app(
-        streamable_http_path="/mcp", stateless_http=True, json_response=True, transport_security=security
-    )
-    uvicorn.run(app, host="127.0.0.1", port=port, loop="uvloop", http="httptools", log_level="warning")
+    serve_mcp(server, port, security)
 
 
 # -- the floor of a tool call (extra row) --------------------------------------------------------------------
@@ -376,11 +352,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=2000, help="measured requests per target and round")
-    parser.add_argument("--concurrency", type=int, default=16, help="keep-alive connections in flight")
-    parser.add_argument("--warmup", type=int, default=300, help="unmeasured requests per target first")
-    parser.add_argument("--runs", type=int, default=5)
+    parser = http_parser(__doc__)
     parser.add_argument("--upstream", action="store_true", help="the sandbox in a server of its own")
     parser.add_argument("--bare-server", nargs=2, metavar=("PORT", "TOOLS"), help=argparse.SUPPRESS)
     parser.add_argument("--floor-server", type=int, metavar="PORT", help=argparse.SUPPRESS)

@@ -243,6 +243,16 @@ def summary(benchmark: str, conditions: dict[str, Any], figures: dict[str, Figur
 # -- PostgreSQL and Redis of the run's own -------------------------------------------------------------------
 
 
+def http_parser(doc: str | None, requests: int = 2000, warmup: int = 300) -> argparse.ArgumentParser:
+    """The options of every `measure`-based benchmark: load per target and round, connections, rounds."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=requests, help="measured requests per target and round")
+    parser.add_argument("--concurrency", type=int, default=16, help="keep-alive connections in flight")
+    parser.add_argument("--warmup", type=int, default=warmup, help="unmeasured requests per target first")
+    parser.add_argument("--runs", type=int, default=5)
+    return parser
+
+
 def add_service_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes of the server")
     parser.add_argument(
@@ -327,6 +337,46 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
                 client.delete(key)
         finally:
             client.close()
+
+
+# -- MCP over Streamable HTTP, 2026-07-28 ---------------------------------------------------------------------
+
+MCP_VERSION = "2026-07-28"
+MCP_META = {
+    "io.modelcontextprotocol/protocolVersion": MCP_VERSION,
+    "io.modelcontextprotocol/clientCapabilities": {},
+    "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "1"},
+}
+
+
+def rpc(method: str, params: dict[str, Any] | None = None) -> bytes:
+    """A JSON-RPC request body with the 2026-07-28 per-request envelope."""
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": {**(params or {}), "_meta": MCP_META}}
+    return json.dumps(body).encode()
+
+
+def rpc_headers(method: str, name: str | None = None, auth: dict[str, str] | None = None) -> dict[str, str]:
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": MCP_VERSION,
+        "Mcp-Method": method,
+        **(auth or {}),
+    }
+    if name is not None:
+        headers["Mcp-Name"] = name
+    return headers
+
+
+def serve_mcp(server: Any, port: int, security: Any) -> None:
+    """Serves a low-level `mcp` SDK `Server` at `/mcp` as the gateway serves its own (stateless, JSON answers),
+    on uvicorn with uvloop and httptools; `security` is its `TransportSecuritySettings`."""
+    import uvicorn
+
+    app = server.streamable_http_app(
+        streamable_http_path="/mcp", stateless_http=True, json_response=True, transport_security=security
+    )
+    uvicorn.run(app, host="127.0.0.1", port=port, loop="uvloop", http="httptools", log_level="warning")
 
 
 # -- the sandbox's OAuth flow, driven like a browser ---------------------------------------------------------

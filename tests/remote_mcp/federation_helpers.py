@@ -7,6 +7,7 @@ import mcp_types as mcp
 
 from platform_server.gateway.executor import ERROR_META_KEY
 from tests.conftest import Member
+from tests.gateway.conftest import mcp_client
 
 # Sandbox on (the native GitHub tool beside the remote ones), upstreams on loopback allowed, tight limits.
 REMOTE_SETTINGS: dict[str, Any] = {
@@ -62,3 +63,9 @@ def first_text(result: mcp.CallToolResult) -> str:
     block = result.content[0]
     assert isinstance(block, mcp.TextContent)
     return block.text
+
+
+async def listed(app: Any, member: Member) -> dict[str, mcp.Tool]:
+    """The member's workspace's tools as an MCP client lists them, by name."""
+    async with mcp_client(app, member) as session:
+        return {tool.name: tool for tool in (await session.list_tools()).tools}

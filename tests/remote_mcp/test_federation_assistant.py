@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import Member
 from tests.remote_mcp.federation_helpers import REMOTE_SETTINGS, connect_remote, enable_tools
-from tests.remote_mcp.federation_upstreams import NodeUpstream, everything_http  # noqa: F401 (fixture)
+from tests.remote_mcp.upstreams import NodeUpstream, everything_http  # noqa: F401 (fixture)
 
 
 @pytest.fixture

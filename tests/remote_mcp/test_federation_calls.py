@@ -10,16 +10,17 @@ import mcp_types as mcp
 import pytest
 from mcp.shared.exceptions import MCPError
 
+from platform_server.integrations.remote_mcp.upstream import Transport
 from tests.conftest import Member
 from tests.gateway.conftest import MODES, Enable, enable, mcp_client, tool_calls  # noqa: F401 (fixture)
 from tests.remote_mcp.federation_helpers import REMOTE_SETTINGS, connect_remote, enable_tools, error_code, first_text
-from tests.remote_mcp.federation_upstreams import (  # noqa: F401 (fixtures)
+from tests.remote_mcp.upstreams import (  # noqa: F401 (fixtures)
     MutableUpstream,
     NodeUpstream,
     _mutable_server,
     everything_http,
+    everything_process,
     everything_sse,
-    free_port,
     mutable,
 )
 
@@ -139,9 +140,7 @@ async def test_timeouts_oversized_results_and_unreachable_servers_are_readable_e
 
 
 async def test_a_server_killed_mid_call_gives_a_clear_error(app: Any, client: httpx.AsyncClient, owner: Member) -> None:
-    upstream = NodeUpstream("streamableHttp", free_port())
-    upstream.start()
-    try:
+    with everything_process(Transport.streamable_http) as upstream:
         integration = await connect_remote(client, owner, upstream.url)
         tool = "everything__trigger-long-running-operation"
         assert (await enable_tools(client, owner, integration["id"], [tool])).status_code == 201
@@ -157,8 +156,6 @@ async def test_a_server_killed_mid_call_gives_a_clear_error(app: Any, client: ht
             # Gone for good: the next call cannot even connect.
             again = await session.call_tool(tool, {"duration": 1, "steps": 1})
             assert error_code(again) == "UPSTREAM_UNAVAILABLE"
-    finally:
-        upstream.kill()
 
 
 def upstream_has_connection(upstream: NodeUpstream) -> bool:

@@ -11,7 +11,7 @@ from platform_server.integrations.models import Integration
 from platform_server.integrations.remote_mcp.models import RemoteMcpServer, RemoteMcpTool
 from tests.conftest import Member, row_count
 from tests.remote_mcp.federation_helpers import REMOTE_SETTINGS, connect_remote, remote_tools
-from tests.remote_mcp.federation_upstreams import (  # noqa: F401 (fixtures)
+from tests.remote_mcp.upstreams import (  # noqa: F401 (fixtures)
     MutableUpstream,
     NodeUpstream,
     _mutable_server,

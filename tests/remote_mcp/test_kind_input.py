@@ -9,7 +9,7 @@ from platform_server.integrations.models import Integration, WorkspaceIntegratio
 from platform_server.integrations.remote_mcp.models import RemoteMcpServer
 from tests.conftest import Member, row_count
 from tests.remote_mcp.federation_helpers import REMOTE_SETTINGS, connect_remote, enable_tools
-from tests.remote_mcp.federation_upstreams import NodeUpstream, everything_http  # noqa: F401 (fixture)
+from tests.remote_mcp.upstreams import NodeUpstream, everything_http  # noqa: F401 (fixture)
 
 URL = "http://127.0.0.1:9/mcp"
 

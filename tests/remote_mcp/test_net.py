@@ -4,6 +4,7 @@ every address), https only, unless the operator allows private addresses."""
 import httpx2
 import pytest
 
+from platform_server.integrations.remote_mcp.http1 import Http1Client
 from platform_server.integrations.remote_mcp.net import (
     AddressRefused,
     GuardedTransport,
@@ -59,22 +60,31 @@ async def test_a_name_that_does_not_resolve_is_refused() -> None:
         await resolve_public_address("no-such-host.invalid", 443)
 
 
-@pytest.mark.parametrize(
-    ("url", "reason"),
-    [
-        ("https://127.0.0.1:9/mcp", "private, loopback or reserved"),
-        ("https://[::1]:9/mcp", "private, loopback or reserved"),
-        ("https://localhost:9/mcp", "private, loopback or reserved"),
-        ("http://example.com/mcp", "over https"),
-        ("https://no-such-host.invalid/mcp", "does not resolve"),
-    ],
-)
+REFUSED = [
+    ("https://127.0.0.1:9/mcp", "private, loopback or reserved"),
+    ("https://[::1]:9/mcp", "private, loopback or reserved"),
+    ("https://localhost:9/mcp", "private, loopback or reserved"),
+    ("http://example.com/mcp", "over https"),
+    ("https://no-such-host.invalid/mcp", "does not resolve"),
+    ("ftp://example.com/mcp", "scheme ftp"),
+]
+
+
+@pytest.mark.parametrize(("url", "reason"), REFUSED)
 async def test_the_guard_refuses_before_connecting(url: str, reason: str) -> None:
     guard = GuardedTransport(allow_private=False, max_response_bytes=1024)
     async with httpx2.AsyncClient(transport=guard) as http:
         with pytest.raises(AddressRefused, match=reason):
             await http.get(url)
     assert guard.incident is not None
+
+
+@pytest.mark.parametrize(("url", "reason"), REFUSED)
+async def test_the_pooled_client_refuses_before_connecting(url: str, reason: str) -> None:
+    client = Http1Client({}, allow_private=False, max_response_bytes=1024, max_connections=1, keepalive_seconds=1)
+    with pytest.raises(AddressRefused, match=reason):
+        await client.request("POST", url, {})
+    client.close()
 
 
 async def test_an_upstream_on_loopback_is_refused_unless_allowed() -> None:

@@ -25,13 +25,13 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 from starlette.routing import Route
 
 from platform_server.errors import BadRequest
-from platform_server.integrations.remote_mcp.catalog import Transport
 from platform_server.integrations.remote_mcp.registry_client import (
     RegistryBadResponse,
     RegistryClient,
     RegistryPage,
     RegistryUnavailable,
 )
+from platform_server.integrations.remote_mcp.upstream import Transport
 from tests.conftest import Member, make_settings
 
 PATH = "/api/integrations/mcp/registry"

@@ -16,7 +16,7 @@ from platform_server.integrations.remote_mcp.upstream import (
     list_tools,
     probe,
 )
-from tests.remote_mcp.upstreams import everything_process, everything_server
+from tests.remote_mcp.upstreams import everything_process
 
 LIMITS = UpstreamLimits(allow_private=True, timeout_seconds=15)
 
@@ -24,8 +24,8 @@ LIMITS = UpstreamLimits(allow_private=True, timeout_seconds=15)
 @pytest.fixture(scope="module", params=list(Transport))
 def upstream(request: pytest.FixtureRequest) -> Iterator[UpstreamTarget]:
     transport: Transport = request.param
-    with everything_server(transport) as url:
-        yield UpstreamTarget(url=url, transport=transport)
+    with everything_process(transport) as server:
+        yield UpstreamTarget(url=server.url, transport=transport)
 
 
 async def test_probe_reports_the_reference_server(upstream: UpstreamTarget) -> None:
@@ -60,13 +60,13 @@ async def test_invalid_arguments_come_back_as_the_servers_error(upstream: Upstre
 
 @pytest.mark.parametrize("transport", list(Transport))
 async def test_a_server_killed_mid_call_is_unavailable(transport: Transport) -> None:
-    with everything_process(transport) as (url, process):
-        target = UpstreamTarget(url=url, transport=transport)
+    with everything_process(transport) as upstream:
+        target = UpstreamTarget(url=upstream.url, transport=transport)
         call = asyncio.create_task(
             call_tool(target, "trigger-long-running-operation", {"duration": 10, "steps": 5}, limits=LIMITS)
         )
         await asyncio.sleep(2)
         assert not call.done()
-        process.kill()
+        upstream.kill()
         with pytest.raises(UpstreamUnavailable):
             await call

@@ -139,8 +139,8 @@ async def test_a_session_in_use_is_closed_only_when_its_call_ends(counted: tuple
 async def test_a_forgotten_session_is_started_again() -> None:
     """The 2025 generation: the reference server restarted on the same port knows nothing of our session."""
     port = free_port()
-    with everything_process(Transport.streamable_http, port) as (url, _):
-        target = UpstreamTarget(url=url, transport=Transport.streamable_http)
+    with everything_process(Transport.streamable_http, port) as upstream:
+        target = UpstreamTarget(url=upstream.url, transport=Transport.streamable_http)
         assert _echoed(await call_tool(target, "echo", {"message": "before"}, limits=LIMITS)) == "Echo: before"
     with everything_process(Transport.streamable_http, port):
         assert _echoed(await call_tool(target, "echo", {"message": "after"}, limits=LIMITS)) == "Echo: after"

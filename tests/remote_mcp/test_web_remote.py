@@ -7,13 +7,13 @@ from typing import Any
 import pytest
 from playwright.async_api import expect
 
-from tests.remote_mcp.federation_upstreams import (  # noqa: F401 (fixtures)
+from tests.remote_mcp.upstreams import (  # noqa: F401 (fixtures)
     MutableUpstream,
     _mutable_server,
     mutable,
+    oauth_protected_server,
     sum_tool,
 )
-from tests.remote_mcp.upstreams import oauth_protected_server
 from tests.web.conftest import Account, account, browser, live_server, page, screenshot  # noqa: F401 (fixtures)
 from tests.web.test_browser import sign_in
 

@@ -1,6 +1,13 @@
-"""Real MCP upstreams for the remote-server tests: the official reference server (Node) and Python SDK servers
-(one plain, one behind its own OAuth authorization server), each on a free local port."""
+"""Real MCP upstreams for the remote-server tests, each on a free local port:
 
+- the official reference server (`@modelcontextprotocol/server-everything`, Node 22) over Streamable HTTP or
+  the legacy HTTP+SSE transport, a process of its own (tests kill and restart it);
+- Python `mcp` SDK servers (uvicorn in a thread): one with fixed tools and misbehaving endpoints, one behind its
+  own OAuth authorization server, and one whose tools the tests change at runtime (integrity, timeouts,
+  oversized results, a required header or bearer token).
+"""
+
+import asyncio
 import base64
 import os
 import secrets
@@ -10,7 +17,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -18,6 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 import anyio
 import httpx
 import mcp_types
+import pytest
 import uvicorn
 from fastapi import FastAPI
 from mcp.server.auth.provider import (
@@ -34,6 +42,7 @@ from mcp.server.auth.routes import build_metadata
 from mcp.server.auth.settings import AuthSettings, ClientRegistrationOptions, RevocationOptions
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from pydantic import AnyHttpUrl, AnyUrl
 from starlette.applications import Starlette
@@ -73,32 +82,59 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes] | None = None) -> 
     raise RuntimeError(f"nothing listens on port {port}")
 
 
+@dataclass
+class NodeUpstream:
+    """A reference server process on `port`; `start()` again after `kill()` gives a fresh one on the same port
+    (it keeps its URL but forgets its sessions)."""
+
+    transport: Transport
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        path = "/sse" if self.transport is Transport.sse else "/mcp"
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def start(self) -> None:
+        if not NODE.exists():
+            pytest.fail(f"Node 22 is missing at {NODE}: run `npm ci` in tests/mcp_upstream")
+        mode = "sse" if self.transport is Transport.sse else "streamableHttp"
+        self.process = subprocess.Popen(
+            [str(NODE), str(EVERYTHING), mode],
+            env={**os.environ, "PORT": str(self.port)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port, self.process)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
 @contextmanager
-def everything_process(transport: Transport, port: int | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """The reference server `@modelcontextprotocol/server-everything` and its process (tests kill it), on
-    `port` when given (a restarted server keeps its URL but forgets its sessions)."""
-    port = port or free_port()
-    mode = "sse" if transport is Transport.sse else "streamableHttp"
-    process = subprocess.Popen(
-        [str(NODE), str(EVERYTHING), mode],
-        env={**os.environ, "PORT": str(port)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def everything_process(transport: Transport, port: int | None = None) -> Iterator[NodeUpstream]:
+    """A running reference server speaking `transport`, on `port` when given; killed at the end."""
+    upstream = NodeUpstream(transport, port or free_port())
+    upstream.start()
     try:
-        wait_for_port(port, process)
-        path = "/sse" if transport is Transport.sse else "/mcp"
-        yield f"http://127.0.0.1:{port}{path}", process
+        yield upstream
     finally:
-        process.kill()
-        process.wait()
+        upstream.kill()
 
 
-@contextmanager
-def everything_server(transport: Transport) -> Iterator[str]:
-    """The URL of a running reference server speaking `transport`."""
-    with everything_process(transport) as (url, _):
-        yield url
+@pytest.fixture(scope="session")
+def everything_http() -> Iterator[NodeUpstream]:
+    with everything_process(Transport.streamable_http) as upstream:
+        yield upstream
+
+
+@pytest.fixture(scope="session")
+def everything_sse() -> Iterator[NodeUpstream]:
+    with everything_process(Transport.sse) as upstream:
+        yield upstream
 
 
 @contextmanager
@@ -126,25 +162,30 @@ SCOPE = "mcp:tools"
 SCOPES = f"{SCOPE} offline_access"
 
 
-def _tool(name: str, description: str, properties: dict[str, Any] | None = None) -> mcp_types.Tool:
+def plain_tool(
+    name: str, description: str = "A tool", title: str | None = None, properties: dict[str, Any] | None = None
+) -> mcp_types.Tool:
     return mcp_types.Tool(
-        name=name, description=description, input_schema={"type": "object", "properties": properties or {}}
+        name=name,
+        title=title,
+        description=description,
+        input_schema={"type": "object", "properties": properties or {}},
     )
 
 
 TOOLS = [
-    _tool("echo", "Echoes its text", {"text": {"type": "string"}}),
-    _tool("image", "Answers an image"),
+    plain_tool("echo", "Echoes its text", properties={"text": {"type": "string"}}),
+    plain_tool("image", "Answers an image"),
     mcp_types.Tool(
         name="weather",
         description="Structured content",
         input_schema={"type": "object"},
         output_schema={"type": "object", "properties": {"celsius": {"type": "number"}}},
     ),
-    _tool("fail", "Answers isError"),
-    _tool("slow", "Sleeps for `seconds`", {"seconds": {"type": "number"}}),
-    _tool("huge", "Answers 256 KiB of text"),
-    *(_tool(f"filler_{index}", "Pads the tool list to several pages") for index in range(FILLER_TOOLS)),
+    plain_tool("fail", "Answers isError"),
+    plain_tool("slow", "Sleeps for `seconds`", properties={"seconds": {"type": "number"}}),
+    plain_tool("huge", "Answers 256 KiB of text"),
+    *(plain_tool(f"filler_{index}", "Pads the tool list to several pages") for index in range(FILLER_TOOLS)),
 ]
 
 
@@ -405,3 +446,121 @@ def oauth_protected_server(*, metadata_documents: bool = True) -> Iterator[Prote
     ]
     with serve_asgi(_with_lifespan(inner, routes), port):
         yield ProtectedServer(url=base + "/mcp", base_url=base, authorization_server=provider)
+
+
+# ---- the mutable upstream ----------------------------------------------------------------------------------
+
+
+def sum_tool(description: str = "Adds two numbers") -> mcp_types.Tool:
+    return mcp_types.Tool(
+        name="add",
+        title="Add",
+        description=description,
+        input_schema={
+            "type": "object",
+            "properties": {"a": {"type": "number"}, "b": {"type": "number"}},
+            "required": ["a", "b"],
+        },
+        output_schema={"type": "object", "properties": {"sum": {"type": "number"}}, "required": ["sum"]},
+        annotations=mcp_types.ToolAnnotations(read_only_hint=True),
+    )
+
+
+@dataclass
+class MutableUpstream:
+    """What the mutable upstream serves; tests change it between calls."""
+
+    url: str
+    tools: list[mcp_types.Tool] = field(default_factory=list)
+    # Header name → value every request must carry (401 otherwise).
+    required_headers: dict[str, str] = field(default_factory=dict)
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # tools/list requests answered (pages included).
+    lists: int = 0
+
+    def reset(self) -> None:
+        self.tools = [sum_tool(), plain_tool("slow", "Sleeps"), plain_tool("big", "Answers a large result")]
+        self.required_headers = {}
+        self.calls.clear()
+        self.lists = 0
+
+
+_MUTABLE = MutableUpstream(url="")
+
+
+async def _mutable_list_tools(_: ServerRequestContext[Any], _params: Any) -> mcp_types.ListToolsResult:
+    _MUTABLE.lists += 1
+    return mcp_types.ListToolsResult(tools=list(_MUTABLE.tools))
+
+
+async def _mutable_call_tool(
+    _: ServerRequestContext[Any], params: mcp_types.CallToolRequestParams
+) -> mcp_types.CallToolResult:
+    arguments = dict(params.arguments or {})
+    _MUTABLE.calls.append((params.name, arguments))
+    if params.name == "add":
+        total = arguments.get("a", 0) + arguments.get("b", 0)
+        return mcp_types.CallToolResult(
+            content=[mcp_types.TextContent(type="text", text=str(total))], structured_content={"sum": total}
+        )
+    if params.name == "slow":
+        await asyncio.sleep(float(arguments.get("seconds", 5)))
+        return mcp_types.CallToolResult(content=[mcp_types.TextContent(type="text", text="done")])
+    if params.name == "big":
+        size = int(arguments.get("bytes", 200_000))
+        return mcp_types.CallToolResult(content=[mcp_types.TextContent(type="text", text="x" * size)])
+    return mcp_types.CallToolResult(
+        content=[mcp_types.TextContent(type="text", text=f"no tool {params.name}")], is_error=True
+    )
+
+
+class _RequiringHeaders:
+    """The SDK's Streamable HTTP app behind the headers the test requires (401 with a challenge otherwise)."""
+
+    def __init__(self, manager: StreamableHTTPSessionManager) -> None:
+        self.manager = manager
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        headers = {name.decode().lower(): value.decode() for name, value in scope["headers"]}
+        for name, value in _MUTABLE.required_headers.items():
+            if headers.get(name.lower()) != value:
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 401,
+                        "headers": [(b"www-authenticate", b'Bearer realm="test"'), (b"content-length", b"0")],
+                    }
+                )
+                await send({"type": "http.response.body", "body": b""})
+                return
+        await self.manager.handle_request(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        message = await receive()
+        async with self.manager.run():
+            assert message["type"] == "lifespan.startup"
+            await send({"type": "lifespan.startup.complete"})
+            await receive()
+        await send({"type": "lifespan.shutdown.complete"})
+
+
+@pytest.fixture(scope="session")
+def _mutable_server() -> Iterator[MutableUpstream]:
+    """A stateless Python SDK server (JSON answers) at `<base>/mcp` serving `_MUTABLE`: `add` (structured
+    content), `slow` (sleeps `seconds`), `big` (`bytes` of text)."""
+    server: Server[Any] = Server(
+        "mutable-upstream", version="1.0.0", on_list_tools=_mutable_list_tools, on_call_tool=_mutable_call_tool
+    )
+    manager = StreamableHTTPSessionManager(app=server, json_response=True, stateless=True)
+    with serve_asgi(_RequiringHeaders(manager)) as base:
+        _MUTABLE.url = f"{base}/mcp"
+        yield _MUTABLE
+
+
+@pytest.fixture
+def mutable(_mutable_server: MutableUpstream) -> MutableUpstream:
+    _mutable_server.reset()
+    return _mutable_server

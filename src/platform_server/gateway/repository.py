@@ -8,7 +8,7 @@ from platform_server.gateway.models import ToolCall
 from platform_server.ids import is_valid_id
 from platform_server.integrations.models import Integration, WorkspaceIntegration
 from platform_server.integrations.remote_mcp.federation import RemoteTool, load_remote_tools
-from platform_server.integrations.remote_mcp.models import REMOTE_PROVIDER
+from platform_server.integrations.remote_mcp.models import REMOTE_PROVIDER, RemoteMcpServer
 from platform_server.pagination import PageParams
 from platform_server.repository import Repository, TeamScopedRepository, delete_batch
 from platform_server.workspaces.models import Workspace
@@ -59,6 +59,7 @@ class WorkspaceTools:
     by_provider: dict[str, Enablement]
     # The tools of the remote MCP servers enabled here, by exposed name (`<slug>__<tool>`), whatever their status.
     remote: dict[str, RemoteTool] = field(default_factory=dict)
+    remote_servers: list[RemoteMcpServer] = field(default_factory=list)
 
 
 # Built once: it runs on every MCP request. The workspace row comes back even without any enablement (outer
@@ -103,5 +104,7 @@ class WorkspaceToolsRepository:
             for enablement in by_provider.values()
             if enablement.integration.provider == REMOTE_PROVIDER
         ]
-        remote = await load_remote_tools(self.session, self.team_id, remote_ids) if remote_ids else {}
-        return WorkspaceTools(workspace_id=workspace_id, by_provider=by_provider, remote=remote)
+        if not remote_ids:
+            return WorkspaceTools(workspace_id=workspace_id, by_provider=by_provider)
+        servers, remote = await load_remote_tools(self.session, self.team_id, remote_ids)
+        return WorkspaceTools(workspace_id, by_provider, remote, servers)

@@ -46,6 +46,7 @@ from platform_server.config import Settings
 from platform_server.gateway.cache import CachedWorkspace, WorkspaceToolsCache
 from platform_server.gateway.executor import CATALOG, input_schema, tool_executor
 from platform_server.gateway.models import ToolCallChannel
+from platform_server.integrations.remote_mcp.federation import refresh_stale_tools
 
 SERVER_NAME = "platform-gateway"
 INSTRUCTIONS = (
@@ -84,11 +85,19 @@ def _listing(workspace: CachedWorkspace) -> mcp.ListToolsResult:
 async def _list_tools(
     ctx: ServerRequestContext[Any, Any], params: mcp.PaginatedRequestParams | None
 ) -> mcp.ListToolsResult:
-    gateway, _ = _gateway_request(ctx)
+    gateway, request = _gateway_request(ctx)
     if params is not None and params.cursor is not None:
         # Every list fits one page, so no cursor was ever handed out.
         raise MCPError(code=mcp.INVALID_PARAMS, message="Invalid cursor: tools/list returns a single page")
+    await _refresh_stale_remote_tools(request, gateway)
     return _listing(gateway.workspace)
+
+
+async def _refresh_stale_remote_tools(request: Request, gateway: GatewayRequest) -> None:
+    servers = gateway.workspace.tools.remote_servers
+    if servers:
+        state = request.app.state
+        await refresh_stale_tools(state.sessionmaker, state.settings, servers)
 
 
 async def _call_tool(ctx: ServerRequestContext[Any, Any], params: mcp.CallToolRequestParams) -> mcp.CallToolResult:
@@ -216,6 +225,7 @@ class McpGateway:
         if call.method == "tools/list":
             if call.params.get("cursor") is not None:
                 return None
+            await _refresh_stale_remote_tools(request, gateway)
             result = gateway.workspace.listings.get(call.protocol_version)
             if result is None:
                 dumped = _listing(gateway.workspace).model_dump(by_alias=True, mode="json", exclude_none=True)

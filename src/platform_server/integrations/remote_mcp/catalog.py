@@ -10,10 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-
-class Transport(StrEnum):
-    streamable_http = "streamable_http"
-    sse = "sse"
+from platform_server.integrations.remote_mcp.upstream import Transport
 
 
 class AuthKind(StrEnum):

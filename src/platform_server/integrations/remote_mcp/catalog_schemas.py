@@ -2,7 +2,8 @@
 
 from pydantic import Field
 
-from platform_server.integrations.remote_mcp.catalog import AuthKind, CatalogCategory, Transport
+from platform_server.integrations.remote_mcp.catalog import AuthKind, CatalogCategory
+from platform_server.integrations.remote_mcp.upstream import Transport
 from platform_server.schemas import Schema
 
 

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from structlog import get_logger
 
 from platform_server.errors import BadRequest, PlatformError, ServiceUnavailable
-from platform_server.integrations.remote_mcp.catalog import Transport
+from platform_server.integrations.remote_mcp.upstream import Transport
 
 LIST_PATH = "/v0.1/servers"
 TIMEOUT_SECONDS = 10.0

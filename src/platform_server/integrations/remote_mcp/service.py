@@ -72,6 +72,12 @@ def enablement_provider(slug: str) -> str:
     return f"{REMOTE_PROVIDER}:{slug}"
 
 
+def tools_stale(server: RemoteMcpServer, settings: Settings) -> bool:
+    """True when the server's tools were last asked for longer ago than REMOTE_MCP_TOOLS_TTL_SECONDS."""
+    refreshed = server.tools_refreshed_at
+    return refreshed is None or refreshed + timedelta(seconds=settings.REMOTE_MCP_TOOLS_TTL_SECONDS) <= utcnow()
+
+
 def _secret_associated_data(integration_id: str) -> str:
     return f"remote_mcp_servers:{integration_id}:secret"
 
@@ -531,10 +537,22 @@ class RemoteMcpService:
         integration_id: str,
     ) -> RemoteToolList:
         server = await self.server(session, principal, integration_id)
+        await self.refresh_server(session, settings, encryptor, token_manager, server)
+        return await self._listing(session, server, None)
+
+    async def refresh_server(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        encryptor: Encryptor,
+        token_manager: TokenManager,
+        server: RemoteMcpServer,
+    ) -> None:
+        """Asks the server for its tools and records them (a changed approved one is withheld from then on)."""
         access_token = None
         try:
             if server.auth_type == AuthType.oauth:
-                access_token = await token_manager.access_token(integration_id)
+                access_token = await token_manager.access_token(server.integration_id)
             tools = await list_tools(server_target(encryptor, server, access_token), limits=upstream_limits(settings))
         except IntegrationExpired as exc:
             raise BadRequest(exc.message, details={"url": server.url}) from None
@@ -544,7 +562,6 @@ class RemoteMcpService:
             raise _upstream_failure(exc, server.url) from None
         _check_tool_count(tools, server.url)
         await self._store_tools(session, server, tools, approve_new=False)
-        return await self._listing(session, server, None)
 
     async def tools(
         self,
@@ -558,9 +575,7 @@ class RemoteMcpService:
         """The stored tools, refreshed first when older than REMOTE_MCP_TOOLS_TTL_SECONDS; a server that cannot
         be asked now leaves them as they were, and says why."""
         server = await self.server(session, principal, integration_id)
-        refreshed = server.tools_refreshed_at
-        ttl = timedelta(seconds=settings.REMOTE_MCP_TOOLS_TTL_SECONDS)
-        if refreshed is not None and refreshed + ttl > utcnow():
+        if not tools_stale(server, settings):
             return await self._listing(session, server, None)
         try:
             return await self.refresh(session, principal, settings, encryptor, token_manager, integration_id)

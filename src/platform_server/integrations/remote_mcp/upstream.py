@@ -28,18 +28,20 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib.metadata import version
 from typing import Any, TypeVar
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import anyio
 import httpx2
 import mcp_types
+import orjson
 from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import redirect_note, stream_within_origin
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_MODERN_VERSION
 from pydantic import ValidationError
 
+from platform_server.integrations.remote_mcp.http1 import Http1Client, Response
 from platform_server.integrations.remote_mcp.net import AddressRefused, GuardedTransport, ResponseTooLarge
 
 _Result = TypeVar("_Result")
@@ -124,9 +126,12 @@ def clip_message(text: str) -> str:
 
 def authorization_refusal(response: httpx2.Response) -> UpstreamUnauthorized | None:
     """The server's authorization challenge when `response` is a 401 or a 403 insufficient_scope."""
-    challenge = response.headers.get("www-authenticate")
-    insufficient = response.status_code == 403 and "insufficient_scope" in (challenge or "")
-    if response.status_code != 401 and not insufficient:
+    return _refusal(response.status_code, response.headers.get("www-authenticate"))
+
+
+def _refusal(status_code: int, challenge: str | None) -> UpstreamUnauthorized | None:
+    insufficient = status_code == 403 and "insufficient_scope" in (challenge or "")
+    if status_code != 401 and not insufficient:
         return None
     reason = "lacks a permission (scope) the server requires" if insufficient else "was refused"
     return UpstreamUnauthorized(f"The remote server's authorization {reason}", challenge)
@@ -251,6 +256,12 @@ MAX_CONNECTIONS_PER_UPSTREAM = 32
 KEEPALIVE_SECONDS = 60
 SESSION_CLOSE_SECONDS = 2
 _CLIENT_INFO = {"name": "platform-server", "version": version("platform-server")}
+_USER_AGENT = f"platform-server/{_CLIENT_INFO['version']}"
+_MODERN_META = {
+    "io.modelcontextprotocol/protocolVersion": LATEST_MODERN_VERSION,
+    "io.modelcontextprotocol/clientInfo": _CLIENT_INFO,
+    "io.modelcontextprotocol/clientCapabilities": {},
+}
 _HANDSHAKE_VERSION = HANDSHAKE_PROTOCOL_VERSIONS[-1]
 _ACCEPT = "application/json, text/event-stream"
 
@@ -286,18 +297,12 @@ class _StreamableSession:
 
     def __init__(self, target: UpstreamTarget, limits: UpstreamLimits) -> None:
         self._url = target.url
-        keepalive = httpx2.Limits(
+        self._http = Http1Client(
+            {**target.headers, "user-agent": _USER_AGENT, "content-type": "application/json"},
+            allow_private=limits.allow_private,
+            max_response_bytes=limits.max_response_bytes,
             max_connections=MAX_CONNECTIONS_PER_UPSTREAM,
-            max_keepalive_connections=MAX_CONNECTIONS_PER_UPSTREAM,
-            keepalive_expiry=KEEPALIVE_SECONDS,
-        )
-        # Shared by concurrent calls, so its `incident` is not read: a direct exchange sees the guard's
-        # refusals raised as they are.
-        guard = GuardedTransport(
-            allow_private=limits.allow_private, max_response_bytes=limits.max_response_bytes, limits=keepalive
-        )
-        self._http = httpx2.AsyncClient(
-            transport=guard, headers=dict(target.headers), timeout=limits.timeout_seconds, trust_env=False
+            keepalive_seconds=KEEPALIVE_SECONDS,
         )
         self._negotiating = anyio.Lock()
         self._generation: _Generation | None = None
@@ -347,12 +352,11 @@ class _StreamableSession:
             )
         session_id = headers.get("mcp-session-id")
         # The session is announced as initialized before other calls may use it.
-        notification = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        notification = orjson.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"})
         notification_headers = _handshake_headers(initialized.protocol_version, session_id)
-        async with stream_within_origin(
-            self._http, "POST", self._url, json=notification, headers=notification_headers
-        ) as response:
-            await self._check_status(response)
+        async with self._http.stream("POST", self._url, notification_headers, notification) as response:
+            await _check_status(response)
+            await response.read()
         self._generation = _Generation.handshake
         self._protocol_version = initialized.protocol_version
         self._session_id = session_id
@@ -362,65 +366,74 @@ class _StreamableSession:
 
     async def _post(
         self, method: str, params: dict[str, Any], *, generation: _Generation | None = None
-    ) -> tuple[dict[str, Any], httpx2.Headers]:
+    ) -> tuple[dict[str, Any], dict[str, str]]:
         """One request and its answer. `generation` overrides the negotiated one while negotiating."""
         if (generation or self._generation) is _Generation.modern:
-            meta = {
-                "io.modelcontextprotocol/protocolVersion": LATEST_MODERN_VERSION,
-                "io.modelcontextprotocol/clientInfo": _CLIENT_INFO,
-                "io.modelcontextprotocol/clientCapabilities": {},
-            }
-            params = {**params, "_meta": meta}
+            params = {**params, "_meta": _MODERN_META}
             headers = {"accept": _ACCEPT, "mcp-protocol-version": LATEST_MODERN_VERSION, "mcp-method": method}
             if method == "tools/call":
                 headers["mcp-name"] = str(params["name"])
         else:
             headers = {"accept": _ACCEPT} if method == "initialize" else self._session_headers()
         request_id = next(self._request_ids)
-        body = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
-        async with stream_within_origin(self._http, "POST", self._url, json=body, headers=headers) as response:
+        body = orjson.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
+        async with self._http.stream("POST", self._url, headers, body) as response:
             if "mcp-session-id" in headers and await _session_unknown(response):
                 raise _SessionExpired
-            await self._check_status(response)
-            return await self._answer(response, request_id), response.headers
-
-    async def _check_status(self, response: httpx2.Response) -> None:
-        refusal = authorization_refusal(response)
-        if refusal is not None:
-            raise refusal
-        if response.is_success:
-            return
-        body = await response.aread()
-        try:
-            error = json.loads(body)["error"]["message"]
-        except (ValueError, KeyError, TypeError):
-            status = f"The remote server answered HTTP {response.status_code}{redirect_note(response)}"
-            raise (UpstreamUnavailable if response.status_code >= 500 else UpstreamProtocolError)(status) from None
-        raise _answered_error(error)
-
-    async def _answer(self, response: httpx2.Response, request_id: int) -> dict[str, Any]:
-        media_type = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        if media_type == "application/json":
-            return _result(json.loads(await response.aread()), request_id)
-        if media_type != "text/event-stream":
-            raise UpstreamProtocolError("The remote server's answer is not valid MCP")
-        async for data in _sse_data(response):
-            message = json.loads(data)
-            if not isinstance(message, dict):
-                raise UpstreamProtocolError("The remote server's answer is not valid MCP")
-            if message.get("id") == request_id and "method" not in message:
-                return _result(message, request_id)
-            # Notifications (progress, logging) carry nothing the caller asked for. We declare no client
-            # capabilities, so a server has no sampling, elicitation or roots request to send us.
-        raise UpstreamUnavailable("The remote server closed the connection before answering")
+            await _check_status(response)
+            return await _answer(response, request_id), response.headers
 
     async def aclose(self) -> None:
         """Ends a 2025 session politely (DELETE, as the spec asks; best effort) and closes the connections."""
         with anyio.CancelScope(shield=True):
             if self._session_id is not None:
                 with anyio.move_on_after(SESSION_CLOSE_SECONDS), contextlib.suppress(Exception):
-                    await self._http.delete(self._url, headers=self._session_headers())
-            await self._http.aclose()
+                    async with self._http.stream("DELETE", self._url, self._session_headers()) as response:
+                        await response.read()
+            self._http.close()
+
+
+async def _check_status(response: Response) -> None:
+    refusal = _refusal(response.status_code, response.headers.get("www-authenticate"))
+    if refusal is not None:
+        raise refusal
+    if response.is_success:
+        return
+    body = await response.read()
+    try:
+        error = json.loads(body)["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        status = f"The remote server answered HTTP {response.status_code}{_redirect_note(response)}"
+        raise (UpstreamUnavailable if response.status_code >= 500 else UpstreamProtocolError)(status) from None
+    raise _answered_error(error)
+
+
+def _redirect_note(response: Response) -> str:
+    """Where an unfollowed redirect led, without userinfo, query or fragment (they may carry state)."""
+    location = response.headers.get("location")
+    if not 300 <= response.status_code < 400 or location is None:
+        return ""
+    parts = urlsplit(urljoin(response.url, location))
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port is not None else host
+    return f" (redirected to {urlunsplit((parts.scheme, netloc, parts.path, '', ''))}; not followed)"
+
+
+async def _answer(response: Response, request_id: int) -> dict[str, Any]:
+    media_type = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type == "application/json":
+        return _result(json.loads(await response.read()), request_id)
+    if media_type != "text/event-stream":
+        raise UpstreamProtocolError("The remote server's answer is not valid MCP")
+    async for data in _sse_data(response):
+        message = json.loads(data)
+        if not isinstance(message, dict):
+            raise UpstreamProtocolError("The remote server's answer is not valid MCP")
+        if message.get("id") == request_id and "method" not in message:
+            return _result(message, request_id)
+        # Notifications (progress, logging) carry nothing the caller asked for. We declare no client
+        # capabilities, so a server has no sampling, elicitation or roots request to send us.
+    raise UpstreamUnavailable("The remote server closed the connection before answering")
 
 
 def _handshake_headers(protocol_version: str, session_id: str | None) -> dict[str, str]:
@@ -431,10 +444,10 @@ def _handshake_headers(protocol_version: str, session_id: str | None) -> dict[st
     return headers
 
 
-async def _session_unknown(response: httpx2.Response) -> bool:
+async def _session_unknown(response: Response) -> bool:
     if response.status_code == 404:
         return True
-    return response.status_code == 400 and b"session" in (await response.aread()).lower()
+    return response.status_code == 400 and b"session" in (await response.read()).lower()
 
 
 def _result(message: object, request_id: int) -> dict[str, Any]:
@@ -448,10 +461,10 @@ def _result(message: object, request_id: int) -> dict[str, Any]:
     return result
 
 
-async def _sse_data(response: httpx2.Response) -> AsyncIterator[str]:
+async def _sse_data(response: Response) -> AsyncIterator[str]:
     """The data of each event of an SSE stream (events without data, such as priming events, are skipped)."""
     data: list[str] = []
-    async for line in response.aiter_lines():
+    async for line in response.iter_lines():
         if line.startswith("data:"):
             value = line[5:]
             data.append(value[1:] if value.startswith(" ") else value)
@@ -526,7 +539,9 @@ async def _with_session(
     operation: Callable[[_StreamableSession], Awaitable[_Result]],
 ) -> _Result:
     try:
-        with anyio.fail_after(limits.timeout_seconds):
+        # asyncio's own timeout: the pooled path runs on the server's event loop, and anyio's cancel scope cost
+        # a fifth of a call's upstream exchange.
+        async with asyncio.timeout(limits.timeout_seconds):
             async with upstream_pool().lease(target, limits) as session:
                 return await operation(session)
     except UpstreamError:
