@@ -299,20 +299,21 @@ class PreparedSelect:
             return [dict(zip(names, row, strict=True)) for row in fetched]
         rows = []
         for row in fetched:
-            record = dict(zip(names, row, strict=True))
-            for name, process in processors:
-                record[name] = process(record[name])
-            rows.append(record)
+            # Processed in place by position, then one dict: a page of 20 rows runs this 20 times.
+            values = list(row)
+            for index, process in processors:
+                values[index] = process(values[index])
+            rows.append(dict(zip(names, values, strict=True)))
         return rows
 
     def _compile(self, dialect: Dialect) -> "_CompiledForSqlite":
         compiled = self.statement.compile(dialect=dialect)
         columns = list(self.statement.selected_columns.items())
         processors = []
-        for name, column in columns:
+        for index, (_, column) in enumerate(columns):
             process = column.type.dialect_impl(dialect).result_processor(dialect, None)
             if process is not None:
-                processors.append((name, process))
+                processors.append((index, process))
         binds = [(name, compiled.binds[name]) for name in compiled.positiontup or ()]
         self._sqlite = _CompiledForSqlite(
             sql=str(compiled),
@@ -332,4 +333,5 @@ class _CompiledForSqlite:
     parameters: tuple[tuple[str | None, Any], ...]
     bind_processors: tuple[Callable[[Any], Any] | None, ...]
     names: tuple[str, ...]
-    processors: tuple[tuple[str, Callable[[Any], Any]], ...]
+    # (position in the row, the column type's result processor)
+    processors: tuple[tuple[int, Callable[[Any], Any]], ...]
