@@ -7,12 +7,12 @@ from sqlalchemy import bindparam, delete, func, insert, select
 from platform_server.billing.models import StripePendingEvent, StripeSubscription
 from platform_server.ids import is_valid_id
 from platform_server.repository import Repository
-from platform_server.sqlite_inline import PreparedSelect
+from platform_server.sqlite_inline import PreparedStatement
 from platform_server.teams.models import Plan, Role, Team, User
 from platform_server.webhook_events.models import WebhookEvent, WebhookSource
 
 # Built once: every Stripe event runs them, and building a statement costs more than running it on SQLite.
-_subscription_team_id = PreparedSelect(
+_subscription_team_id = PreparedStatement(
     select(StripeSubscription.team_id).where(
         StripeSubscription.stripe_subscription_id == bindparam("stripe_subscription_id")
     )
