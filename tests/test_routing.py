@@ -13,7 +13,9 @@ from fastapi.routing import APIRoute
 from platform_server.app import create_app
 from platform_server.config import Settings
 from platform_server.errors import Unauthorized
+from platform_server.features.router import router as features_router
 from platform_server.routing import PreSolvedRoute
+from platform_server.work_items.router import router as items_router
 
 
 class Color(enum.StrEnum):
@@ -106,12 +108,13 @@ def test_plans_only_routes_it_can_solve() -> None:
     assert planned == {"/r/items": True, "/r/items/{item_id}": False}
 
 
-def test_the_hot_lists_are_planned() -> None:
+@pytest.mark.parametrize(
+    ("router", "operation_id"), [(features_router, "listFeatures"), (items_router, "listWorkItems")]
+)
+def test_the_hot_lists_are_planned(router: APIRouter, operation_id: str) -> None:
     create_app(Settings(DATABASE_URL="sqlite+aiosqlite:///:memory:"))
-    from platform_server.features.router import router
-
     listing = next(
-        route for route in router.routes if isinstance(route, APIRoute) and route.operation_id == "listFeatures"
+        route for route in router.routes if isinstance(route, APIRoute) and route.operation_id == operation_id
     )
     assert isinstance(listing, PreSolvedRoute)
     assert listing.presolved
