@@ -36,6 +36,7 @@ class PreSolvedRoute(APIRoute):
     telemetry. The OpenAPI document is built from the same dependant, so it is unchanged.
     """
 
+    # Whether the last handler built (the route's own, then one per inclusion) follows a plan.
     presolved: bool = False
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -48,13 +49,15 @@ class PreSolvedRoute(APIRoute):
         root = None
         if dependant is not None and route.body_field is None and _answers_response(self.endpoint):
             root = _plan(dependant)
+        self.presolved = root is not None
         if root is None:
             return standard
         # Every query parameter of the tree, in the order FastAPI reads them.
         params = tuple(param for step in root.walk() for param in step.query)
-        self.presolved = True
         overrides = route.dependency_overrides_provider
-        endpoint = self.endpoint
+        # The dependant's call, as FastAPI's handler calls it (an integration may have wrapped the endpoint).
+        endpoint = dependant.call
+        assert endpoint is not None
 
         async def handler(request: Request) -> Response:
             if (overrides is not None and overrides.dependency_overrides) or get_telemetry_data() is not None:
