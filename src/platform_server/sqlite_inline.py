@@ -28,13 +28,14 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Generic, TypeVar
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import UpdateBase
 
 SQLITE_BUSY = 5
 _FIRST_RETRY_SECONDS = 0.001
@@ -253,31 +254,34 @@ def inline_connector(database: str, timeout: float) -> Callable[[], Awaitable[In
     return connect
 
 
-class PreparedSelect:
-    """A Core select whose rows come back as dicts by column name, run on a session's connection.
+StatementT = TypeVar("StatementT", Select[Any], UpdateBase)
 
-    On SQLite the statement is compiled once, run straight on the connection's `sqlite3` cursor and each value
-    passed through its column type's own result processor (UTC datetimes, JSON): the same rows as
-    `connection.execute(...).mappings()`, without SQLAlchemy's per-execution work (context, cursor wrapper,
-    result metadata), which costs several times the query itself for a page of 20 rows. Other databases run
-    it through `connection.execute`.
+
+class PreparedStatement(Generic[StatementT]):
+    """A Core statement (a select, or an insert, update or delete) whose rows (a write's RETURNING) come back as
+    dicts by column name, run on a session's connection, in its transaction.
+
+    On SQLite the statement is compiled once, run straight on the connection's `sqlite3` cursor (a write first
+    queues for the writer gate, as the adapter's statements do) and each value passed through its column type's
+    own bind and result processors (UTC datetimes, JSON): the same rows as `connection.execute(...).mappings()`,
+    without SQLAlchemy's per-execution work (context, cursor wrapper, result metadata), which costs several
+    times the statement itself: a page of 20 rows, a webhook's event insert. Other databases run it through
+    `connection.execute`.
     """
 
-    def __init__(self, statement: Select[Any]) -> None:
-        self.statement = statement
+    def __init__(self, statement: StatementT) -> None:
+        self.statement: StatementT = statement
         self._sqlite: _CompiledForSqlite | None = None
 
     async def rows(self, connection: AsyncConnection, values: Mapping[str, Any]) -> list[dict[str, Any]]:
         if connection.dialect.name != "sqlite":
-            result = await connection.execute(self.statement, dict(values))
-            return [dict(row) for row in result.mappings()]
+            return await self._executed(connection, values)
         compiled = self._sqlite or self._compile(connection.dialect)
         raw = await connection.get_raw_connection()
         driver = raw.driver_connection
         if not isinstance(driver, InlineConnection):
             # An engine not made by `inline_connector` (aiosqlite's own): the ordinary path.
-            result = await connection.execute(self.statement, dict(values))
-            return [dict(row) for row in result.mappings()]
+            return await self._executed(connection, values)
         parameters = [
             value if process is None else process(value)
             for value, process in zip(
@@ -286,40 +290,45 @@ class PreparedSelect:
                 strict=True,
             )
         ]
-        cursor = driver.sqlite.cursor()
+        cursor = InlineCursor(driver, driver.sqlite.cursor())
         try:
-            await _when_not_busy(partial(cursor.execute, compiled.sql, parameters), driver.timeout)
-            fetched = cursor.fetchall()
+            await cursor.execute(compiled.sql, parameters)
+            fetched = await cursor.fetchall()
         except sqlite3.Error as exc:
             raise DBAPIError.instance(compiled.sql, parameters, exc, sqlite3.Error, hide_parameters=True) from exc
         finally:
-            cursor.close()
+            await cursor.close()
         names, processors = compiled.names, compiled.processors
         if not processors:
             return [dict(zip(names, row, strict=True)) for row in fetched]
         rows = []
         for row in fetched:
-            record = dict(zip(names, row, strict=True))
-            for name, process in processors:
-                record[name] = process(record[name])
-            rows.append(record)
+            # Processed in place by position, then one dict: a page of 20 rows runs this 20 times.
+            record = list(row)
+            for index, process in processors:
+                record[index] = process(record[index])
+            rows.append(dict(zip(names, record, strict=True)))
         return rows
+
+    async def _executed(self, connection: AsyncConnection, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+        result = await connection.execute(self.statement, dict(values))
+        return [dict(row) for row in result.mappings()] if result.returns_rows else []
 
     def _compile(self, dialect: Dialect) -> "_CompiledForSqlite":
         compiled = self.statement.compile(dialect=dialect)
-        columns = list(self.statement.selected_columns.items())
+        columns = list(self.statement.exported_columns.items())
         processors = []
-        for name, column in columns:
+        for index, (_, column) in enumerate(columns):
             process = column.type.dialect_impl(dialect).result_processor(dialect, None)
             if process is not None:
-                processors.append((name, process))
+                processors.append((index, process))
         binds = [(name, compiled.binds[name]) for name in compiled.positiontup or ()]
         self._sqlite = _CompiledForSqlite(
             sql=str(compiled),
             # A `bindparam` without a value is the caller's to give; a literal of the statement is bound as is.
             parameters=tuple((name, None) if bind.required else (None, bind.effective_value) for name, bind in binds),
             bind_processors=tuple(bind.type.dialect_impl(dialect).bind_processor(dialect) for _, bind in binds),
-            names=tuple(name for name, _ in columns),
+            names=tuple(str(name) for name, _ in columns),
             processors=tuple(processors),
         )
         return self._sqlite
@@ -332,4 +341,5 @@ class _CompiledForSqlite:
     parameters: tuple[tuple[str | None, Any], ...]
     bind_processors: tuple[Callable[[Any], Any] | None, ...]
     names: tuple[str, ...]
-    processors: tuple[tuple[str, Callable[[Any], Any]], ...]
+    # (position in the row, the column type's result processor)
+    processors: tuple[tuple[int, Callable[[Any], Any]], ...]

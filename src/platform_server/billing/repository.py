@@ -7,12 +7,12 @@ from sqlalchemy import bindparam, delete, func, insert, select
 from platform_server.billing.models import StripePendingEvent, StripeSubscription
 from platform_server.ids import is_valid_id
 from platform_server.repository import Repository
-from platform_server.sqlite_inline import PreparedSelect
+from platform_server.sqlite_inline import PreparedStatement
 from platform_server.teams.models import Plan, Role, Team, User
 from platform_server.webhook_events.models import WebhookEvent, WebhookSource
 
 # Built once: every Stripe event runs them, and building a statement costs more than running it on SQLite.
-_subscription_team_id = PreparedSelect(
+_subscription_team_id = PreparedStatement(
     select(StripeSubscription.team_id).where(
         StripeSubscription.stripe_subscription_id == bindparam("stripe_subscription_id")
     )
@@ -20,6 +20,13 @@ _subscription_team_id = PreparedSelect(
 _lock_team = (
     select(Team).where(Team.id == bindparam("team_id")).with_for_update().execution_options(populate_existing=True)
 )
+_lock_team_by_customer = (
+    select(Team)
+    .where(Team.stripe_customer_id == bindparam("stripe_customer_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+_team_owners = select(User).where(User.team_id == bindparam("team_id"), User.role == Role.owner).order_by(User.id)
 _team_subscriptions = (
     select(StripeSubscription)
     .where(StripeSubscription.team_id == bindparam("team_id"))
@@ -48,10 +55,7 @@ class BillingRepository(Repository[StripeSubscription]):
 
     async def lock_team_by_customer(self, stripe_customer_id: str) -> Team | None:
         team: Team | None = await self.session.scalar(
-            select(Team)
-            .where(Team.stripe_customer_id == stripe_customer_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
+            _lock_team_by_customer, {"stripe_customer_id": stripe_customer_id}
         )
         return team
 
@@ -142,7 +146,5 @@ class BillingRepository(Repository[StripeSubscription]):
         return [(team_id, subscription_id) for team_id, subscription_id in rows if subscription_id is not None]
 
     async def team_owners(self, team_id: str) -> Sequence[User]:
-        rows = await self.session.scalars(
-            select(User).where(User.team_id == team_id, User.role == Role.owner).order_by(User.id)
-        )
+        rows = await self.session.scalars(_team_owners, {"team_id": team_id})
         return rows.all()

@@ -7,7 +7,7 @@ from platform_server.db import utcnow
 from platform_server.email.models import Email, EmailSuppression
 from platform_server.ids import is_valid_id, new_id
 from platform_server.repository import Repository
-from platform_server.sqlite_inline import PreparedSelect
+from platform_server.sqlite_inline import PreparedStatement
 
 
 class EmailRepository(Repository[Email]):
@@ -36,7 +36,7 @@ class EmailRepository(Repository[Email]):
 
 
 # Every email sent asks it; built once.
-_suppression_of = PreparedSelect(select(EmailSuppression.id).where(EmailSuppression.address == bindparam("address")))
+_suppression_of = PreparedStatement(select(EmailSuppression.id).where(EmailSuppression.address == bindparam("address")))
 
 
 class EmailSuppressionRepository(Repository[EmailSuppression]):

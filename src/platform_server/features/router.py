@@ -9,9 +9,12 @@ from platform_server.features.models import FeatureStatus
 from platform_server.features.schemas import FeatureCreate, FeatureRead, FeatureUpdate
 from platform_server.features.service import feature_service
 from platform_server.pagination import PageDep, PageJson, Paginated
+from platform_server.routing import PreSolvedRoute
 from platform_server.schemas import Message
 
-router = APIRouter(prefix="/api/features", tags=["features"], responses=error_responses(401, 404, 422))
+router = APIRouter(
+    prefix="/api/features", tags=["features"], responses=error_responses(401, 404, 422), route_class=PreSolvedRoute
+)
 
 _page_json = PageJson(FeatureRead)
 

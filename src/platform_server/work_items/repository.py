@@ -2,12 +2,12 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Select, bindparam, func, select
 
 from platform_server.features.models import Feature
 from platform_server.pagination import PageParams
 from platform_server.repository import ModelT, TeamScopedRepository
-from platform_server.sqlite_inline import PreparedSelect
+from platform_server.sqlite_inline import PreparedStatement
 from platform_server.work_items.models import WorkItem
 
 
@@ -26,7 +26,7 @@ class SourcedItemRepository(TeamScopedRepository[ModelT]):
         values.update(team_id=self.team_id, workspace_id=workspace_id, limit=params.limit, offset=params.offset)
         # On the session's connection, in its transaction, but past the ORM's execute (events, loader options,
         # identity map), which a plain Core select of columns does not use and which cost as much as the query;
-        # on SQLite past Core's execute as well (PreparedSelect).
+        # on SQLite past Core's execute as well (PreparedStatement).
         listing = self._listing(workspace_id is not None, active)
         rows = await listing.rows(await self.session.connection(), values)
         if rows:
@@ -39,7 +39,7 @@ class SourcedItemRepository(TeamScopedRepository[ModelT]):
 
     @classmethod
     @cache
-    def _listing(cls, by_workspace: bool, filter_columns: tuple[str, ...]) -> PreparedSelect:
+    def _listing(cls, by_workspace: bool, filter_columns: tuple[str, ...]) -> PreparedStatement[Select[Any]]:
         table = cls.model.__table__
         counted = table.alias("counted")
 
@@ -54,7 +54,7 @@ class SourcedItemRepository(TeamScopedRepository[ModelT]):
         # sort every matching row again, the subquery is one count on the same index.
         total = select(func.count()).select_from(counted).where(*matching(counted)).scalar_subquery()
         statement = select(*table.c, total.label("total")).where(*matching(table))
-        return PreparedSelect(
+        return PreparedStatement(
             statement.order_by(table.c.id.desc()).limit(bindparam("limit")).offset(bindparam("offset"))
         )
 

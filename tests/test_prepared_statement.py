@@ -1,11 +1,11 @@
-"""`PreparedSelect`: the rows SQLAlchemy's own execution gives, on SQLite (inline) and PostgreSQL alike."""
+"""`PreparedStatement`: the rows SQLAlchemy's own execution gives, on SQLite (inline) and PostgreSQL alike."""
 
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 
-from platform_server.sqlite_inline import PreparedSelect
+from platform_server.sqlite_inline import PreparedStatement
 from platform_server.work_items.models import WorkItem
 from tests.conftest import Member
 
@@ -44,7 +44,7 @@ async def _add_items(app: Any, owner: Member) -> None:
 async def test_rows_equal_sqlalchemys_own_for_every_column_type(app: Any, owner: Member, other_team: Member) -> None:
     await _add_items(app, owner)
     await _add_items(app, other_team)
-    prepared = PreparedSelect(_statement)
+    prepared = PreparedStatement(_statement)
     values = {"team_id": owner.team_id, "since": datetime(2000, 1, 1, tzinfo=UTC)}
     async with app.state.sessionmaker() as session:
         connection = await session.connection()
@@ -62,10 +62,52 @@ async def test_rows_equal_sqlalchemys_own_for_every_column_type(app: Any, owner:
 
 async def test_a_bound_datetime_filters_as_sqlalchemy_binds_it(app: Any, owner: Member) -> None:
     await _add_items(app, owner)
-    prepared = PreparedSelect(_statement)
+    prepared = PreparedStatement(_statement)
     async with app.state.sessionmaker() as session:
         connection = await session.connection()
         future = await prepared.rows(connection, {"team_id": owner.team_id, "since": datetime(2100, 1, 1, tzinfo=UTC)})
         nobody = await prepared.rows(connection, {"team_id": "0", "since": datetime(2000, 1, 1, tzinfo=UTC)})
     assert future == []
     assert nobody == []
+
+
+_labels = (
+    update(_items)
+    .where(_items.c.id == bindparam("item_id"), _items.c.team_id == bindparam("of_team"))
+    .values(labels=bindparam("new_labels"), updated_at=bindparam("when"))
+    .returning(_items.c.id, _items.c.labels, _items.c.updated_at)
+)
+
+
+async def test_a_write_returns_its_rows_and_commits_with_the_session(app: Any, owner: Member) -> None:
+    await _add_items(app, owner)
+    when = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    async with app.state.sessionmaker() as session:
+        item_id = await session.scalar(select(_items.c.id).where(_items.c.title == "Bare"))
+    prepared = PreparedStatement(_labels)
+    values = {"item_id": item_id, "of_team": owner.team_id, "new_labels": ["ünïcode"], "when": when}
+    async with app.state.sessionmaker() as session, session.begin():
+        connection = await session.connection()
+        changed = await prepared.rows(connection, values)
+        # Another team's row: nothing written, nothing returned.
+        unchanged = await prepared.rows(connection, {**values, "of_team": "0"})
+    assert changed == [{"id": item_id, "labels": ["ünïcode"], "updated_at": when}]
+    assert unchanged == []
+    async with app.state.sessionmaker() as session:
+        stored = (
+            await session.execute(select(_items.c.labels, _items.c.updated_at).where(_items.c.id == item_id))
+        ).one()
+    assert tuple(stored) == (["ünïcode"], when)
+
+
+async def test_a_write_rolled_back_with_the_session_leaves_nothing(app: Any, owner: Member) -> None:
+    await _add_items(app, owner)
+    async with app.state.sessionmaker() as session:
+        item_id = await session.scalar(select(_items.c.id).where(_items.c.title == "Bare"))
+        connection = await session.connection()
+        values = {"item_id": item_id, "of_team": owner.team_id, "new_labels": ["x"], "when": datetime.now(UTC)}
+        assert len(await PreparedStatement(_labels).rows(connection, values)) == 1
+        await session.rollback()
+    async with app.state.sessionmaker() as session:
+        labels = await session.scalar(select(_items.c.labels).where(_items.c.id == item_id))
+    assert labels == []

@@ -1,0 +1,138 @@
+"""`PreSolvedRoute` answers exactly what FastAPI's own route answers for the same route, and runs the same work."""
+
+import enum
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import httpx
+import orjson
+import pytest
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi.routing import APIRoute
+
+from platform_server.app import create_app
+from platform_server.config import Settings
+from platform_server.errors import Unauthorized
+from platform_server.features.router import router as features_router
+from platform_server.routing import PreSolvedRoute
+from platform_server.work_items.router import router as items_router
+
+
+class Color(enum.StrEnum):
+    red = "red"
+    blue = "blue"
+
+
+def _router(route_class: type[APIRoute], calls: list[str]) -> APIRouter:
+    """The same routes for both route classes; `calls` records every dependency run and every cleanup."""
+
+    async def resource(request: Request) -> AsyncIterator[str]:
+        calls.append("enter")
+        yield request.url.path
+        calls.append("exit")
+
+    async def shared(size: Annotated[int, Query(ge=1, le=5)] = 2) -> int:
+        calls.append("shared")
+        return size
+
+    async def caller(shared_size: Annotated[int, Depends(shared)], held: Annotated[str, Depends(resource)]) -> str:
+        calls.append("caller")
+        return f"{held}:{shared_size}"
+
+    async def refuses(key: str | None = None) -> None:
+        if key == "wrong":
+            calls.append("refused")
+            raise Unauthorized("wrong key")
+
+    router = APIRouter(prefix="/r", route_class=route_class, dependencies=[Depends(refuses)])
+
+    @router.get("/items")
+    async def items(
+        who: Annotated[str, Depends(caller)],
+        again: Annotated[int, Depends(shared)],
+        color: Annotated[Color | None, Query()] = None,
+        name: str | None = None,
+        count: Annotated[int, Query(alias="n")] = 1,
+    ) -> Response:
+        calls.append("endpoint")
+        body = {"who": who, "again": again, "color": color, "name": name, "count": count}
+        return Response(orjson.dumps(body), media_type="application/json")
+
+    @router.get("/items/{item_id}")
+    async def item(item_id: int) -> dict[str, int]:
+        return {"id": item_id}
+
+    return router
+
+
+def _app(router: APIRouter) -> FastAPI:
+    # The project's exception handlers, so errors render as the API renders them.
+    app = create_app(Settings(DATABASE_URL="sqlite+aiosqlite:///:memory:", RATE_LIMIT_ENABLED=False))
+    app.include_router(router)
+    return app
+
+
+QUERIES = [
+    "",
+    "size=4",
+    "size=4&color=blue&name=x&n=7",
+    "color=green",
+    "size=0",
+    "size=abc&n=x",
+    "n=",
+    "key=wrong&size=0",
+    "key=wrong",
+    "name=a&name=b",
+]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+async def test_answers_and_work_are_fastapi_s(query: str) -> None:
+    answers = []
+    for route_class in (APIRoute, PreSolvedRoute):
+        calls: list[str] = []
+        transport = httpx.ASGITransport(app=_app(_router(route_class, calls)))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            response = await client.get(f"/r/items?{query}")
+        body = response.json()
+        if isinstance(body, dict) and "error" in body:
+            body["error"].pop("requestId", None)
+        answers.append((response.status_code, body, calls))
+    assert answers[0] == answers[1]
+
+
+def test_plans_only_routes_it_can_solve() -> None:
+    router = _router(PreSolvedRoute, [])
+    planned = {route.path: route.presolved for route in router.routes if isinstance(route, PreSolvedRoute)}
+    # A path parameter and an endpoint answering a model are FastAPI's to handle.
+    assert planned == {"/r/items": True, "/r/items/{item_id}": False}
+
+
+@pytest.mark.parametrize(
+    ("router", "operation_id"), [(features_router, "listFeatures"), (items_router, "listWorkItems")]
+)
+def test_the_hot_lists_are_planned(router: APIRouter, operation_id: str) -> None:
+    create_app(Settings(DATABASE_URL="sqlite+aiosqlite:///:memory:"))
+    listing = next(
+        route for route in router.routes if isinstance(route, APIRoute) and route.operation_id == operation_id
+    )
+    assert isinstance(listing, PreSolvedRoute)
+    assert listing.presolved
+
+
+async def test_dependency_overrides_are_honoured() -> None:
+    router = _router(PreSolvedRoute, [])
+    app = _app(router)
+
+    async def fixed() -> str:
+        return "overridden"
+
+    items = next(route for route in router.routes if isinstance(route, APIRoute) and route.path == "/r/items")
+    caller = next(dependant.call for dependant in items.dependant.dependencies if dependant.name == "who")
+    assert caller is not None
+    app.dependency_overrides[caller] = fixed
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get("/r/items")
+    assert response.status_code == 200
+    assert response.json()["who"] == "overridden"
