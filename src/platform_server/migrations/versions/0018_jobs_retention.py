@@ -1,7 +1,7 @@
 """Finished jobs are deleted after JOBS_RETENTION_HOURS: found by when they ended
 
 Revision ID: 0018_jobs_retention
-Revises: 0016_jobs_paths
+Revises: 0017_remote_mcp_oauth
 Create Date: 2026-12-03 02:40:00.000000
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0018_jobs_retention"
-down_revision: str | Sequence[str] | None = "0016_jobs_paths"
+down_revision: str | Sequence[str] | None = "0017_remote_mcp_oauth"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
