@@ -228,22 +228,26 @@ async def _with_client(
     transport, owned_http = _transport(target, limits, guard, challenges)
     # The legacy SSE transport predates the 2026 generation: no discovery probe there.
     mode = "legacy" if target.transport is Transport.sse else "auto"
+    answered: list[_Result] = []
     try:
         with anyio.fail_after(limits.timeout_seconds):
             async with AsyncExitStack() as stack:
                 if owned_http is not None:
                     await stack.enter_async_context(owned_http)
                 client = await stack.enter_async_context(Client(transport, mode=mode, cache=None))
-                return await operation(client)
+                answered.append(await operation(client))
+        return answered[0]
     except UpstreamError:
         raise
-    except TimeoutError as exc:
-        if guard.incident is None and challenges.refusal is None:
+    except Exception as exc:
+        # The SDK's SSE reader can still be writing to its stream while the session closes (BrokenResourceError
+        # out of the transport's task group): an answer already received whole stands.
+        if answered:
+            return answered[0]
+        if isinstance(exc, TimeoutError) and guard.incident is None and challenges.refusal is None:
             raise UpstreamTimeout(
                 f"The remote server did not answer within {limits.timeout_seconds:g} seconds"
             ) from None
-        raise upstream_error(exc, guard, challenges.refusal) from None
-    except Exception as exc:
         raise upstream_error(exc, guard, challenges.refusal) from None
     finally:
         await guard.aclose()
