@@ -22,6 +22,7 @@ from tests.jobs.helpers import is_postgres, job_state, run_jobs, run_until_finis
 CALLS: list[tuple[str, int, str]] = []
 RUNNING: dict[str, int] = {}
 MOST_AT_ONCE: dict[str, int] = {}
+IN_COMPANY: dict[str, asyncio.Event] = {}
 
 
 @task("tests.jobs.record")
@@ -43,11 +44,18 @@ async def always_fails(ctx: JobContext, *, value: str) -> None:
 
 
 @task("tests.jobs.exclusive")
-async def exclusive(ctx: JobContext, *, value: str, lock_name: str) -> None:
+async def exclusive(ctx: JobContext, *, value: str, lock_name: str, wait_for_company: float) -> None:
     RUNNING[lock_name] = RUNNING.get(lock_name, 0) + 1
     MOST_AT_ONCE[lock_name] = max(MOST_AT_ONCE.get(lock_name, 0), RUNNING[lock_name])
+    in_company = IN_COMPANY.setdefault(lock_name, asyncio.Event())
+    if RUNNING[lock_name] > 1:
+        in_company.set()
     try:
-        await asyncio.sleep(0.02)
+        # Waits for a second job of its kind to start, so "ran together" does not hang on how fast a loaded
+        # machine starts them; a job the engine keeps alone waits out the time and is seen running alone.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait_for_company):
+                await in_company.wait()
         CALLS.append(("exclusive", ctx.attempt, value))
     finally:
         RUNNING[lock_name] -= 1
@@ -58,6 +66,7 @@ def fresh_calls() -> Iterator[None]:
     CALLS.clear()
     RUNNING.clear()
     MOST_AT_ONCE.clear()
+    IN_COMPANY.clear()
     yield
     CALLS.clear()
 
@@ -150,9 +159,16 @@ async def test_a_failing_job_is_retried_up_to_its_limit_then_failed(app: Any) ->
 async def test_a_lock_never_lets_two_jobs_run_at_once(app: Any) -> None:
     async with app.state.sessionmaker() as session, session.begin():
         for number in range(8):
-            await defer(session, "tests.jobs.exclusive", lock="one-at-a-time", value=f"locked-{number}", lock_name="L")
+            await defer(
+                session,
+                "tests.jobs.exclusive",
+                lock="one-at-a-time",
+                value=f"locked-{number}",
+                lock_name="L",
+                wait_for_company=0.05,
+            )
         for number in range(4):
-            await defer(session, "tests.jobs.exclusive", value=f"free-{number}", lock_name="free")
+            await defer(session, "tests.jobs.exclusive", value=f"free-{number}", lock_name="free", wait_for_company=2.0)
     if is_postgres(app):
         # Two procrastinate workers share the queue.
         await asyncio.gather(run_jobs(app), run_jobs(app))
