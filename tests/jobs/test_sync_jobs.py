@@ -1,5 +1,6 @@
 """Syncs as jobs, in-process on both databases: enqueue_sync's contract, background runs, provider errors
-beyond the retry limit, and the cancel endpoint's refusals."""
+beyond the retry limit, and the cancel endpoint's refusals (roles, other teams', unknown and cross-wired ids,
+a run already ended)."""
 
 import asyncio
 from typing import Any
@@ -14,6 +15,8 @@ from platform_server.integrations.sync.jobs import enqueue_sync
 from platform_server.models import WorkItem
 from platform_server.teams.models import Role
 from tests.conftest import Member, row_count
+from tests.helpers import UNKNOWN_IDS, assert_error
+from tests.integrations.helpers import start
 from tests.jobs.helpers import github_with, is_postgres, job_state, run_jobs, run_until_finished
 from tests.sync.helpers import connect_and_enable
 from tests.sync.test_sync import expected_github, import_request
@@ -135,11 +138,16 @@ async def test_cancel_refuses_members_other_teams_unknown_and_finished_runs(
     assert log is not None
     path = f"/api/integrations/{integration_id}/sync/{log.id}/cancel"
     member = await add_member(owner, Role.member)
-    assert (await client.post(path, headers=member.headers)).status_code == 403
-    assert (await client.post(path, headers=other_team.headers)).status_code == 404
-    unknown = await client.post(f"/api/integrations/{integration_id}/sync/1234567890123/cancel", headers=owner.headers)
-    assert unknown.status_code == 404
-    assert unknown.json()["error"]["code"] == "NOT_FOUND"
+    assert_error(await client.post(path, headers=member.headers), 403, "FORBIDDEN")
+    assert_error(await client.post(path, headers=other_team.headers), 404, "NOT_FOUND")
+    # The run named through another integration of the team, or with an id that names nothing.
+    slack = (await start(client, owner, "slack")).id
+    for other_path in (
+        f"/api/integrations/{slack}/sync/{log.id}/cancel",
+        *(f"/api/integrations/{unknown}/sync/{log.id}/cancel" for unknown in UNKNOWN_IDS),
+        *(f"/api/integrations/{integration_id}/sync/{unknown}/cancel" for unknown in UNKNOWN_IDS),
+    ):
+        assert_error(await client.post(other_path, headers=owner.headers), 404, "NOT_FOUND")
     # Nothing changed by the refusals.
     state = await job_state(app, str(log.job_id))
     assert state is not None
@@ -151,8 +159,7 @@ async def test_cancel_refuses_members_other_teams_unknown_and_finished_runs(
     assert (body["id"], body["status"], body["itemsSynced"]) == (log.id, "cancelled", 0)
     assert body["error"].startswith("Cancelled")
     again = await client.post(path, headers=owner.headers)
-    assert again.status_code == 409
-    assert again.json()["error"]["details"] == {"syncLogId": log.id, "status": "cancelled"}
+    assert assert_error(again, 409, "CONFLICT")["details"] == {"syncLogId": log.id, "status": "cancelled"}
     await run_jobs(app)
     assert await row_count(app, WorkItem) == 0
     state = await job_state(app, str(log.job_id))

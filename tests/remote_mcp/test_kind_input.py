@@ -8,6 +8,7 @@ import pytest
 from platform_server.integrations.models import Integration, WorkspaceIntegration
 from platform_server.integrations.remote_mcp.models import RemoteMcpServer
 from tests.conftest import Member, row_count
+from tests.helpers import UNKNOWN_IDS, assert_error, failing_fields
 from tests.remote_mcp.federation_helpers import REMOTE_SETTINGS, connect_remote, enable_tools
 from tests.remote_mcp.upstreams import NodeUpstream, everything_http  # noqa: F401 (fixture)
 
@@ -110,34 +111,38 @@ async def test_tool_endpoints_refuse_unknown_ids_roles_and_names(
     app: Any,
     client: httpx.AsyncClient,
     owner: Member,
+    other_team: Member,
     add_member: Any,
     everything_http: NodeUpstream,  # noqa: F811
 ) -> None:
     integration_id = (await connect_remote(client, owner, everything_http.url))["id"]
     native = await client.post("/api/integrations", json={"provider": "github"}, headers=owner.headers)
     native_id = native.json()["integration"]["id"]
-    for unknown in ("1234567890", "not-an-id", native_id):
+    for caller, unknown in [
+        *((owner, unknown) for unknown in (*UNKNOWN_IDS, native_id)),
+        # Another team's server is not found, exactly like a missing one.
+        (other_team, integration_id),
+    ]:
         for method, path in [
             ("GET", f"/api/integrations/{unknown}/tools"),
             ("POST", f"/api/integrations/{unknown}/tools/refresh"),
             ("POST", f"/api/integrations/{unknown}/tools/get-sum/approve"),
         ]:
-            response = await client.request(method, path, headers=owner.headers)
-            assert response.status_code == 404, (method, path, response.text)
+            assert_error(await client.request(method, path, headers=caller.headers), 404, "NOT_FOUND")
     missing_tool = await client.post(
         f"/api/integrations/{integration_id}/tools/no-such-tool/approve", headers=owner.headers
     )
-    assert missing_tool.status_code == 404
+    assert_error(missing_tool, 404, "NOT_FOUND")
     long_name = await client.post(
         f"/api/integrations/{integration_id}/tools/{'x' * 201}/approve", headers=owner.headers
     )
-    assert long_name.status_code == 422
+    assert failing_fields(long_name) == ["path.tool_name"]
 
     member = await add_member(owner)
     assert (await client.get(f"/api/integrations/{integration_id}/tools", headers=member.headers)).status_code == 200
     for path in ("tools/refresh", "tools/get-sum/approve"):
         response = await client.post(f"/api/integrations/{integration_id}/{path}", headers=member.headers)
-        assert response.status_code == 403, path
+        assert_error(response, 403, "FORBIDDEN")
 
 
 async def test_enabling_refuses_unknown_tools_and_default_projects(

@@ -18,6 +18,7 @@ from platform_server.integrations.remote_mcp.models import RemoteMcpServer, Remo
 from platform_server.teams.models import Role
 from tests.conftest import Member, row_count
 from tests.gateway.conftest import mcp_client
+from tests.helpers import UNKNOWN_IDS, assert_error
 from tests.integrations.helpers import SETTINGS_URL, browser_of, callback, query
 from tests.remote_mcp.federation_helpers import REMOTE_SETTINGS, enable_tools, error_code, first_text, remote_tools
 from tests.remote_mcp.upstreams import (
@@ -277,17 +278,27 @@ async def test_reconnect_is_only_for_the_teams_servers_connected_with_oauth(
 ) -> None:
     created = await _start(client, owner, server)
     integration_id = created["integration"]["id"]
-    hidden = await client.post(f"/api/integrations/{integration_id}/reconnect", headers=other_team.headers)
-    assert hidden.status_code == 404
     opened = await client.post(
         "/api/integrations", json={"kind": "mcp", "name": "Open", "url": plain}, headers=owner.headers
     )
     assert opened.status_code == 201, opened.text
+    native = await client.post("/api/integrations", json={"provider": "github"}, headers=owner.headers)
+    assert native.status_code == 201, native.text
     states = await row_count(app, OAuthState)
+    assert_error(
+        await client.post(f"/api/integrations/{integration_id}/reconnect", headers=other_team.headers),
+        404,
+        "NOT_FOUND",
+    )
+    # A provider is reconnected by connecting it again: it is no remote server.
+    for unknown in (*UNKNOWN_IDS, native.json()["integration"]["id"]):
+        assert_error(
+            await client.post(f"/api/integrations/{unknown}/reconnect", headers=owner.headers), 404, "NOT_FOUND"
+        )
     refused = await client.post(
         f"/api/integrations/{opened.json()['integration']['id']}/reconnect", headers=owner.headers
     )
-    assert refused.status_code == 409
+    assert_error(refused, 409, "CONFLICT")
     assert await row_count(app, OAuthState) == states
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from platform_server.integrations.models import SyncLog
 from tests.conftest import Member
-from tests.helpers import assert_error
+from tests.helpers import UNKNOWN_IDS, assert_error
 from tests.integrations.helpers import connect
 from tests.sync_triggers.helpers import (
     connect_with_push,
@@ -136,10 +136,12 @@ async def test_refusals(app: Any, client: httpx.AsyncClient, owner: Member, othe
         await client.post(_setup_path(jira.id, jira_hook["id"]), headers=owner.headers), 422, "VALIDATION_ERROR"
     )
 
-    # Another team's integration, and an unknown webhook, are not found; nothing changed.
+    # Another team's integration, unknown or malformed ids, and a webhook named through another integration of the
+    # team are not found; nothing changed.
     for caller, integration_id, webhook_id in (
         (other_team, registered, active["id"]),
-        (owner, registered, "1234567890123456789"),
+        *((owner, registered, unknown) for unknown in UNKNOWN_IDS),
+        *((owner, unknown, active["id"]) for unknown in UNKNOWN_IDS),
         (owner, jira.id, active["id"]),
     ):
         assert_error(
@@ -160,6 +162,6 @@ async def test_members_may_list_but_not_set_up(
     await enable(client, owner, reader.id, "acme/product")
     (unavailable,) = await _list(client, member, reader.id)
     refused = await client.post(_setup_path(reader.id, unavailable["id"]), headers=member.headers)
-    assert_error(refused, 403, "FORBIDDEN")
+    assert assert_error(refused, 403, "FORBIDDEN")["details"]["role"] == "member"
     (still,) = await push_webhooks(app, reader.id)
     assert (still.status, still.secret_encrypted) == ("unavailable", None)
