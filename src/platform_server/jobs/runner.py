@@ -62,6 +62,7 @@ class ClaimedJob:
     id: str
     task_name: str
     arguments: dict[str, Any]
+    lock: str | None
     # Attempts started, this one included.
     attempts: int
 
@@ -94,6 +95,8 @@ class InProcessRunner:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._running: dict[str, asyncio.Task[None]] = {}
+        # Running jobs that hold a lock: a job waiting for it may start when one ends.
+        self._holding_lock: set[str] = set()
         self._claiming = False
         # (the task names it was built for, the claim): tasks registered later (tests) build it again.
         self._claim_statement: tuple[tuple[str, ...], Update] | None = None
@@ -159,6 +162,8 @@ class InProcessRunner:
                             break
                         task = asyncio.create_task(self._run(job), name=f"job-{job.task_name}-{job.id}")
                         self._running[job.id] = task
+                        if job.lock is not None:
+                            self._holding_lock.add(job.id)
                         task.add_done_callback(self._finished)
                     finally:
                         self._claiming = False
@@ -170,9 +175,14 @@ class InProcessRunner:
                     await _first(self._wake.wait(), self._stopping.wait())
 
     def _finished(self, task: asyncio.Task[None]) -> None:
-        self._running.pop(task.get_name().rsplit("-", 1)[-1], None)
-        # A freed slot or lock may let a waiting job start.
-        self._wake.set()
+        job_id = task.get_name().rsplit("-", 1)[-1]
+        was_full = len(self._running) >= self.concurrency
+        self._running.pop(job_id, None)
+        # A freed slot (all were taken) or lock may let a waiting job start. Otherwise any job waiting was claimed
+        # already, and a claim that finds none costs a write transaction.
+        if was_full or job_id in self._holding_lock:
+            self._wake.set()
+        self._holding_lock.discard(job_id)
 
     async def _claim(self) -> ClaimedJob | None:
         """The next due job, taken in one statement: the oldest waiting one whose lock is free, marked running."""
@@ -186,7 +196,7 @@ class InProcessRunner:
         except IntegrityError:
             # Another process started a job with the same lock in the meantime.
             return None
-        return None if row is None else ClaimedJob(row.id, row.task_name, row.arguments, row.attempts)
+        return None if row is None else ClaimedJob(row.id, row.task_name, row.arguments, row.lock, row.attempts)
 
     async def _run(self, job: ClaimedJob) -> None:
         definition = TASKS[job.task_name]
@@ -213,6 +223,8 @@ class InProcessRunner:
             await self._end(job, JobStatus.failed, reason)
             return
         await self._write(_RETRY, {"job_id": job.id, "at": utcnow() + delay, "error": reason})
+        # Back in the queue, maybe due at once.
+        self._wake.set()
 
     async def _end(self, job: ClaimedJob, status: JobStatus, error: str | None) -> None:
         await self._write(_END, {"job_id": job.id, "status": status.value, "now": utcnow(), "error": error})
@@ -328,5 +340,5 @@ def _claim_statement(task_names: tuple[str, ...], queues: list[str] | None) -> U
             started_at=bindparam("now"),
             heartbeat_at=bindparam("now"),
         )
-        .returning(Job.id, Job.task_name, Job.arguments, Job.attempts)
+        .returning(Job.id, Job.task_name, Job.arguments, Job.lock, Job.attempts)
     )
