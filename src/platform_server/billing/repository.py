@@ -100,7 +100,17 @@ _update_subscription = PreparedStatement(
     .where(_subscriptions.c.id == bindparam("subscription_row_id"))
     .values({name: bindparam(name) for name in (*_SUBSCRIPTION_WRITTEN, "updated_at")})
 )
-_team_owners = select(User).where(User.team_id == bindparam("team_id"), User.role == Role.owner).order_by(User.id)
+_OWNER: list[Any] = [User.id, User.email]
+_team_owners = PreparedStatement(
+    select(*_OWNER).where(User.team_id == bindparam("team_id"), User.role == Role.owner).order_by(User.id)
+)
+# Every redelivered Stripe event asks it.
+_PENDING: list[Any] = [StripePendingEvent.webhook_event_id, StripePendingEvent.stripe_customer_id]
+_pending_event = PreparedStatement(
+    select(*_PENDING)
+    .join(WebhookEvent, WebhookEvent.id == StripePendingEvent.webhook_event_id)
+    .where(WebhookEvent.source == WebhookSource.stripe, WebhookEvent.external_id == bindparam("stripe_event_id"))
+)
 
 
 class BillingRepository(Repository[StripeSubscription]):
@@ -190,15 +200,10 @@ class BillingRepository(Repository[StripeSubscription]):
             )
         )
 
-    async def pending_event(self, stripe_event_id: str) -> StripePendingEvent | None:
-        """The waiting entry of a stored Stripe event, if it is still waiting for its team."""
-        pending: StripePendingEvent | None = await self.session.scalar(
-            select(StripePendingEvent)
-            .join(WebhookEvent, WebhookEvent.id == StripePendingEvent.webhook_event_id)
-            .where(WebhookEvent.source == WebhookSource.stripe, WebhookEvent.external_id == stripe_event_id)
-            .execution_options(populate_existing=True)
-        )
-        return pending
+    async def pending_event(self, stripe_event_id: str) -> tuple[str, str] | None:
+        """(webhook event row id, customer) of a stored Stripe event still waiting for its team."""
+        rows = await _pending_event.rows(await self.session.connection(), {"stripe_event_id": stripe_event_id})
+        return (rows[0]["webhook_event_id"], rows[0]["stripe_customer_id"]) if rows else None
 
     async def pending_for_customer(self, stripe_customer_id: str) -> list[tuple[str, dict[str, Any]]]:
         """(webhook event row id, event) of every event waiting for this customer's team, oldest first."""
@@ -248,6 +253,7 @@ class BillingRepository(Repository[StripeSubscription]):
         )
         return [(team_id, subscription_id) for team_id, subscription_id in rows if subscription_id is not None]
 
-    async def team_owners(self, team_id: str) -> Sequence[User]:
-        rows = await self.session.scalars(_team_owners, {"team_id": team_id})
-        return rows.all()
+    async def team_owners(self, team_id: str) -> list[tuple[str, str]]:
+        """(user id, email) of the team's owners."""
+        rows = await _team_owners.rows(await self.session.connection(), {"team_id": team_id})
+        return [(row["id"], row["email"]) for row in rows]

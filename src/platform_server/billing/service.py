@@ -192,9 +192,9 @@ class BillingService:
         if pending is None:
             return None
         # Read again under the customer's lock: a binding committed meanwhile has applied it.
-        await repository.lock_customer(pending.stripe_customer_id)
+        await repository.lock_customer(pending[1])
         pending = await repository.pending_event(stripe_event_id)
-        return pending.webhook_event_id if pending is not None else None
+        return pending[0] if pending is not None else None
 
     async def _process(
         self, delivery: _Delivery, row_id: str, event: dict[str, Any], *, waiting: bool
@@ -342,15 +342,15 @@ class BillingService:
         attempt = invoice.get("attempt_count")
         attempt = attempt if isinstance(attempt, int) else 0
         subject, text = _payment_failed_message(team, invoice, attempt)
-        for owner in await BillingRepository(delivery.session).team_owners(team.id):
+        for owner_id, owner_email in await BillingRepository(delivery.session).team_owners(team.id):
             # One email per owner per payment attempt, however often Stripe delivers the event.
             await email_service.queue(
                 delivery.session,
-                to=owner.email,
+                to=owner_email,
                 subject=subject,
                 text=text,
                 kind="payment_failed",
-                idempotency_key=f"stripe-payment-failed/{invoice_id}/{attempt}/{owner.id}",
+                idempotency_key=f"stripe-payment-failed/{invoice_id}/{attempt}/{owner_id}",
                 team_id=team.id,
             )
 
