@@ -1,36 +1,115 @@
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from platform_server.billing.models import StripePendingEvent, StripeSubscription
-from platform_server.ids import is_valid_id
+from platform_server.db import utcnow
+from platform_server.ids import is_valid_id, new_id
 from platform_server.repository import Repository
 from platform_server.sqlite_inline import PreparedStatement
 from platform_server.teams.models import Plan, Role, Team, User
 from platform_server.webhook_events.models import WebhookEvent, WebhookSource
 
-# Built once: every Stripe event runs them, and building a statement costs more than running it on SQLite.
+
+@dataclass(slots=True)
+class TeamBilling:
+    """A team's billing columns as one Stripe event reads and changes them (written back by `save_*`)."""
+
+    id: str
+    name: str
+    plan: str
+    billing_status: str | None
+    stripe_customer_id: str | None
+    stripe_subscription_id: str | None
+    plan_period_end: datetime | None
+    cancel_at_period_end: bool
+
+    def derived(self) -> tuple[Any, ...]:
+        """The columns derived from the team's subscriptions (`save_derived` writes them)."""
+        return (
+            self.plan,
+            self.billing_status,
+            self.stripe_subscription_id,
+            self.plan_period_end,
+            self.cancel_at_period_end,
+        )
+
+
+@dataclass(slots=True)
+class SubscriptionState:
+    """One stripe_subscriptions row as an event reads and changes it; `id` is None until it is inserted."""
+
+    id: str | None
+    team_id: str
+    stripe_subscription_id: str
+    stripe_customer_id: str | None = None
+    status: str = ""
+    price_ids: list[str] = field(default_factory=list)
+    current_period_end: datetime | None = None
+    cancel_at_period_end: bool = False
+    last_event_created: int = 0
+    last_event_id: str = ""
+
+
+def _columns(table: Any, names: Sequence[str]) -> list[Any]:
+    return [table.c[name] for name in names]
+
+
+_teams = Team.metadata.tables[Team.__tablename__]
+_subscriptions = StripeSubscription.metadata.tables[StripeSubscription.__tablename__]
+_TEAM_COLUMNS = _columns(_teams, [f.name for f in fields(TeamBilling)])
+_SUBSCRIPTION_NAMES = [f.name for f in fields(SubscriptionState)]
+_DERIVED = ("plan", "billing_status", "stripe_subscription_id", "plan_period_end", "cancel_at_period_end")
+
+# Built once, run past the ORM (PreparedStatement): every Stripe event runs them, and loading and flushing ORM
+# entities cost several times the statements themselves on SQLite.
 _subscription_team_id = PreparedStatement(
     select(StripeSubscription.team_id).where(
         StripeSubscription.stripe_subscription_id == bindparam("stripe_subscription_id")
     )
 )
-_lock_team = (
-    select(Team).where(Team.id == bindparam("team_id")).with_for_update().execution_options(populate_existing=True)
+_lock_team = PreparedStatement(select(*_TEAM_COLUMNS).where(_teams.c.id == bindparam("team_id")).with_for_update())
+_lock_team_by_customer = PreparedStatement(
+    select(*_TEAM_COLUMNS).where(_teams.c.stripe_customer_id == bindparam("stripe_customer_id")).with_for_update()
 )
-_lock_team_by_customer = (
-    select(Team)
-    .where(Team.stripe_customer_id == bindparam("stripe_customer_id"))
-    .with_for_update()
-    .execution_options(populate_existing=True)
+_save_derived = PreparedStatement(
+    update(_teams)
+    .where(_teams.c.id == bindparam("team_id"))
+    .values({name: bindparam(name) for name in (*_DERIVED, "updated_at")})
 )
-_team_owners = select(User).where(User.team_id == bindparam("team_id"), User.role == Role.owner).order_by(User.id)
-_team_subscriptions = (
-    select(StripeSubscription)
-    .where(StripeSubscription.team_id == bindparam("team_id"))
-    .execution_options(populate_existing=True)
+_save_customer = PreparedStatement(
+    update(_teams)
+    .where(_teams.c.id == bindparam("team_id"))
+    .values(stripe_customer_id=bindparam("stripe_customer_id"), updated_at=bindparam("updated_at"))
+)
+_team_subscriptions = PreparedStatement(
+    select(*_columns(_subscriptions, _SUBSCRIPTION_NAMES)).where(_subscriptions.c.team_id == bindparam("team_id"))
+)
+_SUBSCRIPTION_WRITTEN = [name for name in _SUBSCRIPTION_NAMES if name not in ("id", "team_id")]
+_insert_subscription = PreparedStatement(
+    insert(_subscriptions).values(
+        {name: bindparam(name) for name in (*_SUBSCRIPTION_NAMES, "created_at", "updated_at")}
+    )
+)
+_update_subscription = PreparedStatement(
+    update(_subscriptions)
+    .where(_subscriptions.c.id == bindparam("subscription_row_id"))
+    .values({name: bindparam(name) for name in (*_SUBSCRIPTION_WRITTEN, "updated_at")})
+)
+_OWNER: list[Any] = [User.id, User.email]
+_team_owners = PreparedStatement(
+    select(*_OWNER).where(User.team_id == bindparam("team_id"), User.role == Role.owner).order_by(User.id)
+)
+# Every redelivered Stripe event asks it.
+_PENDING: list[Any] = [StripePendingEvent.webhook_event_id, StripePendingEvent.stripe_customer_id]
+_pending_event = PreparedStatement(
+    select(*_PENDING)
+    .join(WebhookEvent, WebhookEvent.id == StripePendingEvent.webhook_event_id)
+    .where(WebhookEvent.source == WebhookSource.stripe, WebhookEvent.external_id == bindparam("stripe_event_id"))
 )
 
 
@@ -46,27 +125,61 @@ class BillingRepository(Repository[StripeSubscription]):
         team_id: str | None = rows[0]["team_id"] if rows else None
         return team_id
 
-    async def lock_team(self, team_id: str) -> Team | None:
+    async def lock_team(self, team_id: str) -> TeamBilling | None:
         """The row lock serializes concurrent events for a team on PostgreSQL; SQLite's write lock does so."""
         if not is_valid_id(team_id):
             return None
-        team: Team | None = await self.session.scalar(_lock_team, {"team_id": team_id})
-        return team
+        rows = await _lock_team.rows(await self.session.connection(), {"team_id": team_id})
+        return TeamBilling(**rows[0]) if rows else None
 
-    async def lock_team_by_customer(self, stripe_customer_id: str) -> Team | None:
-        team: Team | None = await self.session.scalar(
-            _lock_team_by_customer, {"stripe_customer_id": stripe_customer_id}
+    async def lock_team_by_customer(self, stripe_customer_id: str) -> TeamBilling | None:
+        rows = await _lock_team_by_customer.rows(
+            await self.session.connection(), {"stripe_customer_id": stripe_customer_id}
         )
-        return team
+        return TeamBilling(**rows[0]) if rows else None
+
+    async def save_derived(self, team: TeamBilling) -> None:
+        values = dict(zip(_DERIVED, team.derived(), strict=True))
+        await _save_derived.rows(
+            await self.session.connection(), {**values, "team_id": team.id, "updated_at": utcnow()}
+        )
+
+    async def save_customer(self, team: TeamBilling) -> None:
+        await _save_customer.rows(
+            await self.session.connection(),
+            {"team_id": team.id, "stripe_customer_id": team.stripe_customer_id, "updated_at": utcnow()},
+        )
 
     async def customer_is_taken(self, stripe_customer_id: str) -> bool:
         statement = select(Team.id).where(Team.stripe_customer_id == stripe_customer_id)
         found = await self.session.scalar(statement)
         return found is not None
 
-    async def team_subscriptions(self, team_id: str) -> list[StripeSubscription]:
-        rows = await self.session.scalars(_team_subscriptions, {"team_id": team_id})
-        return list(rows)
+    async def team_subscriptions(self, team_id: str) -> list[SubscriptionState]:
+        rows = await _team_subscriptions.rows(await self.session.connection(), {"team_id": team_id})
+        return [SubscriptionState(**row) for row in rows]
+
+    async def save_subscription(self, subscription: SubscriptionState) -> None:
+        """Inserts a subscription read for the first time (giving it its id), else updates its row."""
+        values = {name: getattr(subscription, name) for name in _SUBSCRIPTION_WRITTEN}
+        connection = await self.session.connection()
+        now = utcnow()
+        if subscription.id is None:
+            subscription.id = new_id()
+            await _insert_subscription.rows(
+                connection,
+                {
+                    **values,
+                    "id": subscription.id,
+                    "team_id": subscription.team_id,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
+            return
+        await _update_subscription.rows(
+            connection, {**values, "subscription_row_id": subscription.id, "updated_at": now}
+        )
 
     async def lock_customer(self, stripe_customer_id: str) -> None:
         """Serializes, per Stripe customer, storing an event as waiting and binding the customer to a team.
@@ -87,15 +200,10 @@ class BillingRepository(Repository[StripeSubscription]):
             )
         )
 
-    async def pending_event(self, stripe_event_id: str) -> StripePendingEvent | None:
-        """The waiting entry of a stored Stripe event, if it is still waiting for its team."""
-        pending: StripePendingEvent | None = await self.session.scalar(
-            select(StripePendingEvent)
-            .join(WebhookEvent, WebhookEvent.id == StripePendingEvent.webhook_event_id)
-            .where(WebhookEvent.source == WebhookSource.stripe, WebhookEvent.external_id == stripe_event_id)
-            .execution_options(populate_existing=True)
-        )
-        return pending
+    async def pending_event(self, stripe_event_id: str) -> tuple[str, str] | None:
+        """(webhook event row id, customer) of a stored Stripe event still waiting for its team."""
+        rows = await _pending_event.rows(await self.session.connection(), {"stripe_event_id": stripe_event_id})
+        return (rows[0]["webhook_event_id"], rows[0]["stripe_customer_id"]) if rows else None
 
     async def pending_for_customer(self, stripe_customer_id: str) -> list[tuple[str, dict[str, Any]]]:
         """(webhook event row id, event) of every event waiting for this customer's team, oldest first."""
@@ -145,6 +253,7 @@ class BillingRepository(Repository[StripeSubscription]):
         )
         return [(team_id, subscription_id) for team_id, subscription_id in rows if subscription_id is not None]
 
-    async def team_owners(self, team_id: str) -> Sequence[User]:
-        rows = await self.session.scalars(_team_owners, {"team_id": team_id})
-        return rows.all()
+    async def team_owners(self, team_id: str) -> list[tuple[str, str]]:
+        """(user id, email) of the team's owners."""
+        rows = await _team_owners.rows(await self.session.connection(), {"team_id": team_id})
+        return [(row["id"], row["email"]) for row in rows]

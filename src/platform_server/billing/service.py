@@ -7,8 +7,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_server.auth.principal import Principal
-from platform_server.billing.models import StripeSubscription
-from platform_server.billing.repository import BillingRepository
+from platform_server.billing.repository import BillingRepository, SubscriptionState, TeamBilling
 from platform_server.config import Settings
 from platform_server.email.service import email_service
 from platform_server.log import get_logger
@@ -69,7 +68,7 @@ class EventPosition:
     status: str
     event_id: str
 
-    def is_newer_than(self, subscription: StripeSubscription) -> bool:
+    def is_newer_than(self, subscription: SubscriptionState) -> bool:
         if subscription.status in TERMINAL_STATUSES and self.status not in TERMINAL_STATUSES:
             return False
         mine = (self.created, STATUS_PRECEDENCE.get(self.status, -1), self.event_id)
@@ -186,7 +185,6 @@ class BillingService:
         }
         delivery = _Delivery(session, settings)
         await self._subscription_changed(delivery, event, subscription)
-        await session.flush()
         return tuple(delivery.plan_changed)
 
     async def _still_waiting(self, repository: BillingRepository, stripe_event_id: str) -> str | None:
@@ -194,9 +192,9 @@ class BillingService:
         if pending is None:
             return None
         # Read again under the customer's lock: a binding committed meanwhile has applied it.
-        await repository.lock_customer(pending.stripe_customer_id)
+        await repository.lock_customer(pending[1])
         pending = await repository.pending_event(stripe_event_id)
-        return pending.webhook_event_id if pending is not None else None
+        return pending[0] if pending is not None else None
 
     async def _process(
         self, delivery: _Delivery, row_id: str, event: dict[str, Any], *, waiting: bool
@@ -214,8 +212,6 @@ class BillingService:
             await WebhookEventRepository(delivery.session).mark_processed(row_id)
             if waiting:
                 await repository.remove_pending(row_id)
-        # Without autoflush: the next event of this delivery reloads the same rows (populate_existing).
-        await delivery.session.flush()
         return outcome
 
     async def _apply(self, delivery: _Delivery, event: dict[str, Any]) -> Applied:
@@ -245,9 +241,7 @@ class BillingService:
         subscription = _find(subscriptions, snapshot.subscription_id)
         position = EventPosition(event["created"], snapshot.status, event["id"])
         if subscription is None:
-            subscription = repository.add(
-                StripeSubscription(team_id=team.id, stripe_subscription_id=snapshot.subscription_id)
-            )
+            subscription = SubscriptionState(id=None, team_id=team.id, stripe_subscription_id=snapshot.subscription_id)
             subscriptions.append(subscription)
         elif not position.is_newer_than(subscription):
             logger.info("stripe_event_older_than_state", event_id=event["id"], status=subscription.status)
@@ -259,7 +253,8 @@ class BillingService:
         subscription.cancel_at_period_end = snapshot.cancel_at_period_end
         subscription.last_event_created = position.created
         subscription.last_event_id = position.event_id
-        delivery.plan_changed_for(_derive_team_billing(team, subscriptions, delivery.settings))
+        await repository.save_subscription(subscription)
+        await self._derive_team_billing(delivery, repository, team, subscriptions)
         # Last: the events this binding unblocks derive the team's billing again, from these rows.
         if snapshot.customer_id is not None and team.stripe_customer_id is None:
             await self._bind_customer(delivery, team, snapshot.customer_id)
@@ -278,12 +273,15 @@ class BillingService:
         subscriptions = await repository.team_subscriptions(team.id)
         subscription = _find(subscriptions, subscription_id) if subscription_id else None
         if subscription is None:
-            team.billing_status = "past_due"
+            if team.billing_status != "past_due":
+                team.billing_status = "past_due"
+                await repository.save_derived(team)
         elif EventPosition(event["created"], "past_due", event["id"]).is_newer_than(subscription):
             subscription.status = "past_due"
             subscription.last_event_created = event["created"]
             subscription.last_event_id = event["id"]
-            delivery.plan_changed_for(_derive_team_billing(team, subscriptions, delivery.settings))
+            await repository.save_subscription(subscription)
+            await self._derive_team_billing(delivery, repository, team, subscriptions)
         await self._email_owners_payment_failed(delivery, team, invoice, invoice_id)
         return Applied(processed=True)
 
@@ -304,7 +302,7 @@ class BillingService:
             return Applied(processed=False)
         return Applied(processed=await self._bind_customer(delivery, team, customer_id))
 
-    async def _bind_customer(self, delivery: _Delivery, team: Team, customer_id: str) -> bool:
+    async def _bind_customer(self, delivery: _Delivery, team: TeamBilling, customer_id: str) -> bool:
         """Ties the customer to the team (a team keeps its first customer), then applies what waited for it."""
         if team.stripe_customer_id not in (None, customer_id):
             logger.warning("stripe_team_has_another_customer", team_id=team.id)
@@ -317,27 +315,42 @@ class BillingService:
                 return False
             team.stripe_customer_id = customer_id
             # The waiting events find their team through this column.
-            await delivery.session.flush()
+            await repository.save_customer(team)
         for row_id, event in await repository.pending_for_customer(customer_id):
             logger.info("stripe_waiting_event_applied", event_id=event.get("id"), team_id=team.id)
             await self._process(delivery, row_id, event, waiting=True)
         return True
 
+    async def _derive_team_billing(
+        self,
+        delivery: _Delivery,
+        repository: BillingRepository,
+        team: TeamBilling,
+        subscriptions: list[SubscriptionState],
+    ) -> None:
+        """Derives the team's billing from its subscriptions and writes it if it changed."""
+        before, previous_plan = team.derived(), team.plan
+        _mirror_primary_subscription(team, subscriptions, delivery.settings)
+        if team.derived() != before:
+            await repository.save_derived(team)
+        if team.plan != previous_plan:
+            delivery.plan_changed_for(team.id)
+
     async def _email_owners_payment_failed(
-        self, delivery: _Delivery, team: Team, invoice: dict[str, Any], invoice_id: str
+        self, delivery: _Delivery, team: TeamBilling, invoice: dict[str, Any], invoice_id: str
     ) -> None:
         attempt = invoice.get("attempt_count")
         attempt = attempt if isinstance(attempt, int) else 0
         subject, text = _payment_failed_message(team, invoice, attempt)
-        for owner in await BillingRepository(delivery.session).team_owners(team.id):
+        for owner_id, owner_email in await BillingRepository(delivery.session).team_owners(team.id):
             # One email per owner per payment attempt, however often Stripe delivers the event.
             await email_service.queue(
                 delivery.session,
-                to=owner.email,
+                to=owner_email,
                 subject=subject,
                 text=text,
                 kind="payment_failed",
-                idempotency_key=f"stripe-payment-failed/{invoice_id}/{attempt}/{owner.id}",
+                idempotency_key=f"stripe-payment-failed/{invoice_id}/{attempt}/{owner_id}",
                 team_id=team.id,
             )
 
@@ -347,7 +360,7 @@ class BillingService:
         subscription_id: str | None,
         metadata_team_id: str | None,
         customer_id: str | None,
-    ) -> Team | None:
+    ) -> TeamBilling | None:
         """A subscription we already know keeps its team; otherwise metadata.team_id, then the customer id."""
         known_team_id = await repository.subscription_team_id(subscription_id) if subscription_id else None
         for team_id in (known_team_id, metadata_team_id):
@@ -370,11 +383,11 @@ def _unknown_team(event: dict[str, Any], customer_id: str | None) -> Applied:
     return Applied(processed=False, waiting_for_customer=customer_id)
 
 
-def _derive_team_billing(team: Team, subscriptions: list[StripeSubscription], settings: Settings) -> str | None:
-    """Mirrors the team's most relevant subscription onto the team; returns its id if the plan changed."""
+def _mirror_primary_subscription(team: TeamBilling, subscriptions: list[SubscriptionState], settings: Settings) -> None:
+    """Mirrors the team's most relevant subscription onto the team."""
     pro_price_ids = set(settings.STRIPE_PRO_PRICE_IDS)
 
-    def entitles_pro(subscription: StripeSubscription) -> bool:
+    def entitles_pro(subscription: SubscriptionState) -> bool:
         entitled = subscription.status in ENTITLED_STATUSES
         return entitled and not pro_price_ids.isdisjoint(subscription.price_ids)
 
@@ -382,16 +395,14 @@ def _derive_team_billing(team: Team, subscriptions: list[StripeSubscription], se
         subscriptions,
         key=lambda s: (entitles_pro(s), s.status not in TERMINAL_STATUSES, s.last_event_created, s.last_event_id),
     )
-    previous_plan = team.plan
     team.plan = Plan.pro if entitles_pro(primary) else Plan.free
     team.billing_status = primary.status
     team.stripe_subscription_id = primary.stripe_subscription_id
     team.plan_period_end = primary.current_period_end
     team.cancel_at_period_end = primary.cancel_at_period_end
-    return team.id if team.plan != previous_plan else None
 
 
-def _matches(stored: StripeSubscription, snapshot: SubscriptionSnapshot) -> bool:
+def _matches(stored: SubscriptionState, snapshot: SubscriptionSnapshot) -> bool:
     return (
         stored.status == snapshot.status
         and sorted(stored.price_ids) == sorted(snapshot.price_ids)
@@ -400,7 +411,7 @@ def _matches(stored: StripeSubscription, snapshot: SubscriptionSnapshot) -> bool
     )
 
 
-def _find(subscriptions: list[StripeSubscription], subscription_id: str | None) -> StripeSubscription | None:
+def _find(subscriptions: list[SubscriptionState], subscription_id: str | None) -> SubscriptionState | None:
     return next((s for s in subscriptions if s.stripe_subscription_id == subscription_id), None)
 
 
@@ -451,7 +462,7 @@ def _customer_id(customer: object) -> str | None:
     return customer if isinstance(customer, str) else None
 
 
-def _payment_failed_message(team: Team, invoice: dict[str, Any], attempt: int) -> tuple[str, str]:
+def _payment_failed_message(team: TeamBilling, invoice: dict[str, Any], attempt: int) -> tuple[str, str]:
     amount = invoice.get("amount_due")
     currency = invoice.get("currency")
     amount_text = "the amount due"

@@ -1,10 +1,11 @@
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from platform_server.db import utcnow
-from platform_server.email.models import Email, EmailSuppression
+from platform_server.email.models import Email, EmailStatus, EmailSuppression
 from platform_server.ids import is_valid_id, new_id
 from platform_server.repository import Repository
 from platform_server.sqlite_inline import PreparedStatement
@@ -16,8 +17,22 @@ class EmailRepository(Repository[Email]):
     model = Email
 
     async def get_by_idempotency_key(self, key: str) -> Email | None:
-        found: Email | None = await self.session.scalar(select(Email).where(Email.idempotency_key == key))
-        return found
+        # Nearly always none: the id first, past the ORM, which loads the email only when there is one.
+        rows = await _email_with_key.rows(await self.session.connection(), {"key": key})
+        return await self.session.get(Email, rows[0]["id"]) if rows else None
+
+    async def queued_message(self, email_id: str) -> dict[str, Any] | None:
+        """The message of an email still queued (to_address, subject, text_body, html_body, idempotency_key)."""
+        rows = await _queued_message.rows(await self.session.connection(), {"email_id": email_id})
+        return rows[0] if rows else None
+
+    async def mark_sent(self, email_id: str, provider_id: str | None, events: list[dict[str, Any]]) -> None:
+        """Sent, unless no longer queued; the bodies go, being sent."""
+        now = utcnow()
+        await _mark_sent.rows(
+            await self.session.connection(),
+            {"email_id": email_id, "resend_id": provider_id, "sent_at": now, "events": events, "updated_at": now},
+        )
 
     async def get(self, email_id: str) -> Email | None:
         return await self.session.get(Email, email_id) if is_valid_id(email_id) else None
@@ -35,7 +50,24 @@ class EmailRepository(Repository[Email]):
         return found
 
 
-# Every email sent asks it; built once.
+# Every email queued or sent runs these; built once, run past the ORM (PreparedStatement).
+_email_with_key = PreparedStatement(select(Email.id).where(Email.idempotency_key == bindparam("key")))
+_queued = Email.status == EmailStatus.queued.value
+_MESSAGE: list[Any] = [Email.to_address, Email.subject, Email.text_body, Email.html_body, Email.idempotency_key]
+_queued_message = PreparedStatement(select(*_MESSAGE).where(Email.id == bindparam("email_id"), _queued))
+_mark_sent = PreparedStatement(
+    update(Email)
+    .where(Email.id == bindparam("email_id"), _queued)
+    .values(
+        resend_id=bindparam("resend_id"),
+        status=EmailStatus.sent.value,
+        sent_at=bindparam("sent_at"),
+        events=bindparam("events", type_=Email.events.type),
+        text_body=None,
+        html_body=None,
+        updated_at=bindparam("updated_at"),
+    )
+)
 _suppression_of = PreparedStatement(select(EmailSuppression.id).where(EmailSuppression.address == bindparam("address")))
 
 

@@ -12,6 +12,7 @@ from platform_server.db import utcnow
 from platform_server.email.models import Email, EmailStatus
 from platform_server.email.repository import EmailRepository, EmailSuppressionRepository
 from platform_server.email.sender import OutboundEmail
+from platform_server.ids import is_valid_id
 from platform_server.jobs.queue import defer
 from platform_server.log import get_logger
 from platform_server.webhook_events.models import WebhookOutcome, WebhookSource
@@ -93,29 +94,23 @@ class EmailService:
 
     async def outbound(self, session: AsyncSession, settings: Settings, email_id: str) -> OutboundEmail | None:
         """The message to send for a queued email; None once it is sent, failed or gone (a job run again)."""
-        email = await EmailRepository(session).get(email_id)
-        if email is None or email.status != EmailStatus.queued:
+        if not is_valid_id(email_id):
+            return None
+        message = await EmailRepository(session).queued_message(email_id)
+        if message is None:
             return None
         return OutboundEmail(
             settings.EMAIL_FROM,
-            email.to_address,
-            email.subject,
-            email.text_body or "",
-            email.idempotency_key,
-            email.html_body,
+            message["to_address"],
+            message["subject"],
+            message["text_body"] or "",
+            message["idempotency_key"],
+            message["html_body"],
         )
 
     async def record_sent(self, session: AsyncSession, email_id: str, provider_id: str | None) -> None:
-        email = await EmailRepository(session).get_for_update(email_id)
-        if email is None or email.status != EmailStatus.queued:
-            return
-        now = utcnow()
-        email.resend_id = provider_id
-        email.status = EmailStatus.sent
-        email.sent_at = now
-        email.events = [_event_record(EmailStatus.sent, now)]
-        email.text_body = email.html_body = None
-        await session.flush()
+        """Once sent, unless the email is no longer queued (a job run again)."""
+        await EmailRepository(session).mark_sent(email_id, provider_id, [_event_record(EmailStatus.sent, utcnow())])
 
     async def record_failed(self, session: AsyncSession, email_id: str, reason: str) -> None:
         email = await EmailRepository(session).get_for_update(email_id)

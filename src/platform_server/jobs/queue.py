@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import event, func, select, text, update
+from sqlalchemy import bindparam, event, func, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
@@ -23,8 +23,21 @@ from platform_server.db import utcnow
 from platform_server.ids import new_id
 from platform_server.jobs.models import Job, JobStatus
 from platform_server.jobs.registry import TASKS
+from platform_server.sqlite_inline import PreparedStatement
 
 _DEFERRED_FLAG = "jobs_deferred"
+_SQLITE_JOB_VALUES = (
+    "id",
+    "queue",
+    "task_name",
+    "arguments",
+    "status",
+    "lock",
+    "queueing_lock",
+    "attempts",
+    "scheduled_at",
+    "created_at",
+)
 
 _PG_DEFER = text(
     "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW("
@@ -39,6 +52,16 @@ _PG_QUEUE_STATS = text(
     "FROM procrastinate_jobs j LEFT JOIN procrastinate_events e ON e.job_id = j.id AND e.type = 'deferred' "
     "WHERE j.status = 'todo' AND (j.scheduled_at IS NULL OR j.scheduled_at <= now()) "
     "GROUP BY j.queue_name"
+)
+
+_jobs = Job.metadata.tables[Job.__tablename__]
+# Built once: a webhook defers its email with it. ON CONFLICT DO NOTHING covers the partial unique index on
+# waiting queueing locks.
+_SQLITE_DEFER = PreparedStatement(
+    sqlite_insert(_jobs)
+    .values({name: bindparam(name) for name in _SQLITE_JOB_VALUES})
+    .on_conflict_do_nothing()
+    .returning(_jobs.c.id)
 )
 
 
@@ -104,14 +127,12 @@ async def defer(
         "scheduled_at": scheduled_at or utcnow(),
         "created_at": utcnow(),
     }
-    # ON CONFLICT DO NOTHING covers the partial unique index on waiting queueing locks.
-    statement = sqlite_insert(Job).values(values).on_conflict_do_nothing().returning(Job.id)
-    job_id = (await session.execute(statement)).scalar_one_or_none()
-    if job_id is None:
+    inserted = await _SQLITE_DEFER.rows(await session.connection(), values)
+    if not inserted:
         assert queueing_lock is not None
         raise AlreadyEnqueued(queueing_lock)
     session.info[_DEFERRED_FLAG] = True
-    return str(job_id)
+    return str(inserted[0]["id"])
 
 
 async def cancel(session: AsyncSession, job_id: str) -> bool:

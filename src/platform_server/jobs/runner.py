@@ -14,14 +14,15 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from croniter import croniter  # type: ignore[import-untyped]
-from sqlalchemy import or_, select, update
+from sqlalchemy import Update, bindparam, or_, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.dml import UpdateBase
 
 from platform_server.config import Settings
 from platform_server.db import utcnow
@@ -31,10 +32,39 @@ from platform_server.jobs.queue import on_commit_of_deferred_jobs
 from platform_server.jobs.registry import TASKS, JobContext, JobResources, RetryLater, TaskDefinition
 from platform_server.log import get_logger
 from platform_server.metrics.registry import JobFailure, record_job_failure
+from platform_server.sqlite_inline import PreparedStatement
 
 logger = get_logger(__name__)
 
 MAX_BACKOFF_SECONDS = 300
+
+_doing = Job.status == JobStatus.doing.value
+# A running job's last writes, built once: every job ends with one of them.
+_END = PreparedStatement(
+    update(Job)
+    .where(Job.id == bindparam("job_id"), _doing)
+    .values(status=bindparam("status"), finished_at=bindparam("now"), error=bindparam("error"))
+)
+_RETRY = PreparedStatement(
+    update(Job)
+    .where(Job.id == bindparam("job_id"), _doing)
+    .values(status=JobStatus.todo.value, scheduled_at=bindparam("at"), error=bindparam("error"), heartbeat_at=None)
+)
+_RELEASE = PreparedStatement(
+    update(Job)
+    .where(Job.id == bindparam("job_id"), _doing)
+    .values(status=JobStatus.todo.value, scheduled_at=bindparam("at"), heartbeat_at=None)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    id: str
+    task_name: str
+    arguments: dict[str, Any]
+    lock: str | None
+    # Attempts started, this one included.
+    attempts: int
 
 
 def backoff(settings: Settings, attempt: int) -> timedelta:
@@ -65,7 +95,11 @@ class InProcessRunner:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._running: dict[str, asyncio.Task[None]] = {}
+        # Running jobs that hold a lock: a job waiting for it may start when one ends.
+        self._holding_lock: set[str] = set()
         self._claiming = False
+        # (the task names it was built for, the claim): tasks registered later (tests) build it again.
+        self._claim_statement: tuple[tuple[str, ...], Update] | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._started_at = time.time()
@@ -128,6 +162,8 @@ class InProcessRunner:
                             break
                         task = asyncio.create_task(self._run(job), name=f"job-{job.task_name}-{job.id}")
                         self._running[job.id] = task
+                        if job.lock is not None:
+                            self._holding_lock.add(job.id)
                         task.add_done_callback(self._finished)
                     finally:
                         self._claiming = False
@@ -139,51 +175,30 @@ class InProcessRunner:
                     await _first(self._wake.wait(), self._stopping.wait())
 
     def _finished(self, task: asyncio.Task[None]) -> None:
-        self._running.pop(task.get_name().rsplit("-", 1)[-1], None)
-        # A freed slot or lock may let a waiting job start.
-        self._wake.set()
+        job_id = task.get_name().rsplit("-", 1)[-1]
+        was_full = len(self._running) >= self.concurrency
+        self._running.pop(job_id, None)
+        # A freed slot (all were taken) or lock may let a waiting job start. Otherwise any job waiting was claimed
+        # already, and a claim that finds none costs a write transaction.
+        if was_full or job_id in self._holding_lock:
+            self._wake.set()
+        self._holding_lock.discard(job_id)
 
-    async def _claim(self) -> Job | None:
-        now = utcnow()
-        running_locks = select(Job.lock).where(Job.status == JobStatus.doing.value, Job.lock.is_not(None))
-        candidate = (
-            select(Job)
-            .where(
-                Job.status == JobStatus.todo.value,
-                Job.scheduled_at <= now,
-                Job.task_name.in_(list(TASKS)),
-                or_(Job.lock.is_(None), Job.lock.not_in(running_locks)),
-            )
-            .order_by(Job.scheduled_at, Job.id)
-            .limit(1)
-        )
-        if self.queues:
-            candidate = candidate.where(Job.queue.in_(self.queues))
+    async def _claim(self) -> ClaimedJob | None:
+        """The next due job, taken in one statement: the oldest waiting one whose lock is free, marked running."""
+        task_names = tuple(TASKS)
+        if self._claim_statement is None or self._claim_statement[0] != task_names:
+            self._claim_statement = (task_names, _claim_statement(task_names, self.queues))
         try:
             async with self.resources.sessionmaker() as session, session.begin():
-                job = await session.scalar(candidate)
-                if job is None:
-                    return None
-                claimed = await session.execute(
-                    update(Job)
-                    .where(Job.id == job.id, Job.status == JobStatus.todo.value)
-                    .values(
-                        status=JobStatus.doing.value,
-                        attempts=Job.attempts + 1,
-                        started_at=now,
-                        heartbeat_at=now,
-                    )
-                )
-                assert isinstance(claimed, CursorResult)
-                if claimed.rowcount != 1:
-                    return None
-                await session.refresh(job)
+                connection = await session.connection()
+                row = (await connection.execute(self._claim_statement[1], {"now": utcnow()})).first()
         except IntegrityError:
             # Another process started a job with the same lock in the meantime.
             return None
-        return job
+        return None if row is None else ClaimedJob(row.id, row.task_name, row.arguments, row.lock, row.attempts)
 
-    async def _run(self, job: Job) -> None:
+    async def _run(self, job: ClaimedJob) -> None:
         definition = TASKS[job.task_name]
         context = JobContext(self.resources, job.id, job.attempts)
         try:
@@ -203,33 +218,24 @@ class InProcessRunner:
         else:
             await self._end(job, JobStatus.succeeded, None)
 
-    async def _retry_or_fail(self, job: Job, definition: TaskDefinition, delay: timedelta, reason: str) -> None:
+    async def _retry_or_fail(self, job: ClaimedJob, definition: TaskDefinition, delay: timedelta, reason: str) -> None:
         if job.attempts >= definition.max_attempts:
             await self._end(job, JobStatus.failed, reason)
             return
-        async with self.resources.sessionmaker() as session, session.begin():
-            await session.execute(
-                update(Job)
-                .where(Job.id == job.id, Job.status == JobStatus.doing.value)
-                .values(status=JobStatus.todo.value, scheduled_at=utcnow() + delay, error=reason, heartbeat_at=None)
-            )
+        await self._write(_RETRY, {"job_id": job.id, "at": utcnow() + delay, "error": reason})
+        # Back in the queue, maybe due at once.
+        self._wake.set()
 
-    async def _end(self, job: Job, status: JobStatus, error: str | None) -> None:
-        async with self.resources.sessionmaker() as session, session.begin():
-            await session.execute(
-                update(Job)
-                .where(Job.id == job.id, Job.status == JobStatus.doing.value)
-                .values(status=status.value, finished_at=utcnow(), error=error)
-            )
+    async def _end(self, job: ClaimedJob, status: JobStatus, error: str | None) -> None:
+        await self._write(_END, {"job_id": job.id, "status": status.value, "now": utcnow(), "error": error})
 
-    async def _release(self, job: Job) -> None:
+    async def _release(self, job: ClaimedJob) -> None:
         """Back to the queue without waiting: interrupted by a shutdown, not by its own failure."""
+        await self._write(_RELEASE, {"job_id": job.id, "at": utcnow()})
+
+    async def _write(self, statement: PreparedStatement[UpdateBase], values: dict[str, Any]) -> None:
         async with self.resources.sessionmaker() as session, session.begin():
-            await session.execute(
-                update(Job)
-                .where(Job.id == job.id, Job.status == JobStatus.doing.value)
-                .values(status=JobStatus.todo.value, scheduled_at=utcnow(), heartbeat_at=None)
-            )
+            await statement.rows(await session.connection(), values)
 
     async def _beat(self) -> None:
         if not self._running:
@@ -307,3 +313,32 @@ async def _first(*waits: Any) -> None:
 async def _shielded(write: Any) -> None:
     with contextlib.suppress(Exception):
         await asyncio.shield(write)
+
+
+def _claim_statement(task_names: tuple[str, ...], queues: list[str] | None) -> Update:
+    running_locks = select(Job.lock).where(_doing, Job.lock.is_not(None))
+    candidate = (
+        select(Job.id)
+        .where(
+            Job.status == JobStatus.todo.value,
+            Job.scheduled_at <= bindparam("now"),
+            Job.task_name.in_(task_names),
+            or_(Job.lock.is_(None), Job.lock.not_in(running_locks)),
+        )
+        .order_by(Job.scheduled_at, Job.id)
+        .limit(1)
+    )
+    if queues:
+        candidate = candidate.where(Job.queue.in_(queues))
+    # SQLite runs the statement under its write lock: the candidate is still waiting when it is marked.
+    return (
+        update(Job)
+        .where(Job.id == candidate.scalar_subquery(), Job.status == JobStatus.todo.value)
+        .values(
+            status=JobStatus.doing.value,
+            attempts=Job.attempts + 1,
+            started_at=bindparam("now"),
+            heartbeat_at=bindparam("now"),
+        )
+        .returning(Job.id, Job.task_name, Job.arguments, Job.lock, Job.attempts)
+    )
