@@ -3,26 +3,20 @@ the tests run on real sockets, each answering as scripted: kept-alive connection
 or silent servers, big, chunked, compressed and unframed bodies, TLS with a certificate of the test's own CA."""
 
 import asyncio
-import datetime
 import gzip
-import ipaddress
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from platform_server.config import Settings
 from platform_server.integrations.providers.client import ProviderHttp, ProviderUnavailable, StaticTokenSource
 from platform_server.integrations.providers.transport import Http1Transport
 from platform_server.integrations.registry import PROVIDER_APIS
+from tests.oauth_server.documents import make_certificates
 
 
 @dataclass
@@ -88,7 +82,7 @@ async def serving(script: Script, tls: ssl.SSLContext | None = None) -> AsyncIte
     server = await asyncio.start_server(accept, "127.0.0.1", 0, ssl=tls)
     port = server.sockets[0].getsockname()[1]
     async with server:
-        yield Server(f"{'https' if tls else 'http'}://{'localhost' if tls else '127.0.0.1'}:{port}", connections)
+        yield Server(f"{'https' if tls else 'http'}://127.0.0.1:{port}", connections)
 
 
 async def keep_answering(connection: Connection) -> None:
@@ -173,19 +167,16 @@ async def test_a_fresh_connection_closed_before_answering_is_not_retried() -> No
     assert len(server.requests) == 1
 
 
-async def test_a_silent_server_times_out_as_httpx_does() -> None:
-    async with serving(silent) as server, client(server) as http:
-        with pytest.raises(httpx.ReadTimeout):
-            await http.get("/slow", timeout=0.2)
+async def stall(connection: Connection) -> None:
+    """Answers half a body, then nothing more."""
+    await connection.receive()
+    connection.writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhalf")
+    await connection.reader.read()
 
 
-async def test_a_body_that_stalls_times_out() -> None:
-    async def stall(connection: Connection) -> None:
-        await connection.receive()
-        connection.writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhalf")
-        await connection.reader.read()
-
-    async with serving(stall) as server, client(server) as http:
+@pytest.mark.parametrize("script", [silent, stall])
+async def test_a_server_that_stops_answering_times_out_as_httpx_does(script: Script) -> None:
+    async with serving(script) as server, client(server) as http:
         with pytest.raises(httpx.ReadTimeout):
             await http.get("/slow", timeout=0.2)
 
@@ -299,7 +290,7 @@ async def test_a_header_that_would_end_its_line_is_refused() -> None:
     assert server.requests == []
 
 
-# TLS: a CA of the test's own and a certificate it signed for localhost.
+# TLS: a certificate for 127.0.0.1 from a throwaway CA.
 
 
 @dataclass(frozen=True)
@@ -308,49 +299,12 @@ class Authority:
     client: ssl.SSLContext
 
 
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
 @pytest.fixture(scope="module")
 def authority(tmp_path_factory: pytest.TempPathFactory) -> Authority:
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(_name("test CA"))
-        .issuer_name(_name("test CA"))
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(_name("localhost"))
-        .issuer_name(ca.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    folder: Path = tmp_path_factory.mktemp("tls")
-    (folder / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    (folder / "key.pem").write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+    ca_file, certificate, key = make_certificates(tmp_path_factory.mktemp("tls"))
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server.load_cert_chain(folder / "cert.pem", folder / "key.pem")
-    client = ssl.create_default_context(cadata=ca.public_bytes(serialization.Encoding.PEM).decode())
-    return Authority(server, client)
+    server.load_cert_chain(certificate, key)
+    return Authority(server, ssl.create_default_context(cafile=ca_file))
 
 
 async def test_tls_verifies_the_servers_certificate_and_keeps_the_connection(authority: Authority) -> None:
