@@ -279,6 +279,13 @@ class Response:
         _draining.add(task)
         task.add_done_callback(_draining.discard)
 
+    def discard(self) -> None:
+        """Closes the connection instead of handing it back: the answer was given up midway (an error, a timeout,
+        a cancelled caller), so what is left of it is not worth reading."""
+        if not self._closed:
+            self._closed = True
+            self._pool.release(self._connection, reusable=False)
+
     async def _drain(self) -> None:
         try:
             async with asyncio.timeout(DRAIN_SECONDS):

@@ -91,8 +91,10 @@ class Http1Transport(httpx.AsyncBaseTransport):
             )
             try:
                 content = await response.read()
-            finally:
-                await response.aclose()
+            except BaseException:
+                response.discard()
+                raise
+            await response.aclose()
         except TimeoutError as exc:
             raise _TIMEOUTS.get(type(exc), httpx.ReadTimeout)(str(exc), request=request) from exc
         except ConnectFailed as exc:
