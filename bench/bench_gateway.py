@@ -111,8 +111,9 @@ FLOOR_PATH = "/bench/provider-get"
 
 def serve_floor(port: int) -> None:
     """`platform-server serve --sandbox`'s app and server options, plus one route that does nothing but the
-    tool's provider request: one GET of the issues through the app's pooled GitHub client (ProviderHttp), over
-    loopback to this same server's sandbox, its answer returned as it came. What a tool call costs with a
+    tool's provider request: one GET of the issues through the app's pooled GitHub client (ProviderHttp: httpx's
+    client over the providers' own HTTP/1.1 transport), over loopback to this same server's sandbox, its answer
+    returned as it came. What a tool call costs with a
     gateway that costs nothing: the best `tools/call` ÷ direct GET this server and HTTP client allow."""
     import uvicorn
     from fastapi import Request, Response

@@ -1,7 +1,8 @@
 """The HTTP client every provider call goes through: tools (MCP gateway) and importers (sync) alike.
 
 One `httpx.AsyncClient` per provider, created in the app lifespan (`app.state.provider_http`), with explicit
-timeouts and pooling. A call is made through a `ProviderClient` bound to one integration's `TokenSource` and
+timeouts, over a pooled keep-alive HTTP/1.1 transport of our own (`transport.Http1Transport`: httpx's default one
+cost most of a tool call's CPU). A call is made through a `ProviderClient` bound to one integration's `TokenSource` and
 to the provider's `ApiPolicy` (its package's `api.py`), which says what its answers mean; nothing here knows
 any provider by name:
 
@@ -48,6 +49,7 @@ import orjson
 from starlette.types import ASGIApp
 
 from platform_server.config import Settings
+from platform_server.integrations.providers.transport import Http1Transport
 
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
@@ -664,13 +666,19 @@ class ProviderHttp:
                 base_url=provider_host(settings, api, "api"),
                 headers=dict(api.default_headers),
                 cookies=_no_cookies(),
+                # For proxies from the environment, which httpx mounts beside the transport.
                 verify=_tls_context(),
                 timeout=self.timeout,
-                limits=httpx.Limits(max_connections=50, max_keepalive_connections=20, keepalive_expiry=30),
-                transport=self.transport(),
+                transport=self._provider_transport(),
             )
             for name, api in self._apis.items()
         }
+
+    def _provider_transport(self) -> httpx.AsyncBaseTransport:
+        network = Http1Transport(_tls_context, max_connections=50, max_keepalive_connections=20, keepalive_expiry=30)
+        if self._app is None:
+            return network
+        return InProcessTransport(self._app, self.settings.PUBLIC_BASE_URL, network)
 
     def transport(self) -> httpx.AsyncBaseTransport | None:
         """A transport for any other client that talks to providers (e.g. the OAuth token exchange).

@@ -11,6 +11,8 @@ from typing import TypeVar
 
 import httpx2
 
+from platform_server.http1 import ResponseTooLarge
+
 _Incident = TypeVar("_Incident", bound="AddressRefused | ResponseTooLarge")
 
 
@@ -24,12 +26,6 @@ class AddressRefused(Exception):
 
 class HostUnresolvable(AddressRefused):
     pass
-
-
-class ResponseTooLarge(Exception):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"The response is larger than {limit} bytes")
-        self.limit = limit
 
 
 def is_public_address(address: str) -> bool:

@@ -41,8 +41,9 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_MODERN_VERSION
 from pydantic import ValidationError
 
-from platform_server.integrations.remote_mcp.http1 import Http1Client, Response
-from platform_server.integrations.remote_mcp.net import AddressRefused, GuardedTransport, ResponseTooLarge
+from platform_server.http1 import Response, ResponseTooLarge
+from platform_server.integrations.remote_mcp.http1 import Http1Client
+from platform_server.integrations.remote_mcp.net import AddressRefused, GuardedTransport
 
 _Result = TypeVar("_Result")
 MAX_ERROR_TEXT = 300

@@ -1,0 +1,359 @@
+"""The provider clients' network transport (the shared keep-alive HTTP/1.1 client under httpx) against servers
+the tests run on real sockets, each answering as scripted: kept-alive connections, a server closing them, slow
+or silent servers, big, chunked, compressed and unframed bodies, TLS with a certificate of the test's own CA."""
+
+import asyncio
+import gzip
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+
+from platform_server.config import Settings
+from platform_server.integrations.providers.client import ProviderHttp, ProviderUnavailable, StaticTokenSource
+from platform_server.integrations.providers.transport import Http1Transport
+from platform_server.integrations.registry import PROVIDER_APIS
+from tests.oauth_server.documents import make_certificates
+
+
+@dataclass
+class Request:
+    method: str
+    target: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Connection:
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    requests: list[Request] = field(default_factory=list)
+
+    async def receive(self) -> Request | None:
+        """The next request on this connection; None once the client closed it."""
+        try:
+            head = await self.reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError:
+            return None
+        line, *lines = head.decode("latin-1").split("\r\n")[:-2]
+        method, target, _ = line.split(" ")
+        headers = {name.lower(): value.strip() for name, value in (entry.split(":", 1) for entry in lines)}
+        body = await self.reader.readexactly(int(headers.get("content-length", "0")))
+        request = Request(method, target, headers, body)
+        self.requests.append(request)
+        return request
+
+    async def answer(self, body: bytes = b"{}", *, status: int = 200, headers: str = "") -> None:
+        head = f"HTTP/1.1 {status} OK\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n{headers}\r\n"
+        self.writer.write(head.encode() + body)
+        await self.writer.drain()
+
+
+Script = Callable[[Connection], Awaitable[None]]
+
+
+@dataclass
+class Server:
+    url: str
+    connections: list[Connection]
+
+    @property
+    def requests(self) -> list[Request]:
+        return [request for connection in self.connections for request in connection.requests]
+
+
+@asynccontextmanager
+async def serving(script: Script, tls: ssl.SSLContext | None = None) -> AsyncIterator[Server]:
+    """A server on a free loopback port that runs `script` for each connection it accepts, then closes it."""
+    connections: list[Connection] = []
+
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connection = Connection(reader, writer)
+        connections.append(connection)
+        try:
+            await script(connection)
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0, ssl=tls)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        yield Server(f"{'https' if tls else 'http'}://127.0.0.1:{port}", connections)
+
+
+async def keep_answering(connection: Connection) -> None:
+    while (request := await connection.receive()) is not None:
+        await connection.answer(b'{"path": "%s"}' % request.target.encode())
+
+
+def transport(tls: Callable[[], ssl.SSLContext] = httpx.create_ssl_context, *, connections: int = 50) -> Http1Transport:
+    return Http1Transport(tls, max_connections=connections, max_keepalive_connections=20, keepalive_expiry=30)
+
+
+def client(
+    server: Server, tls: Callable[[], ssl.SSLContext] = httpx.create_ssl_context, *, connections: int = 50
+) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=server.url, transport=transport(tls, connections=connections), timeout=5)
+
+
+async def silent(connection: Connection) -> None:
+    """Reads a request and never answers (until the client gives up on the connection)."""
+    await connection.receive()
+    await connection.reader.read()
+
+
+async def test_requests_share_one_kept_alive_connection() -> None:
+    async with serving(keep_answering) as server, client(server) as http:
+        for index in range(5):
+            response = await http.get("/items", params={"page": index, "q": "a b"})
+            assert response.json() == {"path": f"/items?page={index}&q=a+b"}
+        posted = await http.post("/items", json={"title": "x"})
+        assert posted.status_code == 200
+    assert len(server.connections) == 1
+    assert [request.method for request in server.requests] == ["GET"] * 5 + ["POST"]
+    assert server.requests[-1].body == b'{"title":"x"}'
+    assert server.requests[0].headers["host"] == server.url.removeprefix("http://")
+
+
+async def test_a_connection_the_server_closed_while_idle_is_not_used_again() -> None:
+    async def one_answer(connection: Connection) -> None:
+        await connection.receive()
+        await connection.answer()
+
+    async with serving(one_answer) as server, client(server) as http:
+        assert (await http.get("/first")).status_code == 200
+        # The server's FIN arrives while the connection is idle.
+        await asyncio.sleep(0.05)
+        assert (await http.post("/second", json={})).status_code == 200
+    assert len(server.connections) == 2
+
+
+async def drop_second_request(connection: Connection) -> None:
+    """Answers the first request of a connection, then reads the next and closes without answering: the race of a
+    server closing a kept-alive connection while the client's request is on its way."""
+    if await connection.receive() is not None:
+        await connection.answer()
+        await connection.receive()
+
+
+async def test_a_read_on_a_connection_closed_under_it_is_sent_once_more_on_a_fresh_one() -> None:
+    async with serving(drop_second_request) as server, client(server) as http:
+        await http.get("/first")
+        response = await http.get("/second")
+        assert response.status_code == 200
+    assert [request.target for request in server.requests] == ["/first", "/second", "/second"]
+    assert len(server.connections) == 2
+
+
+async def test_a_write_on_a_connection_closed_under_it_is_not_sent_again() -> None:
+    async with serving(drop_second_request) as server, client(server) as http:
+        await http.get("/first")
+        with pytest.raises(httpx.RemoteProtocolError, match="closed the connection"):
+            await http.post("/issues", json={"title": "created once"})
+    assert [request.target for request in server.requests] == ["/first", "/issues"]
+
+
+async def test_a_fresh_connection_closed_before_answering_is_not_retried() -> None:
+    async def close_at_once(connection: Connection) -> None:
+        await connection.receive()
+
+    async with serving(close_at_once) as server, client(server) as http:
+        with pytest.raises(httpx.RemoteProtocolError):
+            await http.get("/anything")
+    assert len(server.requests) == 1
+
+
+async def stall(connection: Connection) -> None:
+    """Answers half a body, then nothing more."""
+    await connection.receive()
+    connection.writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhalf")
+    await connection.reader.read()
+
+
+@pytest.mark.parametrize("script", [silent, stall])
+async def test_a_server_that_stops_answering_times_out_as_httpx_does(script: Script) -> None:
+    async with serving(script) as server, client(server) as http:
+        with pytest.raises(httpx.ReadTimeout):
+            await http.get("/slow", timeout=0.2)
+
+
+async def test_waiting_for_a_free_connection_times_out() -> None:
+    async def slow(connection: Connection) -> None:
+        await connection.receive()
+        await asyncio.sleep(1)
+        await connection.answer()
+
+    async with serving(slow) as server, client(server, connections=1) as http:
+        first = asyncio.create_task(http.get("/held", timeout=5))
+        await asyncio.sleep(0.1)
+        with pytest.raises(httpx.PoolTimeout):
+            await http.get("/waiting", timeout=httpx.Timeout(5, pool=0.1))
+        assert (await first).status_code == 200
+
+
+async def test_nothing_listening_is_a_connect_error() -> None:
+    async with serving(keep_answering) as server:
+        url = server.url
+    async with httpx.AsyncClient(transport=transport()) as http:
+        with pytest.raises(httpx.ConnectError):
+            await http.get(url)
+
+
+async def test_a_big_body_arrives_whole() -> None:
+    body = bytes(range(256)) * 40_000
+
+    async def big(connection: Connection) -> None:
+        while await connection.receive() is not None:
+            await connection.answer(body, headers="content-type: application/octet-stream\r\n")
+
+    async with serving(big) as server, client(server) as http:
+        for _ in range(2):
+            assert (await http.get("/big")).content == body
+    assert len(server.connections) == 1
+
+
+async def test_a_chunked_body_arrives_whole_and_the_connection_is_kept() -> None:
+    async def chunked(connection: Connection) -> None:
+        while await connection.receive() is not None:
+            connection.writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+            for part in (b'{"items": [', b"1, 2, 3" * 5000, b"]}"):
+                connection.writer.write(b"%x\r\n%s\r\n" % (len(part), part))
+                await connection.writer.drain()
+                await asyncio.sleep(0.01)
+            connection.writer.write(b"0\r\n\r\n")
+
+    async with serving(chunked) as server, client(server) as http:
+        for _ in range(2):
+            response = await http.get("/chunked")
+            assert response.content == b'{"items": [' + b"1, 2, 3" * 5000 + b"]}"
+    assert len(server.connections) == 1
+
+
+async def test_a_compressed_body_is_decoded() -> None:
+    async def compressed(connection: Connection) -> None:
+        request = await connection.receive()
+        assert request is not None
+        assert "gzip" in request.headers["accept-encoding"]
+        await connection.answer(gzip.compress(b'{"ok": true}'), headers="content-encoding: gzip\r\n")
+
+    async with serving(compressed) as server, client(server) as http:
+        assert (await http.get("/gzip")).json() == {"ok": True}
+
+
+async def test_a_body_ended_by_closing_arrives_and_its_connection_is_not_kept() -> None:
+    async def unframed(connection: Connection) -> None:
+        await connection.receive()
+        connection.writer.write(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nuntil the end")
+
+    async with serving(unframed) as server, client(server) as http:
+        assert (await http.get("/first")).content == b"until the end"
+        assert (await http.get("/second")).content == b"until the end"
+    assert len(server.connections) == 2
+
+
+async def test_the_answer_to_head_has_no_body_whatever_its_length_says() -> None:
+    async def heads(connection: Connection) -> None:
+        while (request := await connection.receive()) is not None:
+            if request.method == "HEAD":
+                connection.writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n")
+            else:
+                await connection.answer()
+
+    async with serving(heads) as server, client(server) as http:
+        assert (await http.head("/thing", timeout=2)).content == b""
+        assert (await http.get("/thing")).status_code == 200
+    assert len(server.connections) == 1
+
+
+async def test_a_redirect_is_answered_not_followed() -> None:
+    async def redirect(connection: Connection) -> None:
+        await connection.receive()
+        await connection.answer(status=302, headers="location: http://elsewhere.invalid/\r\n")
+
+    async with serving(redirect) as server, client(server) as http:
+        response = await http.get("/moved")
+        assert response.status_code == 302
+        assert response.headers["location"] == "http://elsewhere.invalid/"
+    assert len(server.requests) == 1
+
+
+async def test_a_header_that_would_end_its_line_is_refused() -> None:
+    async with serving(keep_answering) as server, client(server) as http:
+        request = http.build_request("GET", "/")
+        request.headers["x-evil"] = "a\r\nx-injected: 1"
+        with pytest.raises(httpx.LocalProtocolError):
+            await http.send(request)
+    assert server.requests == []
+
+
+# TLS: a certificate for 127.0.0.1 from a throwaway CA.
+
+
+@dataclass(frozen=True)
+class Authority:
+    server: ssl.SSLContext
+    client: ssl.SSLContext
+
+
+@pytest.fixture(scope="module")
+def authority(tmp_path_factory: pytest.TempPathFactory) -> Authority:
+    ca_file, certificate, key = make_certificates(tmp_path_factory.mktemp("tls"))
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(certificate, key)
+    return Authority(server, ssl.create_default_context(cafile=ca_file))
+
+
+async def test_tls_verifies_the_servers_certificate_and_keeps_the_connection(authority: Authority) -> None:
+    async with serving(keep_answering, authority.server) as server, client(server, lambda: authority.client) as http:
+        for _ in range(3):
+            assert (await http.get("/secure")).json() == {"path": "/secure"}
+    assert len(server.connections) == 1
+
+
+async def test_tls_refuses_a_certificate_no_trusted_authority_signed(authority: Authority) -> None:
+    async with serving(keep_answering, authority.server) as server, client(server) as http:
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            await http.get("/secure")
+    assert server.requests == []
+
+
+# Through the provider clients, as a server reaches a provider.
+
+
+async def no_wait(seconds: float) -> None:
+    return None
+
+
+def network_provider_http(server: Server, timeout: float = 20) -> ProviderHttp:
+    """Sandbox mode without SANDBOX_IN_PROCESS: every provider's API at `server`, reached over the network."""
+    settings = Settings(
+        PLATFORM_SANDBOX=True, PUBLIC_BASE_URL=server.url, SANDBOX_IN_PROCESS=False, PROVIDER_TIMEOUT_SECONDS=timeout
+    )
+    return ProviderHttp(settings, PROVIDER_APIS, sleep=no_wait)
+
+
+async def test_provider_calls_go_out_over_kept_alive_connections() -> None:
+    async with serving(keep_answering) as server:
+        provider_http = network_provider_http(server)
+        client = provider_http.client("github", StaticTokenSource("github", "gho_token"))
+        for _ in range(3):
+            response = await client.get(client.path("repos", "acme", "product", "issues"), params={"state": "open"})
+            assert response.data == {"path": "/sandbox/github/repos/acme/product/issues?state=open"}
+        await provider_http.aclose()
+    assert len(server.connections) == 1
+    assert {request.headers["authorization"] for request in server.requests} == {"Bearer gho_token"}
+
+
+async def test_a_provider_that_does_not_answer_in_time_is_unavailable() -> None:
+    async with serving(silent) as server:
+        provider_http = network_provider_http(server, timeout=0.2)
+        client = provider_http.client("github", StaticTokenSource("github", "gho_token"))
+        with pytest.raises(ProviderUnavailable, match="did not answer in time"):
+            await client.get("/user")
+        await provider_http.aclose()
+    # A read is tried again after a timeout, up to the policy's attempts.
+    assert len(server.requests) == 4
