@@ -111,3 +111,33 @@ async def test_a_write_rolled_back_with_the_session_leaves_nothing(app: Any, own
     async with app.state.sessionmaker() as session:
         labels = await session.scalar(select(_items.c.labels).where(_items.c.id == item_id))
     assert labels == []
+
+
+async def test_a_read_gives_the_rows_of_the_sessions_connection(app: Any, owner: Member, other_team: Member) -> None:
+    await _add_items(app, owner)
+    await _add_items(app, other_team)
+    prepared = PreparedStatement(_statement)
+    values = {"team_id": owner.team_id, "since": datetime(2000, 1, 1, tzinfo=UTC)}
+    async with app.state.sessionmaker() as session:
+        read = await prepared.read(session, values)
+        begun = session.in_transaction()
+        expected = await prepared.rows(await session.connection(), values)
+    assert len(read) == 2
+    assert read == expected
+    # On SQLite the read left the session without a transaction (nothing to commit); PostgreSQL reads in it.
+    assert begun is (app.state.engine.dialect.name == "postgresql")
+    assert app.state.engine.sync_engine.pool.checkedout() == 0
+
+
+async def test_a_read_after_a_write_of_the_session_sees_that_write(app: Any, owner: Member) -> None:
+    await _add_items(app, owner)
+    read_labels = PreparedStatement(select(_items.c.labels).where(_items.c.title == bindparam("title")))
+    async with app.state.sessionmaker() as session:
+        item_id = await session.scalar(select(_items.c.id).where(_items.c.title == "Bare"))
+    async with app.state.sessionmaker() as session:
+        values = {"item_id": item_id, "of_team": owner.team_id, "new_labels": ["mine"], "when": datetime.now(UTC)}
+        await PreparedStatement(_labels).rows(await session.connection(), values)
+        assert await read_labels.read(session, {"title": "Bare"}) == [{"labels": ["mine"]}]
+        await session.rollback()
+        # The transaction is over: read again, outside one on SQLite, it finds what is committed.
+        assert await read_labels.read(session, {"title": "Bare"}) == [{"labels": []}]
