@@ -3,11 +3,12 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Column, MetaData, String, Table, bindparam, func, select, update
 
+from platform_server.db import create_engine, create_sessionmaker
 from platform_server.sqlite_inline import PreparedStatement
 from platform_server.work_items.models import WorkItem
-from tests.conftest import Member
+from tests.conftest import Member, make_settings
 
 _items = WorkItem.__table__
 # Every kind of column a listing reads: text, JSON, nullable text, UTC datetimes (naive text on SQLite); a
@@ -141,3 +142,24 @@ async def test_a_read_after_a_write_of_the_session_sees_that_write(app: Any, own
         await session.rollback()
         # The transaction is over: read again, outside one on SQLite, it finds what is committed.
         assert await read_labels.read(session, {"title": "Bare"}) == [{"labels": []}]
+
+
+_notes = Table("notes", MetaData(), Column("body", String))
+
+
+async def test_a_read_on_a_shared_in_memory_connection_leaves_another_sessions_transaction() -> None:
+    # ":memory:" has one connection for every session (a static pool): the read must not return it to the pool,
+    # whose reset would roll back what the other session has not committed yet.
+    engine = create_engine(make_settings("sqlite+aiosqlite:///:memory:"))
+    sessions = create_sessionmaker(engine)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_notes.metadata.create_all)
+        async with sessions() as writer, sessions() as reader:
+            await writer.execute(_notes.insert().values(body="kept"))
+            assert await PreparedStatement(select(_notes.c.body)).read(reader, {}) == [{"body": "kept"}]
+            await writer.commit()
+        async with sessions() as session:
+            assert await session.scalar(select(func.count()).select_from(_notes)) == 1
+    finally:
+        await engine.dispose()

@@ -35,6 +35,7 @@ from sqlalchemy import Select
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.util import await_, greenlet_spawn
 
@@ -295,7 +296,14 @@ class PreparedStatement(Generic[StatementT]):
         on the session's own connection would not have run in one either.
         """
         bind = session.bind
-        if not session.in_transaction() and isinstance(bind, AsyncEngine) and bind.dialect.name == "sqlite":
+        if (
+            not session.in_transaction()
+            and isinstance(bind, AsyncEngine)
+            and bind.dialect.name == "sqlite"
+            # A pool of connections of their own (a file's): a static pool (":memory:") hands every session the
+            # same connection, whose return to the pool would roll back another session's transaction.
+            and isinstance(bind.sync_engine.pool, QueuePool)
+        ):
             rows = await greenlet_spawn(self._read_pooled, bind.sync_engine, values)
             if rows is not None:
                 return rows
