@@ -1,4 +1,5 @@
-"""`PreparedStatement`: the rows SQLAlchemy's own execution gives, on SQLite (inline) and PostgreSQL alike."""
+"""`PreparedStatement`: the rows SQLAlchemy's own execution gives, on SQLite (inline) and PostgreSQL alike, in the
+session's transaction or (a read on SQLite before it has begun one) on a pool connection of its own."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -48,13 +49,20 @@ async def test_rows_equal_sqlalchemys_own_for_every_column_type(app: Any, owner:
     prepared = PreparedStatement(_statement)
     values = {"team_id": owner.team_id, "since": datetime(2000, 1, 1, tzinfo=UTC)}
     async with app.state.sessionmaker() as session:
+        # Before the session has begun its transaction: on SQLite on a pool connection of its own.
+        read = await prepared.read(session, values)
+        begun = session.in_transaction()
         connection = await session.connection()
         expected = [dict(row) for row in (await connection.execute(_statement, values)).mappings()]
         # Twice: the second run uses the statement compiled by the first.
         first = await prepared.rows(connection, values)
         second = await prepared.rows(connection, values)
     assert len(expected) == 2
-    assert first == second == expected
+    assert first == second == read == expected
+    # The SQLite read left the session without a transaction (nothing to commit) and its connection back in the
+    # pool; PostgreSQL reads in the session's transaction.
+    assert begun is (app.state.engine.dialect.name == "postgresql")
+    assert app.state.engine.sync_engine.pool.checkedout() == 0
     labelled = next(row for row in first if row["title"] == "Labelled")
     assert labelled["labels"] == ["bug", "ünïcode"]
     assert labelled["source_created_at"] == datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
@@ -112,22 +120,6 @@ async def test_a_write_rolled_back_with_the_session_leaves_nothing(app: Any, own
     async with app.state.sessionmaker() as session:
         labels = await session.scalar(select(_items.c.labels).where(_items.c.id == item_id))
     assert labels == []
-
-
-async def test_a_read_gives_the_rows_of_the_sessions_connection(app: Any, owner: Member, other_team: Member) -> None:
-    await _add_items(app, owner)
-    await _add_items(app, other_team)
-    prepared = PreparedStatement(_statement)
-    values = {"team_id": owner.team_id, "since": datetime(2000, 1, 1, tzinfo=UTC)}
-    async with app.state.sessionmaker() as session:
-        read = await prepared.read(session, values)
-        begun = session.in_transaction()
-        expected = await prepared.rows(await session.connection(), values)
-    assert len(read) == 2
-    assert read == expected
-    # On SQLite the read left the session without a transaction (nothing to commit); PostgreSQL reads in it.
-    assert begun is (app.state.engine.dialect.name == "postgresql")
-    assert app.state.engine.sync_engine.pool.checkedout() == 0
 
 
 async def test_a_read_after_a_write_of_the_session_sees_that_write(app: Any, owner: Member) -> None:
