@@ -1,13 +1,15 @@
-"""`PreparedStatement`: the rows SQLAlchemy's own execution gives, on SQLite (inline) and PostgreSQL alike."""
+"""`PreparedStatement`: the rows SQLAlchemy's own execution gives, on SQLite (inline) and PostgreSQL alike, in the
+session's transaction or (a read on SQLite before it has begun one) on a pool connection of its own."""
 
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Column, MetaData, String, Table, bindparam, func, select, update
 
+from platform_server.db import create_engine, create_sessionmaker
 from platform_server.sqlite_inline import PreparedStatement
 from platform_server.work_items.models import WorkItem
-from tests.conftest import Member
+from tests.conftest import Member, make_settings
 
 _items = WorkItem.__table__
 # Every kind of column a listing reads: text, JSON, nullable text, UTC datetimes (naive text on SQLite); a
@@ -47,13 +49,20 @@ async def test_rows_equal_sqlalchemys_own_for_every_column_type(app: Any, owner:
     prepared = PreparedStatement(_statement)
     values = {"team_id": owner.team_id, "since": datetime(2000, 1, 1, tzinfo=UTC)}
     async with app.state.sessionmaker() as session:
+        # Before the session has begun its transaction: on SQLite on a pool connection of its own.
+        read = await prepared.read(session, values)
+        begun = session.in_transaction()
         connection = await session.connection()
         expected = [dict(row) for row in (await connection.execute(_statement, values)).mappings()]
         # Twice: the second run uses the statement compiled by the first.
         first = await prepared.rows(connection, values)
         second = await prepared.rows(connection, values)
     assert len(expected) == 2
-    assert first == second == expected
+    assert first == second == read == expected
+    # The SQLite read left the session without a transaction (nothing to commit) and its connection back in the
+    # pool; PostgreSQL reads in the session's transaction.
+    assert begun is (app.state.engine.dialect.name == "postgresql")
+    assert app.state.engine.sync_engine.pool.checkedout() == 0
     labelled = next(row for row in first if row["title"] == "Labelled")
     assert labelled["labels"] == ["bug", "ünïcode"]
     assert labelled["source_created_at"] == datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
@@ -111,3 +120,38 @@ async def test_a_write_rolled_back_with_the_session_leaves_nothing(app: Any, own
     async with app.state.sessionmaker() as session:
         labels = await session.scalar(select(_items.c.labels).where(_items.c.id == item_id))
     assert labels == []
+
+
+async def test_a_read_after_a_write_of_the_session_sees_that_write(app: Any, owner: Member) -> None:
+    await _add_items(app, owner)
+    read_labels = PreparedStatement(select(_items.c.labels).where(_items.c.title == bindparam("title")))
+    async with app.state.sessionmaker() as session:
+        item_id = await session.scalar(select(_items.c.id).where(_items.c.title == "Bare"))
+    async with app.state.sessionmaker() as session:
+        values = {"item_id": item_id, "of_team": owner.team_id, "new_labels": ["mine"], "when": datetime.now(UTC)}
+        await PreparedStatement(_labels).rows(await session.connection(), values)
+        assert await read_labels.read(session, {"title": "Bare"}) == [{"labels": ["mine"]}]
+        await session.rollback()
+        # The transaction is over: read again, outside one on SQLite, it finds what is committed.
+        assert await read_labels.read(session, {"title": "Bare"}) == [{"labels": []}]
+
+
+_notes = Table("notes", MetaData(), Column("body", String))
+
+
+async def test_a_read_on_a_shared_in_memory_connection_leaves_another_sessions_transaction() -> None:
+    # ":memory:" has one connection for every session (a static pool): the read must not return it to the pool,
+    # whose reset would roll back what the other session has not committed yet.
+    engine = create_engine(make_settings("sqlite+aiosqlite:///:memory:"))
+    sessions = create_sessionmaker(engine)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_notes.metadata.create_all)
+        async with sessions() as writer, sessions() as reader:
+            await writer.execute(_notes.insert().values(body="kept"))
+            assert await PreparedStatement(select(_notes.c.body)).read(reader, {}) == [{"body": "kept"}]
+            await writer.commit()
+        async with sessions() as session:
+            assert await session.scalar(select(func.count()).select_from(_notes)) == 1
+    finally:
+        await engine.dispose()

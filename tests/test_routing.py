@@ -1,4 +1,5 @@
-"""`PreSolvedRoute` answers exactly what FastAPI's own route answers for the same route, and runs the same work."""
+"""`PreSolvedRoute` answers exactly what FastAPI's own route answers for the same route, and runs the same work;
+`PrefixedRouter` leaves every answer of the app as FastAPI's own router gives it."""
 
 import enum
 from collections.abc import AsyncIterator
@@ -14,7 +15,7 @@ from platform_server.app import create_app
 from platform_server.config import Settings
 from platform_server.errors import Unauthorized
 from platform_server.features.router import router as features_router
-from platform_server.routing import PreSolvedRoute
+from platform_server.routing import PrefixedRouter, PreSolvedRoute
 from platform_server.work_items.router import router as items_router
 
 
@@ -136,3 +137,94 @@ async def test_dependency_overrides_are_honoured() -> None:
         response = await client.get("/r/items")
     assert response.status_code == 200
     assert response.json()["who"] == "overridden"
+
+
+def _prefixed_app(router_class: type[APIRouter], include_prefix: str) -> tuple[FastAPI, APIRouter]:
+    """A router of `router_class` under /p, then a plain one whose paths the first must leave to it."""
+    first = router_class(prefix="/p")
+
+    @first.get("/items")
+    async def items() -> dict[str, str]:
+        return {"in": "p"}
+
+    @first.get("/items/{item_id}")
+    async def item(item_id: int) -> dict[str, int]:
+        return {"id": item_id}
+
+    later = APIRouter()
+
+    @later.get("/later")
+    async def elsewhere() -> dict[str, str]:
+        return {"in": "later"}
+
+    @later.get("/pitems")
+    async def starts_alike() -> dict[str, str]:
+        return {"in": "pitems"}
+
+    app = create_app(Settings(DATABASE_URL="sqlite+aiosqlite:///:memory:", RATE_LIMIT_ENABLED=False))
+    app.include_router(first, prefix=include_prefix)
+    app.include_router(later, prefix=include_prefix)
+    return app, first
+
+
+_REQUESTS = [
+    ("GET", "/p/items"),
+    ("POST", "/p/items"),
+    ("GET", "/p/items/3"),
+    ("DELETE", "/p/items/3"),
+    ("GET", "/p/items/x"),
+    ("GET", "/p/items/"),
+    ("GET", "/p/nothing"),
+    ("GET", "/later"),
+    ("POST", "/later"),
+    ("GET", "/pitems"),
+    ("GET", "/nothing"),
+]
+
+
+async def _answers(app: FastAPI, prefix: str) -> list[tuple[int, str, str | None, str | None]]:
+    answers = []
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        for method, path in [*_REQUESTS, ("GET", "/later"), ("GET", "/p/items")]:
+            response = await client.request(method, prefix + path)
+            # A redirect has no body.
+            body = response.json() if response.content else None
+            if isinstance(body, dict) and "error" in body:
+                body["error"].pop("requestId", None)
+            answers.append(
+                (
+                    response.status_code,
+                    orjson.dumps(body).decode(),
+                    response.headers.get("allow"),
+                    response.headers.get("location"),
+                )
+            )
+    return answers
+
+
+@pytest.mark.parametrize("include_prefix", ["", "/v1"])
+async def test_a_prefixed_router_leaves_every_answer_fastapi_s(include_prefix: str) -> None:
+    plain, _ = _prefixed_app(APIRouter, include_prefix)
+    prefixed, _ = _prefixed_app(PrefixedRouter, include_prefix)
+    expected = await _answers(plain, include_prefix)
+    assert await _answers(prefixed, include_prefix) == expected
+    # The app's answers: found, 405 with its methods, redirected, 404.
+    statuses = [status for status, *_ in expected[: len(_REQUESTS)]]
+    assert statuses == [200, 405, 200, 405, 422, 307, 404, 200, 405, 200, 404]
+    assert await _answers(prefixed, "/elsewhere") == await _answers(plain, "/elsewhere")
+
+
+async def test_a_prefixed_router_given_a_path_outside_its_prefix_asks_its_routes() -> None:
+    app, router = _prefixed_app(PrefixedRouter, "")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        assert (await client.get("/p/items")).status_code == 200
+
+        async def outside(request: Request) -> Response:
+            return Response(b"outside")
+
+        # Added after the router has answered: a Starlette route is not given the prefix.
+        router.add_route("/outside", outside)
+        response = await client.get("/outside")
+    assert (response.status_code, response.content) == (200, b"outside")

@@ -32,10 +32,12 @@ from typing import Any, Generic, TypeVar
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Select
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.util import await_, greenlet_spawn
 
 SQLITE_BUSY = 5
 _FIRST_RETRY_SECONDS = 0.001
@@ -276,12 +278,53 @@ class PreparedStatement(Generic[StatementT]):
     async def rows(self, connection: AsyncConnection, values: Mapping[str, Any]) -> list[dict[str, Any]]:
         if connection.dialect.name != "sqlite":
             return await self._executed(connection, values)
-        compiled = self._sqlite or self._compile(connection.dialect)
         raw = await connection.get_raw_connection()
         driver = raw.driver_connection
         if not isinstance(driver, InlineConnection):
             # An engine not made by `inline_connector` (aiosqlite's own): the ordinary path.
             return await self._executed(connection, values)
+        return await self._inline(driver, connection.dialect, values)
+
+    async def read(self, session: AsyncSession, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The rows of a select run for `session`, which need not have begun its transaction.
+
+        A session that has begun one reads on its connection, where its own writes are. One that has not, on
+        SQLite, reads on a connection of its engine's pool, checked out and back in within one step: the
+        session still holds no connection afterwards, so the request skips its transaction (the connection's
+        checkout, the commit, the return to the pool: SQLAlchemy's work around a page read cost more than the
+        page). The rows are the same: the SQLite driver begins a transaction before a write only, so a select
+        on the session's own connection would not have run in one either.
+        """
+        bind = session.bind
+        if (
+            not session.in_transaction()
+            and isinstance(bind, AsyncEngine)
+            and bind.dialect.name == "sqlite"
+            # A pool of connections of their own (a file's): a static pool (":memory:") hands every session the
+            # same connection, whose return to the pool would roll back another session's transaction.
+            and isinstance(bind.sync_engine.pool, QueuePool)
+        ):
+            rows = await greenlet_spawn(self._read_pooled, bind.sync_engine, values)
+            if rows is not None:
+                return rows
+        return await self.rows(await session.connection(), values)
+
+    def _read_pooled(self, engine: Engine, values: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+        """Run in SQLAlchemy's greenlet: the pool's checkout may connect and its check-in rolls back, both async.
+        None for a pool whose connections are not inline ones."""
+        connection = engine.raw_connection()
+        try:
+            driver = connection.driver_connection
+            if not isinstance(driver, InlineConnection):
+                return None
+            return await_(self._inline(driver, engine.dialect, values))
+        finally:
+            connection.close()
+
+    async def _inline(
+        self, driver: InlineConnection, dialect: Dialect, values: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        compiled = self._sqlite or self._compile(dialect)
         parameters = [
             value if process is None else process(value)
             for value, process in zip(

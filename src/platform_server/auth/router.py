@@ -1,13 +1,12 @@
-from fastapi import APIRouter
-
 from platform_server.auth.dependencies import CurrentPrincipal, PrincipalCacheDep
 from platform_server.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from platform_server.auth.service import api_key_service
 from platform_server.db import SessionDep
 from platform_server.errors import error_responses
 from platform_server.pagination import PageDep, Paginated, Pagination
+from platform_server.routing import PrefixedRouter
 
-router = APIRouter(prefix="/api/api-keys", tags=["api-keys"], responses=error_responses(401, 422))
+router = PrefixedRouter(prefix="/api/api-keys", tags=["api-keys"], responses=error_responses(401, 422))
 
 
 @router.get("", operation_id="listApiKeys", summary="List API keys")

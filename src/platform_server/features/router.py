@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from platform_server.auth.dependencies import CurrentPrincipal
 from platform_server.db import SessionDep
@@ -9,10 +9,10 @@ from platform_server.features.models import FeatureStatus
 from platform_server.features.schemas import FeatureCreate, FeatureRead, FeatureUpdate
 from platform_server.features.service import feature_service
 from platform_server.pagination import PageDep, PageJson, Paginated
-from platform_server.routing import PreSolvedRoute
+from platform_server.routing import PrefixedRouter, PreSolvedRoute
 from platform_server.schemas import Message
 
-router = APIRouter(
+router = PrefixedRouter(
     prefix="/api/features", tags=["features"], responses=error_responses(401, 404, 422), route_class=PreSolvedRoute
 )
 

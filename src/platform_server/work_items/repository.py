@@ -24,11 +24,11 @@ class SourcedItemRepository(TeamScopedRepository[ModelT]):
         active = tuple(sorted(column for column, value in filters.items() if value is not None))
         values: dict[str, Any] = {f"filter_{column}": filters[column] for column in active}
         values.update(team_id=self.team_id, workspace_id=workspace_id, limit=params.limit, offset=params.offset)
-        # On the session's connection, in its transaction, but past the ORM's execute (events, loader options,
-        # identity map), which a plain Core select of columns does not use and which cost as much as the query;
-        # on SQLite past Core's execute as well (PreparedStatement).
+        # Past the ORM's execute (events, loader options, identity map), which a plain Core select of columns
+        # does not use and which cost as much as the query; on SQLite past Core's execute as well, and outside
+        # the session's transaction when it has not begun one (PreparedStatement.read).
         listing = self._listing(workspace_id is not None, active)
-        rows = await listing.rows(await self.session.connection(), values)
+        rows = await listing.read(self.session, values)
         if rows:
             return rows, int(rows[0]["total"])
         if params.page == 1:

@@ -1,18 +1,18 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from platform_server.auth.dependencies import CurrentPrincipal
 from platform_server.db import SessionDep
 from platform_server.errors import error_responses
 from platform_server.pagination import PageDep, PageJson, Paginated
-from platform_server.routing import PreSolvedRoute
+from platform_server.routing import PrefixedRouter, PreSolvedRoute
 from platform_server.schemas import Message
 from platform_server.work_items.models import WorkItemStatus
 from platform_server.work_items.schemas import WorkItemCreate, WorkItemRead, WorkItemUpdate
 from platform_server.work_items.service import work_item_service
 
-router = APIRouter(
+router = PrefixedRouter(
     prefix="/api/work-items", tags=["work-items"], responses=error_responses(401, 404, 422), route_class=PreSolvedRoute
 )
 

@@ -1,14 +1,13 @@
-from fastapi import APIRouter
-
 from platform_server.auth.dependencies import AdminPrincipal, CurrentPrincipal
 from platform_server.db import SessionDep
 from platform_server.errors import error_responses
 from platform_server.pagination import PageDep, Paginated, Pagination
+from platform_server.routing import PrefixedRouter
 from platform_server.schemas import Message
 from platform_server.workspaces.schemas import WorkspaceCreate, WorkspaceRead, WorkspaceUpdate
 from platform_server.workspaces.service import workspace_service
 
-router = APIRouter(prefix="/api/workspaces", tags=["workspaces"], responses=error_responses(401, 422))
+router = PrefixedRouter(prefix="/api/workspaces", tags=["workspaces"], responses=error_responses(401, 422))
 
 
 @router.get("", operation_id="listWorkspaces", summary="List workspaces")
