@@ -10,8 +10,8 @@ from structlog.testing import capture_logs
 
 from platform_server.db import utcnow
 from platform_server.integrations.models import Integration
-from platform_server.integrations.providers.client import IntegrationExpired, ProviderUnavailable
 from platform_server.integrations.oauth import TokenSet
+from platform_server.integrations.providers.client import IntegrationExpired, ProviderUnavailable
 from platform_server.integrations.tokens import TokenManager, open_token, seal_tokens
 from platform_server.security import DecryptionError, Encryptor
 from tests.conftest import TEST_SECRET_KEY, Member
