@@ -37,7 +37,7 @@ def _entry(member: Member, workspace_id: str, tool: str = "github_list_issues") 
 
 
 async def test_shutdown_stores_every_queued_row(app: Any, owner: Member) -> None:
-    writer = AuditWriter(app.state.sessionmaker)
+    writer = AuditWriter(app.state.engine)
     ids = [await writer.record(_entry(owner, owner.workspace_id, f"tool_{n}")) for n in range(5)]
     await writer.aclose()
     async with app.state.sessionmaker() as session:
@@ -46,7 +46,7 @@ async def test_shutdown_stores_every_queued_row(app: Any, owner: Member) -> None
 
 
 async def test_a_row_whose_workspace_is_gone_does_not_hold_up_the_others(app: Any, owner: Member) -> None:
-    writer = AuditWriter(app.state.sessionmaker)
+    writer = AuditWriter(app.state.engine)
     kept = await writer.record(_entry(owner, owner.workspace_id))
     with capture_logs() as logs:
         gone = await writer.record(_entry(owner, "1234567890123456789"))
@@ -60,7 +60,7 @@ async def test_a_row_whose_workspace_is_gone_does_not_hold_up_the_others(app: An
 
 
 async def test_closing_an_unused_writer_does_nothing(app: Any) -> None:
-    await AuditWriter(app.state.sessionmaker).aclose()
+    await AuditWriter(app.state.engine).aclose()
     assert await row_count(app, ToolCall) == 0
 
 
@@ -69,7 +69,7 @@ async def test_a_failed_write_is_retried_until_it_lands(app: Any, owner: Member)
         async with app.state.sessionmaker() as session, session.begin():
             await session.execute(text(f"ALTER TABLE {old} RENAME TO {new}"))
 
-    writer = AuditWriter(app.state.sessionmaker)
+    writer = AuditWriter(app.state.engine)
     # The table is gone for a moment, as during an outage: every write fails until it is back.
     await rename("tool_calls", "tool_calls_away")
     with capture_logs() as logs:
@@ -94,7 +94,7 @@ async def _stored_ids(app: Any) -> set[str]:
 
 
 async def test_a_row_the_database_refuses_is_dropped_and_holds_up_no_other(app: Any, owner: Member) -> None:
-    writer = AuditWriter(app.state.sessionmaker)
+    writer = AuditWriter(app.state.engine)
     with capture_logs() as logs:
         before = await writer.record(_entry(owner, owner.workspace_id))
         poisoned = [await writer.record(_poison(owner)) for _ in range(2)]
@@ -158,7 +158,7 @@ class TestBlockedWriter:
     async def test_shutdown_is_bounded_while_the_writer_is_blocked(
         self, app: Any, owner: Member, cleanup_engine: AsyncEngine
     ) -> None:
-        writer = AuditWriter(app.state.sessionmaker, shutdown_seconds=0.5)
+        writer = AuditWriter(app.state.engine, shutdown_seconds=0.5)
         async with _writes_blocked(cleanup_engine):
             with capture_logs() as logs:
                 await writer.record(_entry(owner, owner.workspace_id))
@@ -179,7 +179,7 @@ async def test_a_write_that_keeps_failing_is_given_up_after_its_retries(app: Any
         async with app.state.sessionmaker() as session, session.begin():
             await session.execute(text(f"ALTER TABLE {old} RENAME TO {new}"))
 
-    writer = AuditWriter(app.state.sessionmaker, retry_seconds=(0.01, 0.01))
+    writer = AuditWriter(app.state.engine, retry_seconds=(0.01, 0.01))
     await rename("tool_calls", "tool_calls_away")
     try:
         with capture_logs() as logs:
