@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.testing import capture_logs
 
@@ -195,3 +195,38 @@ async def test_a_write_that_keeps_failing_is_given_up_after_its_retries(app: Any
     later = await writer.record(_entry(owner, owner.workspace_id))
     await writer.aclose()
     assert await _stored_ids(app) == {later}
+
+
+async def test_rows_queued_while_the_first_waits_are_written_in_one_insert(app: Any, owner: Member) -> None:
+    inserts: list[int] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, executemany: bool) -> None:
+        if statement.startswith("INSERT INTO tool_calls"):
+            inserts.append(len(parameters) if executemany else 1)
+
+    writer = AuditWriter(app.state.engine, linger_seconds=0.5)
+    event.listen(app.state.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        first = await writer.record(_entry(owner, owner.workspace_id))
+        # The writer has taken the first row and waits for more.
+        await asyncio.sleep(0.05)
+        rest = [await writer.record(_entry(owner, owner.workspace_id)) for _ in range(3)]
+        await asyncio.wait_for(writer.flush(), timeout=5)
+    finally:
+        event.remove(app.state.engine.sync_engine, "before_cursor_execute", count)
+    await writer.aclose()
+    assert inserts == [4]
+    assert await _stored_ids(app) == {first, *rest}
+
+
+async def test_a_flush_does_not_wait_for_the_linger(app: Any, owner: Member) -> None:
+    writer = AuditWriter(app.state.engine, linger_seconds=3600)
+    tool_call_id = await writer.record(_entry(owner, owner.workspace_id))
+    await asyncio.sleep(0.01)
+    await asyncio.wait_for(writer.flush(), timeout=5)
+    assert await _stored_ids(app) == {tool_call_id}
+    # A row queued after the flush waits again, and the next flush hurries it as well.
+    later = await writer.record(_entry(owner, owner.workspace_id))
+    await asyncio.wait_for(writer.flush(), timeout=5)
+    await writer.aclose()
+    assert await _stored_ids(app) == {tool_call_id, later}
