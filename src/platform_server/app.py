@@ -124,7 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # None when no model is configured: the assistant then answers 503 AI_NOT_CONFIGURED.
             app.state.ai_client = build_chat_client(settings, app.state.provider_http.transport())
             app.state.mcp_gateway = McpGateway(settings)
-            app.state.audit_writer = AuditWriter(app.state.sessionmaker)
+            app.state.audit_writer = AuditWriter(app.state.engine)
             try:
                 async with jobs_in_serve(resources) as runner, app.state.mcp_gateway.run():
                     app.state.job_runner = runner

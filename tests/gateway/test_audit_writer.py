@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.testing import capture_logs
 
@@ -37,7 +37,7 @@ def _entry(member: Member, workspace_id: str, tool: str = "github_list_issues") 
 
 
 async def test_shutdown_stores_every_queued_row(app: Any, owner: Member) -> None:
-    writer = AuditWriter(app.state.sessionmaker)
+    writer = AuditWriter(app.state.engine)
     ids = [await writer.record(_entry(owner, owner.workspace_id, f"tool_{n}")) for n in range(5)]
     await writer.aclose()
     async with app.state.sessionmaker() as session:
@@ -46,7 +46,7 @@ async def test_shutdown_stores_every_queued_row(app: Any, owner: Member) -> None
 
 
 async def test_a_row_whose_workspace_is_gone_does_not_hold_up_the_others(app: Any, owner: Member) -> None:
-    writer = AuditWriter(app.state.sessionmaker)
+    writer = AuditWriter(app.state.engine)
     kept = await writer.record(_entry(owner, owner.workspace_id))
     with capture_logs() as logs:
         gone = await writer.record(_entry(owner, "1234567890123456789"))
@@ -60,7 +60,7 @@ async def test_a_row_whose_workspace_is_gone_does_not_hold_up_the_others(app: An
 
 
 async def test_closing_an_unused_writer_does_nothing(app: Any) -> None:
-    await AuditWriter(app.state.sessionmaker).aclose()
+    await AuditWriter(app.state.engine).aclose()
     assert await row_count(app, ToolCall) == 0
 
 
@@ -69,7 +69,7 @@ async def test_a_failed_write_is_retried_until_it_lands(app: Any, owner: Member)
         async with app.state.sessionmaker() as session, session.begin():
             await session.execute(text(f"ALTER TABLE {old} RENAME TO {new}"))
 
-    writer = AuditWriter(app.state.sessionmaker)
+    writer = AuditWriter(app.state.engine)
     # The table is gone for a moment, as during an outage: every write fails until it is back.
     await rename("tool_calls", "tool_calls_away")
     with capture_logs() as logs:
@@ -94,7 +94,7 @@ async def _stored_ids(app: Any) -> set[str]:
 
 
 async def test_a_row_the_database_refuses_is_dropped_and_holds_up_no_other(app: Any, owner: Member) -> None:
-    writer = AuditWriter(app.state.sessionmaker)
+    writer = AuditWriter(app.state.engine)
     with capture_logs() as logs:
         before = await writer.record(_entry(owner, owner.workspace_id))
         poisoned = [await writer.record(_poison(owner)) for _ in range(2)]
@@ -158,7 +158,7 @@ class TestBlockedWriter:
     async def test_shutdown_is_bounded_while_the_writer_is_blocked(
         self, app: Any, owner: Member, cleanup_engine: AsyncEngine
     ) -> None:
-        writer = AuditWriter(app.state.sessionmaker, shutdown_seconds=0.5)
+        writer = AuditWriter(app.state.engine, shutdown_seconds=0.5)
         async with _writes_blocked(cleanup_engine):
             with capture_logs() as logs:
                 await writer.record(_entry(owner, owner.workspace_id))
@@ -179,7 +179,7 @@ async def test_a_write_that_keeps_failing_is_given_up_after_its_retries(app: Any
         async with app.state.sessionmaker() as session, session.begin():
             await session.execute(text(f"ALTER TABLE {old} RENAME TO {new}"))
 
-    writer = AuditWriter(app.state.sessionmaker, retry_seconds=(0.01, 0.01))
+    writer = AuditWriter(app.state.engine, retry_seconds=(0.01, 0.01))
     await rename("tool_calls", "tool_calls_away")
     try:
         with capture_logs() as logs:
@@ -195,3 +195,38 @@ async def test_a_write_that_keeps_failing_is_given_up_after_its_retries(app: Any
     later = await writer.record(_entry(owner, owner.workspace_id))
     await writer.aclose()
     assert await _stored_ids(app) == {later}
+
+
+async def test_rows_queued_while_the_first_waits_are_written_in_one_insert(app: Any, owner: Member) -> None:
+    inserts: list[int] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, executemany: bool) -> None:
+        if statement.startswith("INSERT INTO tool_calls"):
+            inserts.append(len(parameters) if executemany else 1)
+
+    writer = AuditWriter(app.state.engine, linger_seconds=0.5)
+    event.listen(app.state.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        first = await writer.record(_entry(owner, owner.workspace_id))
+        # The writer has taken the first row and waits for more.
+        await asyncio.sleep(0.05)
+        rest = [await writer.record(_entry(owner, owner.workspace_id)) for _ in range(3)]
+        await asyncio.wait_for(writer.flush(), timeout=5)
+    finally:
+        event.remove(app.state.engine.sync_engine, "before_cursor_execute", count)
+    await writer.aclose()
+    assert inserts == [4]
+    assert await _stored_ids(app) == {first, *rest}
+
+
+async def test_a_flush_does_not_wait_for_the_linger(app: Any, owner: Member) -> None:
+    writer = AuditWriter(app.state.engine, linger_seconds=3600)
+    tool_call_id = await writer.record(_entry(owner, owner.workspace_id))
+    await asyncio.sleep(0.01)
+    await asyncio.wait_for(writer.flush(), timeout=5)
+    assert await _stored_ids(app) == {tool_call_id}
+    # A row queued after the flush waits again, and the next flush hurries it as well.
+    later = await writer.record(_entry(owner, owner.workspace_id))
+    await asyncio.wait_for(writer.flush(), timeout=5)
+    await writer.aclose()
+    assert await _stored_ids(app) == {tool_call_id, later}

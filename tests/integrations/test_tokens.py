@@ -10,8 +10,9 @@ from structlog.testing import capture_logs
 
 from platform_server.db import utcnow
 from platform_server.integrations.models import Integration
+from platform_server.integrations.oauth import TokenSet
 from platform_server.integrations.providers.client import IntegrationExpired, ProviderUnavailable
-from platform_server.integrations.tokens import TokenManager, open_token
+from platform_server.integrations.tokens import TokenManager, open_token, seal_tokens
 from platform_server.security import DecryptionError, Encryptor
 from tests.conftest import TEST_SECRET_KEY, Member
 from tests.integrations.helpers import PROVIDERS, callback, connect, decide, start
@@ -62,6 +63,20 @@ class TestRefresh:
         token = await app.state.token_manager.access_token(integration_id)
         assert token == _secret(app, await _row(app, integration_id), "access_token")
         assert _token_calls(app, "jira") == calls
+
+    async def test_a_token_another_process_stored_replaces_the_one_opened_here(
+        self, app: Any, client: httpx.AsyncClient, owner: Member
+    ) -> None:
+        integration_id = await _connect(app, client, owner, "github")
+        manager: TokenManager = app.state.token_manager
+        first = await manager.access_token(integration_id)
+        assert await manager.access_token(integration_id) == first
+        # Another process's refresh or reconnect: a new ciphertext on the row, nothing said to this process.
+        async with app.state.sessionmaker() as session, session.begin():
+            row = await session.get(Integration, integration_id)
+            assert row is not None
+            seal_tokens(app.state.encryptor, row, TokenSet("gho_stored-elsewhere", None, None, None))
+        assert await manager.access_token(integration_id) == "gho_stored-elsewhere"
 
     @pytest.mark.parametrize("provider", PROVIDERS)
     async def test_refresh_before_expiry_persists_rotation(

@@ -279,14 +279,19 @@ def _hot_call(message: Any, request: Request) -> _Call | None:
     request_id, params = message.get("id"), message.get("params")
     if isinstance(request_id, bool) or not isinstance(request_id, str | int) or not isinstance(params, dict):
         return None
-    headers = request.headers
-    if not check_accept_headers(request)[0] or _SESSION_HEADER in headers:
+    if not check_accept_headers(request)[0]:
         return None
-    if find_duplicated_routing_header(headers.items()) is not None:
+    # Decoded once: every check below reads them, and a `Headers` lookup scans the raw list each time.
+    lines = request.headers.items()
+    if find_duplicated_routing_header(lines) is not None:
+        return None
+    # No routing header is repeated, so keeping the last of a repeated one changes nothing the checks read.
+    headers = dict(lines)
+    if _SESSION_HEADER in headers:
         return None
     protocol_version = headers.get(MCP_PROTOCOL_VERSION_HEADER)
     if protocol_version in MODERN_PROTOCOL_VERSIONS:
-        if not isinstance(classify_inbound_request(message, headers=dict(headers)), InboundModernRoute):
+        if not isinstance(classify_inbound_request(message, headers=headers), InboundModernRoute):
             return None
         # `Mcp-Param-*` headers are checked against the tool's schema by the SDK.
         if any(name.startswith(_PARAM_HEADER_PREFIX) for name in headers):

@@ -49,6 +49,8 @@ REFRESH_MARGIN = timedelta(minutes=5)
 REVOKE_MARGIN = timedelta(minutes=1)
 _LOCK_TTL_SECONDS = 60
 _LOCK_WAIT_SECONDS = 65
+# How many opened tokens a process keeps before it starts over.
+_MAX_OPENED = 10_000
 _REJECTED_AFTER_REFRESH = "The provider rejected a freshly refreshed token; reconnect"
 
 logger = get_logger(__name__)
@@ -111,8 +113,13 @@ def clear_tokens(integration: Integration) -> None:
     integration.token_expires_at = None
 
 
-def open_token(encryptor: Encryptor, integration: Integration, field: str) -> str | None:
+def _sealed(integration: Integration, field: str) -> str | None:
     sealed: str | None = getattr(integration, f"{field}_encrypted")
+    return sealed
+
+
+def open_token(encryptor: Encryptor, integration: Integration, field: str) -> str | None:
+    sealed = _sealed(integration, field)
     if sealed is None:
         return None
     return encryptor.decrypt(sealed, _associated_data(integration.id, field))
@@ -137,6 +144,8 @@ class _Kind:
 
 _MAIN = _Kind("access_token", "refresh_token", "token_expires_at")
 _USER = _Kind("user_token", "user_refresh_token", "user_token_expires_at")
+# The tokens every provider request opens; refresh tokens are opened only to refresh, and not kept.
+_KEPT_FIELDS = frozenset({_MAIN.token, _USER.token})
 
 
 async def tokens_to_revoke(
@@ -183,6 +192,10 @@ class TokenManager:
         self._provider_http = provider_http
         self._redis = redis
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        # Every tool call opens its integration's access token: the plaintext is kept beside the exact
+        # ciphertext it came from, so a refresh or a reconnect (a new ciphertext, in any process) is a miss,
+        # never a stale hit; a refresh here drops the integration's entries. In memory only, never logged.
+        self._opened: dict[tuple[str, str], tuple[str, str]] = {}
 
     def source(self, integration_id: str, loaded: Integration | None = None) -> "IntegrationTokenSource":
         return IntegrationTokenSource(self, integration_id, loaded=loaded)
@@ -254,6 +267,7 @@ class TokenManager:
             outcome = await self._refresh_locked(
                 session, integration, current, kind, rejected=rejected_token is not None
             )
+        self._forget(integration_id)
         # Raised only after the commit, so the status change that explains the failure is kept.
         if isinstance(outcome, Exception):
             raise outcome
@@ -336,6 +350,10 @@ class TokenManager:
             "try again shortly",
         )
 
+    def _forget(self, integration_id: str) -> None:
+        for field in _KEPT_FIELDS:
+            self._opened.pop((integration_id, field), None)
+
     @staticmethod
     def _mark(integration: Integration, status: IntegrationStatus, reason: str | None) -> None:
         integration.status = status
@@ -354,14 +372,23 @@ class TokenManager:
         return token
 
     def _open(self, integration: Integration, field: str) -> str | None:
+        sealed = _sealed(integration, field)
+        opened = self._opened.get((integration.id, field))
+        if opened is not None and opened[0] == sealed:
+            return opened[1]
         try:
-            return open_token(self._encryptor, integration, field)
+            token = open_token(self._encryptor, integration, field)
         except DecryptionError as exc:
             # A removed key (or a tampered row) makes the grant unusable; reconnecting stores a fresh one.
             raise IntegrationExpired(
                 integration.provider,
                 f"The {provider_title(integration)} credentials cannot be decrypted; reconnect the integration",
             ) from exc
+        if sealed is not None and token is not None and field in _KEPT_FIELDS:
+            if len(self._opened) >= _MAX_OPENED:
+                self._opened.clear()
+            self._opened[(integration.id, field)] = (sealed, token)
+        return token
 
     async def _load(self, integration_id: str) -> Integration:
         async with self._sessionmaker() as session:

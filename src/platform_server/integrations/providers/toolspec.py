@@ -9,11 +9,13 @@ with a `ProviderClient` bound to the integration. `execute` returns a compact di
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError  # type: ignore[import-untyped]
 
 from platform_server.integrations.providers.client import ProviderBadRequest, ProviderClient, quote_value
+from platform_server.integrations.providers.schema_check import Check, compile_check
 
 ToolFunction = Callable[[ProviderClient, dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -52,11 +54,12 @@ class ToolSpec:
 
     def validation_errors(self, arguments: Mapping[str, Any]) -> list[str]:
         """Messages for every way the arguments break the input schema (empty when they are valid)."""
-        validator = _validators.get(self.name)
-        if validator is None:
-            validator = _validators[self.name] = Draft202012Validator(dict(self.input_schema))
         candidate = dict(arguments)
-        # The usual case answers fastest: collecting errors costs several times a plain check.
+        # The usual case answers fastest: the compiled check costs a fraction of jsonschema's, and collecting
+        # errors several times a plain check.
+        if self._arguments_valid(candidate):
+            return []
+        validator = self._validator
         if validator.is_valid(candidate):
             return []
         return [
@@ -64,8 +67,15 @@ class ToolSpec:
             for error in sorted(validator.iter_errors(candidate), key=lambda error: list(error.absolute_path))
         ]
 
+    # Built on first use, once per tool: every call of the tool validates against them.
+    @cached_property
+    def _arguments_valid(self) -> Check:
+        return compile_check(self.input_schema)
 
-_validators: dict[str, Any] = {}
+    @cached_property
+    def _validator(self) -> Any:
+        return Draft202012Validator(dict(self.input_schema))
+
 
 # What a failed keyword means, for the keywords whose failure is "the value passes a bound".
 _BOUNDS = {
