@@ -228,3 +228,41 @@ async def test_a_prefixed_router_given_a_path_outside_its_prefix_asks_its_routes
         router.add_route("/outside", outside)
         response = await client.get("/outside")
     assert (response.status_code, response.content) == (200, b"outside")
+
+
+def _app_with_a_parameter_in_the_prefix(router_class: type[APIRouter]) -> FastAPI:
+    router = router_class(prefix="/w/{workspace_id}/ai")
+
+    @router.get("/things")
+    async def things(workspace_id: int) -> dict[str, int]:
+        return {"workspace": workspace_id}
+
+    @router.get("/things/{thing_id}")
+    async def thing(workspace_id: int, thing_id: int) -> dict[str, int]:
+        return {"workspace": workspace_id, "thing": thing_id}
+
+    app = create_app(Settings(DATABASE_URL="sqlite+aiosqlite:///:memory:", RATE_LIMIT_ENABLED=False))
+    app.include_router(router)
+    return app
+
+
+async def test_a_prefix_with_a_path_parameter_is_compared_up_to_the_parameter() -> None:
+    requests = [
+        ("GET", "/w/1/ai/things"),
+        ("GET", "/w/1/ai/things/2"),
+        ("POST", "/w/1/ai/things"),
+        ("GET", "/w/x/ai/things"),
+        ("GET", "/w/1/other"),
+        ("GET", "/w/"),
+        ("GET", "/elsewhere"),
+    ]
+    answers = {}
+    for router_class in (APIRouter, PrefixedRouter):
+        transport = httpx.ASGITransport(app=_app_with_a_parameter_in_the_prefix(router_class))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            answers[router_class] = [
+                (response.status_code, response.headers.get("allow"))
+                for response in [await client.request(method, path) for method, path in requests]
+            ]
+    assert answers[PrefixedRouter] == answers[APIRouter]
+    assert [status for status, _ in answers[APIRouter]] == [200, 200, 405, 422, 404, 404, 404]

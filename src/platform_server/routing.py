@@ -2,6 +2,7 @@
 built, and a router that tells at once that a path is not one of its own."""
 
 import copy
+import functools
 import inspect
 import types
 from collections.abc import Callable, Coroutine
@@ -217,8 +218,9 @@ class PrefixedRouter(APIRouter):
     routes (FastAPI's bookkeeping, then the path's pattern): every request pays that for every router included
     before its own. A route's pattern starts with its literal path, so a path that does not start with the
     router's prefix (after the inclusion's) matches none of them, not even partly (no 405): the answer is the
-    same. It holds while every route is an `APIRoute`, whose path FastAPI builds from the prefix; a router
-    given anything else asks its routes as FastAPI does.
+    same. A prefix with a path parameter is compared up to the parameter, the part every path shares. It holds
+    while every route is an `APIRoute`, whose path FastAPI builds from the prefix; a router given anything else
+    asks its routes as FastAPI does.
     """
 
     _checked_version: int | None = None
@@ -228,7 +230,7 @@ class PrefixedRouter(APIRouter):
         included = _get_scope_included_router(scope)
         if (
             isinstance(included, _IncludedRouter)
-            and not get_route_path(scope).startswith(included.include_context.prefix + self.prefix)
+            and not get_route_path(scope).startswith(_literal_start(included.include_context.prefix + self.prefix))
             and self._routes_all_prefixed()
         ):
             return Match.NONE, {}
@@ -243,3 +245,8 @@ class PrefixedRouter(APIRouter):
             )
             self._checked_version = version
         return self._all_prefixed
+
+
+@functools.cache
+def _literal_start(prefix: str) -> str:
+    return prefix.partition("{")[0]

@@ -1,6 +1,6 @@
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from platform_server.assistant.schemas import (
     AiConversationRead,
@@ -15,8 +15,9 @@ from platform_server.auth.dependencies import CurrentPrincipal
 from platform_server.db import SessionDep
 from platform_server.errors import ErrorResponse, error_responses
 from platform_server.pagination import PageDep, Paginated, Pagination
+from platform_server.routing import PrefixedRouter
 
-router = APIRouter(
+router = PrefixedRouter(
     prefix="/api/workspaces/{workspace_id}/ai", tags=["assistant"], responses=error_responses(401, 404, 422)
 )
 

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import Header, Request
 
 from platform_server.auth.dependencies import CurrentPrincipal
 from platform_server.billing.schemas import BillingRead
@@ -10,11 +10,12 @@ from platform_server.db import SessionDep
 from platform_server.errors import error_responses
 from platform_server.limits.dependencies import PublicRateLimit
 from platform_server.limits.service import plan_changed
+from platform_server.routing import PrefixedRouter
 from platform_server.webhook_events.intake import counted_delivery, refused_values_answer_400
 from platform_server.webhook_events.models import WebhookSource
 from platform_server.webhook_events.schemas import WebhookReceived, raw_event_openapi
 
-router = APIRouter(prefix="/api", tags=["billing"])
+router = PrefixedRouter(prefix="/api", tags=["billing"])
 
 
 @router.get(

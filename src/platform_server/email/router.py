@@ -1,15 +1,16 @@
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from platform_server.db import SessionDep
 from platform_server.email.service import email_service
 from platform_server.email.webhook import SVIX_HEADERS, verify_resend_event
 from platform_server.errors import error_responses
 from platform_server.limits.dependencies import PublicRateLimit
+from platform_server.routing import PrefixedRouter
 from platform_server.webhook_events.intake import counted_delivery, refused_values_answer_400
 from platform_server.webhook_events.models import WebhookSource
 from platform_server.webhook_events.schemas import WebhookReceived, raw_event_openapi
 
-router = APIRouter(
+router = PrefixedRouter(
     prefix="/api/webhooks",
     tags=["webhooks"],
     responses=error_responses(400, 401, 404, 429),

@@ -1,7 +1,7 @@
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,10 +30,11 @@ from platform_server.integrations.schemas import (
 from platform_server.integrations.service import IntegrationDeps, integration_service
 from platform_server.limits.dependencies import PublicRateLimit
 from platform_server.pagination import PageDep, Pagination
+from platform_server.routing import PrefixedRouter
 from platform_server.schemas import Message
 
 # The OAuth callback answers only redirects, so the usual error responses are declared per route.
-router = APIRouter(prefix="/api/integrations", tags=["integrations"])
+router = PrefixedRouter(prefix="/api/integrations", tags=["integrations"])
 
 
 def integration_deps(request: Request) -> IntegrationDeps:

@@ -1,6 +1,6 @@
 """/api/workspaces/{id}/integrations: which integrations (and tools) a workspace may use."""
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from platform_server.auth.dependencies import AdminPrincipal, CurrentPrincipal
 from platform_server.db import SessionDep
@@ -16,9 +16,10 @@ from platform_server.integrations.schemas import (
 )
 from platform_server.integrations.service import integration_service
 from platform_server.pagination import PageDep, Pagination
+from platform_server.routing import PrefixedRouter
 from platform_server.schemas import Message
 
-router = APIRouter(prefix="/api/workspaces", tags=["integrations"], responses=error_responses(401, 404, 422))
+router = PrefixedRouter(prefix="/api/workspaces", tags=["integrations"], responses=error_responses(401, 404, 422))
 
 
 async def _reconcile_push(request: Request, session: SessionDep, integration: Integration) -> None:

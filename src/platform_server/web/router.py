@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import jinja2
 from authlib.oauth2.rfc6749.errors import OAuth2Error
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
@@ -52,6 +52,7 @@ from platform_server.oauth_server.service import (
     oauth_server_service,
     redirect_origin,
 )
+from platform_server.routing import PrefixedRouter
 from platform_server.security import random_token
 from platform_server.web.csrf import CSRF_NONCE_COOKIE, CsrfSigner
 from platform_server.web.messages import Banner, Tone, query_banners
@@ -77,7 +78,7 @@ MAX_NEXT_LENGTH = 4000
 # An OAuth callback that arrives before sign-in waits here, in this browser only, until the sign-in is done.
 OAUTH_CALLBACK_COOKIE = "platform_oauth_callback"
 
-router = APIRouter(prefix="/settings", include_in_schema=False)
+router = PrefixedRouter(prefix="/settings", include_in_schema=False)
 
 
 def static_files() -> StaticFiles:

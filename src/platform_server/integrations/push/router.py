@@ -5,7 +5,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from inspect import cleandoc
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_server.auth.dependencies import AdminPrincipal, CurrentPrincipal
@@ -22,10 +22,11 @@ from platform_server.integrations.push.service import (
     push_service,
 )
 from platform_server.limits.dependencies import PublicRateLimit
+from platform_server.routing import PrefixedRouter
 from platform_server.webhook_events.intake import refused_values_answer_400
 from platform_server.webhook_events.schemas import WebhookReceived, raw_event_openapi
 
-router = APIRouter(
+router = PrefixedRouter(
     prefix="/api/webhooks",
     tags=["webhooks"],
     responses=error_responses(400, 401, 429),
@@ -105,7 +106,7 @@ for _endpoint in ENDPOINTS:
     _add(_endpoint)
 
 
-setup_router = APIRouter(prefix="/api/integrations", tags=["integrations"])
+setup_router = PrefixedRouter(prefix="/api/integrations", tags=["integrations"])
 
 
 @setup_router.get(

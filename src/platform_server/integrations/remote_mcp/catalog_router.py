@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 
 from platform_server.auth.dependencies import CurrentPrincipal
 from platform_server.errors import ErrorResponse, error_responses
@@ -14,9 +14,10 @@ from platform_server.integrations.remote_mcp.catalog_schemas import (
 )
 from platform_server.integrations.remote_mcp.registry_client import MAX_PAGE_SIZE, RegistryClient
 from platform_server.pagination import PageDep, Paginated, Pagination
+from platform_server.routing import PrefixedRouter
 
 # Included before the integrations router: `/api/integrations/{integration_id}` must never see `mcp`.
-router = APIRouter(prefix="/api/integrations/mcp", tags=["integrations"])
+router = PrefixedRouter(prefix="/api/integrations/mcp", tags=["integrations"])
 
 
 async def registry_client(request: Request) -> RegistryClient:

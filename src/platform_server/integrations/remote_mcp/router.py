@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import Path
 
 from platform_server.auth.dependencies import AdminPrincipal, CurrentPrincipal
 from platform_server.db import SessionDep
@@ -10,8 +10,9 @@ from platform_server.errors import error_responses
 from platform_server.integrations.remote_mcp.schemas import RemoteToolList, RemoteToolRead
 from platform_server.integrations.remote_mcp.service import remote_mcp_service
 from platform_server.integrations.router import DepsDep
+from platform_server.routing import PrefixedRouter
 
-router = APIRouter(prefix="/api/integrations", tags=["integrations"])
+router = PrefixedRouter(prefix="/api/integrations", tags=["integrations"])
 
 ToolNamePath = Annotated[str, Path(min_length=1, max_length=200, description="The tool's upstream name")]
 

@@ -1,6 +1,6 @@
 """POST /api/integrations/{id}/sync and its cancellation."""
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -14,8 +14,9 @@ from platform_server.integrations.sync.repository import COMPLETED
 from platform_server.integrations.sync.responses import RunAfterCommit
 from platform_server.integrations.sync.schemas import SyncLogState, SyncRequest, SyncResult, SyncStarted
 from platform_server.integrations.sync.service import SyncPlan, failure_error, sync_service
+from platform_server.routing import PrefixedRouter
 
-router = APIRouter(prefix="/api/integrations", tags=["integrations"])
+router = PrefixedRouter(prefix="/api/integrations", tags=["integrations"])
 
 
 @router.post(
