@@ -191,10 +191,14 @@ class BillingService:
         pending = await repository.pending_event(stripe_event_id)
         if pending is None:
             return None
+        _, stripe_customer_id = pending
         # Read again under the customer's lock: a binding committed meanwhile has applied it.
-        await repository.lock_customer(pending[1])
+        await repository.lock_customer(stripe_customer_id)
         pending = await repository.pending_event(stripe_event_id)
-        return pending[0] if pending is not None else None
+        if pending is None:
+            return None
+        webhook_event_id, _ = pending
+        return webhook_event_id
 
     async def _process(
         self, delivery: _Delivery, row_id: str, event: dict[str, Any], *, waiting: bool
