@@ -26,7 +26,6 @@ from platform_server.gateway.server import McpGateway
 from platform_server.health.router import router as health_router
 from platform_server.integrations.push.router import router as push_webhooks_router
 from platform_server.integrations.push.router import setup_router as push_setup_router
-from platform_server.integrations.registry import PROVIDER_APIS
 from platform_server.integrations.remote_mcp.catalog_router import router as remote_mcp_catalog_router
 from platform_server.integrations.remote_mcp.metadata_router import router as remote_mcp_metadata_router
 from platform_server.integrations.remote_mcp.router import router as remote_mcp_router
@@ -119,7 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.email_sender = resources.email_sender
             app.state.metrics.register_queue_stats(job_queue_source(resources.sessionmaker))
             if tracing is not None:
-                tracing.instrument(resources.engine, (resources.provider_http.http(api.name) for api in PROVIDER_APIS))
+                tracing.instrument(resources.engine, resources.provider_http)
             app.state.limiter = RequestLimiter(settings, app.state.sessionmaker)
             # None when no model is configured: the assistant then answers 503 AI_NOT_CONFIGURED.
             app.state.ai_client = build_chat_client(settings, app.state.provider_http.transport())

@@ -1,20 +1,32 @@
-"""The provider clients' network transport (the shared keep-alive HTTP/1.1 client under httpx) against servers
-the tests run on real sockets, each answering as scripted: kept-alive connections, a server closing them, slow
-or silent servers, big, chunked, compressed and unframed bodies, TLS with a certificate of the test's own CA."""
+"""The provider clients' network transport (the shared keep-alive HTTP/1.1 client, under httpx and as the provider
+clients' wire) against servers the tests run on real sockets, each answering as scripted: kept-alive connections,
+a server closing them, slow or silent servers, big, chunked, compressed and unframed bodies, TLS with a
+certificate of the test's own CA."""
 
 import asyncio
 import gzip
 import ssl
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
 from platform_server.config import Settings
-from platform_server.integrations.providers.client import ProviderHttp, ProviderUnavailable, StaticTokenSource
-from platform_server.integrations.providers.transport import Http1Transport
+from platform_server.integrations.providers.client import (
+    ProviderBadRequest,
+    ProviderHttp,
+    ProviderUnavailable,
+    StaticTokenSource,
+)
+from platform_server.integrations.providers.transport import Http1Transport, provider_pool
 from platform_server.integrations.registry import PROVIDER_APIS
 from tests.oauth_server.documents import make_certificates
 
@@ -91,7 +103,7 @@ async def keep_answering(connection: Connection) -> None:
 
 
 def transport(tls: Callable[[], ssl.SSLContext] = httpx.create_ssl_context, *, connections: int = 50) -> Http1Transport:
-    return Http1Transport(tls, max_connections=connections, max_keepalive_connections=20, keepalive_expiry=30)
+    return Http1Transport(provider_pool(tls, max_connections=connections))
 
 
 def client(
@@ -357,3 +369,156 @@ async def test_a_provider_that_does_not_answer_in_time_is_unavailable() -> None:
         await provider_http.aclose()
     # A read is tried again after a timeout, up to the policy's attempts.
     assert len(server.requests) == 4
+
+
+# The usual provider request is built by the client and sent on the pool directly, past httpx's client: what goes
+# out must be what httpx would have sent.
+
+SENT_AS_HTTPX_WOULD: list[tuple[str, dict[str, Any] | None]] = [
+    ("/user", None),
+    ("/repos/acme/product/issues", {"state": "open", "per_page": 3, "page": 1}),
+    ("/orgs/a%3Fc%23d%252e%20e~/repos", {"q": 'repo:acme/product is:open label:"good first" a&b=c+d/é%'}),
+    ("/rest/api/3/issue/ABC-1", {"fields": "summary,status", "ratio": 1.5, "empty": ""}),
+    ("/v1/files/key~x_y.z-1", {}),
+    ("/v1/images/abc", {"ids": "1:2,3:4", "list": ["a", "b"]}),
+    ("/search/issues?q=is%3Aopen", None),
+    ("/search/issues?q=is%3Aopen", {"page": 2}),
+    ("/x/café", {"n": 1}),
+    ("/orgs//repos", None),
+    ("/user/", None),
+    ("/", None),
+]
+
+
+@pytest.mark.parametrize(("path", "params"), SENT_AS_HTTPX_WOULD)
+async def test_a_provider_call_sends_the_url_and_headers_httpx_would(path: str, params: dict[str, Any] | None) -> None:
+    async with serving(keep_answering) as server:
+        provider_http = network_provider_http(server)
+        assert provider_http.wire("github").direct
+        client = provider_http.client("github", StaticTokenSource("github", "gho_token"))
+        response = await client.get(path, params=params)
+        http = provider_http.http("github")
+        expected = http.build_request("GET", path, params=params, headers={"Authorization": "Bearer gho_token"})
+        await http.send(expected)
+        await provider_http.aclose()
+    through_wire, through_httpx = server.requests
+    assert response.url == str(expected.url)
+    assert through_wire.target == expected.url.raw_path.decode() == through_httpx.target
+    assert through_wire.headers == through_httpx.headers
+    assert through_wire.headers["accept"] == "application/vnd.github+json"
+    assert "gzip" in through_wire.headers["accept-encoding"]
+
+
+async def test_a_provider_call_with_a_body_sends_it_as_httpx_would() -> None:
+    async with serving(keep_answering) as server:
+        provider_http = network_provider_http(server)
+        client = provider_http.client("github", StaticTokenSource("github", "gho_token"))
+        await client.post(client.path("repos", "acme", "product", "issues"), json={"title": "é"})
+        await client.request("POST", "/login/oauth/access_token", data={"code": "a b&c"})
+        await provider_http.aclose()
+    json_post, form_post = server.requests
+    assert (json_post.body, json_post.headers["content-type"]) == ('{"title":"é"}'.encode(), "application/json")
+    assert (form_post.body, form_post.headers["content-type"]) == (
+        b"code=a+b%26c",
+        "application/x-www-form-urlencoded",
+    )
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate"])
+async def test_a_compressed_provider_answer_is_decoded(coding: str) -> None:
+    compress = gzip.compress if coding == "gzip" else zlib.compress
+
+    async def compressed(connection: Connection) -> None:
+        while await connection.receive() is not None:
+            await connection.answer(compress(b'{"ok": true}'), headers=f"content-encoding: {coding}\r\n")
+
+    async with serving(compressed) as server:
+        provider_http = network_provider_http(server)
+        client = provider_http.client("github", StaticTokenSource("github", "gho_token"))
+        response = await client.get("/user")
+        await provider_http.aclose()
+    assert response.data == {"ok": True}
+
+
+async def test_a_chunked_provider_answer_arrives_whole() -> None:
+    async def chunked(connection: Connection) -> None:
+        while await connection.receive() is not None:
+            connection.writer.write(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
+            )
+            for part in (b"[", b"1, 2, 3, " * 5000, b"4]"):
+                connection.writer.write(b"%x\r\n%s\r\n" % (len(part), part))
+                await connection.writer.drain()
+            connection.writer.write(b"0\r\n\r\n")
+
+    async with serving(chunked) as server:
+        provider_http = network_provider_http(server)
+        client = provider_http.client("github", StaticTokenSource("github", "gho_token"))
+        response = await client.get("/user")
+        await provider_http.aclose()
+    assert response.data == [1, 2, 3] * 5000 + [4]
+
+
+async def test_a_redirect_of_a_provider_call_is_not_followed() -> None:
+    async def redirect(connection: Connection) -> None:
+        while await connection.receive() is not None:
+            await connection.answer(status=302, headers="location: http://elsewhere.invalid/\r\n")
+
+    async with serving(redirect) as server:
+        provider_http = network_provider_http(server)
+        client = provider_http.client("github", StaticTokenSource("github", "gho_token"))
+        with pytest.raises(ProviderBadRequest, match="is not followed"):
+            await client.get("/user")
+        await provider_http.aclose()
+    assert len(server.requests) == 1
+
+
+async def test_a_provider_nothing_listens_for_is_unreachable() -> None:
+    async with serving(keep_answering) as server:
+        provider_http = network_provider_http(server)
+    client = provider_http.client("github", StaticTokenSource("github", "gho_token"))
+    with pytest.raises(ProviderUnavailable, match=r"could not be reached \(ConnectError\)"):
+        await client.get("/user")
+    await provider_http.aclose()
+
+
+async def test_a_provider_whose_certificate_no_trusted_authority_signed_is_unreachable(authority: Authority) -> None:
+    async with serving(keep_answering, authority.server) as server:
+        provider_http = network_provider_http(server)
+        client = provider_http.client("github", StaticTokenSource("github", "gho_token"))
+        with pytest.raises(ProviderUnavailable, match=r"could not be reached \(ConnectError\)"):
+            await client.get("/user")
+        await provider_http.aclose()
+    assert server.requests == []
+
+
+async def test_a_token_that_would_end_its_header_line_is_not_sent() -> None:
+    async with serving(keep_answering) as server:
+        provider_http = network_provider_http(server)
+        client = provider_http.client("github", StaticTokenSource("github", "gho\r\nx-injected: 1"))
+        with pytest.raises(ProviderUnavailable, match=r"could not be reached \(LocalProtocolError\)"):
+            await client.get("/user")
+        await provider_http.aclose()
+    assert server.requests == []
+
+
+async def test_instrumented_provider_calls_each_have_a_client_span() -> None:
+    exporter = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    async with serving(keep_answering) as server:
+        provider_http = network_provider_http(server)
+        provider_http.instrument(tracer_provider)
+        client = provider_http.client("github", StaticTokenSource("github", "gho_token"))
+        await client.get(client.path("repos", "acme", "product", "issues"), params={"state": "open"})
+        await provider_http.aclose()
+    [span] = exporter.get_finished_spans()
+    assert (span.name, span.kind) == ("GET", SpanKind.CLIENT)
+    assert dict(span.attributes or {}) == {
+        "http.method": "GET",
+        "http.url": f"{server.url}/sandbox/github/repos/acme/product/issues?state=open",
+        "http.status_code": 200,
+    }
+    # The span's context travels with the request.
+    [request] = server.requests
+    assert request.headers["traceparent"].split("-")[2] == format(span.context.span_id, "016x")

@@ -2,7 +2,7 @@
 refuses what its provider does not allow, and the client refuses any URL outside the provider's API base."""
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -20,6 +20,7 @@ from platform_server.integrations.providers.client import (
 from platform_server.integrations.providers.github.api import API as GITHUB_API
 from platform_server.integrations.providers.github.api import github_pages
 from platform_server.integrations.providers.toolspec import ToolSpec
+from platform_server.integrations.providers.transport import WireRequest, WireResponse
 from platform_server.integrations.registry import PROVIDER_NAMES
 from platform_server.sandbox.store import SandboxStore
 from platform_server.sandbox.worlds import FigmaWorld, NotionWorld
@@ -120,19 +121,20 @@ def with_value(tool: ToolSpec, arguments: dict[str, Any], name: str, value: str)
 
 
 @pytest.fixture
-def sent(provider_http: ProviderHttp) -> Iterator[list[httpx.URL]]:
-    """Every URL a provider client sends, wherever it goes (the sandbox counts only what reaches it)."""
+def sent(provider_http: ProviderHttp, monkeypatch: pytest.MonkeyPatch) -> list[httpx.URL]:
+    """Every URL a provider client sends, wherever it goes (the sandbox counts only what reaches it): recorded
+    where every provider request passes, its provider's wire, which then sends it as usual."""
     urls: list[httpx.URL] = []
+    for provider in PROVIDER_NAMES:
+        wire = provider_http.wire(provider)
 
-    async def record(request: httpx.Request) -> None:
-        urls.append(request.url)
+        async def send(request: WireRequest, wire_send: Any = wire.send) -> WireResponse:
+            urls.append(httpx.URL(request.url))
+            response: WireResponse = await wire_send(request)
+            return response
 
-    hooks = [provider_http.http(provider).event_hooks["request"] for provider in PROVIDER_NAMES]
-    for hook in hooks:
-        hook.append(record)
-    yield urls
-    for hook in hooks:
-        hook.remove(record)
+        monkeypatch.setattr(wire, "send", send)
+    return urls
 
 
 async def routes_of(

@@ -6,10 +6,8 @@ nothing is patched process-wide, and an application without an endpoint imports 
 """
 
 import asyncio
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,6 +15,8 @@ from platform_server.config import Settings
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
+
+    from platform_server.integrations.providers.client import ProviderHttp
 
 # Probes and scrapes arrive every few seconds and say nothing about the work: no spans for them.
 UNTRACED_PATHS = ("/metrics", "/healthz", "/readyz")
@@ -26,9 +26,8 @@ class Tracing:
     def __init__(self, provider: "TracerProvider") -> None:
         self.provider = provider
 
-    def instrument(self, engine: AsyncEngine, http_clients: Iterable[httpx.AsyncClient]) -> None:
-        """Traces the engine's statements and the clients' requests (called once both exist, in the lifespan)."""
-        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    def instrument(self, engine: AsyncEngine, provider_http: "ProviderHttp") -> None:
+        """Traces the engine's statements and the provider requests (called once both exist, in the lifespan)."""
         from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
         from opentelemetry.instrumentation.sqlalchemy.version import __version__
         from opentelemetry.metrics import NoOpMeterProvider
@@ -38,8 +37,7 @@ class Tracing:
         tracer = self.provider.get_tracer("opentelemetry.instrumentation.sqlalchemy", __version__)
         connections = NoOpMeterProvider().get_meter(__name__).create_up_down_counter("db.client.connections.usage")
         EngineTracer(tracer, engine.sync_engine, connections)  # type: ignore[no-untyped-call]  # unannotated
-        for client in http_clients:
-            HTTPXClientInstrumentor.instrument_client(client, tracer_provider=self.provider)
+        provider_http.instrument(self.provider)
 
     async def aclose(self) -> None:
         """Exports what is still buffered (a blocking HTTP post: off the event loop), then stops the exporter."""

@@ -2,7 +2,9 @@
 
 One `httpx.AsyncClient` per provider, created in the app lifespan (`app.state.provider_http`), with explicit
 timeouts, over a pooled keep-alive HTTP/1.1 transport of our own (`transport.Http1Transport`: httpx's default one
-cost most of a tool call's CPU). A call is made through a `ProviderClient` bound to one integration's `TokenSource` and
+cost most of a tool call's CPU). Provider calls do not go through that client's machinery but straight to its pool
+(`transport.ProviderWire`), with its base URL, default headers and timeouts: this module builds and checks the
+final URL itself. A call is made through a `ProviderClient` bound to one integration's `TokenSource` and
 to the provider's `ApiPolicy` (its package's `api.py`), which says what its answers mean; nothing here knows
 any provider by name:
 
@@ -33,6 +35,7 @@ import asyncio
 import contextvars
 import math
 import random
+import re
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -41,15 +44,24 @@ from datetime import UTC
 from email.utils import parsedate_to_datetime
 from functools import cache
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from typing import Any, ClassVar, Protocol
-from urllib.parse import quote, unquote, urlsplit
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import httpx
 import orjson
 from starlette.types import ASGIApp
 
 from platform_server.config import Settings
-from platform_server.integrations.providers.transport import Http1Transport
+from platform_server.integrations.providers.transport import (
+    Http1Transport,
+    ProviderWire,
+    WireRequest,
+    WireResponse,
+    provider_pool,
+)
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
 
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
@@ -181,11 +193,21 @@ def _outside_base(url: httpx.URL, base: httpx.URL) -> bool:
     encoded separator, which is one segment here and two at a server that decodes before routing)."""
     if (url.scheme, url.host, url.port, url.userinfo) != (base.scheme, base.host, base.port, b""):
         return True
-    raw_path = url.raw_path.split(b"?", 1)[0].decode("ascii")
-    if "%2f" in raw_path.lower() or "%5c" in raw_path.lower() or _has_dot_segment(url.path):
+    return _outside_base_path(url.raw_path.split(b"?", 1)[0].decode("ascii"), url.path, base.path)
+
+
+def _outside_base_path(raw_path: str, path: str, base_path: str) -> bool:
+    """`_outside_base` for a URL of the base's origin, from its path as sent (`raw_path`) and decoded (`path`)."""
+    if "%2f" in raw_path.lower() or "%5c" in raw_path.lower() or _has_dot_segment(path):
         return True
-    prefix = base.path.rstrip("/") + "/"
-    return not (url.path.startswith(prefix) and raw_path.startswith(prefix))
+    prefix = base_path.rstrip("/") + "/"
+    return not (path.startswith(prefix) and raw_path.startswith(prefix))
+
+
+# A path httpx would merge with the base URL as it is: non-empty segments of characters it leaves alone in a path
+# (unreserved, sub-delimiters, ":" and "@", and valid percent escapes). Every `provider_path` is one.
+_PLAIN_PATH = re.compile(r"(?:/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})+)+")
+_PLAIN_VALUES = (str, int, float)
 
 
 def _steered(path: str) -> bool:
@@ -387,11 +409,14 @@ class ProviderClient:
         context: Mapping[str, Any] | None = None,
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        wire: ProviderWire | None = None,
     ) -> None:
         self.api = api
         self.provider = api.name
         self.title = api.title
         self.http = http
+        # How requests reach `http`'s base: by default through `http` itself.
+        self.wire = wire or ProviderWire(http)
         self.tokens = tokens
         # Per-integration facts an API call needs, e.g. Jira's {"cloudId", "siteUrl"}.
         self.context: Mapping[str, Any] = context or {}
@@ -425,25 +450,18 @@ class ProviderClient:
         method = method.upper()
         safe_to_repeat = method in _IDEMPOTENT_METHODS if idempotent is None else idempotent
         content = orjson.dumps(json) if json is not None else None
-        request = self.http.build_request(method, path, params=_clean_params(params), content=content, data=data)
-        if _steered(path) or _outside_base(request.url, self.http.base_url):
-            raise OutsideProviderApi(
-                self.provider,
-                f"Refused to call {request.url}: it is not under the {self.title} API ({self.http.base_url}); "
-                "check the identifiers in the arguments",
-            )
-        if content is not None:
-            request.headers["Content-Type"] = "application/json"
+        request = self._build(method, path, _clean_params(params), content, data)
         token = await self._token(user_token)
         refreshed = False
         attempt = 0
         while True:
             attempt += 1
-            # Set here and nowhere else, on a request checked above: this is the only token a 401 can refuse.
+            # Set here and nowhere else, on a request checked when it was built: this is the only token a 401 can
+            # refuse.
             request.headers["Authorization"] = f"Bearer {token}"
             try:
-                # Never followed: a redirect's target is another URL, which the check above has not seen.
-                response = await self.http.send(request, follow_redirects=False)
+                # Never followed: a redirect's target is another URL, which the check has not seen.
+                response = await self.wire.send(request)
             except httpx.TimeoutException as exc:
                 if safe_to_repeat and attempt < self.policy.max_attempts:
                     await self._backoff(attempt)
@@ -462,7 +480,7 @@ class ProviderClient:
                     f"{self.title} could not be reached ({type(exc).__name__}); try again later",
                 ) from exc
 
-            result = _to_provider_response(response)
+            result = _to_provider_response(response, request.url)
             verdict = self._classify(result, attempt)
             if verdict is None:
                 return result
@@ -491,6 +509,35 @@ class ProviderClient:
                     status_code=result.status_code,
                 )
             raise verdict.error
+
+    def _build(
+        self, method: str, path: str, params: dict[str, Any] | None, content: bytes | None, data: Any
+    ) -> WireRequest:
+        """The request for `path` (relative to the API base, or a full URL) and `params`, as httpx would build it,
+        once its URL is known to be under the API base (else `OutsideProviderApi`, nothing sent)."""
+        headers = {"Content-Type": "application/json"} if content is not None else {}
+        # The usual request (a `provider_path`, plain parameters) is built here; the final URL is the one httpx
+        # would make of it (a test compares them), without parsing it again.
+        if (
+            data is None
+            and _PLAIN_PATH.fullmatch(path)
+            and (params is None or all(type(value) in _PLAIN_VALUES for value in params.values()))
+        ):
+            wire = self.wire
+            raw_path = wire.base_raw_path + path
+            if not _outside_base_path(raw_path, unquote(raw_path), wire.base_path):
+                query = f"?{urlencode(list(params.items()))}" if params else ""
+                return WireRequest(method, wire.base_url + path + query, raw_path + query, headers, content or b"")
+        built = self.http.build_request(method, path, params=params, content=content, data=data)
+        if _steered(path) or _outside_base(built.url, self.http.base_url):
+            raise OutsideProviderApi(
+                self.provider,
+                f"Refused to call {built.url}: it is not under the {self.title} API ({self.http.base_url}); "
+                "check the identifiers in the arguments",
+            )
+        if content is None and "content-type" in built.headers:
+            headers["Content-Type"] = built.headers["content-type"]
+        return WireRequest(method, str(built.url), built.url.raw_path.decode("ascii"), headers, built.read())
 
     def path(self, *segments: str | int) -> str:
         """`provider_path` for this client's provider."""
@@ -590,16 +637,20 @@ def _clean_params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return cleaned
 
 
-def _to_provider_response(response: httpx.Response) -> ProviderResponse:
+def _to_provider_response(response: WireResponse, url: str) -> ProviderResponse:
     data: Any = None
     body = response.content
-    if body and "json" in response.headers.get("content-type", ""):
+    headers = response.headers
+    if body and "json" in headers.get("content-type", ""):
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError:
             data = None
-    links = {str(rel): link for rel, link in response.links.items()} if "link" in response.headers else {}
-    return ProviderResponse(response.status_code, response.headers, data, str(response.url), links)
+    links: dict[str, dict[str, str]] = {}
+    if "link" in headers:
+        # httpx's reading of the header (relative URLs stay as given).
+        links = {str(rel): link for rel, link in httpx.Response(response.status_code, headers=headers).links.items()}
+    return ProviderResponse(response.status_code, headers, data, url, links)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -661,24 +712,24 @@ class ProviderHttp:
         self._app = app
         self.timeout = httpx.Timeout(settings.PROVIDER_TIMEOUT_SECONDS)
         self._apis = {api.name: api for api in apis}
-        self._clients = {
-            name: httpx.AsyncClient(
+        self._clients: dict[str, httpx.AsyncClient] = {}
+        self._wires: dict[str, ProviderWire] = {}
+        for name, api in self._apis.items():
+            # One pool per provider, shared by its httpx client and its wire.
+            pool = provider_pool(_tls_context)
+            network = Http1Transport(pool)
+            self._clients[name] = httpx.AsyncClient(
                 base_url=provider_host(settings, api, "api"),
                 headers=dict(api.default_headers),
                 cookies=_no_cookies(),
-                # For proxies from the environment, which httpx mounts beside the transport.
+                # With a transport given, httpx takes no proxy from the environment; the context is the
+                # transport's own anyway.
                 verify=_tls_context(),
                 timeout=self.timeout,
-                transport=self._provider_transport(),
+                transport=network if app is None else InProcessTransport(app, settings.PUBLIC_BASE_URL, network),
             )
-            for name, api in self._apis.items()
-        }
-
-    def _provider_transport(self) -> httpx.AsyncBaseTransport:
-        network = Http1Transport(_tls_context, max_connections=50, max_keepalive_connections=20, keepalive_expiry=30)
-        if self._app is None:
-            return network
-        return InProcessTransport(self._app, self.settings.PUBLIC_BASE_URL, network)
+            # Requests served in process need httpx's client (its ASGI transport).
+            self._wires[name] = ProviderWire(self._clients[name], pool if app is None else None)
 
     def transport(self) -> httpx.AsyncBaseTransport | None:
         """A transport for any other client that talks to providers (e.g. the OAuth token exchange).
@@ -692,6 +743,20 @@ class ProviderHttp:
     def http(self, provider: str) -> httpx.AsyncClient:
         """The raw pooled client for a provider's API host (base URL already set; no auth, no retries)."""
         return self._clients[provider]
+
+    def wire(self, provider: str) -> ProviderWire:
+        """Where every `ProviderClient` of a provider sends its requests."""
+        return self._wires[provider]
+
+    def instrument(self, tracer_provider: "TracerProvider") -> None:
+        """A client span per provider request, by OpenTelemetry's httpx instrumentation: its spans, attributes
+        and propagation headers are made from httpx's request objects, so the wires send through httpx from now
+        on."""
+        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+        for name, client in self._clients.items():
+            HTTPXClientInstrumentor.instrument_client(client, tracer_provider=tracer_provider)
+            self._wires[name].through_httpx()
 
     def client(
         self,
@@ -708,6 +773,7 @@ class ProviderHttp:
             context=context,
             policy=policy or self.policy,
             sleep=self._sleep,
+            wire=self._wires[provider],
         )
 
     async def aclose(self) -> None:
