@@ -14,7 +14,7 @@ checked (status and exact bytes, after one answer of each was checked in depth):
   the same server: the denominator of the `tools/call` goal (>= 0.50);
 - `tools/call github_list_issues` (3 open issues) through the gateway, over loopback;
 - the floor of that call (one worker only): the same app in a server of its own with one extra route that
-  does nothing but the tool's provider request (the same GET through the app's pooled GitHub client, over
+  does nothing but the tool's provider request (the same GET with the app's provider client for GitHub, over
   loopback to that server's sandbox). Gateway request and provider request share one process, so even a
   gateway that cost nothing could not reach the goal: floor ÷ direct GET is the best ratio this server and
   HTTP client allow, and tools/call ÷ floor is what the gateway itself costs;
@@ -111,23 +111,27 @@ FLOOR_PATH = "/bench/provider-get"
 
 def serve_floor(port: int) -> None:
     """`platform-server serve --sandbox`'s app and server options, plus one route that does nothing but the
-    tool's provider request: one GET of the issues through the app's pooled GitHub client (ProviderHttp: httpx's
-    client over the providers' own HTTP/1.1 transport), over loopback to this same server's sandbox, its answer
-    returned as it came. What a tool call costs with a
+    tool's provider request: one GET of the issues with the app's provider client for GitHub (`ProviderClient`
+    over the pooled GitHub wire of `ProviderHttp`, as the tool makes it, path and parameters built the same way),
+    over loopback to this same server's sandbox, its answer (JSON) returned. What a tool call costs with a
     gateway that costs nothing: the best `tools/call` ÷ direct GET this server and HTTP client allow."""
+    import orjson
     import uvicorn
     from fastapi import Request, Response
 
     from platform_server.app import create_app
+    from platform_server.integrations.providers.client import StaticTokenSource
 
     os.environ["PLATFORM_SANDBOX"] = "1"
     app = create_app()
-    issues_path = ISSUES_PATH.removeprefix("/sandbox/github")
+    path, _, query = ISSUES_PATH.removeprefix("/sandbox/github").partition("?")
+    params = dict(parse_qsl(query))
 
     async def provider_get(request: Request) -> Response:
-        http = request.app.state.provider_http.http("github")
-        answer = await http.get(issues_path, headers={"Authorization": request.headers["authorization"]})
-        return Response(answer.content, status_code=answer.status_code, media_type="application/json")
+        token = request.headers["authorization"].removeprefix("Bearer ")
+        client = request.app.state.provider_http.client("github", StaticTokenSource("github", token))
+        answer = await client.get(client.path(*path.strip("/").split("/")), params=params)
+        return Response(orjson.dumps(answer.data), status_code=answer.status_code, media_type="application/json")
 
     app.add_api_route(FLOOR_PATH, provider_get)
     uvicorn.run(
@@ -304,7 +308,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             floor_env = server_env(database_url, floor_port, SANDBOX_IN_PROCESS="0", **settings)
             floor_command = [PYTHON, __file__, "--floor-server", str(floor_port)]
             floor = stack.enter_context(Server(floor_env, workdir, floor_port, command=floor_command))
-            targets.append(Target("GET issues via app's httpx (floor)", floor, [asyncio.run(floor_exchange(floor))]))
+            targets.append(
+                Target("GET issues via app's provider client (floor)", floor, [asyncio.run(floor_exchange(floor))])
+            )
             # Only one process can hold the sandbox's tokens, so the in-process pair needs a single worker.
             shortcut = stack.enter_context(gateway(args, workdir, database_url, settings, in_process=True))
             shortcut_answers = asyncio.run(exchanges(shortcut))
