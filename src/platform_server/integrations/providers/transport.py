@@ -186,7 +186,10 @@ class ProviderWire:
     async def send(self, request: WireRequest) -> WireResponse:
         if self._pool is None:
             response = await self.http.send(
-                self.http.build_request(request.method, request.url, headers=request.headers, content=request.body),
+                # An empty body as none, as httpx builds a GET (no `Content-Length: 0`).
+                self.http.build_request(
+                    request.method, request.url, headers=request.headers, content=request.body or None
+                ),
                 follow_redirects=False,
             )
             return WireResponse(response.status_code, response.headers, response.content)
