@@ -238,41 +238,51 @@ def _is_scalar(annotation: Any) -> bool:
 
 
 class PrefixedRouter(APIRouter):
-    """A router whose paths all start with its prefix, which answers "not mine" for any other path at once.
+    """A router that answers "not mine" at once for a path that none of its routes can match.
 
     The app looks for a request's route by asking each included router in turn, and a router asks each of its
     routes (FastAPI's bookkeeping, then the path's pattern): every request pays that for every router included
-    before its own. A route's pattern starts with its literal path, so a path that does not start with the
-    router's prefix (after the inclusion's) matches none of them, not even partly (no 405): the answer is the
-    same. A prefix with a path parameter is compared up to the parameter, the part every path shares. It holds
-    while every route is an `APIRoute`, whose path FastAPI builds from the prefix; a router given anything else
-    asks its routes as FastAPI does.
+    before its own. A route's pattern starts with its literal path (up to its first parameter, with the
+    router's and the inclusion's prefixes), so a path that starts with none of them matches no route, not even
+    partly (no 405): the answer is the same. That holds for routers of any prefix, the empty one too (the
+    probes', `/healthz` and `/readyz`). It holds while every route is an `APIRoute`, whose path FastAPI builds
+    from the prefix; a router given anything else asks its routes as FastAPI does.
     """
 
     _checked_version: int | None = None
-    _all_prefixed = False
+    _all_api_routes = False
+    _starts: dict[str, tuple[str, ...]]
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         included = _get_scope_included_router(scope)
-        if (
-            isinstance(included, _IncludedRouter)
-            and not get_route_path(scope).startswith(_literal_start(included.include_context.prefix + self.prefix))
-            and self._routes_all_prefixed()
-        ):
-            return Match.NONE, {}
+        if isinstance(included, _IncludedRouter):
+            starts = self._literal_starts(included.include_context.prefix)
+            if starts is not None and not get_route_path(scope).startswith(starts):
+                return Match.NONE, {}
         return super().matches(scope)
 
-    def _routes_all_prefixed(self) -> bool:
+    def _literal_starts(self, include_prefix: str) -> tuple[str, ...] | None:
+        """What a path must start with to match one of the routes, when included under `include_prefix`; None
+        when a route is not an `APIRoute`."""
         # Bumped by FastAPI whenever a route or router is added to this one.
         version = self._routes_version
         if version != self._checked_version:
-            self._all_prefixed = not self._low_priority_routes and all(
-                isinstance(route, APIRoute) and route.path.startswith(self.prefix) for route in self.routes
+            self._all_api_routes = not self._low_priority_routes and all(
+                isinstance(route, APIRoute) for route in self.routes
             )
+            self._starts = {}
             self._checked_version = version
-        return self._all_prefixed
+        if not self._all_api_routes:
+            return None
+        starts = self._starts.get(include_prefix)
+        if starts is None:
+            paths = {
+                _literal_start(include_prefix + route.path) for route in self.routes if isinstance(route, APIRoute)
+            }
+            starts = self._starts[include_prefix] = tuple(sorted(paths))
+        return starts
 
 
 @functools.cache
-def _literal_start(prefix: str) -> str:
-    return prefix.partition("{")[0]
+def _literal_start(path: str) -> str:
+    return path.partition("{")[0]
