@@ -74,8 +74,9 @@ def _utc_from_sqlite_text(value: str | None) -> datetime | None:
     except ValueError:
         # Text that carries an offset of its own.
         parsed = datetime.fromisoformat(value)
-    # A bare date takes the suffix as its time and stays naive.
-    return _as_utc(parsed)
+    # The usual case, without a call: the suffix gives the UTC singleton. A bare date takes the suffix as its
+    # time and stays naive.
+    return parsed if parsed.tzinfo is UTC else _as_utc(parsed)
 
 
 logger = get_logger(__name__)
