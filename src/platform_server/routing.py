@@ -33,6 +33,7 @@ from starlette.types import Scope
 # The query parameter types a plan reads; anything else (lists, models, JSON) is left to FastAPI.
 _SCALARS = (str, int, float, bool, Enum)
 _MISSING = object()
+_IMMUTABLE = (str, int, float, bool, Enum, type(None))
 
 
 _OWN_SHIELD = "__ends_under_its_own_shield__"
@@ -181,7 +182,10 @@ def _read(param: _QueryParam, params: QueryParams) -> Any:
     if raw is None:
         if field_info.is_required():
             return _MISSING
-        default = copy.deepcopy(param.field.default)
+        default = param.field.default
+        # A copy, as FastAPI makes, of a default that could be changed; a scalar one is its own copy.
+        if not isinstance(default, _IMMUTABLE):
+            default = copy.deepcopy(default)
         if not field_info.validate_default:
             return default
         raw = default
