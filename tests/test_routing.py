@@ -266,3 +266,50 @@ async def test_a_prefix_with_a_path_parameter_is_compared_up_to_the_parameter() 
             ]
     assert answers[PrefixedRouter] == answers[APIRouter]
     assert [status for status, _ in answers[APIRouter]] == [200, 200, 405, 422, 404, 404, 404]
+
+
+def _unprefixed_app(router_class: type[APIRouter]) -> FastAPI:
+    """A router without a prefix (as the probes'), its routes' own paths the only thing its requests share."""
+    probes = router_class()
+
+    @probes.get("/up")
+    async def up() -> dict[str, str]:
+        return {"in": "up"}
+
+    @probes.get("/things/{thing_id}")
+    async def thing(thing_id: int) -> dict[str, int]:
+        return {"thing": thing_id}
+
+    later = APIRouter()
+
+    @later.get("/upper")
+    async def upper() -> dict[str, str]:
+        return {"in": "upper"}
+
+    app = create_app(Settings(DATABASE_URL="sqlite+aiosqlite:///:memory:", RATE_LIMIT_ENABLED=False))
+    app.include_router(probes)
+    app.include_router(later)
+    return app
+
+
+async def test_a_router_without_a_prefix_is_compared_by_its_routes_paths() -> None:
+    requests = [
+        ("GET", "/up"),
+        ("POST", "/up"),
+        ("GET", "/up/"),
+        ("GET", "/upper"),
+        ("GET", "/things/2"),
+        ("GET", "/things/x"),
+        ("GET", "/things"),
+        ("GET", "/nothing"),
+    ]
+    answers = {}
+    for router_class in (APIRouter, PrefixedRouter):
+        transport = httpx.ASGITransport(app=_unprefixed_app(router_class))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            answers[router_class] = [
+                (response.status_code, response.headers.get("allow"), response.headers.get("location"))
+                for response in [await client.request(method, path) for method, path in requests]
+            ]
+    assert answers[PrefixedRouter] == answers[APIRouter]
+    assert [status for status, *_ in answers[APIRouter]] == [200, 405, 307, 200, 200, 422, 404, 404]

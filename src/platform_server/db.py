@@ -1,10 +1,12 @@
 """Database engine, declarative base and the per-request unit of work."""
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
+from anyio import CancelScope
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, String, TypeDecorator, event
 from sqlalchemy.engine import Dialect, make_url
@@ -14,6 +16,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from platform_server.config import Settings
 from platform_server.ids import new_id
+from platform_server.log import get_logger
+from platform_server.routing import ends_under_its_own_shield
 from platform_server.sqlite_inline import inline_connector
 
 NAMING_CONVENTION = {
@@ -70,9 +74,12 @@ def _utc_from_sqlite_text(value: str | None) -> datetime | None:
     except ValueError:
         # Text that carries an offset of its own.
         parsed = datetime.fromisoformat(value)
-    # A bare date takes the suffix as its time and stays naive.
-    return _as_utc(parsed)
+    # The usual case, without a call: the suffix gives the UTC singleton. A bare date takes the suffix as its
+    # time and stays naive.
+    return parsed if parsed.tzinfo is UTC else _as_utc(parsed)
 
+
+logger = get_logger(__name__)
 
 IdColumn = String(20)
 # How long a writer waits for another to finish before "database is locked".
@@ -146,11 +153,13 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+@ends_under_its_own_shield
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request owns the transaction: commit when the handler succeeds, roll back when it raises.
 
     A session that never began a transaction holds no connection, so it has nothing to end and nothing to
-    close: most requests that answer from caches (and every refused one) skip the three awaits.
+    close: most requests that answer from caches (and every refused one) skip the end altogether. One that did
+    is ended by `_end_to_the_last`, which a cancelled request cannot stop halfway.
     """
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     session = sessionmaker()
@@ -158,15 +167,47 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
     except BaseException:
         if session.in_transaction():
-            await session.rollback()
+            await _end_to_the_last(_end(session, commit=False))
         raise
-    else:
-        if session.in_transaction():
+    if session.in_transaction():
+        await _end_to_the_last(_end(session, commit=True))
+
+
+async def _end(session: AsyncSession, commit: bool) -> None:
+    try:
+        if commit:
             await session.commit()
+        else:
+            await session.rollback()
     finally:
         # Only a failed commit leaves a transaction (and its connection) behind.
         if session.in_transaction():
             await session.close()
+
+
+async def _end_to_the_last(ending: Coroutine[Any, Any, None]) -> None:
+    """Runs `ending` to its end even when the request is cancelled meanwhile, then raises the cancellation.
+
+    A commit cut at one of its awaits (a statement of its flush waiting for a lock, the COMMIT's answer) is
+    rolled back, losing the writes of a handler that succeeded, or leaves unknown whether they were committed.
+    In a task of its own it runs to the end whatever happens to the request's task: a task's cancellation
+    (`task.cancel()`: a server's shutdown, a timeout), which FastAPI's AnyIO shield does not stop, reaches only
+    the wait; AnyIO's shield keeps a cancelled scope from raising again at every turn of that wait.
+    """
+    task = asyncio.ensure_future(ending)
+    cancelled: asyncio.CancelledError | None = None
+    with CancelScope(shield=True):
+        while not task.done():
+            try:
+                await asyncio.wait((task,))
+            except asyncio.CancelledError as exc:
+                cancelled = exc
+    if cancelled is not None:
+        if not task.cancelled() and task.exception() is not None:
+            # The cancellation is what the caller sees; the end's own failure is not lost.
+            logger.error("session_end_failed", exc_info=task.exception())
+        raise cancelled
+    task.result()
 
 
 # "function" scope commits before the response is sent, so a failed commit can never follow a 2xx.

@@ -45,7 +45,12 @@ class Pagination(BaseModel):
 
     @classmethod
     def of(cls, params: PageParams, total: int) -> "Pagination":
-        return cls(page=params.page, limit=params.limit, total=total, total_pages=math.ceil(total / params.limit))
+        return cls(**_pagination_fields(params, total))
+
+
+def _pagination_fields(params: PageParams, total: int) -> dict[str, int]:
+    """`Pagination`'s fields, in its order: what `PageJson` writes without building the model."""
+    return {"page": params.page, "limit": params.limit, "total": total, "total_pages": math.ceil(total / params.limit)}
 
 
 ItemT = TypeVar("ItemT", bound=BaseModel)
@@ -78,7 +83,7 @@ class PageJson:
         fields = self._fields
         page = {
             "data": [{alias: row[name] for name, alias in fields} for row in rows],
-            "pagination": Pagination.of(params, total).model_dump(),
+            "pagination": _pagination_fields(params, total),
         }
         return orjson.dumps(page, option=_JSON_OPTIONS)
 

@@ -1,9 +1,10 @@
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from platform_server.metrics.service import MetricsExporter
+from platform_server.routing import PrefixedRouter
 
-router = APIRouter()
+router = PrefixedRouter()
 
 
 # Outside the OpenAPI document: an operator endpoint in Prometheus' text format, not part of the customer API

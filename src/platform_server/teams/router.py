@@ -1,15 +1,16 @@
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from platform_server.auth.dependencies import AdminPrincipal, CurrentPrincipal
 from platform_server.auth.schemas import ApiKeyRead
 from platform_server.db import SessionDep
 from platform_server.errors import error_responses
 from platform_server.pagination import PageDep, Paginated, Pagination
+from platform_server.routing import PrefixedRouter
 from platform_server.teams.plans import plan_limits
 from platform_server.teams.schemas import MeRead, PlanRead, TeamRead, UserCreate, UserCreated, UserRead
 from platform_server.teams.service import team_service
 
-router = APIRouter(prefix="/api", tags=["me"], responses=error_responses(401))
+router = PrefixedRouter(prefix="/api", tags=["me"], responses=error_responses(401))
 
 
 @router.get("/me", operation_id="getMe", summary="The caller, their team and its plan")
