@@ -437,14 +437,10 @@ class PreparedTransaction:
                 driver = pooled.driver_connection
                 if isinstance(driver, InlineConnection):
                     transaction = cls(engine.dialect, None, driver)
-                    try:
-                        yield transaction
-                    except BaseException:
-                        await driver.rollback()
-                        raise
+                    yield transaction
                     await driver.commit()
             finally:
-                # Back to the pool, whose reset rolls back what a failed commit left open.
+                # Back to the pool, whose reset rolls back what the block (when it raised) or a failed commit left.
                 await greenlet_spawn(pooled.close)
             if isinstance(driver, InlineConnection):
                 transaction._committed()
