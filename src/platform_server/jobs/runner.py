@@ -12,6 +12,7 @@ At shutdown running jobs get a grace period to finish, then are cancelled and go
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -100,6 +101,9 @@ class InProcessRunner:
         self._claiming = False
         # (the task names it was built for, the claim): tasks registered later (tests) build it again.
         self._claim_statement: tuple[tuple[str, ...], Update] | None = None
+        # (the task names it was computed for, when the next cron tick of any periodic task falls): until then the
+        # periodic check has nothing new to defer.
+        self._next_tick: tuple[tuple[str, ...], float] = ((), 0.0)
         self._loop_task: asyncio.Task[None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._started_at = time.time()
@@ -273,12 +277,16 @@ class InProcessRunner:
         return len(recovered)
 
     async def _defer_periodic(self) -> None:
-        """The latest cron tick of each periodic task since this runner started, deferred once."""
+        """The latest cron tick of each periodic task since this runner started, deferred once. Checked again
+        only once the next tick is due: the loop runs for every job deferred or finished, and building a cron
+        iterator per task each time cost more than the job that woke it."""
         now = time.time()
+        task_names = tuple(TASKS)
+        if self._next_tick[0] == task_names and now < self._next_tick[1]:
+            return
+        periodic = [definition for definition in TASKS.values() if definition.periodic is not None]
         rows = []
-        for definition in TASKS.values():
-            if definition.periodic is None:
-                continue
+        for definition in periodic:
             tick = croniter(definition.periodic, now).get_prev(float)
             if tick < self._started_at:
                 continue
@@ -299,6 +307,9 @@ class InProcessRunner:
             async with self.resources.sessionmaker() as session, session.begin():
                 for row in rows:
                     await session.execute(sqlite_insert(Job).values(row).on_conflict_do_nothing())
+        # Set once the ticks are stored: a failed insert is tried again at the next pass of the loop.
+        next_tick = min((croniter(d.periodic, now).get_next(float) for d in periodic), default=math.inf)
+        self._next_tick = (task_names, next_tick)
 
 
 async def _first(*waits: Any) -> None:
