@@ -16,19 +16,6 @@ class EmailRepository(Repository[Email]):
 
     model = Email
 
-    async def queued_message(self, email_id: str) -> dict[str, Any] | None:
-        """The message of an email still queued (to_address, subject, text_body, html_body, idempotency_key)."""
-        rows = await _queued_message.rows(await self.session.connection(), {"email_id": email_id})
-        return rows[0] if rows else None
-
-    async def mark_sent(self, email_id: str, provider_id: str | None, events: list[dict[str, Any]]) -> None:
-        """Sent, unless no longer queued; the bodies go, being sent."""
-        now = utcnow()
-        await _mark_sent.rows(
-            await self.session.connection(),
-            {"email_id": email_id, "resend_id": provider_id, "sent_at": now, "events": events, "updated_at": now},
-        )
-
     async def get(self, email_id: str) -> Email | None:
         return await self.session.get(Email, email_id) if is_valid_id(email_id) else None
 
@@ -80,6 +67,23 @@ _EMAIL_VALUES = (
 )
 _emails = Email.metadata.tables[Email.__tablename__]
 _add_email = PreparedStatement(insert(_emails).values({name: bindparam(name) for name in _EMAIL_VALUES}))
+
+
+async def queued_message(transaction: PreparedTransaction, email_id: str) -> dict[str, Any] | None:
+    """The message of an email still queued (to_address, subject, text_body, html_body, idempotency_key)."""
+    rows = await transaction.rows(_queued_message, {"email_id": email_id})
+    return rows[0] if rows else None
+
+
+async def mark_sent(
+    transaction: PreparedTransaction, email_id: str, provider_id: str | None, events: list[dict[str, Any]]
+) -> None:
+    """Sent, unless no longer queued; the bodies go, being sent."""
+    now = utcnow()
+    await transaction.rows(
+        _mark_sent,
+        {"email_id": email_id, "resend_id": provider_id, "sent_at": now, "events": events, "updated_at": now},
+    )
 
 
 async def email_id_with_key(transaction: PreparedTransaction, key: str) -> str | None:

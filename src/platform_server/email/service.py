@@ -16,6 +16,8 @@ from platform_server.email.repository import (
     add_email,
     email_id_with_key,
     is_suppressed,
+    mark_sent,
+    queued_message,
 )
 from platform_server.email.sender import OutboundEmail
 from platform_server.ids import is_valid_id
@@ -134,11 +136,13 @@ class EmailService:
             await defer_in(transaction, SEND_EMAIL_TASK, email_id=email_id)
         return QueuedEmail(email_id, values)
 
-    async def outbound(self, session: AsyncSession, settings: Settings, email_id: str) -> OutboundEmail | None:
+    async def outbound(
+        self, transaction: PreparedTransaction, settings: Settings, email_id: str
+    ) -> OutboundEmail | None:
         """The message to send for a queued email; None once it is sent, failed or gone (a job run again)."""
         if not is_valid_id(email_id):
             return None
-        message = await EmailRepository(session).queued_message(email_id)
+        message = await queued_message(transaction, email_id)
         if message is None:
             return None
         return OutboundEmail(
@@ -150,9 +154,9 @@ class EmailService:
             message["html_body"],
         )
 
-    async def record_sent(self, session: AsyncSession, email_id: str, provider_id: str | None) -> None:
+    async def record_sent(self, transaction: PreparedTransaction, email_id: str, provider_id: str | None) -> None:
         """Once sent, unless the email is no longer queued (a job run again)."""
-        await EmailRepository(session).mark_sent(email_id, provider_id, [_event_record(EmailStatus.sent, utcnow())])
+        await mark_sent(transaction, email_id, provider_id, [_event_record(EmailStatus.sent, utcnow())])
 
     async def record_failed(self, session: AsyncSession, email_id: str, reason: str) -> None:
         email = await EmailRepository(session).get_for_update(email_id)
