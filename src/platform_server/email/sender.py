@@ -1,6 +1,5 @@
 """Where email goes: Resend's HTTP API when RESEND_API_KEY is set, otherwise a development log."""
 
-import functools
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib.metadata import version
@@ -10,7 +9,6 @@ import httpx
 
 from platform_server.config import Settings
 from platform_server.integrations.providers.client import parse_retry_after
-from platform_server.integrations.providers.transport import Http1Transport
 from platform_server.log import get_logger
 
 logger = get_logger("platform_server.email")
@@ -49,15 +47,10 @@ class EmailSender(Protocol):
 
 class ResendSender:
     def __init__(self, base_url: str, api_key: str, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        """`transport`: by default the providers' keep-alive HTTP/1.1 transport (httpx's own cost about a
-        millisecond of CPU per email, several times the rest of the send job)."""
         self._client = httpx.AsyncClient(
             base_url=base_url,
             timeout=RESEND_TIMEOUT,
-            # For proxies from the environment, which httpx mounts beside the transport.
-            verify=_tls_context(),
-            transport=transport
-            or Http1Transport(_tls_context, max_connections=20, max_keepalive_connections=20, keepalive_expiry=30),
+            transport=transport,
             headers={
                 "Authorization": f"Bearer {api_key}",
                 # Resend refuses requests without a User-Agent (403, error 1010).
@@ -111,10 +104,6 @@ def build_email_sender(settings: Settings, transport: httpx.AsyncBaseTransport |
     if settings.RESEND_API_KEY is None or not settings.RESEND_API_KEY.get_secret_value():
         return LogSender()
     return ResendSender(settings.RESEND_API_BASE_URL, settings.RESEND_API_KEY.get_secret_value(), transport)
-
-
-# Loading the CA bundle takes tens of milliseconds: once per process, shared by every connection to Resend.
-_tls_context = functools.cache(httpx.create_ssl_context)
 
 
 def _json_field(response: httpx.Response, field: str) -> str | None:
