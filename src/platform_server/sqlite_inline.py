@@ -25,16 +25,18 @@ import asyncio
 import re
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Generic, TypeVar
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Select
+from sqlalchemy import Select, event
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.util import await_, greenlet_spawn
@@ -384,3 +386,101 @@ class _CompiledForSqlite:
     names: tuple[str, ...]
     # (position in the row, the column type's result processor)
     processors: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+
+_ON_COMMIT = "prepared_transaction_on_commit"
+
+
+class PreparedTransaction:
+    """One transaction in which `PreparedStatement`s run, for work that needs nothing of the ORM (a webhook's
+    event: a few keyed reads and writes).
+
+    `begin(engine)` opens one of its own. On SQLite it runs on a connection of the engine's pool, checked out
+    once: every statement goes straight to the `sqlite3` cursor (a write queues for the writer gate, which the
+    commit hands on), and the commit is the driver's. An `AsyncSession` around the same statements, asked for
+    its connection and that connection's driver before each of them, cost several times the statements of an
+    event. Other databases (and SQLite's static pool, one connection shared by every session) use
+    `engine.begin()`. `of_session(session)` runs in a session's transaction instead, which its owner ends.
+
+    `connection` is None only on SQLite's pooled path: statements that are not prepared run on other databases.
+    """
+
+    __slots__ = ("_after_commit", "_driver", "_session", "connection", "dialect")
+
+    def __init__(
+        self,
+        dialect: Dialect,
+        connection: AsyncConnection | None,
+        driver: InlineConnection | None,
+        session: AsyncSession | None = None,
+    ) -> None:
+        self.dialect = dialect
+        self.connection = connection
+        self._driver = driver
+        self._session = session
+        self._after_commit: list[Callable[[], None]] = []
+
+    @classmethod
+    async def of_session(cls, session: AsyncSession) -> "PreparedTransaction":
+        return await cls._on(await session.connection(), session)
+
+    @classmethod
+    @asynccontextmanager
+    async def begin(cls, engine: AsyncEngine) -> AsyncIterator["PreparedTransaction"]:
+        """Commits when the block ends, rolls back when it raises; `on_commit` callbacks run after the commit."""
+        sync_engine = engine.sync_engine
+        if engine.dialect.name == "sqlite" and isinstance(sync_engine.pool, QueuePool):
+            pooled = await greenlet_spawn(sync_engine.raw_connection)
+            try:
+                driver = pooled.driver_connection
+                if isinstance(driver, InlineConnection):
+                    transaction = cls(engine.dialect, None, driver)
+                    yield transaction
+                    await driver.commit()
+            finally:
+                # Back to the pool, whose reset rolls back what the block (when it raised) or a failed commit left.
+                await greenlet_spawn(pooled.close)
+            if isinstance(driver, InlineConnection):
+                transaction._committed()
+                return
+        async with engine.begin() as connection:
+            transaction = await cls._on(connection, None)
+            yield transaction
+        transaction._committed()
+
+    @classmethod
+    async def _on(cls, connection: AsyncConnection, session: AsyncSession | None) -> "PreparedTransaction":
+        driver = None
+        if connection.dialect.name == "sqlite":
+            found = (await connection.get_raw_connection()).driver_connection
+            driver = found if isinstance(found, InlineConnection) else None
+        return cls(connection.dialect, connection, driver, session)
+
+    async def rows(self, statement: PreparedStatement[Any], values: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """`statement.rows` in this transaction."""
+        if self._driver is not None:
+            return await statement._inline(self._driver, self.dialect, values)
+        assert self.connection is not None
+        return await statement._executed(self.connection, values)
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Calls `callback` once this transaction has committed; not at all if it rolls back."""
+        if self._session is None:
+            self._after_commit.append(callback)
+        else:
+            self._session.sync_session.info.setdefault(_ON_COMMIT, []).append(callback)
+
+    def _committed(self) -> None:
+        for callback in self._after_commit:
+            callback()
+
+
+@event.listens_for(Session, "after_commit")
+def _run_on_commit(session: Session) -> None:
+    for callback in session.info.pop(_ON_COMMIT, ()):
+        callback()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_on_commit(session: Session) -> None:
+    session.info.pop(_ON_COMMIT, None)

@@ -13,6 +13,7 @@ from platform_server.email.tasks import SEND_ATTEMPTS, send_email
 from platform_server.jobs.backoff import backoff
 from platform_server.jobs.registry import JobContext, RetryLater
 from platform_server.sandbox.resend import ResendSandboxStore
+from platform_server.sqlite_inline import PreparedTransaction
 from tests.conftest import make_settings
 from tests.email.conftest import RESEND_API_KEY, RESEND_BASE_URL
 
@@ -86,8 +87,8 @@ class TestSend:
     ) -> None:
         email_id = await queued_email(app)
         # The first attempt got as far as Resend's answer, then its worker died: nothing was recorded.
-        async with app.state.sessionmaker() as session:
-            message = await email_service.outbound(session, app.state.settings, email_id)
+        async with PreparedTransaction.begin(app.state.engine) as transaction:
+            message = await email_service.outbound(transaction, app.state.settings, email_id)
         assert message is not None
         first_provider_id = await app.state.email_sender.send(message)
         assert (await email_row(app, email_id)).status == EmailStatus.queued

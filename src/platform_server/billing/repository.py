@@ -4,13 +4,12 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import BigInteger, bindparam, delete, func, insert, select, update
 
 from platform_server.billing.models import StripePendingEvent, StripeSubscription
 from platform_server.db import utcnow
 from platform_server.ids import is_valid_id, new_id
-from platform_server.repository import Repository
-from platform_server.sqlite_inline import PreparedStatement
+from platform_server.sqlite_inline import PreparedStatement, PreparedTransaction
 from platform_server.teams.models import Plan, Role, Team, User
 from platform_server.webhook_events.models import WebhookEvent, WebhookSource
 
@@ -112,16 +111,62 @@ _pending_event = PreparedStatement(
     .where(WebhookEvent.source == WebhookSource.stripe, WebhookEvent.external_id == bindparam("stripe_event_id"))
 )
 
+_customer_taken = PreparedStatement(select(_teams.c.id).where(_teams.c.stripe_customer_id == bindparam("customer_id")))
+# Serializes, per Stripe customer, storing an event as waiting and binding the customer (PostgreSQL only).
+_advisory_lock = PreparedStatement(select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger))))
+_add_pending = PreparedStatement(
+    insert(StripePendingEvent).values(
+        webhook_event_id=bindparam("webhook_event_id"),
+        stripe_customer_id=bindparam("stripe_customer_id"),
+        event_created=bindparam("event_created"),
+    )
+)
+_pending_for_customer = PreparedStatement(
+    select(WebhookEvent.id, WebhookEvent.payload)
+    .join(StripePendingEvent, StripePendingEvent.webhook_event_id == WebhookEvent.id)
+    .where(StripePendingEvent.stripe_customer_id == bindparam("stripe_customer_id"))
+    .order_by(StripePendingEvent.event_created, WebhookEvent.id)
+)
+_remove_pending = PreparedStatement(
+    delete(StripePendingEvent).where(StripePendingEvent.webhook_event_id == bindparam("webhook_event_id"))
+)
+_waiting_customers_with_team = PreparedStatement(
+    select(StripePendingEvent.stripe_customer_id)
+    .join(Team, Team.stripe_customer_id == StripePendingEvent.stripe_customer_id)
+    .distinct()
+    .order_by(StripePendingEvent.stripe_customer_id)
+    .limit(bindparam("limit"))
+)
+_WAITED: list[Any] = [
+    StripePendingEvent.webhook_event_id,
+    WebhookEvent.external_id,
+    StripePendingEvent.stripe_customer_id,
+]
+_pending_created_before = PreparedStatement(
+    select(*_WAITED)
+    .join(WebhookEvent, WebhookEvent.id == StripePendingEvent.webhook_event_id)
+    .where(StripePendingEvent.event_created < bindparam("created_before"))
+    .order_by(StripePendingEvent.event_created)
+    .limit(bindparam("limit"))
+)
+_TEAM_SUBSCRIPTION: list[Any] = [Team.id, Team.stripe_subscription_id]
+_pro_team_subscriptions = PreparedStatement(
+    select(*_TEAM_SUBSCRIPTION)
+    .where(Team.plan == Plan.pro, Team.stripe_subscription_id.is_not(None), Team.id > bindparam("after_team_id"))
+    .order_by(Team.id)
+    .limit(bindparam("limit"))
+)
 
-class BillingRepository(Repository[StripeSubscription]):
-    """Queries for Stripe webhooks, which act for the platform: the team is what the event resolves to."""
 
-    model = StripeSubscription
+class BillingRepository:
+    """Queries for Stripe webhooks, which act for the platform: the team is what the event resolves to. Every
+    one is a prepared statement, run in the event's `PreparedTransaction`."""
+
+    def __init__(self, transaction: PreparedTransaction) -> None:
+        self.transaction = transaction
 
     async def subscription_team_id(self, stripe_subscription_id: str) -> str | None:
-        rows = await _subscription_team_id.rows(
-            await self.session.connection(), {"stripe_subscription_id": stripe_subscription_id}
-        )
+        rows = await self.transaction.rows(_subscription_team_id, {"stripe_subscription_id": stripe_subscription_id})
         team_id: str | None = rows[0]["team_id"] if rows else None
         return team_id
 
@@ -129,45 +174,38 @@ class BillingRepository(Repository[StripeSubscription]):
         """The row lock serializes concurrent events for a team on PostgreSQL; SQLite's write lock does so."""
         if not is_valid_id(team_id):
             return None
-        rows = await _lock_team.rows(await self.session.connection(), {"team_id": team_id})
+        rows = await self.transaction.rows(_lock_team, {"team_id": team_id})
         return TeamBilling(**rows[0]) if rows else None
 
     async def lock_team_by_customer(self, stripe_customer_id: str) -> TeamBilling | None:
-        rows = await _lock_team_by_customer.rows(
-            await self.session.connection(), {"stripe_customer_id": stripe_customer_id}
-        )
+        rows = await self.transaction.rows(_lock_team_by_customer, {"stripe_customer_id": stripe_customer_id})
         return TeamBilling(**rows[0]) if rows else None
 
     async def save_derived(self, team: TeamBilling) -> None:
         values = dict(zip(_DERIVED, team.derived(), strict=True))
-        await _save_derived.rows(
-            await self.session.connection(), {**values, "team_id": team.id, "updated_at": utcnow()}
-        )
+        await self.transaction.rows(_save_derived, {**values, "team_id": team.id, "updated_at": utcnow()})
 
     async def save_customer(self, team: TeamBilling) -> None:
-        await _save_customer.rows(
-            await self.session.connection(),
+        await self.transaction.rows(
+            _save_customer,
             {"team_id": team.id, "stripe_customer_id": team.stripe_customer_id, "updated_at": utcnow()},
         )
 
     async def customer_is_taken(self, stripe_customer_id: str) -> bool:
-        statement = select(Team.id).where(Team.stripe_customer_id == stripe_customer_id)
-        found = await self.session.scalar(statement)
-        return found is not None
+        return bool(await self.transaction.rows(_customer_taken, {"customer_id": stripe_customer_id}))
 
     async def team_subscriptions(self, team_id: str) -> list[SubscriptionState]:
-        rows = await _team_subscriptions.rows(await self.session.connection(), {"team_id": team_id})
+        rows = await self.transaction.rows(_team_subscriptions, {"team_id": team_id})
         return [SubscriptionState(**row) for row in rows]
 
     async def save_subscription(self, subscription: SubscriptionState) -> None:
         """Inserts a subscription read for the first time (giving it its id), else updates its row."""
         values = {name: getattr(subscription, name) for name in _SUBSCRIPTION_WRITTEN}
-        connection = await self.session.connection()
         now = utcnow()
         if subscription.id is None:
             subscription.id = new_id()
-            await _insert_subscription.rows(
-                connection,
+            await self.transaction.rows(
+                _insert_subscription,
                 {
                     **values,
                     "id": subscription.id,
@@ -177,8 +215,8 @@ class BillingRepository(Repository[StripeSubscription]):
                 },
             )
             return
-        await _update_subscription.rows(
-            connection, {**values, "subscription_row_id": subscription.id, "updated_at": now}
+        await self.transaction.rows(
+            _update_subscription, {**values, "subscription_row_id": subscription.id, "updated_at": now}
         )
 
     async def lock_customer(self, stripe_customer_id: str) -> None:
@@ -188,72 +226,51 @@ class BillingRepository(Repository[StripeSubscription]):
         binding missed the event. A transaction-scoped advisory lock; on SQLite the write lock, which every
         webhook transaction takes with its first statement, already serializes them.
         """
-        if self.session.get_bind().dialect.name != "postgresql":
+        if self.transaction.dialect.name != "postgresql":
             return
         digest = hashlib.blake2b(stripe_customer_id.encode(), digest_size=8).digest()
-        await self.session.execute(select(func.pg_advisory_xact_lock(int.from_bytes(digest, signed=True))))
+        await self.transaction.rows(_advisory_lock, {"key": int.from_bytes(digest, signed=True)})
 
     async def add_pending(self, webhook_event_id: str, stripe_customer_id: str, event_created: int) -> None:
-        await self.session.execute(
-            insert(StripePendingEvent).values(
-                webhook_event_id=webhook_event_id, stripe_customer_id=stripe_customer_id, event_created=event_created
-            )
+        await self.transaction.rows(
+            _add_pending,
+            {
+                "webhook_event_id": webhook_event_id,
+                "stripe_customer_id": stripe_customer_id,
+                "event_created": event_created,
+            },
         )
 
     async def pending_event(self, stripe_event_id: str) -> tuple[str, str] | None:
         """(webhook event row id, customer) of a stored Stripe event still waiting for its team."""
-        rows = await _pending_event.rows(await self.session.connection(), {"stripe_event_id": stripe_event_id})
+        rows = await self.transaction.rows(_pending_event, {"stripe_event_id": stripe_event_id})
         return (rows[0]["webhook_event_id"], rows[0]["stripe_customer_id"]) if rows else None
 
     async def pending_for_customer(self, stripe_customer_id: str) -> list[tuple[str, dict[str, Any]]]:
         """(webhook event row id, event) of every event waiting for this customer's team, oldest first."""
-        rows = await self.session.execute(
-            select(WebhookEvent.id, WebhookEvent.payload)
-            .join(StripePendingEvent, StripePendingEvent.webhook_event_id == WebhookEvent.id)
-            .where(StripePendingEvent.stripe_customer_id == stripe_customer_id)
-            .order_by(StripePendingEvent.event_created, WebhookEvent.id)
-        )
-        return [(row_id, payload) for row_id, payload in rows]
+        rows = await self.transaction.rows(_pending_for_customer, {"stripe_customer_id": stripe_customer_id})
+        return [(row["id"], row["payload"]) for row in rows]
 
     async def remove_pending(self, webhook_event_id: str) -> None:
-        await self.session.execute(
-            delete(StripePendingEvent).where(StripePendingEvent.webhook_event_id == webhook_event_id)
-        )
+        await self.transaction.rows(_remove_pending, {"webhook_event_id": webhook_event_id})
 
     async def waiting_customers_with_team(self, limit: int) -> list[str]:
         """Customers with events still waiting although a team is bound to them now (a binding the webhook path
         did not see: written by hand, or before the events were stored as waiting)."""
-        rows = await self.session.scalars(
-            select(StripePendingEvent.stripe_customer_id)
-            .join(Team, Team.stripe_customer_id == StripePendingEvent.stripe_customer_id)
-            .distinct()
-            .order_by(StripePendingEvent.stripe_customer_id)
-            .limit(limit)
-        )
-        return list(rows)
+        rows = await self.transaction.rows(_waiting_customers_with_team, {"limit": limit})
+        return [row["stripe_customer_id"] for row in rows]
 
     async def pending_created_before(self, created_before: int, limit: int) -> list[tuple[str, str, str]]:
         """(webhook event row id, Stripe event id, customer) of events that have waited since before then."""
-        rows = await self.session.execute(
-            select(StripePendingEvent.webhook_event_id, WebhookEvent.external_id, StripePendingEvent.stripe_customer_id)
-            .join(WebhookEvent, WebhookEvent.id == StripePendingEvent.webhook_event_id)
-            .where(StripePendingEvent.event_created < created_before)
-            .order_by(StripePendingEvent.event_created)
-            .limit(limit)
-        )
-        return [(row_id, event_id, customer) for row_id, event_id, customer in rows]
+        rows = await self.transaction.rows(_pending_created_before, {"created_before": created_before, "limit": limit})
+        return [(row["webhook_event_id"], row["external_id"], row["stripe_customer_id"]) for row in rows]
 
     async def pro_team_subscriptions(self, after_team_id: str, limit: int) -> list[tuple[str, str]]:
         """(team id, Stripe subscription id) of Pro teams, in team id order from `after_team_id` (a page)."""
-        rows = await self.session.execute(
-            select(Team.id, Team.stripe_subscription_id)
-            .where(Team.plan == Plan.pro, Team.stripe_subscription_id.is_not(None), Team.id > after_team_id)
-            .order_by(Team.id)
-            .limit(limit)
-        )
-        return [(team_id, subscription_id) for team_id, subscription_id in rows if subscription_id is not None]
+        rows = await self.transaction.rows(_pro_team_subscriptions, {"after_team_id": after_team_id, "limit": limit})
+        return [(row["id"], row["stripe_subscription_id"]) for row in rows if row["stripe_subscription_id"] is not None]
 
     async def team_owners(self, team_id: str) -> list[tuple[str, str]]:
         """(user id, email) of the team's owners."""
-        rows = await _team_owners.rows(await self.session.connection(), {"team_id": team_id})
+        rows = await self.transaction.rows(_team_owners, {"team_id": team_id})
         return [(row["id"], row["email"]) for row in rows]

@@ -11,10 +11,11 @@ from platform_server.billing.repository import BillingRepository, SubscriptionSt
 from platform_server.config import Settings
 from platform_server.email.service import email_service
 from platform_server.log import get_logger
+from platform_server.sqlite_inline import PreparedTransaction
 from platform_server.teams.models import Plan, Team
 from platform_server.teams.service import team_service
 from platform_server.webhook_events.models import WebhookOutcome, WebhookSource
-from platform_server.webhook_events.repository import WebhookEventRepository
+from platform_server.webhook_events.repository import insert_event_once, mark_event_processed
 
 logger = get_logger("platform_server.billing")
 
@@ -91,7 +92,7 @@ class Applied:
 class _Delivery:
     """One Stripe delivery being applied, with the teams whose plan it changed (unblocked events included)."""
 
-    session: AsyncSession
+    transaction: PreparedTransaction
     settings: Settings
     plan_changed: list[str] = field(default_factory=list)
 
@@ -106,7 +107,7 @@ class BillingService:
         return team
 
     async def handle_stripe_event(
-        self, session: AsyncSession, settings: Settings, event: dict[str, Any]
+        self, transaction: PreparedTransaction, settings: Settings, event: dict[str, Any]
     ) -> StripeOutcome:
         """Stores the event once by id and applies it in the caller's transaction: both commit or neither.
 
@@ -114,42 +115,43 @@ class BillingService:
         the customer to a team applies every event waiting for it, oldest first. A redelivery of an event that
         is still waiting tries it again; any other redelivery changes nothing.
         """
-        row_id = await WebhookEventRepository(session).insert_once(
-            WebhookSource.stripe, event["id"], event["type"], event
-        )
+        row_id = await insert_event_once(transaction, WebhookSource.stripe, event["id"], event["type"], event)
         waiting = row_id is None
         if row_id is None:
-            row_id = await self._still_waiting(BillingRepository(session), event["id"])
+            row_id = await self._still_waiting(BillingRepository(transaction), event["id"])
             if row_id is None:
                 return StripeOutcome(WebhookOutcome.duplicate)
-        delivery = _Delivery(session, settings)
+        delivery = _Delivery(transaction, settings)
         outcome = await self._process(delivery, row_id, event, waiting=waiting)
         return StripeOutcome(outcome, plan_changed_team_ids=tuple(delivery.plan_changed))
 
     async def waiting_customers_with_team(self, session: AsyncSession, limit: int) -> list[str]:
-        return await BillingRepository(session).waiting_customers_with_team(limit)
+        transaction = await PreparedTransaction.of_session(session)
+        return await BillingRepository(transaction).waiting_customers_with_team(limit)
 
     async def pro_team_subscriptions(
         self, session: AsyncSession, after_team_id: str, limit: int
     ) -> list[tuple[str, str]]:
-        return await BillingRepository(session).pro_team_subscriptions(after_team_id, limit)
+        transaction = await PreparedTransaction.of_session(session)
+        return await BillingRepository(transaction).pro_team_subscriptions(after_team_id, limit)
 
     async def apply_waiting_for_bound_customer(
         self, session: AsyncSession, settings: Settings, customer_id: str
     ) -> tuple[str, ...]:
         """Applies, oldest first, the events still waiting for a customer a team is bound to now, through the
         same binding step a webhook takes; returns the teams whose plan changed."""
-        team = await BillingRepository(session).lock_team_by_customer(customer_id)
+        transaction = await PreparedTransaction.of_session(session)
+        team = await BillingRepository(transaction).lock_team_by_customer(customer_id)
         if team is None:
             return ()
-        delivery = _Delivery(session, settings)
+        delivery = _Delivery(transaction, settings)
         await self._bind_customer(delivery, team, customer_id)
         return tuple(delivery.plan_changed)
 
     async def drop_waiting_created_before(self, session: AsyncSession, created_before: int, limit: int) -> int:
         """Stops waiting for events older than the retention: their customer never became a team's. The events
         themselves stay stored (webhook_events), so a redelivery is still recognized."""
-        repository = BillingRepository(session)
+        repository = BillingRepository(await PreparedTransaction.of_session(session))
         waiting = await repository.pending_created_before(created_before, limit)
         for row_id, stripe_event_id, customer_id in waiting:
             await repository.remove_pending(row_id)
@@ -166,7 +168,8 @@ class BillingService:
         if snapshot is None:
             logger.warning("stripe_subscription_unreadable", subscription_id=subscription.get("id"))
             return ()
-        repository = BillingRepository(session)
+        transaction = await PreparedTransaction.of_session(session)
+        repository = BillingRepository(transaction)
         team_id = await repository.subscription_team_id(snapshot.subscription_id)
         stored = _find(await repository.team_subscriptions(team_id), snapshot.subscription_id) if team_id else None
         if stored is not None and _matches(stored, snapshot):
@@ -183,7 +186,7 @@ class BillingService:
             "created": observed_at,
             "data": {"object": subscription},
         }
-        delivery = _Delivery(session, settings)
+        delivery = _Delivery(transaction, settings)
         await self._subscription_changed(delivery, event, subscription)
         return tuple(delivery.plan_changed)
 
@@ -205,7 +208,7 @@ class BillingService:
     ) -> WebhookOutcome:
         """Applies one stored event; `waiting` says it is already listed as waiting for its team."""
         applied = await self._apply(delivery, event)
-        repository = BillingRepository(delivery.session)
+        repository = BillingRepository(delivery.transaction)
         outcome = WebhookOutcome.ignored
         if applied.waiting_for_customer is not None:
             outcome = WebhookOutcome.deferred
@@ -213,7 +216,7 @@ class BillingService:
                 await repository.add_pending(row_id, applied.waiting_for_customer, event["created"])
         elif applied.processed:
             outcome = WebhookOutcome.processed
-            await WebhookEventRepository(delivery.session).mark_processed(row_id)
+            await mark_event_processed(delivery.transaction, row_id)
             if waiting:
                 await repository.remove_pending(row_id)
         return outcome
@@ -237,7 +240,7 @@ class BillingService:
         if snapshot is None:
             logger.warning("stripe_subscription_unreadable", event_id=event["id"])
             return Applied(processed=False)
-        repository = BillingRepository(delivery.session)
+        repository = BillingRepository(delivery.transaction)
         team = await self._find_team(repository, snapshot.subscription_id, snapshot.team_id_hint, snapshot.customer_id)
         if team is None:
             return _unknown_team(event, snapshot.customer_id)
@@ -270,7 +273,7 @@ class BillingService:
             return Applied(processed=False)
         subscription_id, metadata_team_id = _invoice_subscription(invoice)
         customer_id = _customer_id(invoice.get("customer"))
-        repository = BillingRepository(delivery.session)
+        repository = BillingRepository(delivery.transaction)
         team = await self._find_team(repository, subscription_id, metadata_team_id, customer_id)
         if team is None:
             return _unknown_team(event, customer_id)
@@ -300,7 +303,7 @@ class BillingService:
             team_ref = _metadata_team_id(obj)
         if customer_id is None or not isinstance(team_ref, str):
             return Applied(processed=False)
-        team = await BillingRepository(delivery.session).lock_team(team_ref)
+        team = await BillingRepository(delivery.transaction).lock_team(team_ref)
         if team is None:
             logger.warning("stripe_event_for_unknown_team", event_id=event["id"], type=event["type"])
             return Applied(processed=False)
@@ -311,7 +314,7 @@ class BillingService:
         if team.stripe_customer_id not in (None, customer_id):
             logger.warning("stripe_team_has_another_customer", team_id=team.id)
             return False
-        repository = BillingRepository(delivery.session)
+        repository = BillingRepository(delivery.transaction)
         await repository.lock_customer(customer_id)
         if team.stripe_customer_id is None:
             if await repository.customer_is_taken(customer_id):
@@ -346,10 +349,10 @@ class BillingService:
         attempt = invoice.get("attempt_count")
         attempt = attempt if isinstance(attempt, int) else 0
         subject, text = _payment_failed_message(team, invoice, attempt)
-        for owner_id, owner_email in await BillingRepository(delivery.session).team_owners(team.id):
+        for owner_id, owner_email in await BillingRepository(delivery.transaction).team_owners(team.id):
             # One email per owner per payment attempt, however often Stripe delivers the event.
-            await email_service.queue(
-                delivery.session,
+            await email_service.queue_in(
+                delivery.transaction,
                 to=owner_email,
                 subject=subject,
                 text=text,

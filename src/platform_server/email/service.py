@@ -10,11 +10,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from platform_server.config import Settings
 from platform_server.db import utcnow
 from platform_server.email.models import Email, EmailStatus
-from platform_server.email.repository import EmailRepository, EmailSuppressionRepository
+from platform_server.email.repository import (
+    EmailRepository,
+    EmailSuppressionRepository,
+    add_email,
+    email_id_with_key,
+    is_suppressed,
+    mark_sent,
+    queued_message,
+)
 from platform_server.email.sender import OutboundEmail
 from platform_server.ids import is_valid_id
-from platform_server.jobs.queue import defer
+from platform_server.jobs.queue import defer_in
 from platform_server.log import get_logger
+from platform_server.sqlite_inline import PreparedTransaction
 from platform_server.webhook_events.models import WebhookOutcome, WebhookSource
 from platform_server.webhook_events.repository import WebhookEventRepository
 
@@ -40,6 +49,13 @@ _STATUS_RANK: dict[str, int] = {
 
 
 @dataclass(frozen=True, slots=True)
+class QueuedEmail:
+    id: str
+    # The new row's columns (but its id); None when the key named an email recorded before.
+    values: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
 class ResendOutcome:
     outcome: WebhookOutcome
 
@@ -61,42 +77,72 @@ class EmailService:
         team_id: str | None = None,
         html: str | None = None,
     ) -> Email:
-        """Records the email and defers its sending (`email.send`) in the caller's transaction: the row and the
-        job commit together or not at all. The same idempotency key returns the recorded email and queues nothing.
-        """
-        repository = EmailRepository(session)
-        existing = await repository.get_by_idempotency_key(idempotency_key)
-        if existing is not None:
-            return existing
-        address = normalize_address(to)
-        email = repository.add(
-            Email(
-                team_id=team_id,
-                kind=kind,
-                to_address=address,
-                subject=subject,
-                text_body=text,
-                html_body=html,
-                idempotency_key=idempotency_key,
-                status=EmailStatus.queued,
-                events=[],
-            )
+        """`queue_in` the session's transaction. Returns the email recorded before under this key, loaded in the
+        session, or else the new one's values (not loaded: its row was written past the ORM)."""
+        queued = await self.queue_in(
+            await PreparedTransaction.of_session(session),
+            to=to,
+            subject=subject,
+            text=text,
+            kind=kind,
+            idempotency_key=idempotency_key,
+            team_id=team_id,
+            html=html,
         )
-        if await EmailSuppressionRepository(session).is_suppressed(address):
-            email.status = EmailStatus.suppressed
-            email.events = [_event_record(EmailStatus.suppressed, utcnow())]
-            await session.flush()
-            logger.info("email_suppressed", email_id=email.id, kind=kind)
+        if queued.values is None:
+            email = await EmailRepository(session).get(queued.id)
+            assert email is not None
             return email
-        await session.flush()
-        await defer(session, SEND_EMAIL_TASK, email_id=email.id)
-        return email
+        return Email(id=queued.id, **queued.values)
 
-    async def outbound(self, session: AsyncSession, settings: Settings, email_id: str) -> OutboundEmail | None:
+    async def queue_in(
+        self,
+        transaction: PreparedTransaction,
+        *,
+        to: str,
+        subject: str,
+        text: str,
+        kind: str,
+        idempotency_key: str,
+        team_id: str | None = None,
+        html: str | None = None,
+    ) -> "QueuedEmail":
+        """Records the email and defers its sending (`email.send`) in the caller's transaction: the row and the
+        job commit together or not at all. The same idempotency key finds the email recorded before and queues
+        nothing."""
+        existing = await email_id_with_key(transaction, idempotency_key)
+        if existing is not None:
+            return QueuedEmail(existing, None)
+        address = normalize_address(to)
+        suppressed = await is_suppressed(transaction, address)
+        now = utcnow()
+        values: dict[str, Any] = {
+            "team_id": team_id,
+            "kind": kind,
+            "to_address": address,
+            "subject": subject,
+            "text_body": text,
+            "html_body": html,
+            "idempotency_key": idempotency_key,
+            "status": EmailStatus.suppressed.value if suppressed else EmailStatus.queued.value,
+            "events": [_event_record(EmailStatus.suppressed, now)] if suppressed else [],
+            "created_at": now,
+            "updated_at": now,
+        }
+        email_id = await add_email(transaction, values)
+        if suppressed:
+            logger.info("email_suppressed", email_id=email_id, kind=kind)
+        else:
+            await defer_in(transaction, SEND_EMAIL_TASK, email_id=email_id)
+        return QueuedEmail(email_id, values)
+
+    async def outbound(
+        self, transaction: PreparedTransaction, settings: Settings, email_id: str
+    ) -> OutboundEmail | None:
         """The message to send for a queued email; None once it is sent, failed or gone (a job run again)."""
         if not is_valid_id(email_id):
             return None
-        message = await EmailRepository(session).queued_message(email_id)
+        message = await queued_message(transaction, email_id)
         if message is None:
             return None
         return OutboundEmail(
@@ -108,9 +154,9 @@ class EmailService:
             message["html_body"],
         )
 
-    async def record_sent(self, session: AsyncSession, email_id: str, provider_id: str | None) -> None:
+    async def record_sent(self, transaction: PreparedTransaction, email_id: str, provider_id: str | None) -> None:
         """Once sent, unless the email is no longer queued (a job run again)."""
-        await EmailRepository(session).mark_sent(email_id, provider_id, [_event_record(EmailStatus.sent, utcnow())])
+        await mark_sent(transaction, email_id, provider_id, [_event_record(EmailStatus.sent, utcnow())])
 
     async def record_failed(self, session: AsyncSession, email_id: str, reason: str) -> None:
         email = await EmailRepository(session).get_for_update(email_id)

@@ -11,6 +11,7 @@ from platform_server.email.sender import EmailSendFailed
 from platform_server.email.service import SEND_EMAIL_TASK, email_service
 from platform_server.jobs.backoff import backoff
 from platform_server.jobs.registry import JobContext, RetryLater, task
+from platform_server.sqlite_inline import PreparedTransaction
 
 SEND_ATTEMPTS = 8
 
@@ -18,8 +19,8 @@ SEND_ATTEMPTS = 8
 @task(SEND_EMAIL_TASK, queue="email", max_attempts=SEND_ATTEMPTS)
 async def send_email(ctx: JobContext, email_id: str) -> None:
     resources = ctx.resources
-    async with resources.sessionmaker() as session, session.begin():
-        message = await email_service.outbound(session, resources.settings, email_id)
+    async with PreparedTransaction.begin(resources.engine) as transaction:
+        message = await email_service.outbound(transaction, resources.settings, email_id)
     if message is None:
         return
     try:
@@ -31,5 +32,5 @@ async def send_email(ctx: JobContext, email_id: str) -> None:
         async with resources.sessionmaker() as session, session.begin():
             await email_service.record_failed(session, email_id, reason)
         return
-    async with resources.sessionmaker() as session, session.begin():
-        await email_service.record_sent(session, email_id, provider_id)
+    async with PreparedTransaction.begin(resources.engine) as transaction:
+        await email_service.record_sent(transaction, email_id, provider_id)

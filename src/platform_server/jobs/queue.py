@@ -12,20 +12,18 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, event, func, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
 
 from platform_server.db import utcnow
 from platform_server.ids import new_id
 from platform_server.jobs.models import Job, JobStatus
 from platform_server.jobs.registry import TASKS
-from platform_server.sqlite_inline import PreparedStatement
+from platform_server.sqlite_inline import PreparedStatement, PreparedTransaction
 
-_DEFERRED_FLAG = "jobs_deferred"
 _SQLITE_JOB_VALUES = (
     "id",
     "queue",
@@ -93,11 +91,33 @@ async def defer(
     `AlreadyEnqueued`, and the caller's transaction goes on). `lock`: at most one job with this lock running
     at a time, across all workers.
     """
+    return await defer_in(
+        await PreparedTransaction.of_session(session),
+        task_name,
+        queueing_lock=queueing_lock,
+        lock=lock,
+        schedule_in=schedule_in,
+        **arguments,
+    )
+
+
+async def defer_in(
+    transaction: PreparedTransaction,
+    task_name: str,
+    /,
+    *,
+    queueing_lock: str | None = None,
+    lock: str | None = None,
+    schedule_in: timedelta | None = None,
+    **arguments: Any,
+) -> str:
+    """`defer` in a `PreparedTransaction`."""
     definition = TASKS.get(task_name)
     if definition is None:
         raise UnknownTask(task_name)
     scheduled_at = utcnow() + schedule_in if schedule_in is not None else None
-    if session.get_bind().dialect.name == "postgresql":
+    if transaction.dialect.name == "postgresql":
+        assert transaction.connection is not None
         parameters = {
             "queue": definition.queue,
             "task_name": task_name,
@@ -108,8 +128,8 @@ async def defer(
         }
         try:
             # A savepoint: a refused queueing lock must not abort the caller's transaction.
-            async with session.begin_nested():
-                job_id = (await session.execute(_PG_DEFER, parameters)).scalar_one()
+            async with transaction.connection.begin_nested():
+                job_id = (await transaction.connection.execute(_PG_DEFER, parameters)).scalar_one()
         except IntegrityError:
             if queueing_lock is None:
                 raise
@@ -127,11 +147,11 @@ async def defer(
         "scheduled_at": scheduled_at or utcnow(),
         "created_at": utcnow(),
     }
-    inserted = await _SQLITE_DEFER.rows(await session.connection(), values)
+    inserted = await transaction.rows(_SQLITE_DEFER, values)
     if not inserted:
         assert queueing_lock is not None
         raise AlreadyEnqueued(queueing_lock)
-    session.info[_DEFERRED_FLAG] = True
+    transaction.on_commit(_wake_runners)
     return str(inserted[0]["id"])
 
 
@@ -176,13 +196,6 @@ def on_commit_of_deferred_jobs(callback: Callable[[], None]) -> Callable[[], Non
     return lambda: _wake_callbacks.discard(callback)
 
 
-@event.listens_for(Session, "after_commit")
-def _wake_runners(session: Session) -> None:
-    if session.info.pop(_DEFERRED_FLAG, False):
-        for callback in list(_wake_callbacks):
-            callback()
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_deferred(session: Session) -> None:
-    session.info.pop(_DEFERRED_FLAG, None)
+def _wake_runners() -> None:
+    for callback in list(_wake_callbacks):
+        callback()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from platform_server.config import Settings
 
@@ -26,6 +26,7 @@ class JobResources(Protocol):
     """What a task may use: the same objects the web app keeps on `app.state`, built once per process."""
 
     settings: Settings
+    engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     encryptor: "Encryptor"
     provider_http: "ProviderHttp"

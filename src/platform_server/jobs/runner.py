@@ -12,6 +12,7 @@ At shutdown running jobs get a grace period to finish, then are cancelled and go
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from croniter import croniter  # type: ignore[import-untyped]
-from sqlalchemy import Update, bindparam, or_, select, update
+from sqlalchemy import Update, bindparam, literal, or_, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.dml import UpdateBase
@@ -32,7 +33,7 @@ from platform_server.jobs.queue import on_commit_of_deferred_jobs
 from platform_server.jobs.registry import TASKS, JobContext, JobResources, RetryLater, TaskDefinition
 from platform_server.log import get_logger
 from platform_server.metrics.registry import JobFailure, record_job_failure
-from platform_server.sqlite_inline import PreparedStatement
+from platform_server.sqlite_inline import PreparedStatement, PreparedTransaction
 
 logger = get_logger(__name__)
 
@@ -99,7 +100,10 @@ class InProcessRunner:
         self._holding_lock: set[str] = set()
         self._claiming = False
         # (the task names it was built for, the claim): tasks registered later (tests) build it again.
-        self._claim_statement: tuple[tuple[str, ...], Update] | None = None
+        self._claim_statement: tuple[tuple[str, ...], PreparedStatement[UpdateBase]] | None = None
+        # (the task names it was computed for, when the next cron tick of any periodic task falls): until then the
+        # periodic check has nothing new to defer.
+        self._next_tick: tuple[tuple[str, ...], float] = ((), 0.0)
         self._loop_task: asyncio.Task[None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._started_at = time.time()
@@ -188,15 +192,17 @@ class InProcessRunner:
         """The next due job, taken in one statement: the oldest waiting one whose lock is free, marked running."""
         task_names = tuple(TASKS)
         if self._claim_statement is None or self._claim_statement[0] != task_names:
-            self._claim_statement = (task_names, _claim_statement(task_names, self.queues))
+            self._claim_statement = (task_names, PreparedStatement(_claim_statement(task_names, self.queues)))
         try:
-            async with self.resources.sessionmaker() as session, session.begin():
-                connection = await session.connection()
-                row = (await connection.execute(self._claim_statement[1], {"now": utcnow()})).first()
+            async with PreparedTransaction.begin(self.resources.engine) as transaction:
+                rows = await transaction.rows(self._claim_statement[1], {"now": utcnow()})
         except IntegrityError:
             # Another process started a job with the same lock in the meantime.
             return None
-        return None if row is None else ClaimedJob(row.id, row.task_name, row.arguments, row.lock, row.attempts)
+        if not rows:
+            return None
+        row = rows[0]
+        return ClaimedJob(row["id"], row["task_name"], row["arguments"], row["lock"], row["attempts"])
 
     async def _run(self, job: ClaimedJob) -> None:
         definition = TASKS[job.task_name]
@@ -234,8 +240,8 @@ class InProcessRunner:
         await self._write(_RELEASE, {"job_id": job.id, "at": utcnow()})
 
     async def _write(self, statement: PreparedStatement[UpdateBase], values: dict[str, Any]) -> None:
-        async with self.resources.sessionmaker() as session, session.begin():
-            await statement.rows(await session.connection(), values)
+        async with PreparedTransaction.begin(self.resources.engine) as transaction:
+            await transaction.rows(statement, values)
 
     async def _beat(self) -> None:
         if not self._running:
@@ -273,12 +279,16 @@ class InProcessRunner:
         return len(recovered)
 
     async def _defer_periodic(self) -> None:
-        """The latest cron tick of each periodic task since this runner started, deferred once."""
+        """The latest cron tick of each periodic task since this runner started, deferred once. Checked again
+        only once the next tick is due: the loop runs for every job deferred or finished, and building a cron
+        iterator per task each time cost more than the job that woke it."""
         now = time.time()
+        task_names = tuple(TASKS)
+        if self._next_tick[0] == task_names and now < self._next_tick[1]:
+            return
+        periodic = [definition for definition in TASKS.values() if definition.periodic is not None]
         rows = []
-        for definition in TASKS.values():
-            if definition.periodic is None:
-                continue
+        for definition in periodic:
             tick = croniter(definition.periodic, now).get_prev(float)
             if tick < self._started_at:
                 continue
@@ -299,6 +309,9 @@ class InProcessRunner:
             async with self.resources.sessionmaker() as session, session.begin():
                 for row in rows:
                     await session.execute(sqlite_insert(Job).values(row).on_conflict_do_nothing())
+        # Set once the ticks are stored: a failed insert is tried again at the next pass of the loop.
+        next_tick = min((croniter(d.periodic, now).get_next(float) for d in periodic), default=math.inf)
+        self._next_tick = (task_names, next_tick)
 
 
 async def _first(*waits: Any) -> None:
@@ -316,20 +329,22 @@ async def _shielded(write: Any) -> None:
 
 
 def _claim_statement(task_names: tuple[str, ...], queues: list[str] | None) -> Update:
+    # The names as literals, not one expanding parameter: a PreparedStatement is compiled once, placeholders and all.
+    task_names_in = Job.task_name.in_([literal(name) for name in task_names])
     running_locks = select(Job.lock).where(_doing, Job.lock.is_not(None))
     candidate = (
         select(Job.id)
         .where(
             Job.status == JobStatus.todo.value,
             Job.scheduled_at <= bindparam("now"),
-            Job.task_name.in_(task_names),
+            task_names_in,
             or_(Job.lock.is_(None), Job.lock.not_in(running_locks)),
         )
         .order_by(Job.scheduled_at, Job.id)
         .limit(1)
     )
     if queues:
-        candidate = candidate.where(Job.queue.in_(queues))
+        candidate = candidate.where(Job.queue.in_([literal(queue) for queue in queues]))
     # SQLite runs the statement under its write lock: the candidate is still waiting when it is marked.
     return (
         update(Job)

@@ -9,7 +9,7 @@ from platform_server.billing.models import StripePendingEvent
 from platform_server.db import utcnow
 from platform_server.ids import new_id
 from platform_server.repository import Repository, delete_batch
-from platform_server.sqlite_inline import PreparedStatement
+from platform_server.sqlite_inline import PreparedStatement, PreparedTransaction
 from platform_server.webhook_events.models import WebhookEvent
 
 _table = WebhookEvent.metadata.tables[WebhookEvent.__tablename__]
@@ -37,28 +37,39 @@ _MARK_PROCESSED = PreparedStatement(
 )
 
 
+async def insert_event_once(
+    transaction: PreparedTransaction, source: str, external_id: str, event_type: str, payload: dict[str, Any]
+) -> str | None:
+    """Stores the event unless it is already stored; returns the new row's id, or None for a redelivery.
+
+    ON CONFLICT DO NOTHING closes the race between two concurrent deliveries: on PostgreSQL the second
+    insert waits for the first transaction and then skips; on SQLite the write lock serializes them.
+    """
+    values = {
+        "id": new_id(),
+        "source": source,
+        "external_id": external_id,
+        "type": event_type,
+        "payload": payload,
+        "received_at": utcnow(),
+    }
+    inserted = await transaction.rows(_INSERT_ONCE[transaction.dialect.name], values)
+    return str(inserted[0]["id"]) if inserted else None
+
+
+async def mark_event_processed(
+    transaction: PreparedTransaction, event_row_id: str, when: datetime | None = None
+) -> None:
+    await transaction.rows(_MARK_PROCESSED, {"event_row_id": event_row_id, "when": when or utcnow()})
+
+
 class WebhookEventRepository(Repository[WebhookEvent]):
     model = WebhookEvent
 
     async def insert_once(self, source: str, external_id: str, event_type: str, payload: dict[str, Any]) -> str | None:
-        """Stores the event unless it is already stored; returns the new row's id, or None for a redelivery.
-
-        ON CONFLICT DO NOTHING closes the race between two concurrent deliveries: on PostgreSQL the second
-        insert waits for the first transaction and then skips; on SQLite the write lock serializes them.
-        """
-        values = {
-            "id": new_id(),
-            "source": source,
-            "external_id": external_id,
-            "type": event_type,
-            "payload": payload,
-            "received_at": utcnow(),
-        }
-        # On the session's connection: a Core statement gains nothing from the ORM's execute, which costs more than
-        # the insert itself on SQLite.
-        connection = await self.session.connection()
-        inserted = await _INSERT_ONCE[connection.dialect.name].rows(connection, values)
-        return str(inserted[0]["id"]) if inserted else None
+        """`insert_event_once` in the session's transaction."""
+        transaction = await PreparedTransaction.of_session(self.session)
+        return await insert_event_once(transaction, source, external_id, event_type, payload)
 
     async def delete_received_before(self, first_kept_id: str, limit: int) -> int:
         """Events stored before the row id `first_kept_id` (ids are time-ordered), except those still waiting
@@ -72,6 +83,4 @@ class WebhookEventRepository(Repository[WebhookEvent]):
         )
 
     async def mark_processed(self, event_row_id: str, when: datetime | None = None) -> None:
-        await _MARK_PROCESSED.rows(
-            await self.session.connection(), {"event_row_id": event_row_id, "when": when or utcnow()}
-        )
+        await mark_event_processed(await PreparedTransaction.of_session(self.session), event_row_id, when)
