@@ -39,9 +39,7 @@ async def get_billing(principal: CurrentPrincipal, session: SessionDep) -> Billi
     summary="Stripe events (verified with the Stripe-Signature header)",
     tags=["webhooks"],
     response_model=WebhookReceived,
-    # 422 as documented while the signature was a header parameter, which FastAPI could refuse: kept, so that
-    # the OpenAPI document (and the SDK made from it) stays the same.
-    responses=error_responses(400, 401, 404, 422, 429, 503),
+    responses=error_responses(400, 401, 404, 429, 503),
     openapi_extra=raw_event_openapi(("Stripe-Signature",)),
     dependencies=[PublicRateLimit],
 )
