@@ -45,6 +45,7 @@ from common import (
     client,
     conditions,
     free_port,
+    measure_once,
     medians,
     server_env,
     services,
@@ -277,10 +278,7 @@ async def drive(server: Server, runs: list[list[bytes]], concurrency: int) -> di
         print(f"run {number}/{len(runs)}: {len(bodies)} events, concurrency {concurrency}", flush=True)
         # Signed now: Stripe's signatures are good for five minutes.
         for name, batch in (("GET /healthz", [healthz] * 2000), ("stripe webhooks", [signed(b) for b in bodies])):
-            cpu_before = server.cpu_seconds()
-            result = await load(server.port, batch, len(batch), concurrency)
-            cpu_us = (server.cpu_seconds() - cpu_before) / len(batch) * 1e6
-            rounds[name].append(Figures(result.requests_per_second, result.p50_ms, result.p99_ms, cpu_us))
+            rounds[name].append(await measure_once(server, batch, len(batch), concurrency))
             show(name, rounds[name][-1])
     return medians(rounds)
 

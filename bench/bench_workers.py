@@ -4,13 +4,16 @@ Runs `bench_features.py` and `bench_gateway.py` (sandbox as an upstream server o
 counts, so they compare alike) with 1 and then 2 workers, each on a fresh PostgreSQL database and a Redis key
 prefix of its own (the rate limiter on Redis, limits raised), and prints throughput side by side with the
 scaling factor, then a JSON summary as its last line. On a 2-core machine the load generator and (for tools/call)
-the upstream sandbox share the cores with the workers, so the factor is bounded well below 2.
+the upstream sandbox share the cores with the workers, so the factor is bounded well below 2: the table shows the
+cores the whole machine kept busy (near 2, more workers cannot add throughput) and the server CPU per request
+(steady from 1 to 2 workers when the workers do not get in each other's way).
 
     .venv/bin/python bench/bench_workers.py [--postgres URL] [--redis URL] [--requests 2000] [--runs 3]
 """
 
 import argparse
 import json
+import os
 from typing import Any
 
 import bench_features
@@ -40,16 +43,25 @@ def main() -> None:
         results["gateway"][workers] = bench_gateway.run(
             bench_gateway.parser().parse_args([*common, "--workers", str(workers), "--upstream"])
         )
-    rows = {
-        "features": [results["features"][w]["figures"][FEATURES]["requests_per_second"] for w in (1, 2)],
-        "tools_call": [results["gateway"][w]["figures"][TOOLS_CALL]["requests_per_second"] for w in (1, 2)],
-        "healthz": [results["features"][w]["figures"]["GET /healthz"]["requests_per_second"] for w in (1, 2)],
+    figures = {
+        "features": [results["features"][w]["figures"][FEATURES] for w in (1, 2)],
+        "tools_call": [results["gateway"][w]["figures"][TOOLS_CALL] for w in (1, 2)],
+        "healthz": [results["features"][w]["figures"]["GET /healthz"] for w in (1, 2)],
     }
-    print("PostgreSQL + Redis, requests/s (medians):")
-    print(f"  {'path':<34} {'1 worker':>9} {'2 workers':>10} {'scaling':>8}")
-    for name, (one, two) in rows.items():
-        print(f"  {name:<34} {one:9.0f} {two:10.0f} {two / one:8.2f}")
-    print(json.dumps({"benchmark": "workers", **{name: {"1": one, "2": two} for name, (one, two) in rows.items()}}))
+    print("PostgreSQL + Redis, requests/s (medians), and the cores the whole machine kept busy meanwhile:")
+    heading = f"{'1 worker':>9} {'2 workers':>10} {'scaling':>8} {'busy cores, 1 → 2':>20}"
+    print(f"  {'path':<12} {heading} {'server CPU µs/req, 1 → 2':>26}")
+    for name, (one, two) in figures.items():
+        rates = one["requests_per_second"], two["requests_per_second"]
+        busy = f"{one['busy_cores']:.2f} → {two['busy_cores']:.2f} of {os.cpu_count()}"
+        cpu = f"{one['cpu_us']:.0f} → {two['cpu_us']:.0f}"
+        print(f"  {name:<12} {rates[0]:9.0f} {rates[1]:10.0f} {rates[1] / rates[0]:8.2f} {busy:>20} {cpu:>26}")
+    kept = ("requests_per_second", "busy_cores", "cpu_us")
+    summary = {
+        name: {str(w): {k: f[k] for k in kept} for w, f in zip((1, 2), pair, strict=True)}
+        for name, pair in figures.items()
+    }
+    print(json.dumps({"benchmark": "workers", **summary}))
 
 
 if __name__ == "__main__":

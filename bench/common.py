@@ -177,12 +177,16 @@ class Figures:
     p99_ms: float
     # Server CPU (every worker) per request, in microseconds: steadier than throughput on a busy machine.
     cpu_us: float
+    # Cores the whole machine kept busy meanwhile (server, load generator, databases, anything else): near the
+    # core count, the machine is saturated and more workers cannot add throughput.
+    busy_cores: float = 0.0
 
 
 def show(name: str, figures: Figures) -> None:
     print(
         f"  {name:<34} {figures.requests_per_second:8.0f} req/s   p50 {figures.p50_ms:7.2f} ms   "
-        f"p99 {figures.p99_ms:7.2f} ms   server CPU {figures.cpu_us:7.0f} µs/req",
+        f"p99 {figures.p99_ms:7.2f} ms   server CPU {figures.cpu_us:7.0f} µs/req   "
+        f"machine {figures.busy_cores:4.2f}/{os.cpu_count()} cores busy",
         flush=True,
     )
 
@@ -197,13 +201,36 @@ async def measure(
     for number in range(1, runs + 1):
         print(f"run {number}/{runs}: {requests} requests per target, concurrency {concurrency}", flush=True)
         for target in targets:
-            cpu_before = target.server.cpu_seconds()
-            result = await load(target.server.port, target.exchanges, requests, concurrency)
-            cpu_us = (target.server.cpu_seconds() - cpu_before) / requests * 1e6
-            figures = Figures(result.requests_per_second, result.p50_ms, result.p99_ms, cpu_us)
+            figures = await measure_once(target.server, target.exchanges, requests, concurrency)
             rounds[target.name].append(figures)
             show(target.name, figures)
     return medians(rounds)
+
+
+async def measure_once(server: Server, exchanges: Sequence[Exchange], requests: int, concurrency: int) -> Figures:
+    """One load of `requests` (checked) with the server's CPU per request and the machine's busy cores."""
+    cpu_before = server.cpu_seconds()
+    with busy_cores() as busy:
+        result = await load(server.port, exchanges, requests, concurrency)
+    cpu_us = (server.cpu_seconds() - cpu_before) / requests * 1e6
+    return Figures(result.requests_per_second, result.p50_ms, result.p99_ms, cpu_us, busy[0])
+
+
+def _machine_busy_seconds() -> float:
+    """CPU time every core has spent busy since boot (user, nice, system, irq, softirq, steal), in seconds."""
+    with open("/proc/stat") as stat:
+        fields = stat.readline().split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(value) for value in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+
+
+@contextlib.contextmanager
+def busy_cores() -> Iterator[list[float]]:
+    """Yields a one-item list that holds, once the block ends, the cores the machine kept busy during it."""
+    busy = [0.0]
+    started, busy_before = time.perf_counter(), _machine_busy_seconds()
+    yield busy
+    busy[0] = (_machine_busy_seconds() - busy_before) / (time.perf_counter() - started)
 
 
 def medians(rounds: dict[str, list[Figures]]) -> dict[str, Figures]:
