@@ -3,7 +3,7 @@ from typing import Annotated, Any
 
 import orjson
 import structlog
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import Body, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import Receive, Scope, Send
@@ -33,8 +33,9 @@ from platform_server.oauth_server.service import (
     oauth_server_service,
 )
 from platform_server.pagination import PageDep, Paginated, Pagination
+from platform_server.routing import PrefixedRouter
 
-router = APIRouter(tags=["mcp-gateway"])
+router = PrefixedRouter(tags=["mcp-gateway"])
 
 METADATA_PREFIX = "/.well-known/oauth-protected-resource"
 
