@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     AI_TIMEOUT_SECONDS: float = 60.0
 
     PROVIDER_TIMEOUT_SECONDS: float = 20.0
+    # Largest answer taken from a provider, as sent and once decoded (gzip, deflate): a bigger one is refused
+    # before it is all in memory. Pages of a provider's largest documents stay well below it.
+    PROVIDER_MAX_RESPONSE_BYTES: int = Field(default=32 * 1024 * 1024, gt=0)
     # The MCP Registry that `GET /api/integrations/mcp/registry` browses: the official one, a mirror or a
     # subregistry speaking the same API.
     MCP_REGISTRY_URL: str = "https://registry.modelcontextprotocol.io"

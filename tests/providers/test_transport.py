@@ -103,7 +103,7 @@ async def keep_answering(connection: Connection) -> None:
 
 
 def transport(tls: Callable[[], ssl.SSLContext] = httpx.create_ssl_context, *, connections: int = 50) -> Http1Transport:
-    return Http1Transport(provider_pool(tls, max_connections=connections))
+    return Http1Transport(provider_pool(tls, max_response_bytes=None, max_connections=connections))
 
 
 def client(
@@ -340,10 +340,14 @@ async def no_wait(seconds: float) -> None:
     return None
 
 
-def network_provider_http(server: Server, timeout: float = 20) -> ProviderHttp:
+def network_provider_http(server: Server, timeout: float = 20, max_response_bytes: int = 32 << 20) -> ProviderHttp:
     """Sandbox mode without SANDBOX_IN_PROCESS: every provider's API at `server`, reached over the network."""
     settings = Settings(
-        PLATFORM_SANDBOX=True, PUBLIC_BASE_URL=server.url, SANDBOX_IN_PROCESS=False, PROVIDER_TIMEOUT_SECONDS=timeout
+        PLATFORM_SANDBOX=True,
+        PUBLIC_BASE_URL=server.url,
+        SANDBOX_IN_PROCESS=False,
+        PROVIDER_TIMEOUT_SECONDS=timeout,
+        PROVIDER_MAX_RESPONSE_BYTES=max_response_bytes,
     )
     return ProviderHttp(settings, PROVIDER_APIS, sleep=no_wait)
 
@@ -457,6 +461,83 @@ async def test_a_chunked_provider_answer_arrives_whole() -> None:
         response = await client.get("/user")
         await provider_http.aclose()
     assert response.data == [1, 2, 3] * 5000 + [4]
+
+
+LIMIT = 10_000
+
+
+async def answer_chunked(connection: Connection, parts: list[bytes]) -> None:
+    connection.writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
+    for part in parts:
+        connection.writer.write(b"%x\r\n%s\r\n" % (len(part), part))
+    connection.writer.write(b"0\r\n\r\n")
+    await connection.writer.drain()
+
+
+def json_of_size(size: int) -> bytes:
+    return b'"' + b"x" * (size - 2) + b'"'
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+async def test_a_provider_answer_larger_than_the_limit_is_refused_and_not_asked_again(framing: str) -> None:
+    async def big(connection: Connection) -> None:
+        while await connection.receive() is not None:
+            body = json_of_size(LIMIT + 1)
+            if framing == "chunked":
+                await answer_chunked(connection, [body[:4000], body[4000:]])
+            else:
+                await connection.answer(body)
+
+    async with serving(big) as server:
+        provider_http = network_provider_http(server, max_response_bytes=LIMIT)
+        client = provider_http.client("github", StaticTokenSource("github", "gho_token"))
+        with pytest.raises(ProviderUnavailable, match=f"more than {LIMIT} bytes.*PROVIDER_MAX_RESPONSE_BYTES"):
+            await client.get("/user")
+        await provider_http.aclose()
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+async def test_a_provider_answer_of_exactly_the_limit_arrives_whole(framing: str) -> None:
+    body = json_of_size(LIMIT)
+
+    async def at_the_limit(connection: Connection) -> None:
+        while await connection.receive() is not None:
+            if framing == "chunked":
+                await answer_chunked(connection, [body[:4000], body[4000:]])
+            else:
+                await connection.answer(body)
+
+    async with serving(at_the_limit) as server:
+        provider_http = network_provider_http(server, max_response_bytes=LIMIT)
+        client = provider_http.client("github", StaticTokenSource("github", "gho_token"))
+        response = await client.get("/user")
+        await provider_http.aclose()
+    assert response.data == "x" * (LIMIT - 2)
+
+
+@pytest.mark.parametrize(("coding", "compress"), [("gzip", gzip.compress), ("deflate", zlib.compress)])
+@pytest.mark.parametrize("decoded_size", [LIMIT, LIMIT + 1, 50_000_000])
+async def test_a_compressed_provider_answer_is_held_to_the_limit_once_decoded(
+    coding: str, compress: Callable[[bytes], bytes], decoded_size: int
+) -> None:
+    """A small answer that inflates past the limit (50 MB from some 50 KB at the most) is refused like a big one."""
+    body = compress(json_of_size(decoded_size))
+
+    async def compressed(connection: Connection) -> None:
+        while await connection.receive() is not None:
+            await connection.answer(body, headers=f"content-encoding: {coding}\r\n")
+
+    async with serving(compressed) as server:
+        provider_http = network_provider_http(server, max_response_bytes=max(LIMIT, len(body)))
+        client = provider_http.client("github", StaticTokenSource("github", "gho_token"))
+        if decoded_size > max(LIMIT, len(body)):
+            with pytest.raises(ProviderUnavailable, match="more than"):
+                await client.get("/user")
+            assert len(server.requests) == 1
+        else:
+            assert (await client.get("/user")).data == "x" * (decoded_size - 2)
+        await provider_http.aclose()
 
 
 async def test_a_redirect_of_a_provider_call_is_not_followed() -> None:

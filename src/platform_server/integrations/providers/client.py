@@ -53,6 +53,7 @@ from starlette.types import ASGIApp
 
 from platform_server.config import Settings
 from platform_server.integrations.providers.transport import (
+    AnswerTooLarge,
     Http1Transport,
     ProviderWire,
     WireRequest,
@@ -471,6 +472,13 @@ class ProviderClient:
                     f"{self.title} did not answer in time ({method} {path}); try again later"
                     + ("" if safe_to_repeat else "; check whether the change was made before repeating it"),
                 ) from exc
+            except AnswerTooLarge as exc:
+                # The same request would get the same answer: not asked again.
+                raise ProviderUnavailable(
+                    self.provider,
+                    f"{self.title} answered {method} {path} with more than {exc.limit} bytes, more than this server "
+                    "takes (PROVIDER_MAX_RESPONSE_BYTES); ask for less, e.g. a smaller page",
+                ) from exc
             except httpx.TransportError as exc:
                 if safe_to_repeat and attempt < self.policy.max_attempts:
                     await self._backoff(attempt)
@@ -716,7 +724,7 @@ class ProviderHttp:
         self._wires: dict[str, ProviderWire] = {}
         for name, api in self._apis.items():
             # One pool per provider, shared by its httpx client and its wire.
-            pool = provider_pool(_tls_context)
+            pool = provider_pool(_tls_context, max_response_bytes=settings.PROVIDER_MAX_RESPONSE_BYTES)
             network = Http1Transport(pool)
             self._clients[name] = httpx.AsyncClient(
                 base_url=provider_host(settings, api, "api"),

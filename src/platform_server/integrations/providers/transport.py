@@ -13,7 +13,8 @@ instrumentation's own).
 
 Failures are httpx's either way: the timeouts of the request (per step, as `httpx.Timeout` counts them) raise
 `httpx.TimeoutException` subclasses, everything else on the wire `httpx.TransportError` subclasses, so callers
-retry as they did.
+retry as they did; an answer larger than the pool's limit (as sent, or once `ProviderWire` decoded it) raises
+`AnswerTooLarge`, one of them, which is not worth asking for again.
 """
 
 import ssl
@@ -31,6 +32,7 @@ from platform_server.http1 import (
     Origin,
     PoolTimeout,
     ReadTimeout,
+    ResponseTooLarge,
     Timeouts,
     WriteTimeout,
     header_block,
@@ -46,14 +48,26 @@ _TIMEOUTS = {
     WriteTimeout: httpx.WriteTimeout,
     ReadTimeout: httpx.ReadTimeout,
 }
+# Compressed bytes fed to the decoder at a time: one slice inflates to at most about a thousand times its size, so
+# a compression bomb is caught within that much of the limit.
+_DECODE_SLICE_BYTES = 16 * 1024
 
 
-def provider_pool(tls: Callable[[], ssl.SSLContext], *, max_connections: int = 50) -> Http1Pool:
-    """The keep-alive connections of one provider's clients (its `ProviderWire` and its httpx client share them)."""
+class AnswerTooLarge(httpx.TransportError):
+    def __init__(self, limit: int, request: httpx.Request | None = None) -> None:
+        super().__init__(f"The answer is larger than {limit} bytes", request=request)
+        self.limit = limit
+
+
+def provider_pool(
+    tls: Callable[[], ssl.SSLContext], *, max_response_bytes: int | None, max_connections: int = 50
+) -> Http1Pool:
+    """The keep-alive connections of one provider's clients (its `ProviderWire` and its httpx client share them);
+    `max_response_bytes` bounds each answer as sent."""
     return Http1Pool(
         {},
         tls=tls,
-        max_response_bytes=None,
+        max_response_bytes=max_response_bytes,
         max_connections=max_connections,
         max_idle_connections=20,
         keepalive_seconds=30,
@@ -87,6 +101,8 @@ async def _exchange(
         await response.aclose()
     except TimeoutError as exc:
         raise _TIMEOUTS.get(type(exc), httpx.ReadTimeout)(str(exc), request=request) from exc
+    except ResponseTooLarge as exc:
+        raise AnswerTooLarge(exc.limit, request) from exc
     except ConnectFailed as exc:
         raise httpx.ConnectError(str(exc), request=request) from exc
     except ConnectionClosed as exc:
@@ -204,6 +220,19 @@ class ProviderWire:
         )
         headers = httpx.Headers(list(raw_headers.items()))
         if "content-encoding" in raw_headers:
-            # httpx's own decoders, chains and unknown codings included.
-            content = httpx.Response(status_code, headers=headers, content=content).content
+            content = _decoded(status_code, headers, content, self._pool.max_response_bytes)
         return WireResponse(status_code, headers, content)
+
+
+def _decoded(status_code: int, headers: httpx.Headers, content: bytes, limit: int | None) -> bytes:
+    """`content` decoded by httpx's own decoders (chains and unknown codings included), fed a slice at a time so
+    that a small answer inflating past `limit` is refused before it is all in memory (`AnswerTooLarge`)."""
+    slices = (content[start : start + _DECODE_SLICE_BYTES] for start in range(0, len(content), _DECODE_SLICE_BYTES))
+    decoded: list[bytes] = []
+    size = 0
+    for part in httpx.Response(status_code, headers=headers, content=slices).iter_bytes():
+        size += len(part)
+        if limit is not None and size > limit:
+            raise AnswerTooLarge(limit)
+        decoded.append(part)
+    return b"".join(decoded)
