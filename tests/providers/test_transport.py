@@ -22,6 +22,7 @@ from opentelemetry.trace import SpanKind
 from platform_server.config import Settings
 from platform_server.integrations.providers.client import (
     ProviderBadRequest,
+    ProviderClient,
     ProviderHttp,
     ProviderUnavailable,
     StaticTokenSource,
@@ -352,25 +353,31 @@ def network_provider_http(server: Server, timeout: float = 20, max_response_byte
     return ProviderHttp(settings, PROVIDER_APIS, sleep=no_wait)
 
 
+@asynccontextmanager
+async def github_client(
+    server: Server, *, bearer: str = "gho_token", provider_timeout: float = 20, max_response_bytes: int = 32 << 20
+) -> AsyncIterator[ProviderClient]:
+    """A GitHub client of `network_provider_http(server, …)` sending `bearer`; its connections closed at the end."""
+    provider_http = network_provider_http(server, provider_timeout, max_response_bytes)
+    try:
+        yield provider_http.client("github", StaticTokenSource("github", bearer))
+    finally:
+        await provider_http.aclose()
+
+
 async def test_provider_calls_go_out_over_kept_alive_connections() -> None:
-    async with serving(keep_answering) as server:
-        provider_http = network_provider_http(server)
-        client = provider_http.client("github", StaticTokenSource("github", "gho_token"))
+    async with serving(keep_answering) as server, github_client(server) as client:
         for _ in range(3):
             response = await client.get(client.path("repos", "acme", "product", "issues"), params={"state": "open"})
             assert response.data == {"path": "/sandbox/github/repos/acme/product/issues?state=open"}
-        await provider_http.aclose()
     assert len(server.connections) == 1
     assert {request.headers["authorization"] for request in server.requests} == {"Bearer gho_token"}
 
 
 async def test_a_provider_that_does_not_answer_in_time_is_unavailable() -> None:
-    async with serving(silent) as server:
-        provider_http = network_provider_http(server, timeout=0.2)
-        client = provider_http.client("github", StaticTokenSource("github", "gho_token"))
+    async with serving(silent) as server, github_client(server, provider_timeout=0.2) as client:
         with pytest.raises(ProviderUnavailable, match="did not answer in time"):
             await client.get("/user")
-        await provider_http.aclose()
     # A read is tried again after a timeout, up to the policy's attempts.
     assert len(server.requests) == 4
 
@@ -414,12 +421,9 @@ async def test_a_provider_call_sends_the_url_and_headers_httpx_would(path: str, 
 
 
 async def test_a_provider_call_with_a_body_sends_it_as_httpx_would() -> None:
-    async with serving(keep_answering) as server:
-        provider_http = network_provider_http(server)
-        client = provider_http.client("github", StaticTokenSource("github", "gho_token"))
+    async with serving(keep_answering) as server, github_client(server) as client:
         await client.post(client.path("repos", "acme", "product", "issues"), json={"title": "é"})
         await client.request("POST", "/login/oauth/access_token", data={"code": "a b&c"})
-        await provider_http.aclose()
     json_post, form_post = server.requests
     assert (json_post.body, json_post.headers["content-type"]) == ('{"title":"é"}'.encode(), "application/json")
     assert (form_post.body, form_post.headers["content-type"]) == (
@@ -436,11 +440,8 @@ async def test_a_compressed_provider_answer_is_decoded(coding: str) -> None:
         while await connection.receive() is not None:
             await connection.answer(compress(b'{"ok": true}'), headers=f"content-encoding: {coding}\r\n")
 
-    async with serving(compressed) as server:
-        provider_http = network_provider_http(server)
-        client = provider_http.client("github", StaticTokenSource("github", "gho_token"))
+    async with serving(compressed) as server, github_client(server) as client:
         response = await client.get("/user")
-        await provider_http.aclose()
     assert response.data == {"ok": True}
 
 
@@ -455,11 +456,8 @@ async def test_a_chunked_provider_answer_arrives_whole() -> None:
                 await connection.writer.drain()
             connection.writer.write(b"0\r\n\r\n")
 
-    async with serving(chunked) as server:
-        provider_http = network_provider_http(server)
-        client = provider_http.client("github", StaticTokenSource("github", "gho_token"))
+    async with serving(chunked) as server, github_client(server) as client:
         response = await client.get("/user")
-        await provider_http.aclose()
     assert response.data == [1, 2, 3] * 5000 + [4]
 
 
@@ -488,12 +486,9 @@ async def test_a_provider_answer_larger_than_the_limit_is_refused_and_not_asked_
             else:
                 await connection.answer(body)
 
-    async with serving(big) as server:
-        provider_http = network_provider_http(server, max_response_bytes=LIMIT)
-        client = provider_http.client("github", StaticTokenSource("github", "gho_token"))
+    async with serving(big) as server, github_client(server, max_response_bytes=LIMIT) as client:
         with pytest.raises(ProviderUnavailable, match=f"more than {LIMIT} bytes.*PROVIDER_MAX_RESPONSE_BYTES"):
             await client.get("/user")
-        await provider_http.aclose()
     assert len(server.requests) == 1
 
 
@@ -508,11 +503,8 @@ async def test_a_provider_answer_of_exactly_the_limit_arrives_whole(framing: str
             else:
                 await connection.answer(body)
 
-    async with serving(at_the_limit) as server:
-        provider_http = network_provider_http(server, max_response_bytes=LIMIT)
-        client = provider_http.client("github", StaticTokenSource("github", "gho_token"))
+    async with serving(at_the_limit) as server, github_client(server, max_response_bytes=LIMIT) as client:
         response = await client.get("/user")
-        await provider_http.aclose()
     assert response.data == "x" * (LIMIT - 2)
 
 
@@ -528,16 +520,14 @@ async def test_a_compressed_provider_answer_is_held_to_the_limit_once_decoded(
         while await connection.receive() is not None:
             await connection.answer(body, headers=f"content-encoding: {coding}\r\n")
 
-    async with serving(compressed) as server:
-        provider_http = network_provider_http(server, max_response_bytes=max(LIMIT, len(body)))
-        client = provider_http.client("github", StaticTokenSource("github", "gho_token"))
-        if decoded_size > max(LIMIT, len(body)):
+    limit = max(LIMIT, len(body))
+    async with serving(compressed) as server, github_client(server, max_response_bytes=limit) as client:
+        if decoded_size > limit:
             with pytest.raises(ProviderUnavailable, match="more than"):
                 await client.get("/user")
             assert len(server.requests) == 1
         else:
             assert (await client.get("/user")).data == "x" * (decoded_size - 2)
-        await provider_http.aclose()
 
 
 async def test_a_redirect_of_a_provider_call_is_not_followed() -> None:
@@ -545,12 +535,9 @@ async def test_a_redirect_of_a_provider_call_is_not_followed() -> None:
         while await connection.receive() is not None:
             await connection.answer(status=302, headers="location: http://elsewhere.invalid/\r\n")
 
-    async with serving(redirect) as server:
-        provider_http = network_provider_http(server)
-        client = provider_http.client("github", StaticTokenSource("github", "gho_token"))
+    async with serving(redirect) as server, github_client(server) as client:
         with pytest.raises(ProviderBadRequest, match="is not followed"):
             await client.get("/user")
-        await provider_http.aclose()
     assert len(server.requests) == 1
 
 
@@ -564,22 +551,16 @@ async def test_a_provider_nothing_listens_for_is_unreachable() -> None:
 
 
 async def test_a_provider_whose_certificate_no_trusted_authority_signed_is_unreachable(authority: Authority) -> None:
-    async with serving(keep_answering, authority.server) as server:
-        provider_http = network_provider_http(server)
-        client = provider_http.client("github", StaticTokenSource("github", "gho_token"))
+    async with serving(keep_answering, authority.server) as server, github_client(server) as client:
         with pytest.raises(ProviderUnavailable, match=r"could not be reached \(ConnectError\)"):
             await client.get("/user")
-        await provider_http.aclose()
     assert server.requests == []
 
 
 async def test_a_token_that_would_end_its_header_line_is_not_sent() -> None:
-    async with serving(keep_answering) as server:
-        provider_http = network_provider_http(server)
-        client = provider_http.client("github", StaticTokenSource("github", "gho\r\nx-injected: 1"))
+    async with serving(keep_answering) as server, github_client(server, bearer="gho\r\nx-injected: 1") as client:
         with pytest.raises(ProviderUnavailable, match=r"could not be reached \(LocalProtocolError\)"):
             await client.get("/user")
-        await provider_http.aclose()
     assert server.requests == []
 
 
